@@ -1,0 +1,53 @@
+"""The hub's aiohttp application: `create_app(hub)` plus routes and middlewares."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from admin_api.problems import problem_middleware
+from admin_api.routes import setup_routes
+from core.hub import Hub
+
+HUB = web.AppKey("hub", Hub)
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
+    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY_BYTES)
+    app[HUB] = hub
+
+    async def hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if start_hub:
+            await hub.start()
+        yield
+        if start_hub:
+            await hub.stop()
+
+    app.cleanup_ctx.append(hub_lifecycle)
+    setup_routes(app)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start the app on host:port (0: any free port) and return the runner and the bound port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = site._server.sockets if site._server else []  # aiohttp keeps the bound sockets here
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, bound
+
+
+async def run_forever(app: web.Application, host: str, port: int, on_ready: Any = None) -> None:
+    runner, bound = await serve(app, host, port)
+    try:
+        if on_ready is not None:
+            await on_ready(bound)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

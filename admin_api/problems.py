@@ -1,0 +1,44 @@
+"""Errors as `application/problem+json` (RFC 9457), never with a stack trace or a secret."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from core.errors import scrub_secrets
+
+log = structlog.get_logger("prasan.http")
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": scrub_secrets(detail), **extra}
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    return web.Response(
+        status=status,
+        text=json.dumps(body, ensure_ascii=False),
+        content_type=PROBLEM_TYPE,
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(exc.status, exc.reason, exc.text or exc.reason)
+    except Exception:
+        log.exception("unhandled_request_error", path=request.path, method=request.method)
+        return problem(500, "Internal Server Error", "the hub failed on this request; it was logged")

@@ -1,0 +1,146 @@
+"""Route table and the thin handlers of ingest, health and entity reads. Handlers only call core."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from admin_api.problems import problem
+from core.payloads import PayloadError
+from core.store.records import InboundMessage
+
+
+def _hub(request: web.Request) -> Any:
+    from admin_api.app import HUB
+
+    return request.app[HUB]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, text=json.dumps(data, ensure_ascii=False, default=str), content_type="application/json"
+    )
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    checks: dict[str, Any] = {}
+    try:
+        checks["database"] = "ok" if await asyncio.to_thread(hub.store.is_current) else "migrations pending"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    checks["scheduler"] = "ok" if (hub.scheduler_running or not hub.settings.scheduler_enabled) else "stopped"
+    checks["workers"] = "ok" if hub.workers else "none"
+    ready = all(value == "ok" for value in checks.values())
+    return _json({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+
+async def inbound(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    system = request.match_info["system"]
+    if system not in hub.registry:
+        return problem(404, "Not Found", f"no system named {system!r}")
+    token = _bearer(request)
+    if token is None:
+        return problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'")
+    client = await asyncio.to_thread(hub.store.authenticate, token)
+    if client is None or client.disabled:
+        return problem(401, "Unauthorized", "unknown or disabled API key")
+    if client.system != system:
+        return problem(403, "Forbidden", f"this key may only write to {client.system!r}")
+    plugin = hub.registry.get(system)
+    body = await request.read()
+    message = InboundMessage(
+        system=system,
+        payload=body,
+        media_type=request.content_type,
+        charset=request.charset,
+        client_name=client.name,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    try:
+        report = await hub.ingestor.ingest_payload(plugin, message)
+    except PayloadError as exc:
+        return problem(
+            415 if exc.rule == "payload.media_type" else 400,
+            "Unreadable payload",
+            exc.reason,
+            rule=exc.rule,
+            message_id=message.message_id,
+        )
+    return _json(report.as_response(), status=202)
+
+
+async def get_entity(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    view = await asyncio.to_thread(hub.store.get_entity, request.match_info["entity_id"])
+    if view is None:
+        return problem(404, "Not Found", "no entity with this id")
+    return _json(
+        {
+            "id": view.entity_id,
+            "entity_type": view.entity_type,
+            "version": view.version,
+            "content_hash": view.content_hash,
+            "org_code": view.org_code,
+            "fiscal_year": view.fiscal_year,
+            "created_at": view.created_at.isoformat(),
+            "updated_at": view.updated_at.isoformat(),
+            "entity": view.payload,
+            "xrefs": view.xrefs,
+            "deliveries": [
+                {
+                    "destination": d.destination,
+                    "version": d.version,
+                    "state": d.state,
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                    "delivery_key": d.delivery_key,
+                    "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+                }
+                for d in view.deliveries
+            ],
+        }
+    )
+
+
+async def list_plugins(request: web.Request) -> web.Response:
+    hub = _hub(request)
+    return _json(
+        [
+            {
+                "name": plugin.name,
+                "title": plugin.description.title,
+                "owner_agency": plugin.description.owner_agency,
+                "version": plugin.description.version,
+                "capabilities": sorted(c.value for c in plugin.description.capabilities),
+                "reads": list(plugin.description.reads),
+                "writes": list(plugin.description.writes),
+                "formats": list(plugin.description.formats),
+            }
+            for plugin in hub.registry.systems.values()
+        ]
+    )
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_post("/api/v1/inbound/{system}", inbound)
+    app.router.add_get("/api/v1/entities/{entity_id}", get_entity)
+    app.router.add_get("/api/v1/plugins", list_plugins)

@@ -1,0 +1,58 @@
+"""The envelope every canonical entity carries, and the content hash that decides what a new version is."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Fields the hub assigns or derives; they are not content, so they never change the hash.
+ENVELOPE_ONLY_FIELDS = frozenset({"id", "version", "content_hash", "sources"})
+
+
+class SourceRef(BaseModel):
+    """One system's own id for this entity (the cross-reference, "xref")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str = Field(min_length=1, max_length=40)
+    external_id: str = Field(min_length=1, max_length=200)
+
+
+class CanonicalModel(BaseModel):
+    """Base of every value object in the model: strict about unknown fields, so typos are rejections."""
+
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
+
+
+class Entity(CanonicalModel):
+    """The envelope. `id`, `version` and `content_hash` are assigned by the hub, so they are optional
+    on the way in; `org_code` is the owning organisation (DLA code or a central agency code).
+    Each subclass declares `entity_type` as a Literal with its own name as the default."""
+
+    id: str | None = Field(default=None, max_length=64)
+    version: int | None = Field(default=None, ge=1)
+    content_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    org_code: str = Field(pattern=r"^[0-9]{5}([0-9]{2})?$", description="DLA 7-digit or agency 5-digit code")
+    sources: list[SourceRef] = Field(default_factory=list)
+
+    def content(self) -> dict[str, Any]:
+        """The JSON body without the envelope-only fields."""
+        return self.model_dump(mode="json", exclude=set(ENVELOPE_ONLY_FIELDS))
+
+    def compute_content_hash(self) -> str:
+        return content_hash(self.content())
+
+
+def content_hash(body: dict[str, Any]) -> str:
+    """SHA-256 over canonical JSON (sorted keys, no whitespace): equal content gives an equal hash
+    whatever order a source system sent its fields in."""
+    canonical = json.dumps(
+        {k: v for k, v in body.items() if k not in ENVELOPE_ONLY_FIELDS},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

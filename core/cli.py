@@ -1,0 +1,123 @@
+"""The `prasan` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from core.settings import HubSettings
+
+
+def _settings() -> HubSettings:
+    return HubSettings()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from admin_api.app import create_app, run_forever
+    from core.hub import Hub
+    from core.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    host = args.host or settings.http_host
+    port = args.port if args.port is not None else settings.http_port
+
+    async def main() -> None:
+        hub = Hub(settings)
+
+        async def announce(bound: int) -> None:
+            print(f"prasan hub listening on http://{host}:{bound}", flush=True)
+
+        await run_forever(create_app(hub), host, port, announce)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from core.demo import run_demo
+
+    return run_demo(port=args.port)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from core.store import Store
+
+    store = Store(_settings().resolved_database_url)
+    store.upgrade()
+    print(f"database at revision {store.current_revision()}")
+    store.dispose()
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from core.plugin_manager import get_plugin_manager
+
+    registry = get_plugin_manager()
+    for name in registry.names():
+        description = registry.get(name).description
+        capabilities = ",".join(sorted(c.value for c in description.capabilities))
+        print(f"{name}\t{description.version}\t{capabilities}\t{description.title}")
+    return 0
+
+
+def cmd_clients_add(args: argparse.Namespace) -> int:
+    from core.plugin_manager import get_plugin_manager
+    from core.store import Store
+
+    if args.system not in get_plugin_manager():
+        print(f"no plugin provides system {args.system!r}", file=sys.stderr)
+        return 2
+    store = Store(_settings().resolved_database_url)
+    store.upgrade()
+    client, key = store.add_client(args.name, args.system, allowed_orgs=args.org, allowed_provinces=args.province)
+    store.dispose()
+    print(f"client {client.name} for system {client.system}; the key is shown once:", file=sys.stderr)
+    print(key)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prasan", description="Prasan: Thai plan-and-budget integration hub")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the hub: HTTP API, delivery workers and scheduler")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = commands.add_parser("demo", help="run the hub with every bundled simulator on 127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.set_defaults(func=cmd_demo)
+
+    plugins = commands.add_parser("plugins", help="list installed system plugins")
+    plugins.set_defaults(func=cmd_plugins)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply migrations up to the newest")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    clients = commands.add_parser("clients", help="API clients of producer systems")
+    client_commands = clients.add_subparsers(dest="clients_command", required=True)
+    add = client_commands.add_parser("add", help="create a client; prints its new key as the last line")
+    add.add_argument("name")
+    add.add_argument("--system", required=True)
+    add.add_argument("--org", action="append", help="organisation code the client may write (repeatable)")
+    add.add_argument("--province", action="append", help="DOPA province code the client may write")
+    add.set_defaults(func=cmd_clients_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args: Any = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Delivery workers: claim due outbox rows in batches, map them out, write them, record each result.
+
+At-least-once with idempotent writes: a row is marked delivered only after the system acknowledged it,
+and each write carries the row's delivery key so that a repeat after a crash has no second effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+import structlog
+
+from core.errors import ConfigError, PermanentError, TransientError, scrub_secrets
+from core.plugin_manager import PluginRegistry, SystemPlugin
+from core.plugin_types import Delivered as WriteDelivered
+from core.plugin_types import Rejected, Retryable, WriteItem
+from core.settings import DeliverySettings
+from core.store.records import ClaimedDelivery, Dead, Delivered, DeliveryResult, Retry, utcnow
+
+log = structlog.get_logger("prasan.delivery")
+
+
+def backoff_delay(
+    attempts: int, settings: DeliverySettings, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
+    """Exponential backoff with full-range jitter around the nominal delay, never sooner than the
+    system's own Retry-After. Jitter spreads the retries of a batch that failed together."""
+    nominal = min(settings.backoff_max_s, settings.backoff_base_s * (2 ** max(0, attempts - 1)))
+    jittered = nominal * (0.5 + (rng or random).random())
+    return max(jittered, retry_after or 0.0)
+
+
+@dataclass
+class DeliveryObserver:
+    """Callbacks for metrics; the defaults do nothing so the worker runs without the metrics module."""
+
+    on_result: Callable[[ClaimedDelivery, str, float], None] = lambda item, outcome, seconds: None
+    on_delivered: Callable[[ClaimedDelivery, datetime], None] = lambda item, at: None
+
+
+@dataclass
+class DeliveryWorker:
+    store: Any
+    registry: PluginRegistry
+    reference: Any
+    settings: DeliverySettings
+    http: aiohttp.ClientSession
+    system_settings: dict[str, Any] = field(default_factory=dict)
+    observer: DeliveryObserver = field(default_factory=DeliveryObserver)
+    worker_id: str = field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:8]}")
+
+    async def run_once(self) -> int:
+        """Claim one batch and settle it; returns how many rows were claimed."""
+        claimed: list[ClaimedDelivery] = await asyncio.to_thread(
+            self.store.claim_due, self.worker_id, self.settings.batch_size, None, self.settings.lease_s
+        )
+        if not claimed:
+            return 0
+        by_destination: dict[str, list[ClaimedDelivery]] = defaultdict(list)
+        for item in claimed:
+            by_destination[item.destination].append(item)
+        results: list[DeliveryResult] = []
+        for destination, items in by_destination.items():
+            results.extend(await self._deliver(destination, items))
+        await asyncio.to_thread(self.store.complete, results)
+        return len(claimed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                claimed = await self.run_once()
+            except Exception:  # a worker must survive anything: log it and keep going
+                log.exception("delivery_round_failed", worker=self.worker_id)
+                claimed = 0
+            if claimed == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_interval_s)
+                except TimeoutError:
+                    pass
+
+    async def _deliver(self, destination: str, items: list[ClaimedDelivery]) -> list[DeliveryResult]:
+        if destination not in self.registry:
+            return [Dead(item.outbox_id, f"no plugin provides destination {destination!r}") for item in items]
+        plugin = self.registry.get(destination)
+        results: list[DeliveryResult] = []
+        writable: list[tuple[ClaimedDelivery, WriteItem]] = []
+        for item in items:
+            try:
+                native = await plugin.map_out(item.entity_type, item.payload, self.reference)
+            except Exception as exc:  # a record that cannot be expressed in the system's terms
+                results.append(self._settle(item, Rejected(f"map-out failed: {_describe(exc)}")))
+                continue
+            writable.append(
+                (
+                    item,
+                    WriteItem(
+                        delivery_key=item.delivery_key,
+                        entity_id=item.entity_id,
+                        entity_type=item.entity_type,
+                        version=item.version,
+                        native=native,
+                        external_id=item.xrefs.get(destination),
+                    ),
+                )
+            )
+        if writable:
+            results.extend(await self._write(plugin, writable))
+        return results
+
+    async def _write(
+        self, plugin: SystemPlugin, writable: list[tuple[ClaimedDelivery, WriteItem]]
+    ) -> list[DeliveryResult]:
+        started = time.perf_counter()
+        batch = [write_item for _, write_item in writable]
+        try:
+            settings = plugin.settings_from(self.system_settings.get(plugin.name))
+            answers = await asyncio.wait_for(
+                plugin.write(batch, settings, self.http), timeout=self.settings.write_timeout_s
+            )
+            if len(answers) != len(batch):
+                raise PermanentError(
+                    f"plugin answered {len(answers)} results for {len(batch)} items", system=plugin.name
+                )
+        except TransientError as exc:
+            answers = [Retryable(exc.message, exc.retry_after)] * len(batch)
+        except (ConfigError, PermanentError) as exc:
+            answers = [Rejected(exc.message)] * len(batch)
+        except TimeoutError:
+            answers = [Retryable(f"write timed out after {self.settings.write_timeout_s}s")] * len(batch)
+        except Exception as exc:  # an unexpected plugin failure is retried, never lost
+            log.exception("plugin_write_failed", system=plugin.name)
+            answers = [Retryable(f"plugin error: {_describe(exc)}")] * len(batch)
+        elapsed = time.perf_counter() - started
+        results = []
+        for (item, _), answer in zip(writable, answers, strict=True):
+            self.observer.on_result(item, _outcome_name(answer, item), elapsed / len(batch))
+            results.append(self._settle(item, answer))
+        return results
+
+    def _settle(self, item: ClaimedDelivery, answer: Any) -> DeliveryResult:
+        bound = log.bind(
+            delivery_key=item.delivery_key, system=item.destination, route=item.route, attempt=item.attempts
+        )
+        if isinstance(answer, WriteDelivered):
+            at = utcnow()
+            self.observer.on_delivered(item, at)
+            bound.info("delivered", external_id=answer.external_id)
+            return Delivered(item.outbox_id, answer.external_id, at)
+        if isinstance(answer, Retryable):
+            if item.attempts >= item.max_attempts:
+                bound.warning("delivery_exhausted", reason=answer.reason)
+                return Dead(item.outbox_id, f"exhausted after {item.attempts} attempts: {answer.reason}")
+            delay = backoff_delay(item.attempts, self.settings, answer.retry_after)
+            bound.info("delivery_retry", reason=answer.reason, delay_s=round(delay, 3))
+            return Retry(item.outbox_id, utcnow() + timedelta(seconds=delay), answer.reason)
+        reason = answer.reason if isinstance(answer, Rejected) else f"unexpected write result {answer!r}"
+        bound.warning("delivery_rejected", reason=reason)
+        return Dead(item.outbox_id, f"rejected by {item.destination}: {reason}")
+
+
+def _outcome_name(answer: Any, item: ClaimedDelivery) -> str:
+    if isinstance(answer, WriteDelivered):
+        return "delivered"
+    if isinstance(answer, Retryable):
+        return "exhausted" if item.attempts >= item.max_attempts else "retry"
+    return "rejected"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return scrub_secrets(f"{type(exc).__name__}: {text}" if str(exc) else text)

@@ -1,0 +1,79 @@
+"""The hub's error tree, classified by what the caller should do about it.
+
+    PrasanError
+    ├── ConfigError       never retry: fix the configuration or the credentials (HTTP 401/403 from a system)
+    ├── TransientError    retry with backoff (HTTP 429, 5xx, timeouts, connection refused)
+    ├── PermanentError    fail this delivery for good: dead letter (HTTP 4xx other than the above)
+    ├── RecordError       one record is bad: reject it, keep going with the rest
+    └── MappingError      a record cannot be mapped (raised by core.mapping)
+
+Every error carries the system, entity type and record key it concerns, so that logs and dead letters
+lead back to the record. Messages are scrubbed of secrets before they leave the process.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SECRET_PATTERNS = [
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)((?:api[_-]?key|token|password|secret|authorization)\s*[=:]\s*)[^\s&,;]+"),
+    re.compile(r"prs_[A-Za-z0-9_-]{8,}"),
+]
+
+
+def scrub_secrets(text: str) -> str:
+    """Mask credentials that may have slipped into an error message or a log line."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return text
+
+
+class PrasanError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str | None = None,
+        entity_type: str | None = None,
+        record_key: str | None = None,
+    ) -> None:
+        super().__init__(scrub_secrets(message))
+        self.system = system
+        self.entity_type = entity_type
+        self.record_key = record_key
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(PrasanError):
+    """Wrong configuration or credentials: retrying cannot help."""
+
+
+class TransientError(PrasanError):
+    """Worth retrying later; `retry_after` (seconds) is honoured when the system said so."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **context: str | None) -> None:
+        super().__init__(message, **context)
+        self.retry_after = retry_after
+
+
+class PermanentError(PrasanError):
+    """The system refused this record for good."""
+
+
+class RecordError(PrasanError):
+    """One record is bad; the rest of its batch goes on."""
+
+
+def classify_http_status(status: int) -> type[PrasanError] | None:
+    """Which branch of the tree an HTTP status from an agency system belongs to (None: success)."""
+    if status < 400:
+        return None
+    if status in (401, 403):
+        return ConfigError
+    if status in (408, 425, 429) or status >= 500:
+        return TransientError
+    return PermanentError

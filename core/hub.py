@@ -1,0 +1,97 @@
+"""The hub at run time: store, plugins, reference data, router, ingest, delivery workers, scheduler.
+
+One object so that `prasan serve`, `prasan demo` and the tests start exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+
+from core.delivery import DeliveryObserver, DeliveryWorker
+from core.ingest import Ingestor
+from core.plugin_manager import PluginRegistry, get_plugin_manager
+from core.reference_data import load_reference_data
+from core.router import Router
+from core.settings import HubSettings
+from core.store import Store
+
+log = structlog.get_logger("prasan.hub")
+
+
+@dataclass
+class HubObserver(DeliveryObserver):
+    """Hook points for metrics; no-ops until a metrics module replaces them."""
+
+    def pulled(self, system: str, entity_type: str, records: int) -> None:
+        return None
+
+
+@dataclass
+class Hub:
+    settings: HubSettings
+    registry: PluginRegistry | None = None
+    observer: HubObserver = field(default_factory=HubObserver)
+
+    def __post_init__(self) -> None:
+        self.registry = self.registry or get_plugin_manager()
+        self.reference = load_reference_data(self.settings.config_dir)
+        self.router = Router.from_file(self.settings.routes_file, self.reference.organizations.get)
+        self.router.check_against(self.registry.systems)
+        self.store = Store(self.settings.resolved_database_url)
+        self.ingestor = Ingestor(self.store, self.reference, self.router)
+        self.http: aiohttp.ClientSession | None = None
+        self.workers: list[DeliveryWorker] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.scheduler: Any = None
+
+    async def start(self, *, workers: bool = True, scheduler: bool | None = None) -> None:
+        await asyncio.to_thread(self.store.upgrade)
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s))
+        self._stop.clear()
+        if workers:
+            for _ in range(self.settings.delivery.workers):
+                worker = DeliveryWorker(
+                    store=self.store,
+                    registry=self.registry,
+                    reference=self.reference,
+                    settings=self.settings.delivery,
+                    http=self.http,
+                    system_settings=self.settings.systems,
+                    observer=self.observer,
+                )
+                self.workers.append(worker)
+                self._tasks.append(asyncio.create_task(worker.run(self._stop), name=worker.worker_id))
+        if scheduler if scheduler is not None else self.settings.scheduler_enabled:
+            from core.scheduler import build_scheduler
+
+            self.scheduler = build_scheduler(self)
+            self.scheduler.start()
+        log.info("hub_started", workers=len(self.workers), systems=self.registry.names())
+
+    async def sweep(self) -> None:
+        """Settle whatever is due now (retries whose backoff ended, claims whose lease expired)."""
+        if self.workers:
+            await self.workers[0].run_once()
+
+    @property
+    def scheduler_running(self) -> bool:
+        return bool(self.scheduler and self.scheduler.running)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.workers.clear()
+        if self.http is not None:
+            await self.http.close()
+        await asyncio.to_thread(self.store.dispose)
+        log.info("hub_stopped")

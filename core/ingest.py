@@ -1,0 +1,134 @@
+"""The ingest pipeline: native payload -> native records -> canonical entities -> one store transaction.
+
+Used by the push endpoint and by scheduled pulls alike. Nothing here raises for a bad record: every
+record ends accepted or rejected with its field, value and rule, and the raw payload is always kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from canonical_model import ENTITY_TYPES
+from canonical_model.envelope import content_hash
+from canonical_model.rejection import Rejection, rejections_from_validation_error
+from core.payloads import PayloadError
+from core.plugin_manager import SystemPlugin
+from core.plugin_types import MappedRecord, NativeRecord
+from core.store.records import CursorUpdate, InboundMessage, IncomingEntity, IngestOutcome, RowRejection
+
+log = structlog.get_logger("prasan.ingest")
+
+
+@dataclass
+class IngestReport:
+    """What the hub answers a producer."""
+
+    outcome: IngestOutcome
+    records: int
+
+    def as_response(self) -> dict[str, Any]:
+        return {
+            "message_id": self.outcome.message_id,
+            "accepted": len(self.outcome.entities),
+            "entities": [
+                {"row": e.row, "entity_type": e.entity_type, "id": e.entity_id, "version": e.version, "changed": e.changed}
+                for e in self.outcome.entities
+            ],
+            "rejected": [
+                {"row": r.row, "field": r.field, "value": _text(r.value), "rule": r.rule, "reason": r.reason}
+                for r in self.outcome.rejected
+            ],
+        }
+
+
+def _text(value: Any) -> Any:
+    return value if value is None or isinstance(value, (str, int)) else str(value)
+
+
+def _mapping_rejections(exc: Exception) -> list[Rejection]:
+    as_rejections = getattr(exc, "as_rejections", None)
+    if callable(as_rejections):
+        return list(as_rejections())
+    if isinstance(exc, Rejection):
+        return [exc]
+    if isinstance(exc, ValidationError):
+        return rejections_from_validation_error(exc)
+    return [Rejection("plugin.error", f"the plugin failed on this record: {type(exc).__name__}: {exc}")]
+
+
+class Ingestor:
+    def __init__(self, store: Any, reference: Any, route: Callable[[str, IncomingEntity], list[Any]]) -> None:
+        self.store = store
+        self.reference = reference
+        self.route = route
+
+    async def ingest_payload(self, plugin: SystemPlugin, message: InboundMessage) -> IngestReport:
+        """Parse, map and store one pushed payload. A payload that cannot be read at all is stored as
+        failed and the PayloadError is raised again for the caller to answer 400."""
+        try:
+            records = await plugin.parse(message.payload, message.media_type or "", message.charset)
+        except PayloadError as exc:
+            await asyncio.to_thread(self.store.record_failed_message, message, exc.reason, exc.rule)
+            raise
+        return await self.ingest_records(plugin, message, records)
+
+    async def ingest_records(
+        self, plugin: SystemPlugin, message: InboundMessage, records: list[NativeRecord], cursor: CursorUpdate | None = None
+    ) -> IngestReport:
+        entities, rejections = await self.map_records(plugin, records)
+        message.record_count = len(records)
+        outcome = await asyncio.to_thread(self.store.ingest, message, entities, rejections, self.route, cursor)
+        log.info(
+            "ingested",
+            message_id=outcome.message_id,
+            system=plugin.name,
+            accepted=len(outcome.entities),
+            changed=outcome.changed_count,
+            rejected=len(outcome.rejected),
+        )
+        return IngestReport(outcome, len(records))
+
+    async def map_records(
+        self, plugin: SystemPlugin, records: list[NativeRecord]
+    ) -> tuple[list[IncomingEntity], list[RowRejection]]:
+        entities: list[IncomingEntity] = []
+        rejections: list[RowRejection] = []
+        for record in records:
+            if record.problems:
+                rejections.extend(RowRejection.from_rejection(record.row, p, record.data) for p in record.problems)
+                continue
+            try:
+                mapped: list[MappedRecord] = await plugin.map_in(record, self.reference)
+                row_entities = [self._to_incoming(record.row, item) for item in mapped]
+            except Exception as exc:  # every failure of one record stays that record's rejection
+                rejections.extend(
+                    RowRejection.from_rejection(record.row, rejection, record.data)
+                    for rejection in _mapping_rejections(exc)
+                )
+                continue
+            entities.extend(row_entities)
+        return entities, rejections
+
+    def _to_incoming(self, row: int, mapped: MappedRecord) -> IncomingEntity:
+        model = ENTITY_TYPES.get(mapped.entity_type)
+        if model is None:
+            raise Rejection("entity.unknown_type", "the plugin produced an unknown entity type", mapped.entity_type)
+        entity = model.model_validate(mapped.payload)
+        self.reference.require_known_org(entity.org_code)
+        body = entity.content()
+        return IncomingEntity(
+            row=row,
+            entity_type=mapped.entity_type,
+            external_id=mapped.external_id,
+            org_code=entity.org_code,
+            fiscal_year=getattr(entity, "fiscal_year", None),
+            payload=body,
+            content_hash=content_hash(body),
+            mapping_version=mapped.mapping_version,
+        )

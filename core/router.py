@@ -1,0 +1,123 @@
+"""Routes: which destinations a changed entity from a source system must reach.
+
+Declared in `config/routes.yaml`, validated at start (unknown systems, a system that cannot write the
+entity type, duplicate names are errors), and evaluated as a pure function per entity, so the store can
+call it inside the ingest transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.errors import ConfigError
+from core.store.records import Destination, IncomingEntity
+
+
+class RouteFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_types: list[str] | None = Field(None, description="only organisations of these types")
+    provinces: list[str] | None = Field(None, description="only organisations in these DOPA provinces")
+    org_codes: list[str] | None = Field(None, description="only these organisations")
+    fiscal_years: list[int] | None = Field(None, description="only these fiscal years")
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$", description="stable name used in metrics")
+    source: str = Field(description="system the records come from")
+    entity_types: list[str] = Field(min_length=1, description="entity types this route carries")
+    destinations: list[str] = Field(min_length=1, description="systems that receive them")
+    filters: RouteFilter = Field(default_factory=RouteFilter)
+    max_attempts: int = Field(8, ge=1, le=100, description="delivery attempts before a dead letter")
+    paused: bool = Field(False, description="a paused route creates no new deliveries")
+    paused_destinations: list[str] = Field(default_factory=list, description="destinations paused on this route")
+
+    @field_validator("destinations")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a destination is listed twice")
+        return value
+
+
+OrgLookup = Callable[[str], Mapping[str, Any] | None]
+
+
+class Router:
+    def __init__(self, routes: Iterable[Route], org_lookup: OrgLookup | None = None) -> None:
+        self.routes = list(routes)
+        names = [route.name for route in self.routes]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"route names must be unique: {names}")
+        self._org_lookup = org_lookup or (lambda code: None)
+        self._by_source: dict[tuple[str, str], list[Route]] = {}
+        for route in self.routes:
+            for entity_type in route.entity_types:
+                self._by_source.setdefault((route.source, entity_type), []).append(route)
+
+    @classmethod
+    def from_file(cls, path: Path, org_lookup: OrgLookup | None = None) -> Router:
+        if not path.is_file():
+            return cls([], org_lookup)
+        return cls.from_data(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, org_lookup, str(path))
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], org_lookup: OrgLookup | None = None, origin: str = "routes") -> Router:
+        try:
+            routes = [Route.model_validate(item) for item in data.get("routes", [])]
+        except ValidationError as exc:
+            raise ConfigError(f"{origin}: {exc}") from exc
+        return cls(routes, org_lookup)
+
+    def check_against(self, systems: Mapping[str, Any]) -> None:
+        """Every route names systems that exist, that can read or write what it carries."""
+        for route in self.routes:
+            if route.source not in systems:
+                raise ConfigError(f"route {route.name!r}: unknown source system {route.source!r}")
+            for destination in route.destinations:
+                if destination not in systems:
+                    raise ConfigError(f"route {route.name!r}: unknown destination {destination!r}")
+                if destination == route.source:
+                    raise ConfigError(f"route {route.name!r}: a system cannot be its own destination")
+                writes = set(systems[destination].description.writes)
+                missing = set(route.entity_types) - writes
+                if missing:
+                    raise ConfigError(
+                        f"route {route.name!r}: {destination!r} cannot write {sorted(missing)}"
+                    )
+
+    def _matches(self, route: Route, entity: IncomingEntity) -> bool:
+        filters = route.filters
+        if filters.fiscal_years is not None and entity.fiscal_year not in filters.fiscal_years:
+            return False
+        if filters.org_codes is not None and entity.org_code not in filters.org_codes:
+            return False
+        if filters.org_types is None and filters.provinces is None:
+            return True
+        org = self._org_lookup(entity.org_code or "") or {}
+        if filters.org_types is not None and org.get("org_type") not in filters.org_types:
+            return False
+        if filters.provinces is not None and org.get("province_code") not in filters.provinces:
+            return False
+        return True
+
+    def destinations(self, source: str, entity: IncomingEntity) -> list[Destination]:
+        """One destination per system, the first matching route naming it winning."""
+        found: dict[str, Destination] = {}
+        for route in self._by_source.get((source, entity.entity_type), ()):
+            if route.paused or not self._matches(route, entity):
+                continue
+            for system in route.destinations:
+                if system in route.paused_destinations or system in found:
+                    continue
+                found[system] = Destination(system=system, route_name=route.name, max_attempts=route.max_attempts)
+        return list(found.values())
+
+    __call__ = destinations

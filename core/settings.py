@@ -1,0 +1,89 @@
+"""Hub settings: environment variables with the prefix PRASAN_ over config/hub.yaml over defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+
+class DeliverySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(500, ge=1, le=5000, description="outbox rows claimed per worker round")
+    workers: int = Field(2, ge=1, le=64, description="concurrent delivery workers in this process")
+    poll_interval_s: float = Field(0.2, gt=0, description="idle wait between empty claims")
+    lease_s: int = Field(60, ge=5, description="a claim not completed within this is taken over")
+    backoff_base_s: float = Field(1.0, gt=0, description="first retry delay before jitter")
+    backoff_max_s: float = Field(3600.0, gt=0, description="longest retry delay")
+    default_max_attempts: int = Field(8, ge=1, description="attempts before a delivery is exhausted")
+    write_timeout_s: float = Field(30.0, gt=0, description="timeout of one write call to a system")
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRASAN_", extra="ignore", env_nested_delimiter="__")
+
+    config_dir: Path = Field(DEFAULT_CONFIG_DIR, description="folder with hub.yaml, routes.yaml, code lists")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under var/")
+    http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
+    http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server (0: any free port)")
+    log_level: str = Field("info", description="debug, info, warning or error")
+    log_format: str = Field("auto", description="json, console, or auto (console on a terminal)")
+    scheduler_enabled: bool = Field(True, description="run pulls and the retry sweep in this process")
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    systems: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-system settings")
+    pull_schedules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="system -> {entity_type, interval_s}"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _HubYamlSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        DEFAULT_VAR_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{DEFAULT_VAR_DIR / 'prasan.db'}"
+
+    @property
+    def routes_file(self) -> Path:
+        return self.config_dir / "routes.yaml"
+
+
+class _HubYamlSource(PydanticBaseSettingsSource):
+    """Reads `hub.yaml` from PRASAN_CONFIG (a file) or from the config folder."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        explicit = os.environ.get("PRASAN_CONFIG")
+        if explicit:
+            path = Path(explicit)
+        else:
+            config_dir = Path(os.environ.get("PRASAN_CONFIG_DIR", DEFAULT_CONFIG_DIR))
+            path = config_dir / "hub.yaml"
+        if not path.is_file():
+            return {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} must hold a mapping of settings")
+        return data
