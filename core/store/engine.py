@@ -1,0 +1,99 @@
+"""Database URLs and engines: SQLite pragmas, write transactions, the default file under var/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+DEFAULT_SQLITE_PATH = Path("var") / "prasan.db"
+DEFAULT_URL = f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
+
+# Milliseconds a SQLite writer waits for another writer before giving up; long enough that a busy
+# delivery worker and an inbound batch queue behind each other instead of failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Execution option that asks for a write transaction. On SQLite it becomes BEGIN IMMEDIATE, so the
+# write lock is taken up front: a deferred transaction that reads then writes can fail with
+# SQLITE_BUSY without waiting, which is exactly what a claim (select then update) would do.
+WRITE_OPTION = "prasan_write"
+
+
+def make_store_url_for_sqlite(path: str | os.PathLike[str]) -> str:
+    """The SQLAlchemy URL of a SQLite file; parent folders are created when the store opens."""
+    return f"sqlite:///{Path(path).as_posix()}"
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_store_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the settings the store relies on (pragmas, explicit BEGIN on SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        # pool_pre_ping: a hub process outlives PostgreSQL restarts and failovers.
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+
+    database = parsed.database
+    in_memory = not database or database == ":memory:" or parsed.query.get("mode") == "memory"
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    # Methods run in worker threads (asyncio.to_thread); the pool hands a connection to one thread
+    # at a time, so sqlite3's own thread check only gets in the way.
+    connect_args.setdefault("check_same_thread", False)
+    connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+    if in_memory:
+        # One shared connection, or every checkout would see its own empty database.
+        kwargs.setdefault("poolclass", StaticPool)
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    _install_sqlite_hooks(engine, wal=not in_memory)
+    return engine
+
+
+def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy's "begin" event below; the sqlite3 module's own
+        # implicit BEGIN happens too late (only before DML) and is always DEFERRED.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed when the block ends, rolled back on any exception."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """One read transaction, so a multi-query read sees one consistent state."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

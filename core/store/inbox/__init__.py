@@ -1,0 +1,1 @@
+"""The inbox side of the store: raw messages, rejections, and turning mapped rows into versions."""

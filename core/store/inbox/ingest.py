@@ -1,0 +1,319 @@
+"""Turning one inbound batch into inbox rows, entity versions, xrefs and outbox rows, in bulk.
+
+Everything here runs inside the caller's single transaction; nothing commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from core.store.cursors import set_cursor
+from core.store.records import (
+    CursorUpdate,
+    Destination,
+    EntityOutcome,
+    InboundMessage,
+    IncomingEntity,
+    IngestOutcome,
+    Outcome,
+    RowRejection,
+)
+from core.store.schema import entities, entity_versions, inbox_messages, inbox_rejections, outbox, xrefs
+from core.store.util import chunks, dumps, new_entity_id, unique
+
+Router = Callable[[str, IncomingEntity], Sequence[Destination]]
+
+
+class IdempotencyConflict(Exception):
+    """A message with this client's idempotency key is already in the inbox."""
+
+    def __init__(self, client_name: str | None, idempotency_key: str, message_id: str) -> None:
+        super().__init__(f"idempotency key {idempotency_key!r} of {client_name!r} already used by {message_id}")
+        self.client_name = client_name
+        self.idempotency_key = idempotency_key
+        self.message_id = message_id
+
+
+@dataclass
+class _Known:
+    entity_id: str
+    version: int
+    content_hash: str
+    is_new: bool
+    changed: bool = False
+    org_code: str | None = None
+    fiscal_year: int | None = None
+
+
+def rejected_row_count(rejections: Sequence[RowRejection]) -> int:
+    """Rows refused, not reasons: one row can break several rules."""
+    rows = {r.row for r in rejections if r.row is not None}
+    return len(rows) + (1 if any(r.row is None for r in rejections) else 0)
+
+
+def outcome_of(accepted: int, rejected: int) -> Outcome:
+    if rejected == 0:
+        return "accepted"
+    return "rejected" if accepted == 0 else "partial"
+
+
+def insert_message(
+    conn: Connection,
+    message: InboundMessage,
+    *,
+    outcome: Outcome,
+    accepted: int,
+    rejected: int,
+) -> None:
+    if message.idempotency_key is not None:
+        # Checked here as well as by the unique constraint so the caller gets a clear error naming
+        # the earlier message instead of a bare IntegrityError.
+        earlier = conn.execute(
+            select(inbox_messages.c.message_id).where(
+                inbox_messages.c.client_name == message.client_name,
+                inbox_messages.c.idempotency_key == message.idempotency_key,
+            )
+        ).scalar_one_or_none()
+        if earlier is not None:
+            raise IdempotencyConflict(message.client_name, message.idempotency_key, earlier)
+    conn.execute(
+        insert(inbox_messages),
+        [
+            {
+                "message_id": message.message_id,
+                "system": message.system,
+                "client_name": message.client_name,
+                "received_at": message.received_at,
+                "media_type": message.media_type,
+                "charset": message.charset,
+                "payload": bytes(message.payload),
+                "payload_sha256": message.payload_sha256,
+                "idempotency_key": message.idempotency_key,
+                "request_hash": message.request_hash,
+                "response_json": None,
+                "record_count": (
+                    message.record_count if message.record_count is not None else accepted + rejected
+                ),
+                "accepted_count": accepted,
+                "rejected_count": rejected,
+                "outcome": outcome,
+            }
+        ],
+    )
+
+
+def insert_rejections(conn: Connection, message_id: str, rejections: Sequence[RowRejection]) -> None:
+    if not rejections:
+        return
+    conn.execute(
+        insert(inbox_rejections),
+        [
+            {
+                "message_id": message_id,
+                "row": r.row,
+                "field": r.field,
+                "value": _as_text(r.value),
+                "rule": r.rule,
+                "reason": r.reason,
+                "native_record": None if r.native_record is None else dumps(r.native_record),
+            }
+            for r in rejections
+        ],
+    )
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    return str(value)
+
+
+def _lookup_known(
+    conn: Connection, system: str, incoming: Sequence[IncomingEntity]
+) -> dict[tuple[str, str], _Known]:
+    """Current state of every entity this batch mentions, found through the source system's xrefs."""
+    by_type: dict[str, list[str]] = {}
+    for ent in incoming:
+        by_type.setdefault(ent.entity_type, []).append(ent.external_id)
+    known: dict[tuple[str, str], _Known] = {}
+    lock = conn.dialect.name == "postgresql"
+    for entity_type, external_ids in by_type.items():
+        for chunk in chunks(unique(external_ids)):
+            stmt = (
+                select(
+                    xrefs.c.external_id,
+                    entities.c.entity_id,
+                    entities.c.current_version,
+                    entities.c.content_hash,
+                )
+                .select_from(xrefs.join(entities, entities.c.entity_id == xrefs.c.entity_id))
+                .where(
+                    xrefs.c.system == system,
+                    xrefs.c.entity_type == entity_type,
+                    xrefs.c.external_id.in_(chunk),
+                )
+            )
+            if lock:
+                # Two hub processes changing the same entity must not both compute version n+1;
+                # the row lock makes the second wait and then read the first one's result.
+                stmt = stmt.order_by(entities.c.entity_id).with_for_update(of=entities)
+            for ext_id, entity_id, version, content_hash in conn.execute(stmt):
+                known[(entity_type, ext_id)] = _Known(entity_id, version, content_hash, is_new=False)
+    return known
+
+
+def ingest_batch(
+    conn: Connection,
+    message: InboundMessage,
+    incoming: Sequence[IncomingEntity],
+    rejections: Sequence[RowRejection],
+    route: Router,
+    cursor: CursorUpdate | None,
+    now: datetime,
+) -> IngestOutcome:
+    rejected = rejected_row_count(rejections)
+    outcome = outcome_of(len(incoming), rejected)
+    insert_message(conn, message, outcome=outcome, accepted=len(incoming), rejected=rejected)
+    insert_rejections(conn, message.message_id, rejections)
+
+    known = _lookup_known(conn, message.system, incoming)
+    new_xrefs: list[dict[str, Any]] = []
+    version_rows: list[dict[str, Any]] = []
+    outbox_rows: list[dict[str, Any]] = []
+    results: list[EntityOutcome] = []
+
+    # Rows are handled in payload order so that a batch carrying the same record twice records both
+    # versions, and the later row becomes the current one.
+    for ent in incoming:
+        key = (ent.entity_type, ent.external_id)
+        state = known.get(key)
+        if state is None:
+            state = _Known(new_entity_id(), 0, "", is_new=True)
+            known[key] = state
+            new_xrefs.append(
+                {
+                    "entity_id": state.entity_id,
+                    "system": message.system,
+                    "entity_type": ent.entity_type,
+                    "external_id": ent.external_id,
+                }
+            )
+        elif state.content_hash == ent.content_hash:
+            results.append(
+                EntityOutcome(ent.row, ent.entity_type, state.entity_id, state.version, False, ent.external_id)
+            )
+            continue
+
+        state.version += 1
+        state.content_hash = ent.content_hash
+        state.changed = True
+        state.org_code = ent.org_code
+        state.fiscal_year = ent.fiscal_year
+        version_rows.append(
+            {
+                "entity_id": state.entity_id,
+                "version": state.version,
+                "content_hash": ent.content_hash,
+                "payload": dumps(ent.payload),
+                "message_id": message.message_id,
+                "source_system": message.system,
+                "mapping_version": ent.mapping_version,
+                "created_at": now,
+            }
+        )
+        destinations = unique(route(message.system, ent))
+        seen: set[str] = set()
+        for dest in destinations:
+            if dest.system in seen:
+                continue
+            seen.add(dest.system)
+            outbox_rows.append(
+                {
+                    "delivery_key": f"{dest.system}:{state.entity_id}:{state.version}",
+                    "destination": dest.system,
+                    "route": dest.route_name,
+                    "entity_id": state.entity_id,
+                    "entity_type": ent.entity_type,
+                    "version": state.version,
+                    "state": "pending",
+                    "attempts": 0,
+                    "max_attempts": dest.max_attempts,
+                    "next_attempt_at": now,
+                    "received_at": message.received_at,
+                    "created_at": now,
+                }
+            )
+        results.append(
+            EntityOutcome(
+                ent.row,
+                ent.entity_type,
+                state.entity_id,
+                state.version,
+                True,
+                ent.external_id,
+                tuple(sorted(seen)),
+            )
+        )
+
+    entity_types = {st.entity_id: et for (et, _), st in known.items()}
+    new_entities = [
+        {
+            "entity_id": st.entity_id,
+            "entity_type": entity_types[st.entity_id],
+            "org_code": st.org_code,
+            "fiscal_year": st.fiscal_year,
+            "current_version": st.version,
+            "content_hash": st.content_hash,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for st in known.values()
+        if st.is_new
+    ]
+    changed_entities = [
+        {
+            "b_entity_id": st.entity_id,
+            "b_version": st.version,
+            "b_hash": st.content_hash,
+            "b_org": st.org_code,
+            "b_year": st.fiscal_year,
+            "b_now": now,
+        }
+        for st in known.values()
+        if st.changed and not st.is_new
+    ]
+    if new_entities:
+        conn.execute(insert(entities), new_entities)
+        conn.execute(insert(xrefs), new_xrefs)
+    if changed_entities:
+        conn.execute(
+            update(entities)
+            .where(entities.c.entity_id == bindparam("b_entity_id"))
+            .values(
+                current_version=bindparam("b_version"),
+                content_hash=bindparam("b_hash"),
+                org_code=bindparam("b_org"),
+                fiscal_year=bindparam("b_year"),
+                updated_at=bindparam("b_now"),
+            ),
+            changed_entities,
+        )
+    if version_rows:
+        conn.execute(insert(entity_versions), version_rows)
+    if outbox_rows:
+        conn.execute(insert(outbox), outbox_rows)
+    if cursor is not None:
+        set_cursor(conn, cursor.system, cursor.entity_type, cursor.cursor, now)
+    return IngestOutcome(message.message_id, outcome, results, list(rejections))
+
+
+def record_failed(conn: Connection, message: InboundMessage, rejection: RowRejection) -> None:
+    insert_message(conn, message, outcome="failed", accepted=0, rejected=0)
+    insert_rejections(conn, message.message_id, [rejection])

@@ -1,0 +1,447 @@
+"""The outbox: claiming due deliveries, recording their results, dead letters and backlog figures.
+
+Ordering rule: per (destination, entity) only the lowest version that is still open (pending or
+in flight) may be claimed, so a destination never sees version 3 before version 2. Delivered and
+dead rows are terminal and no longer hold later versions back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, select, tuple_, update
+from sqlalchemy.sql import Select
+
+from core.store.records import (
+    ClaimedDelivery,
+    CompletionSummary,
+    Dead,
+    DeadLetter,
+    Delivered,
+    DeliveryResult,
+    DestinationStats,
+    ResolveResult,
+    Retry,
+)
+from core.store.schema import dead_letters, entity_versions, outbox, xrefs
+from core.store.util import chunks, loads
+
+OPEN_STATES = ("pending", "in_flight")
+
+
+def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool) -> Select[Any]:
+    earlier = outbox.alias("earlier")
+    earlier_open = exists().where(
+        earlier.c.entity_id == outbox.c.entity_id,
+        earlier.c.destination == outbox.c.destination,
+        earlier.c.version < outbox.c.version,
+        earlier.c.state.in_(OPEN_STATES),
+    )
+    if expired:
+        due = and_(outbox.c.state == "in_flight", outbox.c.claim_expires_at <= now)
+        order = (outbox.c.claim_expires_at, outbox.c.id)
+    else:
+        due = and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+        order = (outbox.c.next_attempt_at, outbox.c.id)
+    stmt = select(outbox.c.id).where(due, ~earlier_open).order_by(*order).limit(limit)
+    if lock:
+        # Several hub processes claim from one PostgreSQL: rows another claimer holds are skipped
+        # rather than waited for, and never handed out twice.
+        stmt = stmt.with_for_update(skip_locked=True, of=outbox)
+    return stmt
+
+
+def claim_due(
+    conn: Connection, worker_id: str, limit: int, now: datetime, lease_seconds: float
+) -> list[ClaimedDelivery]:
+    lock = conn.dialect.name == "postgresql"
+    # Expired leases first: they belong to a worker that crashed and are the oldest work there is.
+    ids = list(conn.execute(_claimable(now, limit, expired=True, lock=lock)).scalars())
+    if len(ids) < limit:
+        ids += conn.execute(_claimable(now, limit - len(ids), expired=False, lock=lock)).scalars()
+    if not ids:
+        return []
+    expires = now + timedelta(seconds=lease_seconds)
+    rows: list[Any] = []
+    for chunk in chunks(ids):
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(chunk))
+            .values(
+                state="in_flight",
+                attempts=outbox.c.attempts + 1,
+                claimed_by=worker_id,
+                claim_expires_at=expires,
+            )
+        )
+        rows += conn.execute(
+            select(
+                outbox.c.id,
+                outbox.c.delivery_key,
+                outbox.c.destination,
+                outbox.c.route,
+                outbox.c.entity_id,
+                outbox.c.entity_type,
+                outbox.c.version,
+                outbox.c.attempts,
+                outbox.c.max_attempts,
+                outbox.c.received_at,
+                entity_versions.c.payload,
+            )
+            .select_from(
+                outbox.join(
+                    entity_versions,
+                    and_(
+                        entity_versions.c.entity_id == outbox.c.entity_id,
+                        entity_versions.c.version == outbox.c.version,
+                    ),
+                )
+            )
+            .where(outbox.c.id.in_(chunk))
+        ).all()
+    entity_ids = list({r.entity_id for r in rows})
+    refs: dict[str, dict[str, str]] = {}
+    for chunk in chunks(entity_ids):
+        for entity_id, system, external_id in conn.execute(
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
+        ):
+            refs.setdefault(entity_id, {})[system] = external_id
+    order = {outbox_id: i for i, outbox_id in enumerate(ids)}
+    rows.sort(key=lambda r: order[r.id])
+    return [
+        ClaimedDelivery(
+            outbox_id=r.id,
+            delivery_key=r.delivery_key,
+            destination=r.destination,
+            route=r.route,
+            entity_id=r.entity_id,
+            entity_type=r.entity_type,
+            version=r.version,
+            attempts=r.attempts,
+            max_attempts=r.max_attempts,
+            received_at=r.received_at,
+            payload=loads(r.payload),
+            xrefs=dict(refs.get(r.entity_id, {})),
+        )
+        for r in rows
+    ]
+
+
+def complete(conn: Connection, results: Sequence[DeliveryResult], now: datetime) -> CompletionSummary:
+    ids = [r.outbox_id for r in results]
+    current: dict[int, Any] = {}
+    for chunk in chunks(ids):
+        for row in conn.execute(
+            select(
+                outbox.c.id,
+                outbox.c.state,
+                outbox.c.attempts,
+                outbox.c.max_attempts,
+                outbox.c.delivery_key,
+                outbox.c.destination,
+                outbox.c.entity_id,
+                outbox.c.entity_type,
+                outbox.c.version,
+            ).where(outbox.c.id.in_(chunk))
+        ):
+            current[row.id] = row
+
+    delivered: list[dict[str, Any]] = []
+    retried: list[dict[str, Any]] = []
+    dead: list[tuple[Any, str]] = []
+    xref_wanted: dict[tuple[str, str], tuple[int, str, str]] = {}
+    ignored: list[int] = []
+    for result in results:
+        row = current.get(result.outbox_id)
+        if isinstance(result, Delivered):
+            # A late acknowledgement still counts: the destination has the data whatever the lease
+            # says. Only a row already delivered (or dead-lettered) is left alone.
+            if row is None or row.state not in OPEN_STATES:
+                ignored.append(result.outbox_id)
+                continue
+            delivered.append({"b_id": row.id, "b_at": result.at or now})
+            if result.external_id is not None:
+                xref_wanted[(row.entity_id, row.destination)] = (row.id, row.entity_type, result.external_id)
+        elif row is None or row.state != "in_flight":
+            # The lease expired and another worker owns the row now; its result will decide.
+            ignored.append(result.outbox_id)
+        elif isinstance(result, Retry):
+            if row.attempts >= row.max_attempts:
+                dead.append((row, f"exhausted after {row.attempts} attempts: {result.error}"))
+            else:
+                retried.append({"b_id": row.id, "b_next": result.next_attempt_at, "b_error": result.error})
+        elif isinstance(result, Dead):
+            dead.append((row, result.reason))
+        else:  # pragma: no cover - guarded by the type checker
+            raise TypeError(f"unknown delivery result {result!r}")
+
+    if delivered:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("b_id"))
+            .values(
+                state="delivered",
+                delivered_at=bindparam("b_at"),
+                claimed_by=None,
+                claim_expires_at=None,
+                last_error=None,
+            ),
+            delivered,
+        )
+    if retried:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("b_id"))
+            .values(
+                state="pending",
+                next_attempt_at=bindparam("b_next"),
+                last_error=bindparam("b_error"),
+                claimed_by=None,
+                claim_expires_at=None,
+            ),
+            retried,
+        )
+    if dead:
+        _bury(conn, dead, now)
+    conflicts = _upsert_destination_xrefs(conn, xref_wanted) if xref_wanted else []
+    return CompletionSummary(
+        delivered=len(delivered),
+        retried=len(retried),
+        dead=len(dead),
+        ignored=tuple(ignored),
+        xref_conflicts=tuple(conflicts),
+    )
+
+
+def _bury(conn: Connection, dead: Sequence[tuple[Any, str]], now: datetime) -> None:
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == bindparam("b_id"))
+        .values(state="dead", last_error=bindparam("b_reason"), claimed_by=None, claim_expires_at=None),
+        [{"b_id": row.id, "b_reason": reason} for row, reason in dead],
+    )
+    conn.execute(
+        insert(dead_letters),
+        [
+            {
+                "outbox_id": row.id,
+                "delivery_key": row.delivery_key,
+                "destination": row.destination,
+                "entity_id": row.entity_id,
+                "entity_type": row.entity_type,
+                "version": row.version,
+                "reason": reason,
+                "attempts": row.attempts,
+                "created_at": now,
+            }
+            for row, reason in dead
+        ],
+    )
+
+
+def _upsert_destination_xrefs(
+    conn: Connection, wanted: dict[tuple[str, str], tuple[int, str, str]]
+) -> list[int]:
+    """Remember the id each destination gave our entity; returns outbox ids whose id clashed."""
+    pairs = list(wanted)
+    existing: dict[tuple[str, str], str] = {}
+    for chunk in chunks(pairs):
+        for entity_id, system, external_id in conn.execute(
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(
+                tuple_(xrefs.c.entity_id, xrefs.c.system).in_(list(chunk))
+            )
+        ):
+            existing[(entity_id, system)] = external_id
+    # An external id already tied to another canonical entity at that system would violate the
+    # unique key and abort the whole batch; it is reported instead, and the delivery still counts.
+    claimed: dict[tuple[str, str, str], str] = {}
+    triples = [(system, etype, ext) for (_eid, system), (_oid, etype, ext) in wanted.items()]
+    for chunk in chunks(triples):
+        for entity_id, system, etype, ext in conn.execute(
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.entity_type, xrefs.c.external_id).where(
+                tuple_(xrefs.c.system, xrefs.c.entity_type, xrefs.c.external_id).in_(list(chunk))
+            )
+        ):
+            claimed[(system, etype, ext)] = entity_id
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    conflicts: list[int] = []
+    for (entity_id, system), (outbox_id, etype, ext) in wanted.items():
+        owner = claimed.get((system, etype, ext))
+        if owner is not None and owner != entity_id:
+            conflicts.append(outbox_id)
+            continue
+        if (entity_id, system) not in existing:
+            inserts.append({"entity_id": entity_id, "system": system, "entity_type": etype, "external_id": ext})
+        elif existing[(entity_id, system)] != ext:
+            updates.append({"b_entity_id": entity_id, "b_system": system, "b_ext": ext})
+    if updates:
+        conn.execute(
+            update(xrefs)
+            .where(xrefs.c.entity_id == bindparam("b_entity_id"), xrefs.c.system == bindparam("b_system"))
+            .values(external_id=bindparam("b_ext")),
+            updates,
+        )
+    if inserts:
+        conn.execute(insert(xrefs), inserts)
+    if conflicts:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("b_id"))
+            .values(last_error="delivered, but the destination's id already belongs to another entity"),
+            [{"b_id": i} for i in conflicts],
+        )
+    return conflicts
+
+
+# --- dead letters ---------------------------------------------------------------------------------
+
+
+def _dead_letter(row: Any) -> DeadLetter:
+    return DeadLetter(
+        id=row.id,
+        outbox_id=row.outbox_id,
+        delivery_key=row.delivery_key,
+        destination=row.destination,
+        entity_id=row.entity_id,
+        entity_type=row.entity_type,
+        version=row.version,
+        reason=row.reason,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        resolved_at=row.resolved_at,
+        resolution=row.resolution,
+        resolution_note=row.resolution_note,
+    )
+
+
+def list_dead_letters(
+    conn: Connection, destination: str | None, unresolved_only: bool, limit: int, offset: int = 0
+) -> list[DeadLetter]:
+    stmt = select(dead_letters)
+    if destination is not None:
+        stmt = stmt.where(dead_letters.c.destination == destination)
+    if unresolved_only:
+        stmt = stmt.where(dead_letters.c.resolved_at.is_(None))
+    stmt = stmt.order_by(dead_letters.c.id).limit(limit).offset(offset)
+    return [_dead_letter(r) for r in conn.execute(stmt)]
+
+
+def get_dead_letter(conn: Connection, dead_letter_id: int) -> DeadLetter | None:
+    row = conn.execute(select(dead_letters).where(dead_letters.c.id == dead_letter_id)).first()
+    return None if row is None else _dead_letter(row)
+
+
+def replay_dead_letter(
+    conn: Connection, dead_letter_id: int, now: datetime, note: str | None, force: bool
+) -> ResolveResult:
+    letter = conn.execute(
+        select(dead_letters).where(dead_letters.c.id == dead_letter_id).with_for_update()
+        if conn.dialect.name == "postgresql"
+        else select(dead_letters).where(dead_letters.c.id == dead_letter_id)
+    ).first()
+    if letter is None:
+        return ResolveResult(dead_letter_id, False, "no such dead letter")
+    if letter.resolved_at is not None:
+        return ResolveResult(
+            dead_letter_id, False, f"already resolved ({letter.resolution})", letter.delivery_key
+        )
+    if not force:
+        # Sending an old version after a newer one has arrived would roll the destination back.
+        newer = conn.execute(
+            select(func.max(outbox.c.version)).where(
+                outbox.c.entity_id == letter.entity_id,
+                outbox.c.destination == letter.destination,
+                outbox.c.version > letter.version,
+                outbox.c.state == "delivered",
+            )
+        ).scalar_one_or_none()
+        if newer is not None:
+            return ResolveResult(
+                dead_letter_id,
+                False,
+                f"superseded: version {newer} was already delivered to {letter.destination}",
+                letter.delivery_key,
+            )
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id == letter.outbox_id)
+        .values(
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            claimed_by=None,
+            claim_expires_at=None,
+            delivered_at=None,
+        )
+    )
+    conn.execute(
+        update(dead_letters)
+        .where(dead_letters.c.id == dead_letter_id)
+        .values(resolved_at=now, resolution="replayed", resolution_note=note)
+    )
+    return ResolveResult(dead_letter_id, True, "replayed", letter.delivery_key)
+
+
+def discard_dead_letter(conn: Connection, dead_letter_id: int, note: str | None, now: datetime) -> ResolveResult:
+    letter = conn.execute(select(dead_letters).where(dead_letters.c.id == dead_letter_id)).first()
+    if letter is None:
+        return ResolveResult(dead_letter_id, False, "no such dead letter")
+    if letter.resolved_at is not None:
+        return ResolveResult(
+            dead_letter_id, False, f"already resolved ({letter.resolution})", letter.delivery_key
+        )
+    conn.execute(
+        update(dead_letters)
+        .where(dead_letters.c.id == dead_letter_id, dead_letters.c.resolved_at.is_(None))
+        .values(resolved_at=now, resolution="discarded", resolution_note=note)
+    )
+    return ResolveResult(dead_letter_id, True, "discarded", letter.delivery_key)
+
+
+# --- figures for gauges ---------------------------------------------------------------------------
+
+
+def outbox_stats(conn: Connection) -> list[DestinationStats]:
+    """Per destination: counts by state and the age of the oldest pending row, all from SQL."""
+    pending_oldest = {
+        dest: (received, created)
+        for dest, received, created in conn.execute(
+            select(outbox.c.destination, func.min(outbox.c.received_at), func.min(outbox.c.created_at))
+            .where(outbox.c.state == "pending")
+            .group_by(outbox.c.destination)
+        )
+    }
+    counts: dict[str, dict[str, int]] = {}
+    for dest, state, count in conn.execute(
+        select(outbox.c.destination, outbox.c.state, func.count()).group_by(outbox.c.destination, outbox.c.state)
+    ):
+        counts.setdefault(dest, {})[state] = count
+    stats = []
+    for dest in sorted(counts):
+        c = counts[dest]
+        received, created = pending_oldest.get(dest, (None, None))
+        stats.append(
+            DestinationStats(
+                destination=dest,
+                pending=c.get("pending", 0),
+                in_flight=c.get("in_flight", 0),
+                delivered=c.get("delivered", 0),
+                dead=c.get("dead", 0),
+                oldest_pending_received_at=_aware(received),
+                oldest_pending_created_at=_aware(created),
+            )
+        )
+    return stats
+
+
+def _aware(value: Any) -> datetime | None:
+    # Guards against a driver returning text or naive values for an aggregate.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

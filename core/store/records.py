@@ -1,0 +1,300 @@
+"""Plain dataclasses that go in and out of the store; no SQL and no SQLAlchemy types leak out."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Outcome = Literal["accepted", "partial", "rejected", "failed"]
+DeliveryState = Literal["pending", "in_flight", "delivered", "dead"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_message_id() -> str:
+    return uuid.uuid4().hex
+
+
+# --- ingest --------------------------------------------------------------------------------------
+
+
+@dataclass
+class InboundMessage:
+    """One inbound payload exactly as it arrived (pushed by a system or read by the scheduler)."""
+
+    system: str
+    payload: bytes
+    media_type: str | None = None
+    charset: str | None = None
+    client_name: str | None = None
+    received_at: datetime = field(default_factory=utcnow)
+    message_id: str = field(default_factory=new_message_id)
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    # Rows seen in the payload; when None the store counts accepted plus rejected rows.
+    record_count: int | None = None
+
+    @property
+    def payload_sha256(self) -> str:
+        return hashlib.sha256(self.payload).hexdigest()
+
+
+@dataclass
+class IncomingEntity:
+    """A canonical entity mapped from one native row, not yet given a canonical id or version."""
+
+    row: int
+    entity_type: str
+    external_id: str
+    org_code: str | None
+    fiscal_year: int | None
+    payload: dict[str, Any]
+    content_hash: str
+    mapping_version: str | None = None
+
+
+@dataclass
+class RowRejection:
+    """Why one native row (or the whole payload, row None) was refused, with the row kept for replay."""
+
+    row: int | None
+    rule: str
+    reason: str
+    field: str | None = None
+    value: Any = None
+    native_record: dict[str, Any] | None = None
+
+    @classmethod
+    def from_rejection(
+        cls, row: int | None, rejection: Any, native_record: dict[str, Any] | None = None
+    ) -> RowRejection:
+        """From a `canonical_model.Rejection` (or anything with rule, reason, field, value)."""
+        return cls(
+            row=row,
+            rule=rejection.rule,
+            reason=rejection.reason,
+            field=getattr(rejection, "field", None),
+            value=getattr(rejection, "value", None),
+            native_record=native_record,
+        )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a changed entity must go, as decided by the router."""
+
+    system: str
+    route_name: str | None = None
+    max_attempts: int = 10
+
+
+@dataclass(frozen=True)
+class CursorUpdate:
+    system: str
+    entity_type: str
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class EntityOutcome:
+    row: int
+    entity_type: str
+    entity_id: str
+    version: int
+    changed: bool
+    external_id: str = ""
+    destinations: tuple[str, ...] = ()
+
+
+@dataclass
+class IngestOutcome:
+    message_id: str
+    outcome: Outcome
+    entities: list[EntityOutcome]
+    rejected: list[RowRejection]
+
+    @property
+    def changed_count(self) -> int:
+        return sum(1 for e in self.entities if e.changed)
+
+
+# --- outbox --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    outbox_id: int
+    delivery_key: str
+    destination: str
+    route: str | None
+    entity_id: str
+    entity_type: str
+    version: int
+    attempts: int
+    max_attempts: int
+    received_at: datetime | None
+    payload: dict[str, Any]
+    xrefs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    outbox_id: int
+    external_id: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    outbox_id: int
+    next_attempt_at: datetime
+    error: str
+
+
+@dataclass(frozen=True)
+class Dead:
+    outbox_id: int
+    reason: str
+
+
+DeliveryResult = Delivered | Retry | Dead
+
+
+@dataclass(frozen=True)
+class CompletionSummary:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    # Results for rows that were no longer in flight (a claim expired and someone else took over).
+    ignored: tuple[int, ...] = ()
+    # Delivered rows whose returned external id already belongs to another entity at that system.
+    xref_conflicts: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    outbox_id: int
+    delivery_key: str
+    destination: str
+    entity_id: str
+    entity_type: str
+    version: int
+    reason: str
+    attempts: int
+    created_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+    resolution_note: str | None
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    """What `replay_dead_letter` / `discard_dead_letter` did; `done` False means nothing changed."""
+
+    dead_letter_id: int
+    done: bool
+    message: str
+    delivery_key: str | None = None
+
+
+@dataclass(frozen=True)
+class DestinationStats:
+    destination: str
+    pending: int
+    in_flight: int
+    delivered: int
+    dead: int
+    oldest_pending_received_at: datetime | None
+    oldest_pending_created_at: datetime | None
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    destination: str
+    version: int
+    state: str
+    attempts: int
+    last_error: str | None
+    delivery_key: str
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EntityView:
+    entity_id: str
+    entity_type: str
+    version: int
+    content_hash: str
+    org_code: str | None
+    fiscal_year: int | None
+    created_at: datetime
+    updated_at: datetime
+    payload: dict[str, Any]
+    xrefs: list[dict[str, str]]
+    deliveries: list[DeliveryView]
+
+
+@dataclass(frozen=True)
+class EntityVersionView:
+    entity_id: str
+    version: int
+    content_hash: str
+    payload: dict[str, Any]
+    message_id: str | None
+    source_system: str
+    mapping_version: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredRejection:
+    row: int | None
+    field: str | None
+    value: str | None
+    rule: str
+    reason: str
+    native_record: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class MessageView:
+    message_id: str
+    system: str
+    client_name: str | None
+    received_at: datetime
+    media_type: str | None
+    charset: str | None
+    payload: bytes
+    payload_sha256: str
+    idempotency_key: str | None
+    request_hash: str | None
+    response: Any
+    record_count: int
+    accepted_count: int
+    rejected_count: int
+    outcome: str
+    rejections: list[StoredRejection]
+
+
+# --- clients -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    client_id: str
+    name: str
+    system: str | None
+    key_prefix: str
+    created_at: datetime
+    disabled: bool
+    allowed_orgs: list[str] | None
+    allowed_provinces: list[str] | None

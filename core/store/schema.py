@@ -1,0 +1,228 @@
+"""Table definitions: the single description of the schema that queries and migrations agree on.
+
+Timestamps are UTC everywhere: `UTCDateTime` converts aware values to UTC on the way in and gives
+back aware values on the way out, because SQLite has no time zones and would otherwise return naive
+values that compare wrongly against `datetime.now(UTC)`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names are fixed so that later migrations can refer to them on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always stored as UTC and always read back as an aware datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # Naive values are taken to be UTC already: that is what every caller in the hub uses.
+            return value.replace(tzinfo=UTC) if dialect.name != "sqlite" else value
+        value = value.astimezone(UTC)
+        # SQLite compares timestamps as text, so every stored value must have the same shape.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+inbox_messages = Table(
+    "inbox_messages",
+    metadata,
+    Column("message_id", String(32), primary_key=True),
+    Column("system", String(64), nullable=False),
+    Column("client_name", String(128), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("media_type", String(255), nullable=True),
+    Column("charset", String(64), nullable=True),
+    Column("payload", LargeBinary(), nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_hash", String(64), nullable=True),
+    Column("response_json", Text(), nullable=True),
+    Column("record_count", Integer(), nullable=False, server_default=text("0")),
+    Column("accepted_count", Integer(), nullable=False, server_default=text("0")),
+    Column("rejected_count", Integer(), nullable=False, server_default=text("0")),
+    Column("outcome", String(16), nullable=False),
+    Index("ix_inbox_messages_system_received_at", "system", "received_at"),
+    # NULL keys never collide on either engine, so requests without a key are unaffected.
+    UniqueConstraint("client_name", "idempotency_key", name="uq_inbox_messages_client_idempotency"),
+)
+
+inbox_rejections = Table(
+    "inbox_rejections",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        String(32),
+        ForeignKey("inbox_messages.message_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("row", Integer(), nullable=True),
+    Column("field", String(255), nullable=True),
+    Column("value", Text(), nullable=True),
+    Column("rule", String(128), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("native_record", Text(), nullable=True),
+)
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("entity_id", String(32), primary_key=True),
+    Column("entity_type", String(64), nullable=False),
+    Column("org_code", String(64), nullable=True),
+    Column("fiscal_year", Integer(), nullable=True),
+    Column("current_version", Integer(), nullable=False),
+    Column("content_hash", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_entities_type_org_year", "entity_type", "org_code", "fiscal_year"),
+)
+
+entity_versions = Table(
+    "entity_versions",
+    metadata,
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("content_hash", String(128), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("message_id", String(32), nullable=True, index=True),
+    Column("source_system", String(64), nullable=False),
+    Column("mapping_version", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("entity_id", "version"),
+)
+
+xrefs = Table(
+    "xrefs",
+    metadata,
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    Column("system", String(64), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    PrimaryKeyConstraint("entity_id", "system"),
+    UniqueConstraint("system", "entity_type", "external_id", name="uq_xrefs_system_type_external"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("delivery_key", String(255), nullable=False, unique=True),
+    Column("destination", String(64), nullable=False),
+    Column("route", String(128), nullable=True),
+    Column("entity_id", String(32), ForeignKey("entities.entity_id"), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("claimed_by", String(128), nullable=True),
+    Column("claim_expires_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text(), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # The claim query walks only due pending rows in time order; delivered rows (the vast majority
+    # after a while) never enter this index.
+    Index(
+        "ix_outbox_pending_due",
+        "next_attempt_at",
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
+    Index(
+        "ix_outbox_in_flight_expiry",
+        "claim_expires_at",
+        sqlite_where=text("state = 'in_flight'"),
+        postgresql_where=text("state = 'in_flight'"),
+    ),
+    # Serves the "is an earlier version of this entity still open?" check and per-entity reads.
+    Index("ix_outbox_entity_destination_version", "entity_id", "destination", "version"),
+    Index("ix_outbox_destination_state", "destination", "state"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("outbox_id", Integer(), ForeignKey("outbox.id"), nullable=False, index=True),
+    Column("delivery_key", String(255), nullable=False),
+    Column("destination", String(64), nullable=False),
+    Column("entity_id", String(32), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolution", String(16), nullable=True),
+    Column("resolution_note", Text(), nullable=True),
+    Index("ix_dead_letters_destination_resolved", "destination", "resolved_at"),
+)
+
+pull_cursors = Table(
+    "pull_cursors",
+    metadata,
+    Column("system", String(64), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("cursor", Text(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("system", "entity_type"),
+)
+
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("client_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("system", String(64), nullable=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean(), nullable=False, server_default=text("false")),
+    Column("allowed_orgs", Text(), nullable=True),
+    Column("allowed_provinces", Text(), nullable=True),
+)

@@ -1,0 +1,230 @@
+"""`Store`: the one object the rest of the hub uses to reach the database.
+
+Every public method is synchronous and is exactly one transaction; the async hub calls them through
+`asyncio.to_thread`. The store never calls plugins: routing arrives as a plain callable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from core.store import clients as _clients
+from core.store import cursors as _cursors
+from core.store import migrate as _migrate
+from core.store import outbox as _outbox
+from core.store import reads as _reads
+from core.store.engine import DEFAULT_URL, create_store_engine, read_transaction, write_transaction
+from core.store.inbox import ingest as _ingest
+from core.store.records import (
+    ApiClient,
+    ClaimedDelivery,
+    CompletionSummary,
+    CursorUpdate,
+    DeadLetter,
+    DeliveryResult,
+    DestinationStats,
+    EntityVersionView,
+    EntityView,
+    InboundMessage,
+    IncomingEntity,
+    IngestOutcome,
+    MessageView,
+    ResolveResult,
+    RowRejection,
+    utcnow,
+)
+
+T = TypeVar("T")
+
+# PostgreSQL error codes worth one more try: unique violation (two processes created the same new
+# entity at once), serialization failure, deadlock.
+_RETRYABLE_PG_CODES = {"23505", "40001", "40P01"}
+_MAX_TRIES = 4
+
+
+class Store:
+    """The hub's database: inbox, entities and versions, xrefs, outbox, dead letters, cursors, clients."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, engine: Engine | None = None, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = engine if engine is not None else create_store_engine(url, **engine_kwargs)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply Alembic migrations up to `revision` (safe to call from several processes at once)."""
+        _migrate.upgrade(self.engine, revision)
+
+    def current_revision(self) -> str | None:
+        return _migrate.current_revision(self.engine)
+
+    @staticmethod
+    def head_revision() -> str | None:
+        return _migrate.head_revision()
+
+    def is_current(self) -> bool:
+        """True when the database schema is at the newest migration (for /readyz)."""
+        try:
+            return self.current_revision() == self.head_revision()
+        except DBAPIError:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def _write(self, work: Callable[[Connection], T], *, retry: bool = False) -> T:
+        tries = _MAX_TRIES if retry and self.dialect == "postgresql" else 1
+        for attempt in range(1, tries + 1):
+            try:
+                with write_transaction(self.engine) as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                if attempt == tries or code not in _RETRYABLE_PG_CODES:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        with read_transaction(self.engine) as conn:
+            return work(conn)
+
+    # --- inbox and ingest ----------------------------------------------------------------------
+
+    def ingest(
+        self,
+        message: InboundMessage,
+        entities: Sequence[IncomingEntity],
+        rejections: Sequence[RowRejection],
+        route: Callable[[str, IncomingEntity], Sequence[Any]],
+        cursor: CursorUpdate | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> IngestOutcome:
+        """Keep the message, version what changed, queue deliveries and move the cursor, all or nothing.
+
+        Raises `IdempotencyConflict` when the client already used the message's idempotency key.
+        """
+        at = now or utcnow()
+        return self._write(
+            lambda conn: _ingest.ingest_batch(conn, message, entities, rejections, route, cursor, at),
+            retry=True,
+        )
+
+    def record_failed_message(self, message: InboundMessage, reason: str, rule: str = "payload.unreadable") -> None:
+        """Keep a payload that could not even be parsed, with outcome 'failed' and the reason."""
+        rejection = RowRejection(row=None, rule=rule, reason=reason)
+        self._write(lambda conn: _ingest.record_failed(conn, message, rejection))
+
+    def get_message(self, message_id: str) -> MessageView | None:
+        return self._read(lambda conn: _reads.get_message(conn, message_id))
+
+    def find_message_by_idempotency_key(self, client_name: str | None, idempotency_key: str) -> MessageView | None:
+        return self._read(lambda conn: _reads.find_message_by_idempotency_key(conn, client_name, idempotency_key))
+
+    def set_response(self, message_id: str, response: Any) -> bool:
+        """Remember the answer given for a message, so an idempotent repeat gets the same answer."""
+        return self._write(lambda conn: _reads.set_response(conn, message_id, response))
+
+    # --- entities ------------------------------------------------------------------------------
+
+    def get_entity(self, entity_id: str) -> EntityView | None:
+        return self._read(lambda conn: _reads.get_entity(conn, entity_id))
+
+    def entity_versions(self, entity_id: str) -> list[EntityVersionView]:
+        return self._read(lambda conn: _reads.list_entity_versions(conn, entity_id))
+
+    def find_entity_by_xref(self, system: str, entity_type: str, external_id: str) -> EntityView | None:
+        def work(conn: Connection) -> EntityView | None:
+            entity_id = _reads.find_entity_id_by_xref(conn, system, entity_type, external_id)
+            return None if entity_id is None else _reads.get_entity(conn, entity_id)
+
+        return self._read(work)
+
+    # --- outbox --------------------------------------------------------------------------------
+
+    def claim_due(
+        self, worker_id: str, limit: int = 500, now: datetime | None = None, lease_seconds: float = 60
+    ) -> list[ClaimedDelivery]:
+        """Lease up to `limit` due deliveries to `worker_id`, lowest open version first per entity."""
+        at = now or utcnow()
+        return self._write(lambda conn: _outbox.claim_due(conn, worker_id, limit, at, lease_seconds))
+
+    def complete(self, results: Sequence[DeliveryResult], now: datetime | None = None) -> CompletionSummary:
+        """Record a batch of delivery results (Delivered, Retry, Dead) in one transaction."""
+        if not results:
+            return CompletionSummary()
+        at = now or utcnow()
+        return self._write(lambda conn: _outbox.complete(conn, results, at))
+
+    def outbox_stats(self) -> list[DestinationStats]:
+        return self._read(_outbox.outbox_stats)
+
+    def list_dead_letters(
+        self, destination: str | None = None, unresolved_only: bool = True, limit: int = 100, offset: int = 0
+    ) -> list[DeadLetter]:
+        return self._read(lambda conn: _outbox.list_dead_letters(conn, destination, unresolved_only, limit, offset))
+
+    def get_dead_letter(self, dead_letter_id: int) -> DeadLetter | None:
+        return self._read(lambda conn: _outbox.get_dead_letter(conn, dead_letter_id))
+
+    def replay_dead_letter(
+        self, dead_letter_id: int, note: str | None = None, *, force: bool = False, now: datetime | None = None
+    ) -> ResolveResult:
+        """Queue a dead delivery again under the same delivery key; a resolved one is left alone.
+
+        Refuses (without `force`) when a newer version already reached that destination, because
+        sending the old one would roll the destination back.
+        """
+        at = now or utcnow()
+        return self._write(lambda conn: _outbox.replay_dead_letter(conn, dead_letter_id, at, note, force))
+
+    def discard_dead_letter(self, dead_letter_id: int, note: str | None = None) -> ResolveResult:
+        at = utcnow()
+        return self._write(lambda conn: _outbox.discard_dead_letter(conn, dead_letter_id, note, at))
+
+    # --- cursors -------------------------------------------------------------------------------
+
+    def get_cursor(self, system: str, entity_type: str) -> str | None:
+        return self._read(lambda conn: _cursors.get_cursor(conn, system, entity_type))
+
+    def set_cursor(self, system: str, entity_type: str, cursor: str | None) -> None:
+        at = utcnow()
+        self._write(lambda conn: _cursors.set_cursor(conn, system, entity_type, cursor, at))
+
+    # --- API clients ---------------------------------------------------------------------------
+
+    def add_client(
+        self,
+        name: str,
+        system: str | None = None,
+        allowed_orgs: list[str] | None = None,
+        allowed_provinces: list[str] | None = None,
+    ) -> tuple[ApiClient, str]:
+        """Create a client; returns it with the plain key, which is not stored and cannot be shown again."""
+        at = utcnow()
+        return self._write(lambda conn: _clients.add_client(conn, name, system, allowed_orgs, allowed_provinces, at))
+
+    def authenticate(self, plain_key: str) -> ApiClient | None:
+        if not plain_key:
+            return None
+        return self._read(lambda conn: _clients.authenticate(conn, plain_key))
+
+    def list_clients(self) -> list[ApiClient]:
+        return self._read(_clients.list_clients)
+
+    def disable_client(self, name: str, disabled: bool = True) -> bool:
+        return self._write(lambda conn: _clients.set_disabled(conn, name, disabled))
