@@ -164,7 +164,9 @@ def complete(conn: Connection, results: Sequence[DeliveryResult], now: datetime)
             delivered.append({"b_id": row.id, "b_at": result.at or now})
             if result.external_id is not None:
                 xref_wanted[(row.entity_id, row.destination)] = (row.id, row.entity_type, result.external_id)
-        elif row is None or row.state != "in_flight":
+        elif row is None or row.state != "in_flight" or (
+            result.attempt is not None and result.attempt != row.attempts
+        ):
             # The lease expired and another worker owns the row now; its result will decide.
             ignored.append(result.outbox_id)
         elif isinstance(result, Retry):
@@ -274,6 +276,7 @@ def _upsert_destination_xrefs(
         if owner is not None and owner != entity_id:
             conflicts.append(outbox_id)
             continue
+        claimed[(system, etype, ext)] = entity_id  # two results of one batch may name the same id
         if (entity_id, system) not in existing:
             inserts.append({"entity_id": entity_id, "system": system, "entity_type": etype, "external_id": ext})
         elif existing[(entity_id, system)] != ext:

@@ -142,11 +142,17 @@ class ClaimedDelivery:
     xrefs: dict[str, str]
 
 
+# `attempt` is the fencing token: pass `ClaimedDelivery.attempts` back so that a worker whose lease
+# expired (and whose row was claimed again by someone else) cannot retry or bury the newer claim.
+# Left as None, only the row's state is checked.
+
+
 @dataclass(frozen=True)
 class Delivered:
     outbox_id: int
     external_id: str | None = None
     at: datetime | None = None
+    attempt: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,12 +160,14 @@ class Retry:
     outbox_id: int
     next_attempt_at: datetime
     error: str
+    attempt: int | None = None
 
 
 @dataclass(frozen=True)
 class Dead:
     outbox_id: int
     reason: str
+    attempt: int | None = None
 
 
 DeliveryResult = Delivered | Retry | Dead
