@@ -1,0 +1,134 @@
+"""Writing budget expense documents to e-LAAS and reading its answers as delivery results.
+
+Status table (the hub's, see core.errors): 2xx delivered; 429 and 5xx retry later, honouring Retry-After;
+401/403 is a configuration error for the whole batch; any other 4xx is a rejection of that item, with
+e-LAAS's own message; a connection failure or timeout is retryable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
+from core.errors import ConfigError, TransientError, classify_http_status, scrub_secrets
+from core.plugin_types import Delivered, Health, Rejected, Retryable, WriteItem, WriteResult
+from plugins.elaas.settings import ElaasSettings
+
+SYSTEM = "elaas"
+
+
+def _headers(settings: ElaasSettings, key: str | None = None) -> dict[str, str]:
+    headers = {"X-Api-Key": settings.api_key.get_secret_value(), "Accept": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date; the hub's own backoff is good enough
+
+
+def _message(text: str) -> str:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return scrub_secrets(text[:500])
+    if isinstance(body, dict) and body.get("Message"):
+        return scrub_secrets(str(body["Message"]))
+    return scrub_secrets(text[:500])
+
+
+def _record_id(text: str) -> str | None:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    d = body.get("d") if isinstance(body, dict) else None
+    return str(d["RecordID"]) if isinstance(d, dict) and d.get("RecordID") else None
+
+
+def result_for(status: int, text: str, retry_after: str | None) -> WriteResult:
+    """One HTTP answer as a delivery result; 401/403 raise, since no other item can succeed either."""
+    kind = classify_http_status(status)
+    if kind is None:
+        record_id = _record_id(text)
+        if record_id is None:
+            return Retryable(f"e-LAAS answered {status} without a RecordID")
+        return Delivered(external_id=record_id)
+    if kind is ConfigError:
+        raise ConfigError(f"e-LAAS refused the credentials ({status}): {_message(text)}", system=SYSTEM)
+    if kind is TransientError:
+        return Retryable(f"e-LAAS answered {status}: {_message(text)}", retry_after=_retry_after(retry_after))
+    return Rejected(f"e-LAAS refused the record ({status}): {_message(text)}")
+
+
+async def write_one(item: WriteItem, settings: ElaasSettings, http: aiohttp.ClientSession) -> WriteResult:
+    try:
+        async with http.post(
+            f"{settings.base_url.rstrip('/')}/api/BudgetExpense",
+            json=item.native,
+            headers=_headers(settings, item.delivery_key),
+            timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
+        ) as response:
+            text = await response.text()
+            return result_for(response.status, text, response.headers.get("Retry-After"))
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return Retryable(f"e-LAAS could not be reached: {type(exc).__name__}: {scrub_secrets(str(exc))}")
+
+
+async def write_batch(items: list[WriteItem], settings: ElaasSettings, http: aiohttp.ClientSession) -> list[WriteResult]:
+    """All items in one call to the batch endpoint; each item still carries its own idempotency key."""
+    body = {"Items": [{"IdempotencyKey": item.delivery_key, "Document": item.native} for item in items]}
+    try:
+        async with http.post(
+            f"{settings.base_url.rstrip('/')}/api/BudgetExpense/Batch",
+            json=body,
+            headers=_headers(settings),
+            timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
+        ) as response:
+            text = await response.text()
+            if response.status >= 300:
+                # The batch as a whole failed: the same answer applies to every item.
+                whole = result_for(response.status, text, response.headers.get("Retry-After"))
+                return [whole for _ in items]
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        reason = f"e-LAAS could not be reached: {type(exc).__name__}: {scrub_secrets(str(exc))}"
+        return [Retryable(reason) for _ in items]
+    results = json.loads(text).get("d", {}).get("Results", [])
+    if len(results) != len(items):
+        return [Retryable(f"e-LAAS answered {len(results)} results for {len(items)} items") for _ in items]
+    return [_item_result(result) for result in results]
+
+
+def _item_result(result: dict[str, Any]) -> WriteResult:
+    status = int(result.get("Status", 500))
+    payload = {"d": {"RecordID": result["RecordID"]}} if result.get("RecordID") else {"Message": result.get("Message")}
+    return result_for(status, json.dumps(payload, ensure_ascii=False), None)
+
+
+async def write(items: list[WriteItem], settings: ElaasSettings, http: aiohttp.ClientSession) -> list[WriteResult]:
+    if len(items) == 1:
+        return [await write_one(items[0], settings, http)]
+    return await write_batch(items, settings, http)
+
+
+async def healthcheck(settings: ElaasSettings, http: aiohttp.ClientSession) -> Health:
+    """The แผนงาน dropdown is the cheapest real page that proves the service and its master data are up."""
+    url = f"{settings.base_url.rstrip('/')}/DropDownService.asmx/GetExpExpensePlan"
+    try:
+        async with http.get(url, timeout=aiohttp.ClientTimeout(total=settings.timeout_s)) as response:
+            text = await response.text()
+            if response.status != 200:
+                return Health(ok=False, detail=f"GetExpExpensePlan answered {response.status}")
+            count = text.count("<DropdownData>")
+            return Health(ok=count > 0, detail=f"{count} แผนงาน in the master data", extra={"plans": count})
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return Health(ok=False, detail=f"cannot reach e-LAAS: {type(exc).__name__}")

@@ -1,0 +1,387 @@
+"""An imitation of e-LAAS (DLA local accounting) for tests and demos: GUID master data, budget expense writes.
+
+The real e-LAAS is an ASP.NET WebForms site with no public API; this simulator gives it the API an
+adapter would need while keeping its flavour: GUID-keyed dropdowns from `DropDownService.asmx` as XML,
+ASP.NET `{"d": ...}` answers and `{"Message": ...}` errors. It keeps its own storage (sqlite, in memory
+unless a state directory is given), honours `Idempotency-Key`, and can be told to fail on purpose.
+
+    POST   /api/BudgetExpense                        one document (X-Api-Key and Idempotency-Key required)
+    POST   /api/BudgetExpense/Batch                  {"Items": [{"IdempotencyKey", "Document"}]}
+    GET    /DropDownService.asmx/GetExpExpensePlan   แผนงาน
+    GET    /DropDownService.asmx/GetExpExpenseJob?PlanID=<guid>          งาน of a แผนงาน
+    GET    /DropDownService.asmx/GetExpBudget                            งบ
+    GET    /DropDownService.asmx/GetExpExpenseCategory?budgetID=<guid>   หมวด of a งบ
+    GET    /DropDownService.asmx/GetExpExpenseType?categoryID=<guid>     ประเภท of a หมวด
+    GET    /_sim/health  /_sim/log  /_sim/records
+    POST   /_sim/faults  {"status": 503, "times": 3, "retry_after": 0, "message": "...", "delay_s": 0}
+    DELETE /_sim/faults
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+from plugins.elaas.guids import GuidCrosswalk, default_guids
+
+DEFAULT_API_KEY = "elaas-sim-key"
+_AMOUNT = re.compile(r"^\d{1,16}\.\d{2}$")
+_LAO_CODE = re.compile(r"^\d{7}$")
+# Which GUID field of a line names which master-data level, and which field must be its parent.
+_LINE_GUIDS = (
+    ("PlanGUID", "programme", None),
+    ("JobGUID", "activity", "PlanGUID"),
+    ("BudgetGroupGUID", "budget_group", None),
+    ("CategoryGUID", "expense_category", "BudgetGroupGUID"),
+    ("ExpenseTypeGUID", "expense_type", "CategoryGUID"),
+)
+
+
+@dataclass
+class Fault:
+    status: int
+    times: int
+    retry_after: float | None = None
+    message: str | None = None
+    delay_s: float = 0.0
+
+
+class SimState:
+    """The simulator's storage: written documents, the idempotency table and the request log."""
+
+    def __init__(self, state_dir: Path | str | None, guids: GuidCrosswalk) -> None:
+        self.guids = guids
+        path = ":memory:" if state_dir is None else str(Path(state_dir) / "elaas-sim.sqlite")
+        if state_dir is not None:
+            Path(state_dir).mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS documents (record_id TEXT PRIMARY KEY, idempotency_key TEXT,
+                body TEXT NOT NULL, received_at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, body_hash TEXT NOT NULL,
+                status INTEGER NOT NULL, answer TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+                method TEXT, path TEXT, idempotency_key TEXT, body TEXT, status INTEGER, replayed INTEGER);
+            """
+        )
+        self.faults: list[Fault] = []
+        self.lock = asyncio.Lock()
+
+    def log(self, request: web.Request, key: str | None, body: Any, status: int, replayed: bool = False) -> None:
+        self.db.execute(
+            "INSERT INTO log (at, method, path, idempotency_key, body, status, replayed) VALUES (?,?,?,?,?,?,?)",
+            (_now(), request.method, request.path, key, json.dumps(body, ensure_ascii=False), status, int(replayed)),
+        )
+        self.db.commit()
+
+    def next_fault(self) -> Fault | None:
+        while self.faults and self.faults[0].times <= 0:
+            self.faults.pop(0)
+        if not self.faults:
+            return None
+        fault = self.faults[0]
+        fault.times -= 1
+        return fault
+
+
+STATE = web.AppKey("elaas_state", SimState)
+API_KEY = web.AppKey("elaas_api_key", str)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _error(status: int, message: str, exception_type: str = "System.ArgumentException") -> web.Response:
+    return web.json_response({"Message": message, "ExceptionType": exception_type}, status=status)
+
+
+def _body_hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def validate_document(doc: Any, guids: GuidCrosswalk) -> list[str]:
+    """Every reason e-LAAS would refuse the document; empty when it is acceptable."""
+    if not isinstance(doc, dict):
+        return ["the body must be a JSON object"]
+    problems = []
+    if not _LAO_CODE.match(str(doc.get("LaoCode", ""))):
+        problems.append(f"LaoCode {doc.get('LaoCode')!r} must be a 7-digit DLA code")
+    lines = doc.get("Lines")
+    if not isinstance(lines, list) or not lines:
+        return problems + ["Lines must be a non-empty list"]
+    for i, line in enumerate(lines):
+        where = f"Lines[{i}]"
+        if not isinstance(line, dict):
+            problems.append(f"{where} must be an object")
+            continue
+        year = line.get("BudgetYear", doc.get("BudgetYear"))
+        if not isinstance(year, int) or not 2400 <= year <= 2700:
+            problems.append(f"{where}.BudgetYear {year!r} must be a Buddhist-Era year such as 2568")
+        if not _AMOUNT.match(str(line.get("Amount", ""))):
+            problems.append(f"{where}.Amount {line.get('Amount')!r} must be a string with two decimals")
+        if not str(line.get("Description") or "").strip():
+            problems.append(f"{where}.Description is required")
+        if not line.get("PlanGUID"):
+            problems.append(f"{where}.PlanGUID is required")
+        for name, level, parent_field in _LINE_GUIDS:
+            value = line.get(name)
+            if value in (None, ""):
+                continue
+            entry = guids.entry_of_guid(str(value))
+            if entry is None or entry.level != level:
+                problems.append(f"{where}.{name}: ไม่พบข้อมูล (unknown GUID {value!r})")
+                continue
+            if parent_field and line.get(parent_field):
+                parent = guids.entry_of_guid(str(line[parent_field]))
+                if parent is not None and entry.parent != parent.code:
+                    problems.append(f"{where}.{name} {value!r} does not belong to {parent_field} {line[parent_field]!r}")
+            elif parent_field:
+                problems.append(f"{where}.{name} needs {parent_field}")
+    return problems
+
+
+async def _store_document(state: SimState, key: str, doc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Validate and store one document under its idempotency key; a repeated key returns the first answer."""
+    body_hash = _body_hash(doc)
+    row = state.db.execute("SELECT body_hash, status, answer FROM idempotency WHERE key = ?", (key,)).fetchone()
+    if row is not None:
+        if row[0] != body_hash:
+            return 422, {"Message": f"Idempotency-Key {key!r} was already used with a different body",
+                         "ExceptionType": "System.InvalidOperationException", "_replayed": False}
+        return row[1], {**json.loads(row[2]), "_replayed": True}
+    problems = validate_document(doc, state.guids)
+    if problems:
+        status, answer = 400, {"Message": "; ".join(problems), "ExceptionType": "System.ArgumentException"}
+    else:
+        record_id = str(uuid.uuid4())
+        line_ids = [str(uuid.uuid4()) for _ in doc["Lines"]]
+        stored = {**doc, "RecordID": record_id, "Lines": [
+            {**line, "LineID": line_id} for line, line_id in zip(doc["Lines"], line_ids)
+        ]}
+        state.db.execute(
+            "INSERT INTO documents (record_id, idempotency_key, body, received_at) VALUES (?,?,?,?)",
+            (record_id, key, json.dumps(stored, ensure_ascii=False), _now()),
+        )
+        status, answer = 200, {"d": {"RecordID": record_id, "LineIDs": line_ids}}
+    state.db.execute(
+        "INSERT INTO idempotency (key, body_hash, status, answer) VALUES (?,?,?,?)",
+        (key, body_hash, status, json.dumps(answer, ensure_ascii=False)),
+    )
+    state.db.commit()
+    return status, {**answer, "_replayed": False}
+
+
+async def _guard(request: web.Request, body: Any) -> web.Response | None:
+    """Injected faults first (they imitate a broken gateway in front of e-LAAS), then the API key."""
+    state = request.app[STATE]
+    fault = state.next_fault()
+    key = request.headers.get("Idempotency-Key")
+    if fault is not None:
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+        state.log(request, key, body, fault.status)
+        return web.json_response(
+            {"Message": fault.message or f"simulated fault {fault.status}", "ExceptionType": "Simulated"},
+            status=fault.status,
+            headers=headers,
+        )
+    if request.headers.get("X-Api-Key") != request.app[API_KEY]:
+        state.log(request, key, body, 401)
+        return _error(401, "Authentication failed: missing or wrong X-Api-Key", "System.UnauthorizedAccessException")
+    return None
+
+
+async def _read_json(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return web.HTTPBadRequest  # sentinel: the caller answers 400
+
+
+async def post_budget_expense(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await _read_json(request)
+    refused = await _guard(request, None if body is web.HTTPBadRequest else body)
+    if refused is not None:
+        return refused
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if body is web.HTTPBadRequest:
+        state.log(request, key or None, None, 400)
+        return _error(400, "The request body is not valid JSON")
+    if not key:
+        state.log(request, None, body, 400)
+        return _error(400, "The Idempotency-Key header is required")
+    async with state.lock:
+        status, answer = await _store_document(state, key, body)
+    replayed = answer.pop("_replayed")
+    state.log(request, key, body, status, replayed)
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return web.json_response(answer, status=status, headers=headers)
+
+
+async def post_budget_expense_batch(request: web.Request) -> web.Response:
+    """Many documents in one call; each item carries its own idempotency key and gets its own answer."""
+    state = request.app[STATE]
+    body = await _read_json(request)
+    refused = await _guard(request, None if body is web.HTTPBadRequest else body)
+    if refused is not None:
+        return refused
+    items = body.get("Items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        state.log(request, None, body, 400)
+        return _error(400, 'The body must be {"Items": [{"IdempotencyKey": ..., "Document": {...}}]}')
+    results = []
+    async with state.lock:
+        for item in items:
+            key = str((item or {}).get("IdempotencyKey") or "").strip() if isinstance(item, dict) else ""
+            if not key:
+                results.append({"Status": 400, "Message": "IdempotencyKey is required"})
+                continue
+            status, answer = await _store_document(state, key, item.get("Document"))
+            replayed = answer.pop("_replayed")
+            results.append({"IdempotencyKey": key, "Status": status, "Replayed": replayed,
+                            **answer.get("d", {}), **({"Message": answer["Message"]} if "Message" in answer else {})})
+    state.log(request, None, body, 200)
+    return web.json_response({"d": {"Results": results}})
+
+
+def _dropdown(entries: list[Any]) -> web.Response:
+    items = "".join(
+        f"<DropdownData><Value>{escape(e.guid)}</Value><Text>{escape(e.name_th)}</Text></DropdownData>"
+        for e in entries
+    )
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<ArrayOfDropdownData xmlns="http://tempuri.org/">{items}</ArrayOfDropdownData>'
+    )
+    return web.Response(text=xml, content_type="text/xml", charset="utf-8")
+
+
+def _dropdown_handler(level: str | None, parent_param: str | None) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        guids = request.app[STATE].guids
+        if parent_param is None:
+            return _dropdown(guids.at_level(level or ""))
+        parent = request.query.get(parent_param, "")
+        if guids.entry_of_guid(parent) is None:
+            return _dropdown([])  # as the real service does: an unknown parent gives an empty list
+        return _dropdown(guids.children_of(parent))
+
+    return handler
+
+
+async def sim_health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "system": "elaas-simulator"})
+
+
+async def sim_log(request: web.Request) -> web.Response:
+    rows = request.app[STATE].db.execute(
+        "SELECT seq, at, method, path, idempotency_key, body, status, replayed FROM log ORDER BY seq"
+    ).fetchall()
+    return web.json_response(
+        {
+            "entries": [
+                {"seq": r[0], "time": r[1], "method": r[2], "path": r[3], "idempotency_key": r[4],
+                 "body": json.loads(r[5]), "status": r[6], "replayed": bool(r[7])}
+                for r in rows
+            ]
+        }
+    )
+
+
+async def sim_records(request: web.Request) -> web.Response:
+    rows = request.app[STATE].db.execute(
+        "SELECT body, idempotency_key, received_at FROM documents ORDER BY rowid"
+    ).fetchall()
+    documents = [{**json.loads(r[0]), "_idempotency_key": r[1], "_received_at": r[2]} for r in rows]
+    lines = [
+        {"RecordID": d["RecordID"], "LaoCode": d.get("LaoCode"), **line} for d in documents for line in d["Lines"]
+    ]
+    return web.json_response({"documents": documents, "lines": lines})
+
+
+async def sim_set_faults(request: web.Request) -> web.Response:
+    body = await request.json()
+    specs = body if isinstance(body, list) else [body]
+    state = request.app[STATE]
+    for spec in specs:
+        state.faults.append(
+            Fault(
+                status=int(spec.get("status", 503)),
+                times=int(spec.get("times", 1)),
+                retry_after=spec.get("retry_after"),
+                message=spec.get("message"),
+                delay_s=float(spec.get("delay_s", 0)),
+            )
+        )
+    return web.json_response({"pending": [f.__dict__ for f in state.faults]})
+
+
+async def sim_clear_faults(request: web.Request) -> web.Response:
+    request.app[STATE].faults.clear()
+    return web.json_response({"pending": []})
+
+
+def create_app(
+    state_dir: Path | str | None = None, *, api_key: str = DEFAULT_API_KEY, guids: GuidCrosswalk | None = None
+) -> web.Application:
+    """The simulator as an aiohttp application; state in memory unless `state_dir` is given."""
+    app = web.Application()
+    app[STATE] = SimState(state_dir, guids or default_guids())
+    app[API_KEY] = api_key
+    app.router.add_post("/api/BudgetExpense", post_budget_expense)
+    app.router.add_post("/api/BudgetExpense/Batch", post_budget_expense_batch)
+    dropdowns = {
+        "GetExpExpensePlan": ("programme", None),
+        "GetExpExpenseJob": (None, "PlanID"),
+        "GetExpBudget": ("budget_group", None),
+        "GetExpExpenseCategory": (None, "budgetID"),
+        "GetExpExpenseType": (None, "categoryID"),
+    }
+    for name, (level, param) in dropdowns.items():
+        app.router.add_get(f"/DropDownService.asmx/{name}", _dropdown_handler(level, param))
+    app.router.add_get("/_sim/health", sim_health)
+    app.router.add_get("/_sim/log", sim_log)
+    app.router.add_get("/_sim/records", sim_records)
+    app.router.add_post("/_sim/faults", sim_set_faults)
+    app.router.add_delete("/_sim/faults", sim_clear_faults)
+
+    async def close_db(app: web.Application) -> None:
+        app[STATE].db.close()
+
+    app.on_cleanup.append(close_db)
+    return app
+
+
+def run(host: str = "127.0.0.1", port: int = 8092, state_dir: str | None = None, api_key: str = DEFAULT_API_KEY) -> None:
+    web.run_app(create_app(state_dir, api_key=api_key), host=host, port=port)
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="e-LAAS simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8092)
+    parser.add_argument("--state-dir", default=None)
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    args = parser.parse_args()
+    run(args.host, args.port, args.state_dir, args.api_key)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Reading a ผ.02 project table (CSV, XLSX or JSON) into native records with canonical headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canonical_model.rejection import Rejection
+from core.payloads import PayloadError, tabular_records
+from core.plugin_types import NativeRecord
+from plugins.eplan import headers as h
+
+
+def _is_total_row(record: dict[str, Any]) -> bool:
+    """ผ.02 prints a subtotal per group and a grand total; they are sums, not projects."""
+    title = str(record.get(h.TITLE) or "").strip()
+    first = str(record.get(h.SEQ) or "").strip()
+    return (not title and first.startswith("รวม")) or title.startswith("รวม")
+
+
+def canonical_record(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = h.canonical_header(key)
+        if name in out and out[name] not in (None, "") and value not in (None, ""):
+            raise PayloadError("eplan.header_repeated", f"two columns both mean {name!r}")
+        if name not in out or out[name] in (None, ""):
+            out[name] = value
+    return out
+
+
+def parse(payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
+    rows = [canonical_record(row) for row in tabular_records(payload, media_type, charset)]
+    present = set().union(*(row.keys() for row in rows))
+    missing = [name for name in h.REQUIRED if name not in present]
+    if missing:
+        raise PayloadError(
+            "eplan.header_missing",
+            f"the ผ.02 table has no column {', '.join(missing)} (found: {', '.join(sorted(present))})",
+        )
+    if not any(h.budget_year_of(name) for name in present):
+        raise PayloadError("eplan.header_missing", "the ผ.02 table has no column such as 'งบประมาณ 2566'")
+    records = []
+    for number, row in enumerate(rows, start=1):
+        if _is_total_row(row):
+            continue
+        problems: tuple[Rejection, ...] = ()
+        if not str(row.get(h.TITLE) or "").strip():
+            problems = (Rejection("eplan.title_missing", "a project needs a name", row.get(h.TITLE), h.TITLE),)
+        records.append(NativeRecord(row=number, data=row, problems=problems))
+    return records
