@@ -545,7 +545,7 @@ def _template(args: TemplateArgs, reference: Any) -> Converter:
             try:
                 value = convs[name].forward(value)
             except Rejection as rej:
-                raise Rejection(rej.rule, f"{name}: {rej.reason}", rej.value) from None
+                raise Rejection(rej.rule, rej.reason, rej.value, name) from None
         return normalize_code(str(value))
 
     def forward(parts: dict[str, Any]) -> str:

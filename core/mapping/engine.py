@@ -45,7 +45,10 @@ def _apply(
     try:
         return fn(value) if ctx is None else fn(value, ctx)
     except Rejection as rej:
-        problems.append(rule.problem(rej.rule, rej.reason, value if shown is MISSING else shown))
+        if rej.field:  # a multi-field converter says which of its fields failed
+            problems.append(rule.problem(rej.rule, rej.reason, rej.value, rej.field))
+        else:
+            problems.append(rule.problem(rej.rule, rej.reason, value if shown is MISSING else shown))
     except (ValueError, TypeError, ArithmeticError) as exc:
         problems.append(rule.problem("mapping.invalid_value", str(exc) or type(exc).__name__, value))
     return MISSING
