@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, literal_column, select, update
 from sqlalchemy.sql import Select
 
 from core.store.records import (
@@ -30,6 +30,12 @@ from core.store.util import chunks, loads
 
 OPEN_STATES = ("pending", "in_flight")
 
+# States are written into the SQL as constants, not bound parameters: a partial index
+# (WHERE state = 'pending') is only usable when the planner can see the value, and neither SQLite
+# nor a generic PostgreSQL plan can see through a parameter.
+PENDING = literal_column("'pending'")
+IN_FLIGHT = literal_column("'in_flight'")
+
 
 def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool) -> Select[Any]:
     earlier = outbox.alias("earlier")
@@ -37,13 +43,13 @@ def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool) -> Selec
         earlier.c.entity_id == outbox.c.entity_id,
         earlier.c.destination == outbox.c.destination,
         earlier.c.version < outbox.c.version,
-        earlier.c.state.in_(OPEN_STATES),
+        earlier.c.state.in_([PENDING, IN_FLIGHT]),
     )
     if expired:
-        due = and_(outbox.c.state == "in_flight", outbox.c.claim_expires_at <= now)
+        due = and_(outbox.c.state == IN_FLIGHT, outbox.c.claim_expires_at <= now)
         order = (outbox.c.claim_expires_at, outbox.c.id)
     else:
-        due = and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+        due = and_(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
         order = (outbox.c.next_attempt_at, outbox.c.id)
     stmt = select(outbox.c.id).where(due, ~earlier_open).order_by(*order).limit(limit)
     if lock:
@@ -247,26 +253,29 @@ def _upsert_destination_xrefs(
     conn: Connection, wanted: dict[tuple[str, str], tuple[int, str, str]]
 ) -> list[int]:
     """Remember the id each destination gave our entity; returns outbox ids whose id clashed."""
-    pairs = list(wanted)
+    # Plain IN-lists on indexed columns: row-value IN over pairs compiles slowly and SQLite does not
+    # always use the index for it.
+    entity_ids = list({entity_id for entity_id, _ in wanted})
     existing: dict[tuple[str, str], str] = {}
-    for chunk in chunks(pairs):
+    for chunk in chunks(entity_ids):
         for entity_id, system, external_id in conn.execute(
-            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(
-                tuple_(xrefs.c.entity_id, xrefs.c.system).in_(list(chunk))
-            )
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
         ):
             existing[(entity_id, system)] = external_id
     # An external id already tied to another canonical entity at that system would violate the
     # unique key and abort the whole batch; it is reported instead, and the delivery still counts.
+    by_kind: dict[tuple[str, str], list[str]] = {}
+    for (_eid, system), (_oid, etype, ext) in wanted.items():
+        by_kind.setdefault((system, etype), []).append(ext)
     claimed: dict[tuple[str, str, str], str] = {}
-    triples = [(system, etype, ext) for (_eid, system), (_oid, etype, ext) in wanted.items()]
-    for chunk in chunks(triples):
-        for entity_id, system, etype, ext in conn.execute(
-            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.entity_type, xrefs.c.external_id).where(
-                tuple_(xrefs.c.system, xrefs.c.entity_type, xrefs.c.external_id).in_(list(chunk))
-            )
-        ):
-            claimed[(system, etype, ext)] = entity_id
+    for (system, etype), external_ids in by_kind.items():
+        for chunk in chunks(external_ids):
+            for entity_id, ext in conn.execute(
+                select(xrefs.c.entity_id, xrefs.c.external_id).where(
+                    xrefs.c.system == system, xrefs.c.entity_type == etype, xrefs.c.external_id.in_(chunk)
+                )
+            ):
+                claimed[(system, etype, ext)] = entity_id
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -414,7 +423,7 @@ def outbox_stats(conn: Connection) -> list[DestinationStats]:
         dest: (received, created)
         for dest, received, created in conn.execute(
             select(outbox.c.destination, func.min(outbox.c.received_at), func.min(outbox.c.created_at))
-            .where(outbox.c.state == "pending")
+            .where(outbox.c.state == PENDING)
             .group_by(outbox.c.destination)
         )
     }
