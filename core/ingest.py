@@ -62,6 +62,17 @@ def _mapping_rejections(exc: Exception) -> list[Rejection]:
     return [Rejection("plugin.error", f"the plugin failed on this record: {type(exc).__name__}: {exc}")]
 
 
+def require_owner(reference: Any, org_code: str) -> None:
+    """The owning organisation must exist: a DLA code in the registry, or a 5-digit Budget Bureau
+    agency code in the national classification."""
+    if len(org_code) == 5:
+        node = reference.code_lists["national-classification"].get(org_code)
+        if node is None or node.level != "budgetary_unit":
+            raise Rejection("org.unknown_agency", "no budgetary unit has this agency code", org_code, "org_code")
+        return
+    reference.require_org(org_code, "org_code")
+
+
 class Ingestor:
     def __init__(self, store: Any, reference: Any, route: Callable[[str, IncomingEntity], list[Any]]) -> None:
         self.store = store
@@ -120,7 +131,7 @@ class Ingestor:
         if model is None:
             raise Rejection("entity.unknown_type", "the plugin produced an unknown entity type", mapped.entity_type)
         entity = model.model_validate(mapped.payload)
-        self.reference.require_known_org(entity.org_code)
+        require_owner(self.reference, entity.org_code)
         body = entity.content()
         return IncomingEntity(
             row=row,

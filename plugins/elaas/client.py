@@ -96,8 +96,12 @@ async def write_batch(items: list[WriteItem], settings: ElaasSettings, http: aio
         ) as response:
             text = await response.text()
             if response.status >= 300:
-                # The batch as a whole failed: the same answer applies to every item.
                 whole = result_for(response.status, text, response.headers.get("Retry-After"))
+                if isinstance(whole, Rejected):
+                    # A refusal of the whole batch may be caused by one record; write them one by one
+                    # so that it cannot take the good ones down with it (the idempotency keys make the
+                    # second try harmless).
+                    return [await write_one(item, settings, http) for item in items]
                 return [whole for _ in items]
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         reason = f"e-LAAS could not be reached: {type(exc).__name__}: {scrub_secrets(str(exc))}"

@@ -13,7 +13,8 @@ unless a state directory is given), honours `Idempotency-Key`, and can be told t
     GET    /DropDownService.asmx/GetExpExpenseCategory?budgetID=<guid>   หมวด of a งบ
     GET    /DropDownService.asmx/GetExpExpenseType?categoryID=<guid>     ประเภท of a หมวด
     GET    /_sim/health  /_sim/log  /_sim/records
-    POST   /_sim/faults  {"status": 503, "times": 3, "retry_after": 0, "message": "...", "delay_s": 0}
+    POST   /_sim/faults  {"status": 503, "times": 3, "retry_after": 0, "message": "...", "delay_s": 0,
+                          "match": "<text in the document>"}
     DELETE /_sim/faults
 """
 
@@ -55,6 +56,8 @@ class Fault:
     retry_after: float | None = None
     message: str | None = None
     delay_s: float = 0.0
+    # Only requests (or batch items) whose document JSON contains this text fail; None: every request.
+    match: str | None = None
 
 
 class SimState:
@@ -86,14 +89,16 @@ class SimState:
         )
         self.db.commit()
 
-    def next_fault(self) -> Fault | None:
-        while self.faults and self.faults[0].times <= 0:
-            self.faults.pop(0)
-        if not self.faults:
-            return None
-        fault = self.faults[0]
-        fault.times -= 1
-        return fault
+    def next_fault(self, document_text: str, *, matched_only: bool = False) -> Fault | None:
+        self.faults = [fault for fault in self.faults if fault.times > 0]
+        for fault in self.faults:
+            if fault.match is None and matched_only:
+                continue
+            if fault.match is not None and (fault.match not in document_text):
+                continue
+            fault.times -= 1
+            return fault
+        return None
 
 
 STATE = web.AppKey("elaas_state", SimState)
@@ -184,21 +189,25 @@ async def _store_document(state: SimState, key: str, doc: dict[str, Any]) -> tup
     return status, {**answer, "_replayed": False}
 
 
-async def _guard(request: web.Request, body: Any) -> web.Response | None:
-    """Injected faults first (they imitate a broken gateway in front of e-LAAS), then the API key."""
+def _fault_answer(fault: Fault) -> dict[str, Any]:
+    return {"Message": fault.message or f"simulated fault {fault.status}", "ExceptionType": "Simulated"}
+
+
+async def _guard(request: web.Request, body: Any, *, batch: bool = False) -> web.Response | None:
+    """Injected faults first (they imitate a broken gateway in front of e-LAAS), then the API key.
+    In a batch, faults aimed at one document (`match`) are answered per item instead."""
     state = request.app[STATE]
-    fault = state.next_fault()
+    if batch:
+        fault = state.next_fault("")  # an empty text matches only the faults aimed at every request
+    else:
+        fault = state.next_fault(json.dumps(body, ensure_ascii=False))
     key = request.headers.get("Idempotency-Key")
     if fault is not None:
         if fault.delay_s:
             await asyncio.sleep(fault.delay_s)
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         state.log(request, key, body, fault.status)
-        return web.json_response(
-            {"Message": fault.message or f"simulated fault {fault.status}", "ExceptionType": "Simulated"},
-            status=fault.status,
-            headers=headers,
-        )
+        return web.json_response(_fault_answer(fault), status=fault.status, headers=headers)
     if request.headers.get("X-Api-Key") != request.app[API_KEY]:
         state.log(request, key, body, 401)
         return _error(401, "Authentication failed: missing or wrong X-Api-Key", "System.UnauthorizedAccessException")
@@ -237,7 +246,7 @@ async def post_budget_expense_batch(request: web.Request) -> web.Response:
     """Many documents in one call; each item carries its own idempotency key and gets its own answer."""
     state = request.app[STATE]
     body = await _read_json(request)
-    refused = await _guard(request, None if body is web.HTTPBadRequest else body)
+    refused = await _guard(request, None if body is web.HTTPBadRequest else body, batch=True)
     if refused is not None:
         return refused
     items = body.get("Items") if isinstance(body, dict) else None
@@ -250,6 +259,10 @@ async def post_budget_expense_batch(request: web.Request) -> web.Response:
             key = str((item or {}).get("IdempotencyKey") or "").strip() if isinstance(item, dict) else ""
             if not key:
                 results.append({"Status": 400, "Message": "IdempotencyKey is required"})
+                continue
+            fault = state.next_fault(json.dumps(item.get("Document"), ensure_ascii=False), matched_only=True)
+            if fault is not None:
+                results.append({"IdempotencyKey": key, "Status": fault.status, **_fault_answer(fault)})
                 continue
             status, answer = await _store_document(state, key, item.get("Document"))
             replayed = answer.pop("_replayed")
@@ -326,6 +339,7 @@ async def sim_set_faults(request: web.Request) -> web.Response:
                 retry_after=spec.get("retry_after"),
                 message=spec.get("message"),
                 delay_s=float(spec.get("delay_s", 0)),
+                match=spec.get("match"),
             )
         )
     return web.json_response({"pending": [f.__dict__ for f in state.faults]})

@@ -1,0 +1,82 @@
+"""A real hub with real simulators on 127.0.0.1: HTTP servers, a SQLite file, delivery workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from admin_api.app import create_app, serve
+from core.hub import Hub
+from core.settings import DeliverySettings, HubSettings
+from plugins.elaas import simulator as elaas_simulator
+from plugins.eplan import simulator as eplan_simulator
+
+
+@dataclass
+class RunningHub:
+    hub: Hub
+    url: str
+    elaas_url: str
+    eplan_url: str
+    eplan_key: str
+    http: aiohttp.ClientSession
+
+    async def post(self, body: bytes, content_type: str, key: str | None = None) -> tuple[int, Any]:
+        headers = {"Content-Type": content_type, "Authorization": f"Bearer {key or self.eplan_key}"}
+        async with self.http.post(f"{self.url}/api/v1/inbound/eplan", data=body, headers=headers) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def get_json(self, url: str) -> Any:
+        async with self.http.get(url) as response:
+            return await response.json(content_type=None)
+
+    async def elaas(self, what: str) -> Any:
+        return await self.get_json(f"{self.elaas_url}/_sim/{what}")
+
+    async def wait_until(self, condition: Callable[[], Awaitable[bool]], what: str, limit_s: float = 30.0) -> None:
+        """Poll until the condition holds; the limit only stops a broken run from hanging."""
+        deadline = asyncio.get_running_loop().time() + limit_s
+        while not await condition():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"gave up waiting for: {what}")
+            await asyncio.sleep(0.05)
+
+    async def settled(self) -> bool:
+        """No delivery pending or in flight."""
+        stats = await asyncio.to_thread(self.hub.store.outbox_stats)
+        return all(s.pending == 0 and s.in_flight == 0 for s in stats)
+
+
+async def _start(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner, port = await serve(app, "127.0.0.1", 0)
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def running_hub(tmp_path: Path) -> AsyncIterator[RunningHub]:
+    elaas_runner, elaas_url = await _start(elaas_simulator.create_app())
+    eplan_runner, eplan_url = await _start(eplan_simulator.create_app())
+    settings = HubSettings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        scheduler_enabled=False,
+        delivery=DeliverySettings(backoff_base_s=0.05, backoff_max_s=0.2, poll_interval_s=0.02, workers=2),
+        systems={
+            "elaas": {"base_url": elaas_url, "api_key": elaas_simulator.DEFAULT_API_KEY},
+            "eplan": {"base_url": eplan_url},
+        },
+    )
+    hub = Hub(settings)
+    hub_runner, hub_url = await _start(create_app(hub))
+    _, key = await asyncio.to_thread(hub.store.add_client, "e2e-eplan", "eplan")
+    async with aiohttp.ClientSession() as http:
+        yield RunningHub(hub, hub_url, elaas_url, eplan_url, key, http)
+    await hub_runner.cleanup()
+    await elaas_runner.cleanup()
+    await eplan_runner.cleanup()

@@ -1,0 +1,270 @@
+"""The heart of the mission, end to end: a ผ.02 table posted once reaches e-LAAS, exactly once in effect."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from canonical_model import to_thai_digits
+from core.reference_data import load_reference_data
+from tests.e2e.conftest import RunningHub
+
+pytestmark = pytest.mark.e2e
+
+PROGRAMMES = ["บริหารงานทั่วไป", "การศึกษา", "สาธารณสุข", "เคหะและชุมชน", "อุตสาหกรรมและการโยธา"]
+YEARS = [2566, 2567, 2568]
+HEADER = [
+    "ที่",
+    "รหัส อปท.",
+    "ยุทธศาสตร์",
+    "แผนงาน",
+    "ชื่อโครงการ",
+    "วัตถุประสงค์",
+    "เป้าหมาย (ผลผลิตของโครงการ)",
+    *[f"งบประมาณ {to_thai_digits(str(year))}" for year in YEARS],
+    "ตัวชี้วัด (KPI)",
+    "ผลที่คาดว่าจะได้รับ",
+    "หน่วยงานรับผิดชอบหลัก",
+]
+
+
+def chiang_mai_orgs(count: int) -> list[str]:
+    reference = load_reference_data()
+    return sorted(code for code, org in reference.organizations.items() if org["province_code"] == "50")[:count]
+
+
+def amount_for(index: int, year: int) -> Decimal:
+    return Decimal(100_000 + index * 1_000 + (year - 2566) * 250) + Decimal("0.50")
+
+
+def p02_rows(count: int = 50) -> list[list[str]]:
+    rows = []
+    for index, org in enumerate(chiang_mai_orgs(count)):
+        amounts = [f"{amount_for(index, year):,}" for year in YEARS]
+        # Thai digits in some cells, as printed forms have them.
+        amounts = [to_thai_digits(a) if index % 2 else a for a in amounts]
+        rows.append(
+            [
+                str(index + 1),
+                to_thai_digits(org) if index % 5 == 0 else org,
+                "การพัฒนาโครงสร้างพื้นฐาน",
+                PROGRAMMES[index % len(PROGRAMMES)],
+                f"โครงการทดสอบที่ {index + 1} ก่อสร้างถนน หมู่ที่ {index % 9 + 1}",
+                "เพื่อให้ประชาชนสัญจรสะดวก",
+                "ถนน คสล. ยาว 300 เมตร",
+                *amounts,
+                "ร้อยละ 80 พึงพอใจ",
+                "การคมนาคมสะดวก",
+                "กองช่าง",
+            ]
+        )
+    return rows
+
+
+def to_csv(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+async def documents_by_project(hub: RunningHub) -> dict[str, list[dict]]:
+    records = await hub.elaas("records")
+    found: dict[str, list[dict]] = {}
+    for document in records["documents"]:
+        body = document.get("Document", document)
+        found.setdefault(body["ProjectName"], []).append(body)
+    return found
+
+
+async def test_fifty_projects_reach_elaas_once_and_changes_make_versions(running_hub: RunningHub) -> None:
+    hub = running_hub
+    rows = p02_rows(50)
+    status, answer = await hub.post(to_csv(rows), "text/csv; charset=utf-8")
+    assert status == 202, answer
+    assert answer["accepted"] == 50 and answer["rejected"] == []
+    assert {e["version"] for e in answer["entities"]} == {1}
+
+    async def all_written() -> bool:
+        return len(await documents_by_project(hub)) == 50 and await hub.settled()
+
+    await hub.wait_until(all_written, "50 projects written to e-LAAS")
+    documents = await documents_by_project(hub)
+    for index, row in enumerate(rows):
+        [document] = documents[row[4]]
+        assert document["LaoCode"] == chiang_mai_orgs(50)[index]
+        lines = {line["BudgetYear"]: Decimal(line["Amount"]) for line in document["Lines"]}
+        assert lines == {year: amount_for(index, year) for year in YEARS}
+    writes_before = len((await hub.elaas("log"))["entries"] if isinstance(await hub.elaas("log"), dict) else await hub.elaas("log"))
+
+    # The same file again: no new version, no new write.
+    status, again = await hub.post(to_csv(rows), "text/csv; charset=utf-8")
+    assert status == 202
+    assert {e["version"] for e in again["entities"]} == {1}
+    assert not any(e["changed"] for e in again["entities"])
+    assert await hub.settled()
+    log = await hub.elaas("log")
+    assert len(log["entries"] if isinstance(log, dict) else log) == writes_before
+
+    # One amount changes: version 2, delivered after version 1.
+    changed = [list(row) for row in rows]
+    changed[7][7] = "999,999.00"
+    status, third = await hub.post(to_csv(changed), "text/csv; charset=utf-8")
+    assert status == 202
+    versions = {e["row"]: e["version"] for e in third["entities"]}
+    assert sorted(versions.values()).count(2) == 1
+    entity_id = next(e["id"] for e in third["entities"] if e["version"] == 2)
+
+    async def version_two_written() -> bool:
+        return len((await documents_by_project(hub))[rows[7][4]]) == 2 and await hub.settled()
+
+    await hub.wait_until(version_two_written, "version 2 written")
+    [v1, v2] = (await documents_by_project(hub))[rows[7][4]]
+    assert {line["BudgetYear"]: line["Amount"] for line in v2["Lines"]}[2566] == "999999.00"
+    assert {line["BudgetYear"]: line["Amount"] for line in v1["Lines"]}[2566] != "999999.00"
+    entity = await hub.get_json(f"{hub.url}/api/v1/entities/{entity_id}")
+    assert entity["version"] == 2
+    assert [(d["version"], d["state"]) for d in sorted(entity["deliveries"], key=lambda d: d["version"])] == [
+        (1, "delivered"),
+        (2, "delivered"),
+    ]
+    assert {x["system"] for x in entity["xrefs"]} == {"eplan", "elaas"}
+
+
+async def test_bad_rows_are_rejected_with_reasons_and_kept_while_others_go_through(running_hub: RunningHub) -> None:
+    hub = running_hub
+    rows = p02_rows(4)
+    rows[1][7] = "12,34,5.678"  # not an amount
+    rows[2][1] = "5500199"  # well-formed, but no such organisation
+    status, answer = await hub.post(to_csv(rows), "text/csv; charset=utf-8")
+    assert status == 202, answer
+    assert answer["accepted"] == 2
+    rejected = {r["row"]: r for r in answer["rejected"]}
+    assert set(rejected) == {2, 3}
+    # The plugin folds Thai digits in headers, so the field is named in its canonical spelling.
+    assert rejected[2]["field"] == "งบประมาณ 2566" and rejected[2]["value"] == "12,34,5.678" and rejected[2]["reason"]
+    assert rejected[3]["field"] == "รหัส อปท." and rejected[3]["value"] == "5500199"
+    assert rejected[3]["rule"] == "org.unknown"
+    message = await asyncio.to_thread(hub.hub.store.get_message, answer["message_id"])
+    assert message is not None and message.payload == to_csv(rows)
+    assert {r.row for r in message.rejections} == {2, 3}
+    assert all(r.native_record for r in message.rejections)
+
+    async def two_written() -> bool:
+        return len(await documents_by_project(hub)) == 2 and await hub.settled()
+
+    await hub.wait_until(two_written, "the two good rows written")
+
+
+async def _deliveries_of(hub: RunningHub, entity_id: str) -> list[dict]:
+    return (await hub.get_json(f"{hub.url}/api/v1/entities/{entity_id}"))["deliveries"]
+
+
+async def test_retry_after_503s_and_dead_letter_after_400_block_nothing_else(running_hub: RunningHub) -> None:
+    hub = running_hub
+    async with hub.http.post(
+        f"{hub.elaas_url}/_sim/faults", json={"status": 503, "times": 3, "retry_after": 0}
+    ) as response:
+        assert response.status < 300
+    status, first = await hub.post(to_csv(p02_rows(1)), "text/csv; charset=utf-8")
+    assert status == 202
+    first_id = first["entities"][0]["id"]
+    await hub.wait_until(hub.settled, "the 503s retried to delivery")
+    [delivery] = await _deliveries_of(hub, first_id)
+    assert delivery["state"] == "delivered" and delivery["attempts"] == 4
+
+    rows = p02_rows(3)[1:]
+    fault = {"status": 400, "times": 5, "match": rows[0][4]}  # e-LAAS refuses this one project only
+    async with hub.http.post(f"{hub.elaas_url}/_sim/faults", json=fault) as response:
+        assert response.status < 300
+    status, second = await hub.post(to_csv(rows), "text/csv; charset=utf-8")
+    assert status == 202
+    await hub.wait_until(hub.settled, "the batch settled")
+    states = {}
+    for entity in second["entities"]:
+        [delivery] = await _deliveries_of(hub, entity["id"])
+        states[entity["id"]] = (delivery["state"], delivery["attempts"])
+    assert sorted(states.values()) == [("dead", 1), ("delivered", 1)]
+    dead = await asyncio.to_thread(hub.hub.store.list_dead_letters)
+    assert len(dead) == 1 and "400" in dead[0].reason
+    assert dead[0].entity_id == second["entities"][0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "rule"),
+    [
+        ("รหัส อปท.,ชื่อโครงการ\n1,\"ถนน\n2,3".encode(), "text/csv; charset=utf-8", "csv.syntax"),
+        ("รหัส อปท.,ชื่อโครงการ\n1,2,3\n".encode(), "text/csv", "csv.columns"),
+        ("รหัส อปท.,ชื่อโครงการ\n".encode("tis-620"), "text/csv; charset=utf-8", "payload.encoding"),
+        (b'[{"x": NaN}]', "application/json", "json.non_finite"),
+        (b'[{"x": 1, "x": 2}]', "application/json", "json.duplicate_key"),
+        (b"", "text/csv", "payload.empty"),
+        (b"\x00\x01garbage", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx.unreadable"),
+        (b"<xml/>", "application/xml", "payload.media_type"),
+    ],
+)
+async def test_malformed_input_gets_a_clear_4xx_and_the_worker_lives_on(
+    running_hub: RunningHub, body: bytes, content_type: str, rule: str
+) -> None:
+    hub = running_hub
+    status, problem = await hub.post(body, content_type)
+    assert 400 <= status < 500, problem
+    assert problem["rule"].startswith(rule) and problem["detail"]
+    status, answer = await hub.post(to_csv(p02_rows(1)), "text/csv; charset=utf-8")
+    assert status == 202 and answer["accepted"] == 1
+    await hub.wait_until(hub.settled, "a good post after a bad one is delivered")
+    assert len(await documents_by_project(hub)) == 1
+
+
+async def test_ingest_refuses_missing_and_foreign_keys(running_hub: RunningHub) -> None:
+    hub = running_hub
+    async with hub.http.post(f"{hub.url}/api/v1/inbound/eplan", data=b"x") as response:
+        assert response.status == 401
+    status, _ = await hub.post(to_csv(p02_rows(1)), "text/csv", key="prs_not-a-real-key-at-all")
+    assert status == 401
+    _, elaas_key = await asyncio.to_thread(hub.hub.store.add_client, "e2e-elaas", "elaas")
+    status, problem = await hub.post(to_csv(p02_rows(1)), "text/csv", key=elaas_key)
+    assert status in (403, 404) and json.dumps(problem)
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "eplan" / "samples"
+
+
+@pytest.mark.parametrize(
+    ("sample", "content_type"),
+    [
+        ("p02_utf8_bom.csv", "text/csv; charset=utf-8"),
+        ("p02_tis620.csv", "text/csv; charset=tis-620"),
+        ("p02.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("p02.json", "application/json"),
+    ],
+)
+async def test_every_sample_format_goes_through_the_hub(running_hub: RunningHub, sample: str, content_type: str) -> None:
+    hub = running_hub
+    status, answer = await hub.post((SAMPLES / sample).read_bytes(), content_type)
+    assert status == 202, answer
+    assert answer["accepted"] > 0 and answer["rejected"] == []
+    await hub.wait_until(hub.settled, f"{sample} delivered")
+    documents = await documents_by_project(hub)
+    assert len(documents) == answer["accepted"]
+
+
+async def test_scheduled_pull_saves_its_cursor_and_does_not_reread(running_hub: RunningHub) -> None:
+    from core.scheduler import PullRunner
+
+    hub = running_hub
+    runner = PullRunner(hub.hub)
+    first = await runner.pull("eplan", "plan_project")
+    assert first > 0
+    cursor = await asyncio.to_thread(hub.hub.store.get_cursor, "eplan", "plan_project")
+    assert cursor is not None
+    assert await runner.pull("eplan", "plan_project") == 0
+    await hub.wait_until(hub.settled, "pulled projects delivered")
+    assert len(await documents_by_project(hub)) == first
