@@ -17,6 +17,7 @@ import yaml
 
 from canonical_model.codelists import CodeList, CodeListError, Crosswalk, name_key
 from canonical_model.codes import validate_code
+from canonical_model.entities import Organization
 from canonical_model.rejection import Rejection
 from canonical_model.thai_text import normalize_code
 from core.errors import ConfigError
@@ -78,6 +79,10 @@ class ReferenceData:
                 field,
             )
         return org
+
+    def organization_entity(self, code: Any) -> Organization:
+        """The organisation as a canonical `organization` entity (the master data the hub serves)."""
+        return Organization.model_validate(self.require_org(code))
 
     def require_area(self, code: Any, field: str | None = None) -> dict[str, Any]:
         """A DOPA province (2 digits), district (4) or sub-district (6)."""

@@ -11,8 +11,8 @@ from canonical_model.envelope import CanonicalModel
 from canonical_model.fiscal_year import FiscalYear
 from canonical_model.money import Money
 
-Latitude = Annotated[Decimal, Field(ge=Decimal("-90"), le=Decimal("90"), max_digits=12, decimal_places=8)]
-Longitude = Annotated[Decimal, Field(ge=Decimal("-180"), le=Decimal("180"), max_digits=12, decimal_places=8)]
+Latitude = Annotated[Decimal, Field(ge=Decimal("-90"), le=Decimal("90"), max_digits=16, decimal_places=12)]
+Longitude = Annotated[Decimal, Field(ge=Decimal("-180"), le=Decimal("180"), max_digits=16, decimal_places=12)]
 CanonicalId = Annotated[str, Field(min_length=1, max_length=64)]
 ShortText = Annotated[str, Field(max_length=500)]
 

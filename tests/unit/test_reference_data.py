@@ -224,3 +224,15 @@ def test_a_broken_code_list_stops_the_load(tmp_path: Path) -> None:
     edit(config / "codelists" / "local-classification.yaml", 'parent: "00210"', 'parent: "00211"')
     with pytest.raises(ReferenceDataError, match="parent '00211' does not exist"):
         load_reference_data(config)
+
+
+def test_every_registry_organisation_is_a_valid_organization_entity() -> None:
+    from core.reference_data import load_reference_data
+
+    reference = load_reference_data()
+    entities = [reference.organization_entity(code) for code in reference.organizations]
+    assert len(entities) == 7849
+    krabi = reference.organization_entity("2810101")
+    assert krabi.entity_type == "organization" and krabi.org_type == "provincial_admin_org"
+    assert krabi.province_code == "81" and krabi.district_code is not None
+    assert sum(1 for e in entities if e.lat is not None) > 0
