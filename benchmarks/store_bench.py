@@ -1,7 +1,7 @@
 """Store throughput on SQLite: ingest 20k entities in batches of 500, then claim + complete them.
 
 Run: `.venv/bin/python -m benchmarks.store_bench [--entities N] [--batch B] [--url URL]`.
-Writes benchmarks/results/store.json. The hub's end-to-end target is >= 3,000 records/s, so the
+Writes benchmarks/results/store.json (store_postgresql.json when --url points at PostgreSQL). The hub's end-to-end target is >= 3,000 records/s, so the
 store alone has to be well above that.
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy
 
 from core.store import Delivered, Destination, InboundMessage, IncomingEntity, Store, make_store_url_for_sqlite
 
-RESULTS = Path(__file__).parent / "results" / "store.json"
+RESULTS_DIR = Path(__file__).parent / "results"
 
 
 def _payload(i: int, revision: int) -> dict[str, Any]:
@@ -126,8 +126,9 @@ def main() -> None:
             "machine": f"{platform.machine()} {platform.system()}",
         }
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    name = "store.json" if result["engine"] == "sqlite" else f"store_{result['engine']}.json"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
