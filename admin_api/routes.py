@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from admin_api.problems import problem
+from core.ingest import IdempotencyKeyReused
 from core.payloads import PayloadError
 from core.store.records import InboundMessage
 
@@ -74,7 +75,9 @@ async def inbound(request: web.Request) -> web.Response:
         idempotency_key=request.headers.get("Idempotency-Key"),
     )
     try:
-        report = await hub.ingestor.ingest_payload(plugin, message)
+        answer, replayed = await hub.ingestor.answer_push(plugin, message)
+    except IdempotencyKeyReused as exc:
+        return problem(409, "Conflict", str(exc), message_id=exc.message_id)
     except PayloadError as exc:
         return problem(
             415 if exc.rule == "payload.media_type" else 400,
@@ -83,7 +86,10 @@ async def inbound(request: web.Request) -> web.Response:
             rule=exc.rule,
             message_id=message.message_id,
         )
-    return _json(report.as_response(), status=202)
+    response = _json(answer, status=202)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 async def get_entity(request: web.Request) -> web.Response:

@@ -89,7 +89,10 @@ class DeliveryWorker:
 
     async def _deliver(self, destination: str, items: list[ClaimedDelivery]) -> list[DeliveryResult]:
         if destination not in self.registry:
-            return [Dead(item.outbox_id, f"no plugin provides destination {destination!r}") for item in items]
+            return [
+                Dead(item.outbox_id, f"no plugin provides destination {destination!r}", attempt=item.attempts)
+                for item in items
+            ]
         plugin = self.registry.get(destination)
         results: list[DeliveryResult] = []
         writable: list[tuple[ClaimedDelivery, WriteItem]] = []
@@ -154,17 +157,19 @@ class DeliveryWorker:
             at = utcnow()
             self.observer.on_delivered(item, at)
             bound.info("delivered", external_id=answer.external_id)
-            return Delivered(item.outbox_id, answer.external_id, at)
+            return Delivered(item.outbox_id, answer.external_id, at, attempt=item.attempts)
         if isinstance(answer, Retryable):
             if item.attempts >= item.max_attempts:
                 bound.warning("delivery_exhausted", reason=answer.reason)
-                return Dead(item.outbox_id, f"exhausted after {item.attempts} attempts: {answer.reason}")
+                return Dead(
+                    item.outbox_id, f"exhausted after {item.attempts} attempts: {answer.reason}", attempt=item.attempts
+                )
             delay = backoff_delay(item.attempts, self.settings, answer.retry_after)
             bound.info("delivery_retry", reason=answer.reason, delay_s=round(delay, 3))
-            return Retry(item.outbox_id, utcnow() + timedelta(seconds=delay), answer.reason)
+            return Retry(item.outbox_id, utcnow() + timedelta(seconds=delay), answer.reason, attempt=item.attempts)
         reason = answer.reason if isinstance(answer, Rejected) else f"unexpected write result {answer!r}"
         bound.warning("delivery_rejected", reason=reason)
-        return Dead(item.outbox_id, f"rejected by {item.destination}: {reason}")
+        return Dead(item.outbox_id, f"rejected by {item.destination}: {reason}", attempt=item.attempts)
 
 
 def _outcome_name(answer: Any, item: ClaimedDelivery) -> str:

@@ -20,6 +20,7 @@ from canonical_model.rejection import Rejection, rejections_from_validation_erro
 from core.payloads import PayloadError
 from core.plugin_manager import SystemPlugin
 from core.plugin_types import MappedRecord, NativeRecord
+from core.store import IdempotencyConflict
 from core.store.records import CursorUpdate, InboundMessage, IncomingEntity, IngestOutcome, RowRejection
 
 log = structlog.get_logger("prasan.ingest")
@@ -73,11 +74,51 @@ def require_owner(reference: Any, org_code: str) -> None:
     reference.require_org(org_code, "org_code")
 
 
+class IdempotencyKeyReused(Exception):
+    """The producer sent a different body under an Idempotency-Key it had used before (answered 409)."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"this Idempotency-Key was already used for another body (message {message_id})")
+        self.message_id = message_id
+
+
 class Ingestor:
     def __init__(self, store: Any, reference: Any, route: Callable[[str, IncomingEntity], list[Any]]) -> None:
         self.store = store
         self.reference = reference
         self.route = route
+
+    async def answer_push(self, plugin: SystemPlugin, message: InboundMessage) -> tuple[dict[str, Any], bool]:
+        """Ingest a pushed payload and return the answer for the producer, and whether it is a replay.
+
+        With an Idempotency-Key, the same key and the same body return the first answer without
+        storing anything again; the same key with another body raises IdempotencyKeyReused.
+        """
+        if message.idempotency_key:
+            replay = await self._earlier_answer(message)
+            if replay is not None:
+                return replay, True
+        try:
+            report = await self.ingest_payload(plugin, message)
+        except IdempotencyConflict:  # a concurrent request with the same key won the race
+            replay = await self._earlier_answer(message)
+            if replay is None:
+                raise IdempotencyKeyReused(message.message_id) from None
+            return replay, True
+        answer = report.as_response()
+        if message.idempotency_key:
+            await asyncio.to_thread(self.store.set_response, report.outcome.message_id, answer)
+        return answer, False
+
+    async def _earlier_answer(self, message: InboundMessage) -> dict[str, Any] | None:
+        earlier = await asyncio.to_thread(
+            self.store.find_message_by_idempotency_key, message.client_name, message.idempotency_key
+        )
+        if earlier is None:
+            return None
+        if earlier.payload_sha256 != message.payload_sha256 or earlier.response is None:
+            raise IdempotencyKeyReused(earlier.message_id)
+        return earlier.response
 
     async def ingest_payload(self, plugin: SystemPlugin, message: InboundMessage) -> IngestReport:
         """Parse, map and store one pushed payload. A payload that cannot be read at all is stored as

@@ -31,7 +31,8 @@ class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRASAN_", extra="ignore", env_nested_delimiter="__")
 
     config_dir: Path = Field(DEFAULT_CONFIG_DIR, description="folder with hub.yaml, routes.yaml, code lists")
-    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under var/")
+    var_dir: Path = Field(DEFAULT_VAR_DIR, description="folder for the embedded database and demo.json")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in var_dir")
     http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server (0: any free port)")
     log_level: str = Field("info", description="debug, info, warning or error")
@@ -58,8 +59,8 @@ class HubSettings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        DEFAULT_VAR_DIR.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{DEFAULT_VAR_DIR / 'prasan.db'}"
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.var_dir / 'prasan.db'}"
 
     @property
     def routes_file(self) -> Path:

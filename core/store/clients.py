@@ -85,3 +85,18 @@ def list_clients(conn: Connection) -> list[ApiClient]:
 def set_disabled(conn: Connection, name: str, disabled: bool) -> bool:
     result = conn.execute(update(api_clients).where(api_clients.c.name == name).values(disabled=disabled))
     return result.rowcount == 1
+
+
+def replace_key(conn: Connection, name: str, system: str | None, now: datetime) -> tuple[ApiClient, str]:
+    """A new key for the named client (created if missing); the old key stops working at once."""
+    existing = conn.execute(select(api_clients.c.client_id).where(api_clients.c.name == name)).first()
+    if existing is None:
+        return add_client(conn, name, system, None, None, now)
+    plain = new_key()
+    conn.execute(
+        update(api_clients)
+        .where(api_clients.c.name == name)
+        .values(key_hash=hash_key(plain), key_prefix=plain[:8], system=system, disabled=False)
+    )
+    row = conn.execute(select(api_clients).where(api_clients.c.name == name)).one()
+    return _client(row), plain

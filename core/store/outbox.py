@@ -457,3 +457,15 @@ def _aware(value: Any) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def delivery_latencies(conn: Connection, destination: str | None) -> list[float]:
+    query = select(outbox.c.received_at, outbox.c.delivered_at).where(
+        outbox.c.state == "delivered", outbox.c.received_at.is_not(None), outbox.c.delivered_at.is_not(None)
+    )
+    if destination is not None:
+        query = query.where(outbox.c.destination == destination)
+    return [
+        (_aware(delivered) - _aware(received)).total_seconds()
+        for received, delivered in conn.execute(query)
+    ]

@@ -173,6 +173,10 @@ class Store:
     def outbox_stats(self) -> list[DestinationStats]:
         return self._read(_outbox.outbox_stats)
 
+    def delivery_latencies(self, destination: str | None = None) -> list[float]:
+        """Seconds from receipt at the hub to acknowledgement by the destination, per delivered row."""
+        return self._read(lambda conn: _outbox.delivery_latencies(conn, destination))
+
     def list_dead_letters(
         self, destination: str | None = None, unresolved_only: bool = True, limit: int = 100, offset: int = 0
     ) -> list[DeadLetter]:
@@ -217,6 +221,11 @@ class Store:
         """Create a client; returns it with the plain key, which is not stored and cannot be shown again."""
         at = utcnow()
         return self._write(lambda conn: _clients.add_client(conn, name, system, allowed_orgs, allowed_provinces, at))
+
+    def replace_client_key(self, name: str, system: str | None = None) -> tuple[ApiClient, str]:
+        """Issue a new key for `name` (creating the client if needed); the previous key is revoked."""
+        at = utcnow()
+        return self._write(lambda conn: _clients.replace_key(conn, name, system, at))
 
     def authenticate(self, plain_key: str) -> ApiClient | None:
         if not plain_key:

@@ -59,12 +59,20 @@ async def _start(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The embedded default and the production store: every end-to-end test runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    return request.getfixturevalue("postgres_schema_url")
+
+
 @pytest.fixture
-async def running_hub(tmp_path: Path) -> AsyncIterator[RunningHub]:
+async def running_hub(database_url: str) -> AsyncIterator[RunningHub]:
     elaas_runner, elaas_url = await _start(elaas_simulator.create_app())
     eplan_runner, eplan_url = await _start(eplan_simulator.create_app())
     settings = HubSettings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        database_url=database_url,
         scheduler_enabled=False,
         delivery=DeliverySettings(backoff_base_s=0.05, backoff_max_s=0.2, poll_interval_s=0.02, workers=2),
         systems={

@@ -268,3 +268,23 @@ async def test_scheduled_pull_saves_its_cursor_and_does_not_reread(running_hub: 
     assert await runner.pull("eplan", "plan_project") == 0
     await hub.wait_until(hub.settled, "pulled projects delivered")
     assert len(await documents_by_project(hub)) == first
+
+
+async def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(running_hub: RunningHub) -> None:
+    hub = running_hub
+    body = to_csv(p02_rows(2))
+    headers = {
+        "Authorization": f"Bearer {hub.eplan_key}",
+        "Content-Type": "text/csv; charset=utf-8",
+        "Idempotency-Key": "batch-2568-001",
+    }
+    url = f"{hub.url}/api/v1/inbound/eplan"
+    async with hub.http.post(url, data=body, headers=headers) as response:
+        assert response.status == 202
+        first = await response.json()
+    async with hub.http.post(url, data=body, headers=headers) as response:
+        assert response.status == 202 and response.headers.get("Idempotent-Replayed") == "true"
+        assert await response.json() == first
+    async with hub.http.post(url, data=to_csv(p02_rows(3)), headers=headers) as response:
+        assert response.status == 409
+        assert (await response.json())["message_id"] == first["message_id"]

@@ -1,0 +1,140 @@
+"""End-to-end throughput: N generated ผ.02 records posted to the hub in batches until every one is
+delivered at the e-LAAS simulator. Writes benchmarks/results/latest.json.
+
+    make bench                     # N=20000, batches of 1000
+    python -m benchmarks.end_to_end --records 50000 --batch 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import structlog
+
+from admin_api.app import create_app, serve
+from core.hub import Hub
+from core.reference_data import load_reference_data
+from core.settings import DeliverySettings, HubSettings
+from plugins.elaas import simulator as elaas_simulator
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+PROGRAMMES = ["บริหารงานทั่วไป", "การศึกษา", "สาธารณสุข", "เคหะและชุมชน", "อุตสาหกรรมและการโยธา"]
+HEADER = ["รหัส อปท.", "แผนงาน", "ชื่อโครงการ", "วัตถุประสงค์", "งบประมาณ 2568", "งบประมาณ 2569", "หน่วยงานรับผิดชอบหลัก"]
+
+
+def generate_batches(records: int, batch: int) -> list[bytes]:
+    orgs = sorted(load_reference_data().organizations)
+    bodies = []
+    for start in range(0, records, batch):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(HEADER)
+        for index in range(start, min(records, start + batch)):
+            writer.writerow(
+                [
+                    orgs[index % len(orgs)],
+                    PROGRAMMES[index % len(PROGRAMMES)],
+                    f"โครงการก่อสร้างถนน คสล. หมายเลข {index}",
+                    "เพื่อการสัญจร",
+                    f"{100_000 + index:,}.00",
+                    f"{120_000 + index:,}.50",
+                    "กองช่าง",
+                ]
+            )
+        bodies.append(buffer.getvalue().encode("utf-8"))
+    return bodies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def run(records: int, batch: int, workers: int) -> dict:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # warnings and worse only
+    with tempfile.TemporaryDirectory() as folder:
+        elaas_runner, elaas_port = await serve(elaas_simulator.create_app(), "127.0.0.1", 0)
+        settings = HubSettings(
+            database_url=f"sqlite:///{Path(folder) / 'bench.db'}",
+            scheduler_enabled=False,
+            delivery=DeliverySettings(workers=workers, batch_size=500, poll_interval_s=0.02),
+            systems={"elaas": {"base_url": f"http://127.0.0.1:{elaas_port}", "api_key": elaas_simulator.DEFAULT_API_KEY}},
+        )
+        hub = Hub(settings)
+        hub_runner, hub_port = await serve(create_app(hub), "127.0.0.1", 0)
+        _, key = await asyncio.to_thread(hub.store.add_client, "bench", "eplan")
+        bodies = generate_batches(records, batch)
+        url = f"http://127.0.0.1:{hub_port}/api/v1/inbound/eplan"
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/csv; charset=utf-8"}
+        accepted = 0
+        started = time.perf_counter()
+        async with aiohttp.ClientSession() as http:
+            for body in bodies:
+                async with http.post(url, data=body, headers=headers) as response:
+                    answer = await response.json()
+                    if response.status != 202:
+                        raise RuntimeError(f"post failed: {response.status} {answer}")
+                    accepted += answer["accepted"]
+            ingested = time.perf_counter()
+            while True:
+                stats = await asyncio.to_thread(hub.store.outbox_stats)
+                if all(s.pending == 0 and s.in_flight == 0 for s in stats):
+                    break
+                await asyncio.sleep(0.05)
+        finished = time.perf_counter()
+        latencies = await asyncio.to_thread(hub.store.delivery_latencies, "elaas")
+        delivered = sum(s.delivered for s in await asyncio.to_thread(hub.store.outbox_stats))
+        await hub_runner.cleanup()
+        await elaas_runner.cleanup()
+    elapsed = finished - started
+    return {
+        "records": records,
+        "accepted": accepted,
+        "delivered": delivered,
+        "batch_rows": batch,
+        "delivery_workers": workers,
+        "seconds_total": round(elapsed, 3),
+        "seconds_ingest": round(ingested - started, 3),
+        "sqlite_records_per_s": round(delivered / elapsed, 1),
+        "ingest_records_per_s": round(accepted / (ingested - started), 1),
+        "latency_receipt_to_delivered_s": {
+            "p50": round(percentile(latencies, 0.50), 3),
+            "p90": round(percentile(latencies, 0.90), 3),
+            "p99": round(percentile(latencies, 0.99), 3),
+            "max": round(max(latencies), 3),
+            "mean": round(statistics.fmean(latencies), 3),
+        },
+        # Hub and simulator share this process, so this is an upper bound for the hub alone.
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {platform.system()}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.records, args.batch, args.workers))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

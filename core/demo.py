@@ -1,0 +1,123 @@
+"""`prasan demo`: the hub on the embedded default (SQLite) with every bundled simulator on 127.0.0.1.
+
+Prints what a newcomer needs (URLs, keys, a ready-made curl) and writes the same to `var/demo.json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from core.settings import PROJECT_ROOT, HubSettings
+
+SIMULATOR_PORTS = {"eplan": 8091, "elaas": 8092}
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+
+async def start_simulators(registry: Any) -> tuple[dict[str, str], dict[str, dict[str, Any]], list[web.AppRunner]]:
+    """Start each plugin's `simulator.create_app()`; return URLs, the settings pointing at them, runners."""
+    urls: dict[str, str] = {}
+    system_settings: dict[str, dict[str, Any]] = {}
+    runners: list[web.AppRunner] = []
+    for name in registry.names():
+        system = registry.get(name)
+        try:
+            simulator = importlib.import_module(f"{system.plugin.__name__}.simulator")
+        except ModuleNotFoundError:
+            continue
+        runner = web.AppRunner(simulator.create_app(), access_log=None)
+        await runner.setup()
+        port = _free_port(SIMULATOR_PORTS.get(name, 0))
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runners.append(runner)
+        urls[name] = f"http://127.0.0.1:{port}"
+        settings: dict[str, Any] = {"base_url": urls[name]}
+        model = system.description.settings_model
+        if model is not None and "api_key" in model.model_fields:
+            settings["api_key"] = getattr(simulator, "DEFAULT_API_KEY", "demo")
+        system_settings[name] = settings
+    return urls, system_settings, runners
+
+
+def _sample_for(system: str) -> Path | None:
+    folder = PROJECT_ROOT / "plugins" / system / "samples"
+    candidates = sorted(folder.glob("*utf8*.csv")) + sorted(folder.glob("*.csv"))
+    return candidates[0] if candidates else None
+
+
+async def _demo(port: int) -> None:
+    from admin_api.app import create_app, serve
+    from core.hub import Hub
+    from core.logging import configure_logging
+    from core.plugin_manager import get_plugin_manager
+
+    base = HubSettings()
+    configure_logging(base.log_level, base.log_format)
+    registry = get_plugin_manager()
+    urls, system_settings, runners = await start_simulators(registry)
+    readers = [name for name in registry.names() if registry.get(name).implements("prasan_read")]
+    settings = base.model_copy(
+        update={
+            "systems": {**system_settings, **base.systems},
+            "pull_schedules": base.pull_schedules or {name: {"interval_s": 30} for name in readers},
+        }
+    )
+    hub = Hub(settings, registry=registry)
+    await asyncio.to_thread(hub.store.upgrade)
+    clients: dict[str, str] = {}
+    for name in registry.names():
+        if registry.get(name).implements("prasan_parse"):
+            _, key = await asyncio.to_thread(hub.store.replace_client_key, f"demo-{name}", name)
+            clients[name] = key
+    runner, bound = await serve(create_app(hub), "127.0.0.1", _free_port(port))
+    hub_url = f"http://127.0.0.1:{bound}"
+    demo = {"hub_url": hub_url, "admin_token": None, "clients": clients, "simulators": urls}
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    (settings.var_dir / "demo.json").write_text(json.dumps(demo, indent=2, ensure_ascii=False), encoding="utf-8")
+    lines = [f"Prasan hub: {hub_url}   (health: {hub_url}/readyz)"]
+    lines += [f"  simulator {name}: {url}" for name, url in urls.items()]
+    lines += [f"  API key for {name}: {key}" for name, key in clients.items()]
+    sample = _sample_for("eplan")
+    if "eplan" in clients and sample is not None:
+        lines += [
+            "",
+            "Post a ผ.02 project table to e-Plan's inbound endpoint:",
+            f"  curl -sS -X POST {hub_url}/api/v1/inbound/eplan \\",
+            f"       -H 'Authorization: Bearer {clients['eplan']}' \\",
+            "       -H 'Content-Type: text/csv; charset=utf-8' \\",
+            f"       --data-binary @{sample.relative_to(PROJECT_ROOT)}",
+            "Then see what reached e-LAAS:",
+            f"  curl -sS {urls.get('elaas', '')}/_sim/records",
+        ]
+    lines += ["", f"(the same as JSON in {settings.var_dir / 'demo.json'}; Ctrl-C stops)"]
+    print("\n".join(lines), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        for simulator_runner in runners:
+            await simulator_runner.cleanup()
+
+
+def run_demo(port: int = 8080) -> int:
+    try:
+        asyncio.run(_demo(port))
+    except KeyboardInterrupt:
+        print("demo stopped", file=sys.stderr)
+    return 0
