@@ -14,7 +14,10 @@ import io
 import json
 import platform
 import resource
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -57,19 +60,43 @@ def generate_batches(records: int, batch: int) -> list[bytes]:
     return bodies
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def _wait_until_listening(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the e-LAAS simulator did not start")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def run(records: int, batch: int, workers: int) -> dict:
+async def run(records: int, batch: int, workers: int, producers: int, claim: int) -> dict:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # warnings and worse only
     with tempfile.TemporaryDirectory() as folder:
-        elaas_runner, elaas_port = await serve(elaas_simulator.create_app(), "127.0.0.1", 0)
+        # The simulator is the agency's system, not the hub: it runs in its own process, as it would.
+        elaas_port = _free_port()
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "plugins.elaas.simulator", "--port", str(elaas_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        await _wait_until_listening(elaas_port)
         settings = HubSettings(
             database_url=f"sqlite:///{Path(folder) / 'bench.db'}",
             scheduler_enabled=False,
-            delivery=DeliverySettings(workers=workers, batch_size=500, poll_interval_s=0.02),
+            delivery=DeliverySettings(workers=workers, batch_size=claim, poll_interval_s=0.02),
             systems={"elaas": {"base_url": f"http://127.0.0.1:{elaas_port}", "api_key": elaas_simulator.DEFAULT_API_KEY}},
         )
         hub = Hub(settings)
@@ -78,15 +105,26 @@ async def run(records: int, batch: int, workers: int) -> dict:
         bodies = generate_batches(records, batch)
         url = f"http://127.0.0.1:{hub_port}/api/v1/inbound/eplan"
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/csv; charset=utf-8"}
-        accepted = 0
         started = time.perf_counter()
-        async with aiohttp.ClientSession() as http:
-            for body in bodies:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        for body in bodies:
+            queue.put_nowait(body)
+
+        async def producer(http: aiohttp.ClientSession) -> int:
+            # Several producers at once, as several agency systems would post: one batch is mapped
+            # while another is being committed.
+            count = 0
+            while not queue.empty():
+                body = queue.get_nowait()
                 async with http.post(url, data=body, headers=headers) as response:
                     answer = await response.json()
                     if response.status != 202:
                         raise RuntimeError(f"post failed: {response.status} {answer}")
-                    accepted += answer["accepted"]
+                    count += answer["accepted"]
+            return count
+
+        async with aiohttp.ClientSession() as http:
+            accepted = sum(await asyncio.gather(*(producer(http) for _ in range(producers))))
             ingested = time.perf_counter()
             while True:
                 stats = await asyncio.to_thread(hub.store.outbox_stats)
@@ -97,7 +135,8 @@ async def run(records: int, batch: int, workers: int) -> dict:
         latencies = await asyncio.to_thread(hub.store.delivery_latencies, "elaas")
         delivered = sum(s.delivered for s in await asyncio.to_thread(hub.store.outbox_stats))
         await hub_runner.cleanup()
-        await elaas_runner.cleanup()
+        simulator.terminate()
+        simulator.wait(timeout=10)
     elapsed = finished - started
     return {
         "records": records,
@@ -105,6 +144,8 @@ async def run(records: int, batch: int, workers: int) -> dict:
         "delivered": delivered,
         "batch_rows": batch,
         "delivery_workers": workers,
+        "producers": producers,
+        "outbox_claim_rows": claim,
         "seconds_total": round(elapsed, 3),
         "seconds_ingest": round(ingested - started, 3),
         "sqlite_records_per_s": round(delivered / elapsed, 1),
@@ -116,8 +157,7 @@ async def run(records: int, batch: int, workers: int) -> dict:
             "max": round(max(latencies), 3),
             "mean": round(statistics.fmean(latencies), 3),
         },
-        # Hub and simulator share this process, so this is an upper bound for the hub alone.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "hub_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {platform.system()}",
@@ -129,8 +169,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--claim", type=int, default=500, help="outbox rows claimed per worker round")
+    parser.add_argument("--producers", type=int, default=2, help="concurrent posting clients")
     args = parser.parse_args()
-    result = asyncio.run(run(args.records, args.batch, args.workers))
+    result = asyncio.run(run(args.records, args.batch, args.workers, args.producers, args.claim))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2, ensure_ascii=False))

@@ -48,6 +48,19 @@ def _strip_stray_quotes(text: str) -> str:
         return stripped
 
 
+def _already_normal(text: str) -> bool:
+    """Most values are clean; recognising them cheaply keeps ingest fast. `isprintable` is False for
+    every invisible, control and non-ASCII space character, so only the remaining cases need a look."""
+    return (
+        text.isprintable()
+        and text == text.strip()
+        and "  " not in text
+        and '"' not in text
+        and "\u0e4d" not in text
+        and unicodedata.is_normalized("NFC", text)
+    )
+
+
 def normalize_text(text: str) -> str:
     """NFC, invisible characters removed, whitespace folded to single spaces, stray quotes removed, trimmed.
 
@@ -55,6 +68,8 @@ def normalize_text(text: str) -> str:
     """
     if not isinstance(text, str):
         raise Rejection("text.not_a_string", f"expected text (a string), got {type(text).__name__}", text)
+    if _already_normal(text):
+        return text
     text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     text = _compose_sara_am(text)
     text = _CONTROL.sub("", text)

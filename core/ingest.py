@@ -171,7 +171,7 @@ class Ingestor:
         model = ENTITY_TYPES.get(mapped.entity_type)
         if model is None:
             raise Rejection("entity.unknown_type", "the plugin produced an unknown entity type", mapped.entity_type)
-        entity = model.model_validate(mapped.payload)
+        entity = mapped.payload if isinstance(mapped.payload, model) else model.model_validate(mapped.payload)
         require_owner(self.reference, entity.org_code)
         body = entity.content()
         return IncomingEntity(

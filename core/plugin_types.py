@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from canonical_model.envelope import ENVELOPE_ONLY_FIELDS
 from canonical_model.rejection import Rejection
 
 
@@ -50,12 +51,19 @@ class NativeRecord:
 
 @dataclass(frozen=True)
 class MappedRecord:
-    """A native record turned into one canonical entity body (not yet stored)."""
+    """A native record turned into one canonical entity (not yet stored): its JSON body, or the
+    entity model itself when the plugin has already validated it (saves validating twice)."""
 
     entity_type: str
     external_id: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | Any
     mapping_version: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body without envelope fields or empty values, whichever form `payload` took."""
+        if isinstance(self.payload, dict):
+            return self.payload
+        return self.payload.model_dump(mode="json", exclude_none=True, exclude=set(ENVELOPE_ONLY_FIELDS))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the canonical spellings below, so the folding happens here, before it.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from canonical_model.thai_digits import to_arabic_digits
@@ -47,6 +48,7 @@ _ALIASES = {
 _BUDGET = re.compile(r"^งบประมาณ\s*(?:ปี\s*)?(?:พ\.ศ\.\s*)?(\d{4})\s*(?:\(บาท\))?$")
 
 
+@functools.lru_cache(maxsize=4096)  # a payload repeats its header names on every row
 def canonical_header(raw: str) -> str:
     text = normalize_text(to_arabic_digits(str(raw)))
     budget = _BUDGET.match(text)

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 import plugins.eplan.converters  # noqa: F401  (registers eplan_known_org before the mapping compiles)
 from canonical_model.entities.plan import PlanProject
-from canonical_model.envelope import ENVELOPE_ONLY_FIELDS
 from canonical_model.rejection import rejections_from_validation_error
 from canonical_model.thai_digits import to_arabic_digits
 from canonical_model.thai_text import normalize_text
@@ -69,16 +68,15 @@ def _with_budget_columns(mapping: Mapping, exc: MappingError) -> MappingError:
     return MappingError(problems, mapping=exc.mapping, system=SYSTEM, entity_type=ENTITY)
 
 
-def validate(mapping: Mapping, body: dict[str, Any]) -> dict[str, Any]:
+def validate(mapping: Mapping, body: dict[str, Any]) -> PlanProject:
     try:
-        model = PlanProject.model_validate(body)
+        return PlanProject.model_validate(body)
     except ValidationError as exc:
         problems = []
         for rej in rejections_from_validation_error(exc):
             native = _native_field(mapping, rej.field, body)
             problems.append(MappingProblem(0, rej.field or "", native, rej.value, rej.rule, rej.reason))
         raise MappingError(problems, mapping=mapping.name, system=SYSTEM, entity_type=ENTITY) from None
-    return model.model_dump(mode="json", exclude_none=True, exclude=set(ENVELOPE_ONLY_FIELDS))
 
 
 def map_in(record: NativeRecord, reference: Any) -> list[MappedRecord]:
@@ -94,10 +92,10 @@ def map_in(record: NativeRecord, reference: Any) -> list[MappedRecord]:
         body = mapping.map_in(record.data)
     except MappingError as exc:
         raise _with_budget_columns(mapping, exc) from None
-    payload = validate(mapping, body)
-    external_id = payload.get("project_code") or stable_key(payload["org_code"], payload["title"])
+    project = validate(mapping, body)
+    external_id = project.project_code or stable_key(project.org_code, project.title)
     return [
         MappedRecord(
-            entity_type=ENTITY, external_id=external_id, payload=payload, mapping_version=str(mapping.version)
+            entity_type=ENTITY, external_id=external_id, payload=project, mapping_version=str(mapping.version)
         )
     ]

@@ -64,17 +64,17 @@ async def test_parse_and_map_each_sample(registry, reference, name, media_type, 
     mapped = [(await plugin.map_in(record, reference))[0] for record in records]
     road = mapped[0]
     assert road.entity_type == "plan_project"
-    assert road.payload["org_code"] == "5400103"
-    assert road.payload["budget_by_year"] == [
+    assert road.body()["org_code"] == "5400103"
+    assert road.body()["budget_by_year"] == [
         {"fiscal_year": 2566, "amount": "1200000.00"},
         {"fiscal_year": 2568, "amount": "1200000.00"},
     ]
-    assert road.payload["links"] == {"lao_strategy": "การพัฒนาโครงสร้างพื้นฐาน", "local_programme": "อุตสาหกรรมและการโยธา"}
-    assert mapped[2].payload["target"] == "สุนัขและแมว ๓,๐๐๐ ตัว"  # free text keeps its Thai digits
+    assert road.body()["links"] == {"lao_strategy": "การพัฒนาโครงสร้างพื้นฐาน", "local_programme": "อุตสาหกรรมและการโยธา"}
+    assert mapped[2].body()["target"] == "สุนัขและแมว ๓,๐๐๐ ตัว"  # free text keeps its Thai digits
     if name.endswith(".json"):
-        assert "kpi" not in road.payload  # the issue-based format has no KPI column
+        assert "kpi" not in road.body()  # the issue-based format has no KPI column
     else:
-        assert road.payload["kpi"] == "ร้อยละ 80 ของผู้ใช้เส้นทางพึงพอใจ"
+        assert road.body()["kpi"] == "ร้อยละ 80 ของผู้ใช้เส้นทางพึงพอใจ"
 
 
 async def test_same_file_in_every_format_gives_the_same_ids(registry, reference):
@@ -102,8 +102,8 @@ async def test_missing_org_column_is_a_payload_error(registry):
 
 async def test_map_in_good_row_with_thai_digits(registry, reference):
     [mapped] = await registry.get("eplan").map_in(_row(), reference)
-    assert mapped.payload["org_code"] == "5400103"
-    assert [i["amount"] for i in mapped.payload["budget_by_year"]] == ["1200000.00", "1200000.00"]
+    assert mapped.body()["org_code"] == "5400103"
+    assert [i["amount"] for i in mapped.body()["budget_by_year"]] == ["1200000.00", "1200000.00"]
     assert mapped.external_id.startswith("h:")
 
 
@@ -172,7 +172,7 @@ async def test_read_paginates_with_cursors(registry, reference, eplan_sim, http)
     assert everything[2].data["งบประมาณ 2566"] == "๑๕๐,๐๐๐"
     assert everything[2].data["วันที่ปรับปรุง"] == "๑๑/๐๖/๒๕๖๖"
     mapped = [(await plugin.map_in(r, reference))[0] for r in everything]
-    assert mapped[2].payload["budget_by_year"][0] == {"fiscal_year": 2566, "amount": "150000.00"}
+    assert mapped[2].body()["budget_by_year"][0] == {"fiscal_year": 2566, "amount": "150000.00"}
     assert [m.external_id for m in mapped][:1] == ["5400103-2566-001"]
 
 
