@@ -141,4 +141,11 @@ def prasan_write(
 def prasan_healthcheck(
     system: str, settings: BaseModel | None, http: aiohttp.ClientSession
 ) -> Health | Awaitable[Health]:
-    """Report whether the system can be reached with the configured settings."""
+    """Report whether the system can be reached with the configured settings.
+
+    Called by the hub for `/readyz` and the plugin-health metric, at most every few seconds per system.
+    Must be cheap (one light request) and must not raise for an unreachable system.
+
+    Returns:
+        `Health(ok, detail)`; `ok` False with the reason in `detail` when the system cannot be used.
+    """
