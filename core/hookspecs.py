@@ -146,6 +146,11 @@ def prasan_healthcheck(
     Called by the hub for `/readyz` and the plugin-health metric, at most every few seconds per system.
     Must be cheap (one light request) and must not raise for an unreachable system.
 
+    Args:
+        system: the system's name.
+        settings: the system's validated settings (its `settings_model`), or None.
+        http: the hub's shared client session.
+
     Returns:
         `Health(ok, detail)`; `ok` False with the reason in `detail` when the system cannot be used.
     """
