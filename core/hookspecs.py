@@ -83,6 +83,13 @@ def prasan_read(
     Called by the scheduler on the system's schedule. The cursor is saved only after the records of a
     batch are committed, so a crash re-reads at most one batch.
 
+    Args:
+        system: the system's name.
+        entity_type: the canonical entity type being pulled.
+        cursor: where the previous pull stopped (None: from the beginning).
+        settings: the system's validated settings, or None.
+        http: the hub's shared client session.
+
     Returns:
         A `ReadBatch` (records and the next cursor), or an async iterator of them.
     """
@@ -113,8 +120,17 @@ def prasan_map_out(
 ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
     """Map a canonical entity (its JSON body) to the system's native record for writing.
 
-    Raise `core.mapping.MappingError` when the entity cannot be expressed in the system's terms
-    (the delivery is then dead-lettered with the reason).
+    Called by a delivery worker for each claimed outbox row, before `prasan_write`.
+
+    Args:
+        system: the destination system's name.
+        entity_type: the canonical entity type of `entity`.
+        entity: the entity's JSON body at the version being delivered.
+        reference: `core.reference_data.ReferenceData` (code lists, crosswalks, organisations).
+
+    Returns:
+        The native record. Raise `core.mapping.MappingError` when the entity cannot be expressed in
+        the system's terms (the delivery is then dead-lettered with the reason).
     """
 
 
@@ -129,6 +145,12 @@ def prasan_write(
 
     Each item carries its delivery key, which the plugin passes to the system as an idempotency key
     so that a repeated delivery has no second effect.
+
+    Args:
+        system: the destination system's name.
+        batch: the deliveries, each with its native record (from `prasan_map_out`) and delivery key.
+        settings: the system's validated settings, or None.
+        http: the hub's shared client session.
 
     Returns:
         One result per item, in order: `Delivered(external_id)`, `Retryable(reason, retry_after)` or
