@@ -18,7 +18,7 @@ import re
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)((?:api[_-]?key|token|password|secret|authorization)\s*[=:]\s*)[^\s&,;]+"),
-    re.compile(r"prs_[A-Za-z0-9_-]{8,}"),
+    re.compile(r"prs(?:adm|hmac)?_[A-Za-z0-9_-]{8,}"),
 ]
 
 

@@ -40,6 +40,7 @@ def _client(row: Any) -> ApiClient:
         disabled=bool(row.disabled),
         allowed_orgs=loads(row.allowed_orgs),
         allowed_provinces=loads(row.allowed_provinces),
+        hmac_secret=row.hmac_secret,
     )
 
 
@@ -50,6 +51,7 @@ def add_client(
     allowed_orgs: list[str] | None,
     allowed_provinces: list[str] | None,
     now: datetime,
+    hmac_secret: str | None = None,
 ) -> tuple[ApiClient, str]:
     plain = new_key()
     values = {
@@ -62,6 +64,7 @@ def add_client(
         "disabled": False,
         "allowed_orgs": None if allowed_orgs is None else dumps(list(allowed_orgs)),
         "allowed_provinces": None if allowed_provinces is None else dumps(list(allowed_provinces)),
+        "hmac_secret": hmac_secret,
     }
     conn.execute(insert(api_clients), [values])
     row = conn.execute(select(api_clients).where(api_clients.c.client_id == values["client_id"])).one()
@@ -85,6 +88,29 @@ def list_clients(conn: Connection) -> list[ApiClient]:
 def set_disabled(conn: Connection, name: str, disabled: bool) -> bool:
     result = conn.execute(update(api_clients).where(api_clients.c.name == name).values(disabled=disabled))
     return result.rowcount == 1
+
+
+def new_hmac_secret() -> str:
+    return "prshmac_" + secrets.token_urlsafe(32)
+
+
+def get_client(conn: Connection, name: str) -> ApiClient | None:
+    row = conn.execute(select(api_clients).where(api_clients.c.name == name)).first()
+    return None if row is None else _client(row)
+
+
+def update_client(conn: Connection, name: str, changes: dict[str, Any]) -> ApiClient | None:
+    """Apply `changes` (allowed_orgs, allowed_provinces, disabled, hmac_secret); None: no such client."""
+    values: dict[str, Any] = {}
+    for column in ("allowed_orgs", "allowed_provinces"):
+        if column in changes:
+            values[column] = None if changes[column] is None else dumps(list(changes[column]))
+    for column in ("disabled", "hmac_secret"):
+        if column in changes:
+            values[column] = changes[column]
+    if values:
+        conn.execute(update(api_clients).where(api_clients.c.name == name).values(**values))
+    return get_client(conn, name)
 
 
 def replace_key(conn: Connection, name: str, system: str | None, now: datetime) -> tuple[ApiClient, str]:

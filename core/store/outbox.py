@@ -35,6 +35,7 @@ OPEN_STATES = ("pending", "in_flight")
 # nor a generic PostgreSQL plan can see through a parameter.
 PENDING = literal_column("'pending'")
 IN_FLIGHT = literal_column("'in_flight'")
+HELD = literal_column("'held'")
 
 
 def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool) -> Select[Any]:
@@ -43,7 +44,8 @@ def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool) -> Selec
         earlier.c.entity_id == outbox.c.entity_id,
         earlier.c.destination == outbox.c.destination,
         earlier.c.version < outbox.c.version,
-        earlier.c.state.in_([PENDING, IN_FLIGHT]),
+        # A held earlier version (its route is paused) still blocks later ones reached by another route.
+        earlier.c.state.in_([PENDING, IN_FLIGHT, HELD]),
     )
     if expired:
         due = and_(outbox.c.state == IN_FLIGHT, outbox.c.claim_expires_at <= now)
@@ -414,6 +416,24 @@ def discard_dead_letter(conn: Connection, dead_letter_id: int, note: str | None,
     return ResolveResult(dead_letter_id, True, "discarded", letter.delivery_key)
 
 
+# --- pausing ---------------------------------------------------------------------------------------
+
+
+def set_held(conn: Connection, route: str, destination: str | None, held: bool, now: datetime) -> int:
+    """Hold the pending deliveries of a route (or of one destination on it), or release held ones.
+
+    Rows in flight finish their attempt; released rows are due at once.
+    """
+    stmt = update(outbox).where(outbox.c.route == route)
+    if destination is not None:
+        stmt = stmt.where(outbox.c.destination == destination)
+    if held:
+        stmt = stmt.where(outbox.c.state == "pending").values(state="held")
+    else:
+        stmt = stmt.where(outbox.c.state == "held").values(state="pending", next_attempt_at=now)
+    return conn.execute(stmt).rowcount
+
+
 # --- figures for gauges ---------------------------------------------------------------------------
 
 
@@ -445,6 +465,7 @@ def outbox_stats(conn: Connection) -> list[DestinationStats]:
                 dead=c.get("dead", 0),
                 oldest_pending_received_at=_aware(received),
                 oldest_pending_created_at=_aware(created),
+                held=c.get("held", 0),
             )
         )
     return stats

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Outcome = Literal["accepted", "partial", "rejected", "failed"]
-DeliveryState = Literal["pending", "in_flight", "delivered", "dead"]
+# "refused": the whole request was turned away (a producer wrote outside its scope); kept for the record.
+Outcome = Literal["accepted", "partial", "rejected", "failed", "refused"]
+# "held": waiting for a paused route or destination to resume; never claimed while held.
+DeliveryState = Literal["pending", "held", "in_flight", "delivered", "dead"]
 
 
 def utcnow() -> datetime:
@@ -91,6 +93,7 @@ class Destination:
     system: str
     route_name: str | None = None
     max_attempts: int = 10
+    held: bool = False  # the route or destination is paused: queue the delivery, but do not send it yet
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,7 @@ class DestinationStats:
     dead: int
     oldest_pending_received_at: datetime | None
     oldest_pending_created_at: datetime | None
+    held: int = 0
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -306,3 +310,74 @@ class ApiClient:
     disabled: bool
     allowed_orgs: list[str] | None
     allowed_provinces: list[str] | None
+    hmac_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def writes_every_org(self) -> bool:
+        """No organisation or province list at all means every organisation (the demo's clients)."""
+        return self.allowed_orgs is None and self.allowed_provinces is None
+
+
+# --- admin ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    token_id: str
+    name: str
+    role: str
+    token_prefix: str
+    created_at: datetime
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    before: Any
+    after: Any
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    message_id: str
+    system: str
+    client_name: str | None
+    received_at: datetime
+    media_type: str | None
+    record_count: int
+    accepted_count: int
+    rejected_count: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class EntitySummary:
+    entity_id: str
+    entity_type: str
+    org_code: str | None
+    fiscal_year: int | None
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CursorView:
+    system: str
+    entity_type: str
+    cursor: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ConfigOverride:
+    kind: str
+    name: str
+    value: Any
+    updated_at: datetime
+    updated_by: str

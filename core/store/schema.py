@@ -225,4 +225,56 @@ api_clients = Table(
     Column("disabled", Boolean(), nullable=False, server_default=text("false")),
     Column("allowed_orgs", Text(), nullable=True),
     Column("allowed_provinces", Text(), nullable=True),
+    # Shared secret for optional HMAC request signing; it must be readable to verify a signature,
+    # so unlike the key it cannot be stored as a hash.
+    Column("hmac_secret", Text(), nullable=True),
+)
+
+# --- admin and producer security (revision 0002) ---------------------------------------------------
+
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled", Boolean(), nullable=False, server_default=text("false")),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+    Column("actor", String(160), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=True),
+    Column("before_json", Text(), nullable=True),
+    Column("after_json", Text(), nullable=True),
+    Column("detail", Text(), nullable=True),
+)
+
+# Signatures seen within their validity window; the primary key makes a second use fail in every
+# hub process that shares the database, and expired rows are pruned as new ones arrive.
+used_signatures = Table(
+    "used_signatures",
+    metadata,
+    Column("signature", String(128), primary_key=True),
+    Column("client_id", String(32), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# Changes made through the admin API or CLI over the baseline in config/ (routes.yaml, hub.yaml).
+config_overrides = Table(
+    "config_overrides",
+    metadata,
+    Column("kind", String(32), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("value_json", Text(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(160), nullable=False),
+    PrimaryKeyConstraint("kind", "name"),
 )

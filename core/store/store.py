@@ -13,15 +13,26 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from core.store import admin_tokens as _tokens
+from core.store import audit as _audit
 from core.store import clients as _clients
 from core.store import cursors as _cursors
 from core.store import migrate as _migrate
 from core.store import outbox as _outbox
+from core.store import overrides as _overrides
 from core.store import reads as _reads
+from core.store import search as _search
+from core.store import signatures as _signatures
 from core.store.engine import DEFAULT_URL, create_store_engine, read_transaction, write_transaction
 from core.store.inbox import ingest as _ingest
 from core.store.records import (
+    AdminToken,
     ApiClient,
+    AuditEntry,
+    ConfigOverride,
+    CursorView,
+    EntitySummary,
+    MessageSummary,
     ClaimedDelivery,
     CompletionSummary,
     CursorUpdate,
@@ -186,28 +197,81 @@ class Store:
         return self._read(lambda conn: _outbox.get_dead_letter(conn, dead_letter_id))
 
     def replay_dead_letter(
-        self, dead_letter_id: int, note: str | None = None, *, force: bool = False, now: datetime | None = None
+        self,
+        dead_letter_id: int,
+        note: str | None = None,
+        *,
+        force: bool = False,
+        now: datetime | None = None,
+        actor: str | None = None,
     ) -> ResolveResult:
         """Queue a dead delivery again under the same delivery key; a resolved one is left alone.
 
         Refuses (without `force`) when a newer version already reached that destination, because
-        sending the old one would roll the destination back.
+        sending the old one would roll the destination back. With `actor`, a replay that happened is
+        written to the audit log in the same transaction.
         """
         at = now or utcnow()
-        return self._write(lambda conn: _outbox.replay_dead_letter(conn, dead_letter_id, at, note, force))
 
-    def discard_dead_letter(self, dead_letter_id: int, note: str | None = None) -> ResolveResult:
+        def work(conn: Connection) -> ResolveResult:
+            result = _outbox.replay_dead_letter(conn, dead_letter_id, at, note, force)
+            if actor is not None and result.done:
+                _audit.append(
+                    conn, at, actor, "dead_letter.replay", f"dead_letter:{dead_letter_id}",
+                    {"resolution": None}, {"resolution": "replayed", "delivery_key": result.delivery_key}, note,
+                )
+            return result
+
+        return self._write(work)
+
+    def discard_dead_letter(
+        self, dead_letter_id: int, note: str | None = None, *, actor: str | None = None
+    ) -> ResolveResult:
         at = utcnow()
-        return self._write(lambda conn: _outbox.discard_dead_letter(conn, dead_letter_id, note, at))
+
+        def work(conn: Connection) -> ResolveResult:
+            result = _outbox.discard_dead_letter(conn, dead_letter_id, note, at)
+            if actor is not None and result.done:
+                _audit.append(
+                    conn, at, actor, "dead_letter.discard", f"dead_letter:{dead_letter_id}",
+                    {"resolution": None}, {"resolution": "discarded"}, note,
+                )
+            return result
+
+        return self._write(work)
+
+    def find_dead_letters(self, **filters: Any) -> list[DeadLetter]:
+        """Dead letters by destination, entity type or id, creation time, reason text (see search)."""
+        return self._read(lambda conn: _search.find_dead_letters(conn, **filters))
+
+    def hold_deliveries(self, route: str, destination: str | None, held: bool) -> int:
+        """Hold (or release) the queued deliveries of a paused (or resumed) route or destination."""
+        at = utcnow()
+        return self._write(lambda conn: _outbox.set_held(conn, route, destination, held, at))
 
     # --- cursors -------------------------------------------------------------------------------
 
     def get_cursor(self, system: str, entity_type: str) -> str | None:
         return self._read(lambda conn: _cursors.get_cursor(conn, system, entity_type))
 
-    def set_cursor(self, system: str, entity_type: str, cursor: str | None) -> None:
+    def set_cursor(self, system: str, entity_type: str, cursor: str | None, *, actor: str | None = None) -> None:
         at = utcnow()
-        self._write(lambda conn: _cursors.set_cursor(conn, system, entity_type, cursor, at))
+
+        def work(conn: Connection) -> None:
+            before = _cursors.get_cursor(conn, system, entity_type) if actor is not None else None
+            _cursors.set_cursor(conn, system, entity_type, cursor, at)
+            if actor is not None:
+                _audit.append(
+                    conn, at, actor, "cursor.set", f"cursor:{system}/{entity_type}", {"cursor": before}, {"cursor": cursor}
+                )
+
+        self._write(work)
+
+    def list_cursors(self) -> list[CursorView]:
+        return self._read(_search.list_cursors)
+
+    def get_cursor_view(self, system: str, entity_type: str) -> CursorView | None:
+        return self._read(lambda conn: _search.get_cursor_view(conn, system, entity_type))
 
     # --- API clients ---------------------------------------------------------------------------
 
@@ -217,10 +281,42 @@ class Store:
         system: str | None = None,
         allowed_orgs: list[str] | None = None,
         allowed_provinces: list[str] | None = None,
+        *,
+        hmac: bool = False,
+        actor: str | None = None,
     ) -> tuple[ApiClient, str]:
-        """Create a client; returns it with the plain key, which is not stored and cannot be shown again."""
+        """Create a client; returns it with the plain key, which is not stored and cannot be shown again.
+
+        No organisation and no province list means the client may write for every organisation.
+        With `hmac`, the client gets a signing secret (`client.hmac_secret`) and must sign requests.
+        """
         at = utcnow()
-        return self._write(lambda conn: _clients.add_client(conn, name, system, allowed_orgs, allowed_provinces, at))
+        secret = _clients.new_hmac_secret() if hmac else None
+
+        def work(conn: Connection) -> tuple[ApiClient, str]:
+            client, key = _clients.add_client(conn, name, system, allowed_orgs, allowed_provinces, at, secret)
+            if actor is not None:
+                _audit.append(conn, at, actor, "client.add", f"client:{name}", None, _client_audit(client))
+            return client, key
+
+        return self._write(work)
+
+    def get_client(self, name: str) -> ApiClient | None:
+        return self._read(lambda conn: _clients.get_client(conn, name))
+
+    def update_client(self, name: str, changes: dict[str, Any], *, actor: str) -> ApiClient | None:
+        """Change a client's scope or disable it; audited with the state before and after."""
+        at = utcnow()
+
+        def work(conn: Connection) -> ApiClient | None:
+            before = _clients.get_client(conn, name)
+            if before is None:
+                return None
+            after = _clients.update_client(conn, name, changes)
+            _audit.append(conn, at, actor, "client.update", f"client:{name}", _client_audit(before), _client_audit(after))
+            return after
+
+        return self._write(work)
 
     def replace_client_key(self, name: str, system: str | None = None) -> tuple[ApiClient, str]:
         """Issue a new key for `name` (creating the client if needed); the previous key is revoked."""
@@ -237,3 +333,123 @@ class Store:
 
     def disable_client(self, name: str, disabled: bool = True) -> bool:
         return self._write(lambda conn: _clients.set_disabled(conn, name, disabled))
+
+    # --- signed requests -----------------------------------------------------------------------
+
+    def claim_signature(self, signature: str, client_id: str, expires_at: datetime) -> bool:
+        """Record a request signature as used; False if it was already used (a replayed request)."""
+        at = utcnow()
+        return self._write(lambda conn: _signatures.claim(conn, signature, client_id, expires_at, at))
+
+    # --- admin tokens --------------------------------------------------------------------------
+
+    def add_admin_token(self, name: str, role: str, *, actor: str) -> tuple[AdminToken, str]:
+        """Create an admin token; the plain token is returned once and only its hash is kept."""
+        at = utcnow()
+
+        def work(conn: Connection) -> tuple[AdminToken, str]:
+            token, plain = _tokens.add_token(conn, name, role, at)
+            _audit.append(conn, at, actor, "token.add", f"token:{name}", None, {"name": name, "role": role})
+            return token, plain
+
+        return self._write(work)
+
+    def authenticate_admin(self, plain_token: str) -> AdminToken | None:
+        if not plain_token:
+            return None
+        return self._read(lambda conn: _tokens.authenticate(conn, plain_token))
+
+    def list_admin_tokens(self) -> list[AdminToken]:
+        return self._read(_tokens.list_tokens)
+
+    def revoke_admin_token(self, name: str, *, actor: str) -> bool:
+        at = utcnow()
+
+        def work(conn: Connection) -> bool:
+            before = _tokens.get_token(conn, name)
+            if before is None or before.disabled:
+                return False
+            _tokens.set_disabled(conn, name, True)
+            _audit.append(conn, at, actor, "token.revoke", f"token:{name}", {"disabled": False}, {"disabled": True})
+            return True
+
+        return self._write(work)
+
+    # --- audit log -----------------------------------------------------------------------------
+
+    def audit(
+        self, actor: str, action: str, target: str | None, before: Any = None, after: Any = None, detail: str | None = None
+    ) -> int:
+        at = utcnow()
+        return self._write(lambda conn: _audit.append(conn, at, actor, action, target, before, after, detail))
+
+    def audit_entries(
+        self,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEntry]:
+        return self._read(lambda conn: _audit.list_entries(conn, actor, action, since, limit, offset))
+
+    # --- configuration overrides ---------------------------------------------------------------
+
+    def put_override(
+        self, kind: str, name: str, value: Any, *, actor: str, action: str, before: Any = None
+    ) -> None:
+        """Store a run-time configuration change and its audit entry in one transaction."""
+        at = utcnow()
+
+        def work(conn: Connection) -> None:
+            _overrides.put(conn, kind, name, value, actor, at)
+            _audit.append(conn, at, actor, action, f"{kind}:{name}", before, value)
+
+        self._write(work)
+
+    def overrides(self, kind: str) -> list[ConfigOverride]:
+        return self._read(lambda conn: _overrides.list_kind(conn, kind))
+
+    # --- operator reads ------------------------------------------------------------------------
+
+    def list_messages(self, **filters: Any) -> list[MessageSummary]:
+        """Inbox messages by system, organisation, client, time and outcome, newest first."""
+        return self._read(lambda conn: _search.list_messages(conn, **filters))
+
+    def message_versions(self, message_id: str) -> list[dict[str, Any]]:
+        """The entity versions a message became."""
+        return self._read(lambda conn: _search.versions_from_message(conn, message_id))
+
+    def search_entities(self, **filters: Any) -> list[EntitySummary]:
+        return self._read(lambda conn: _search.search_entities(conn, **filters))
+
+    def trace_entity(self, entity_id: str) -> list[dict[str, Any]]:
+        return self._read(lambda conn: _search.trace_entity(conn, entity_id))
+
+    def record_refused_message(
+        self, message: InboundMessage, rejections: Sequence[RowRejection], *, actor: str, detail: str
+    ) -> None:
+        """Keep a request refused as a whole (outcome 'refused') and audit the refusal, together."""
+        at = utcnow()
+
+        def work(conn: Connection) -> None:
+            _ingest.record_refused(conn, message, rejections)
+            _audit.append(
+                conn, at, actor, "ingest.refused", f"message:{message.message_id}", None, {"system": message.system}, detail
+            )
+
+        self._write(work)
+
+
+def _client_audit(client: ApiClient | None) -> dict[str, Any] | None:
+    """What the audit log keeps of a client: never its key or signing secret."""
+    if client is None:
+        return None
+    return {
+        "name": client.name,
+        "system": client.system,
+        "allowed_orgs": client.allowed_orgs,
+        "allowed_provinces": client.allowed_provinces,
+        "disabled": client.disabled,
+        "signed_requests": client.hmac_secret is not None,
+    }

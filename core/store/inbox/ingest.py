@@ -242,7 +242,7 @@ def ingest_batch(
                     "entity_id": state.entity_id,
                     "entity_type": ent.entity_type,
                     "version": state.version,
-                    "state": "pending",
+                    "state": "held" if dest.held else "pending",
                     "attempts": 0,
                     "max_attempts": dest.max_attempts,
                     "next_attempt_at": now,
@@ -317,3 +317,9 @@ def ingest_batch(
 def record_failed(conn: Connection, message: InboundMessage, rejection: RowRejection) -> None:
     insert_message(conn, message, outcome="failed", accepted=0, rejected=0)
     insert_rejections(conn, message.message_id, [rejection])
+
+
+def record_refused(conn: Connection, message: InboundMessage, rejections: Sequence[RowRejection]) -> None:
+    """Keep a request that was turned away as a whole: no entity, version or delivery comes of it."""
+    insert_message(conn, message, outcome="refused", accepted=0, rejected=rejected_row_count(rejections))
+    insert_rejections(conn, message.message_id, rejections)

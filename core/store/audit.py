@@ -1,0 +1,67 @@
+"""The audit log: who changed what, when, and the state before and after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from core.store.records import AuditEntry
+from core.store.schema import audit_log
+from core.store.util import dumps, loads
+
+
+def append(
+    conn: Connection,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str | None,
+    before: Any = None,
+    after: Any = None,
+    detail: str | None = None,
+) -> int:
+    result = conn.execute(
+        insert(audit_log).values(
+            at=at,
+            actor=actor,
+            action=action,
+            target=target,
+            before_json=None if before is None else dumps(before),
+            after_json=None if after is None else dumps(after),
+            detail=detail,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def list_entries(
+    conn: Connection,
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[AuditEntry]:
+    stmt = select(audit_log)
+    if actor is not None:
+        stmt = stmt.where(audit_log.c.actor == actor)
+    if action is not None:
+        stmt = stmt.where(audit_log.c.action == action)
+    if since is not None:
+        stmt = stmt.where(audit_log.c.at >= since)
+    stmt = stmt.order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+    return [
+        AuditEntry(
+            id=r.id,
+            at=r.at,
+            actor=r.actor,
+            action=r.action,
+            target=r.target,
+            before=loads(r.before_json),
+            after=loads(r.after_json),
+            detail=r.detail,
+        )
+        for r in conn.execute(stmt)
+    ]
