@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+
+from tests.shipped_data import bb_sample_rows
 import yaml
 
 from canonical_model.codelists import CodeList, CodeListError, CodeNode, Crosswalk, CrosswalkRow
@@ -15,7 +16,6 @@ from canonical_model.rejection import Rejection
 REPO = Path(__file__).resolve().parents[2]
 CODELISTS = REPO / "config" / "codelists"
 CROSSWALKS = REPO / "config" / "crosswalks"
-BB_SAMPLE = REPO.parent / "shared" / "data" / "samples" / "bb_grant_projects_2559.jsonl"
 
 
 def load_list(scheme: str) -> CodeList:
@@ -48,10 +48,7 @@ def national_expense() -> CodeList:
 
 @pytest.fixture(scope="module")
 def bb_items() -> list[dict]:
-    if not BB_SAMPLE.exists():
-        pytest.skip(f"shared sample not present: {BB_SAMPLE}")
-    with BB_SAMPLE.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return bb_sample_rows()
 
 
 def node(code: str, parent: str | None, level: str, scheme: str = "t") -> CodeNode:

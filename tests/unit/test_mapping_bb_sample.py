@@ -10,7 +10,6 @@ across expense categories. The rejection paths are exercised on real rows with o
 from __future__ import annotations
 
 import collections
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,9 @@ import pytest
 from canonical_model import ENTITY_TYPES
 from core.mapping import Mapping, MappingError
 from core.reference_data import load_reference_data
+from tests.shipped_data import bb_sample_rows
 
-SAMPLE = Path("/work/shared/data/samples/bb_grant_projects_2559.jsonl")
 MAPPING = Path(__file__).resolve().parents[1] / "data" / "mappings" / "bb_grant_budget_line.yaml"
-
-pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason="shared BB sample not present")
-
 
 @pytest.fixture(scope="module")
 def mapping() -> Mapping:
@@ -34,7 +30,7 @@ def mapping() -> Mapping:
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return bb_sample_rows()
 
 
 def _row(rows: list[dict[str, Any]], bb_code: str, objc: str | None = None) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 import csv
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -27,9 +26,9 @@ from canonical_model.codes import (
 )
 from canonical_model.rejection import Rejection
 from canonical_model.thai_digits import to_thai_digits
+from tests.shipped_data import LAO_REGISTRY
 
 PROPERTY = settings(max_examples=200, deadline=None)
-LAO_REGISTRY = Path("/work/shared/data/lao_registry.csv")
 DIGITS12 = st.text(alphabet="0123456789", min_size=12, max_size=12)
 
 
@@ -240,8 +239,6 @@ def test_org_type_of_dla_code(code: str, org_type: str) -> None:
 
 
 def _registry() -> list[dict[str, str]]:
-    if not LAO_REGISTRY.exists():
-        pytest.skip(f"shared registry {LAO_REGISTRY} not present")
     with LAO_REGISTRY.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
