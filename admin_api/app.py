@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from admin_api.observability import metrics, metrics_middleware
 from admin_api.problems import problem_middleware
 from admin_api.routes import setup_routes
 from core.hub import Hub
@@ -17,7 +18,10 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY_BYTES)
+    # Outermost, so that it sees the status problem_middleware finally answers.
+    app = web.Application(
+        middlewares=[metrics_middleware(hub.observer), problem_middleware], client_max_size=MAX_BODY_BYTES
+    )
     app[HUB] = hub
 
     async def hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -29,6 +33,7 @@ def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
 
     app.cleanup_ctx.append(hub_lifecycle)
     setup_routes(app)
+    app.router.add_get("/metrics", metrics)
     return app
 
 

@@ -39,15 +39,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    hub = _hub(request)
-    checks: dict[str, Any] = {}
-    try:
-        checks["database"] = "ok" if await asyncio.to_thread(hub.store.is_current) else "migrations pending"
-    except Exception as exc:
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-    checks["scheduler"] = "ok" if (hub.scheduler_running or not hub.settings.scheduler_enabled) else "stopped"
-    checks["workers"] = "ok" if hub.workers else "none"
-    ready = all(value == "ok" for value in checks.values())
+    from core.health import readiness
+
+    ready, checks = await readiness(_hub(request))
     return _json({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 
 

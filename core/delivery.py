@@ -11,7 +11,6 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,12 +38,20 @@ def backoff_delay(
     return max(jittered, retry_after or 0.0)
 
 
-@dataclass
 class DeliveryObserver:
-    """Callbacks for metrics; the defaults do nothing so the worker runs without the metrics module."""
+    """Callbacks for metrics; the defaults do nothing so the worker runs without the metrics module.
 
-    on_result: Callable[[ClaimedDelivery, str, float], None] = lambda item, outcome, seconds: None
-    on_delivered: Callable[[ClaimedDelivery, datetime], None] = lambda item, at: None
+    Methods, not callable fields, so that a subclass (core.metrics.HubMetrics) can override them.
+    """
+
+    def on_result(self, item: ClaimedDelivery, outcome: str) -> None:
+        """One delivery settled: delivered, retry, exhausted, rejected, unmappable or no_plugin."""
+
+    def on_write(self, destination: str, items: int, seconds: float) -> None:
+        """One write call to a destination returned (or failed) after `seconds`."""
+
+    def on_delivered(self, item: ClaimedDelivery, at: datetime) -> None:
+        """The destination acknowledged `item` at `at`."""
 
 
 @dataclass
@@ -89,6 +96,8 @@ class DeliveryWorker:
 
     async def _deliver(self, destination: str, items: list[ClaimedDelivery]) -> list[DeliveryResult]:
         if destination not in self.registry:
+            for item in items:
+                self.observer.on_result(item, "no_plugin")
             return [
                 Dead(item.outbox_id, f"no plugin provides destination {destination!r}", attempt=item.attempts)
                 for item in items
@@ -100,6 +109,7 @@ class DeliveryWorker:
             try:
                 native = await plugin.map_out(item.entity_type, item.payload, self.reference)
             except Exception as exc:  # a record that cannot be expressed in the system's terms
+                self.observer.on_result(item, "unmappable")
                 results.append(self._settle(item, Rejected(f"map-out failed: {_describe(exc)}")))
                 continue
             writable.append(
@@ -142,10 +152,10 @@ class DeliveryWorker:
         except Exception as exc:  # an unexpected plugin failure is retried, never lost
             log.exception("plugin_write_failed", system=plugin.name)
             answers = [Retryable(f"plugin error: {_describe(exc)}")] * len(batch)
-        elapsed = time.perf_counter() - started
+        self.observer.on_write(plugin.name, len(batch), time.perf_counter() - started)
         results = []
         for (item, _), answer in zip(writable, answers, strict=True):
-            self.observer.on_result(item, _outcome_name(answer, item), elapsed / len(batch))
+            self.observer.on_result(item, _outcome_name(answer, item))
             results.append(self._settle(item, answer))
         return results
 

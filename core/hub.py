@@ -13,7 +13,7 @@ import aiohttp
 import structlog
 
 from core.delivery import DeliveryObserver, DeliveryWorker
-from core.ingest import Ingestor
+from core.ingest import IngestObserver, Ingestor
 from core.plugin_manager import PluginRegistry, get_plugin_manager
 from core.reference_data import load_reference_data
 from core.router import Router
@@ -24,10 +24,17 @@ log = structlog.get_logger("prasan.hub")
 
 
 @dataclass
-class HubObserver(DeliveryObserver):
-    """Hook points for metrics; no-ops until a metrics module replaces them."""
+class HubObserver(DeliveryObserver, IngestObserver):
+    """Hook points for metrics; no-ops here. A Hub built with this default gets `core.metrics.HubMetrics`."""
 
-    def pulled(self, system: str, entity_type: str, records: int) -> None:
+    def pulled(self, system: str, entity_type: str, records: int, seconds: float = 0.0) -> None:
+        return None
+
+    def pull_failed(self, system: str, entity_type: str, seconds: float) -> None:
+        return None
+
+    def attach(self, hub: Hub) -> None:
+        """Called once the hub has its store and plugins (collectors that read them register here)."""
         return None
 
 
@@ -38,17 +45,25 @@ class Hub:
     observer: HubObserver = field(default_factory=HubObserver)
 
     def __post_init__(self) -> None:
+        if type(self.observer) is HubObserver:  # imported late: core.metrics subclasses HubObserver
+            from core.metrics import HubMetrics
+
+            self.observer = HubMetrics()
         self.registry = self.registry or get_plugin_manager()
         self.reference = load_reference_data(self.settings.config_dir)
         self.router = Router.from_file(self.settings.routes_file, self.reference.organizations.get)
         self.router.check_against(self.registry.systems)
         self.store = Store(self.settings.resolved_database_url)
-        self.ingestor = Ingestor(self.store, self.reference, self.router)
+        self.ingestor = Ingestor(self.store, self.reference, self.router, observer=self.observer)
         self.http: aiohttp.ClientSession | None = None
         self.workers: list[DeliveryWorker] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.scheduler: Any = None
+        from core.health import PluginHealth
+
+        self.plugin_health = PluginHealth(self)
+        self.observer.attach(self)
 
     async def start(self, *, workers: bool = True, scheduler: bool | None = None) -> None:
         await asyncio.to_thread(self.store.upgrade)

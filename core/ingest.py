@@ -82,11 +82,28 @@ class IdempotencyKeyReused(Exception):
         self.message_id = message_id
 
 
+class IngestObserver:
+    """Callbacks for metrics; the defaults do nothing so ingest runs without the metrics module."""
+
+    def on_ingested(self, system: str, outcome: IngestOutcome, entity_type: str | None = None) -> None:
+        """A message was stored; `entity_type` is known on the pull path (rejected rows carry none)."""
+
+    def on_payload_failed(self, system: str, rule: str) -> None:
+        """A payload could not be read at all."""
+
+
 class Ingestor:
-    def __init__(self, store: Any, reference: Any, route: Callable[[str, IncomingEntity], list[Any]]) -> None:
+    def __init__(
+        self,
+        store: Any,
+        reference: Any,
+        route: Callable[[str, IncomingEntity], list[Any]],
+        observer: IngestObserver | None = None,
+    ) -> None:
         self.store = store
         self.reference = reference
         self.route = route
+        self.observer = observer or IngestObserver()
 
     async def answer_push(self, plugin: SystemPlugin, message: InboundMessage) -> tuple[dict[str, Any], bool]:
         """Ingest a pushed payload and return the answer for the producer, and whether it is a replay.
@@ -127,23 +144,26 @@ class Ingestor:
             records = await plugin.parse(message.payload, message.media_type or "", message.charset)
         except PayloadError as exc:
             await asyncio.to_thread(self.store.record_failed_message, message, exc.reason, exc.rule)
+            self.observer.on_payload_failed(plugin.name, exc.rule)
             raise
         return await self.ingest_records(plugin, message, records)
 
     async def ingest_records(
         self, plugin: SystemPlugin, message: InboundMessage, records: list[NativeRecord], cursor: CursorUpdate | None = None
     ) -> IngestReport:
-        entities, rejections = await self.map_records(plugin, records)
-        message.record_count = len(records)
-        outcome = await asyncio.to_thread(self.store.ingest, message, entities, rejections, self.route, cursor)
-        log.info(
-            "ingested",
-            message_id=outcome.message_id,
-            system=plugin.name,
-            accepted=len(outcome.entities),
-            changed=outcome.changed_count,
-            rejected=len(outcome.rejected),
-        )
+        # Bound for every line logged while this message is handled, the store's and plugins' included.
+        with structlog.contextvars.bound_contextvars(message_id=message.message_id, system=plugin.name):
+            entities, rejections = await self.map_records(plugin, records)
+            message.record_count = len(records)
+            outcome = await asyncio.to_thread(self.store.ingest, message, entities, rejections, self.route, cursor)
+            self.observer.on_ingested(plugin.name, outcome, cursor.entity_type if cursor else None)
+            log.info(
+                "ingested",
+                message_id=outcome.message_id,
+                accepted=len(outcome.entities),
+                changed=outcome.changed_count,
+                rejected=len(outcome.rejected),
+            )
         return IngestReport(outcome, len(records))
 
     async def map_records(

@@ -1,25 +1,58 @@
-"""structlog set-up: JSON lines for machines, readable console output on a terminal."""
+"""structlog set-up: JSON lines for machines, readable console output on a terminal.
+
+Context is bound where the work happens, so each line says what it concerns: ingest binds
+`message_id` and `system`, delivery binds `delivery_key`, `system` (the destination) and `route`,
+pulls bind `system`, `entity_type` and `run_id`, HTTP requests bind `http_route` and `http_method`
+(structlog contextvars, merged into every line). Every string value goes through `scrub_secrets`,
+so an API key or bearer token that slips into a message is masked before it is written.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
 
 import structlog
 
 from core.errors import scrub_secrets
 
+# Keys whose values are secrets whatever they look like.
+_SECRET_KEYS = {"api_key", "token", "password", "secret", "authorization", "hmac_secret"}
 
-def _scrub(logger: object, method: str, event: dict) -> dict:
+
+def _scrub(logger: object, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
-        if isinstance(value, str):
+        if key.lower() in _SECRET_KEYS and value is not None:
+            event[key] = "***"
+        elif isinstance(value, str):
             event[key] = scrub_secrets(value)
+        elif isinstance(value, (dict, list, tuple)):
+            event[key] = scrub_secrets(repr(value)) if _has_secret(repr(value)) else value
     return event
 
 
-def configure_logging(level: str = "info", fmt: str = "auto") -> None:
-    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
-    renderer = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer(ensure_ascii=False)
+def _has_secret(text: str) -> bool:
+    return scrub_secrets(text) != text
+
+
+def configure_logging(
+    level: str = "info", fmt: str = "auto", *, stream: TextIO | None = None, cache: bool = True
+) -> None:
+    """Configure structlog for the process.
+
+    Args:
+        level: debug, info, warning or error.
+        fmt: json, console, or auto (console when `stream` is a terminal).
+        stream: where lines go (standard error by default).
+        cache: cache loggers on first use (faster); tests that reconfigure turn it off.
+    """
+    out = stream or sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and out.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -30,6 +63,6 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=cache,
     )

@@ -6,7 +6,11 @@ so a cursor never moves past a record that was not committed.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -24,8 +28,23 @@ class PullRunner:
         self.hub = hub
 
     async def pull(self, system: str, entity_type: str) -> int:
-        import asyncio
+        started = time.perf_counter()
+        run_id = uuid.uuid4().hex[:12]
+        with structlog.contextvars.bound_contextvars(system=system, entity_type=entity_type, run_id=run_id):
+            try:
+                total = await self._pull(system, entity_type)
+            except Exception:
+                self.hub.observer.pull_failed(system, entity_type, time.perf_counter() - started)
+                log.exception("pull_failed")
+                raise
+            # Kept in the database so that "last successful sync" survives restarts and is the same in
+            # every hub process, even when the pull found nothing new and the cursor did not move.
+            await asyncio.to_thread(self.hub.store.mark_pulled, system, entity_type)
+            self.hub.observer.pulled(system, entity_type, total, time.perf_counter() - started)
+            log.info("pull_done", records=total)
+        return total
 
+    async def _pull(self, system: str, entity_type: str) -> int:
         plugin = self.hub.registry.get(system)
         settings = plugin.settings_from(self.hub.settings.systems.get(system))
         cursor = await asyncio.to_thread(self.hub.store.get_cursor, system, entity_type)
@@ -46,8 +65,6 @@ class PullRunner:
                 more = more or batch.more
             if not more:
                 break
-        self.hub.observer.pulled(system, entity_type, total)
-        log.info("pull_done", system=system, entity_type=entity_type, records=total)
         return total
 
 
@@ -65,4 +82,14 @@ def build_scheduler(hub: Any) -> AsyncIOScheduler:
             coalesce=True,
         )
     scheduler.add_job(hub.sweep, "interval", seconds=5, id="retry-sweep", max_instances=1, coalesce=True)
+    # Plugin health is checked here, never by a scrape, so /metrics and /readyz stay cheap.
+    scheduler.add_job(
+        hub.plugin_health.refresh,
+        "interval",
+        seconds=hub.plugin_health.max_age_s,
+        id="plugin-health",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
     return scheduler

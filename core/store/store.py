@@ -17,6 +17,7 @@ from core.store import admin_tokens as _tokens
 from core.store import audit as _audit
 from core.store import clients as _clients
 from core.store import cursors as _cursors
+from core.store import gauges as _gauges
 from core.store import migrate as _migrate
 from core.store import outbox as _outbox
 from core.store import overrides as _overrides
@@ -272,6 +273,17 @@ class Store:
 
     def get_cursor_view(self, system: str, entity_type: str) -> CursorView | None:
         return self._read(lambda conn: _search.get_cursor_view(conn, system, entity_type))
+
+    def mark_pulled(self, system: str, entity_type: str) -> None:
+        """Remember that a pull of (system, entity type) succeeded now (its cursor stays as it is)."""
+        at = utcnow()
+        self._write(lambda conn: _gauges.mark_pulled(conn, system, entity_type, at))
+
+    # --- figures for metrics -------------------------------------------------------------------
+
+    def gauge_snapshot(self) -> _gauges.GaugeSnapshot:
+        """Backlog, oldest pending row, unresolved dead letters and last pulls, in one read."""
+        return self._read(_gauges.snapshot)
 
     # --- API clients ---------------------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""HTTP side of observability: the request-metrics middleware, GET /metrics, and log context per request."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from core.metrics import CONTENT_TYPE, HubMetrics
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def route_template(request: web.Request) -> str:
+    """The route as declared ('/api/v1/entities/{entity_id}'), never the raw path with its ids."""
+    route = request.match_info.route
+    resource = route.resource if route is not None else None
+    if resource is None:  # no route matched: 404 or 405 from the router itself
+        return "unmatched"
+    return resource.canonical
+
+
+def metrics_middleware(observer: object) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = route_template(request)
+        started = time.perf_counter()
+        status = 500
+        with structlog.contextvars.bound_contextvars(http_route=route, http_method=request.method):
+            try:
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            finally:
+                if isinstance(observer, HubMetrics):
+                    observer.http_request(request.method, route, status, time.perf_counter() - started)
+
+    return middleware
+
+
+async def metrics(request: web.Request) -> web.Response:
+    from admin_api.app import HUB
+
+    hub = request.app[HUB]
+    hub.plugin_health.refresh_soon()  # only when stale; the scrape never waits for it
+    # The database gauges run SQL: off the event loop.
+    body = await asyncio.to_thread(hub.observer.render) if isinstance(hub.observer, HubMetrics) else b""
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

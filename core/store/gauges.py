@@ -1,0 +1,74 @@
+"""Figures for the gauges that describe the database, read at scrape time.
+
+They come from SQL rather than from counters in one process, so that every hub process sharing the
+database reports the same, correct numbers (Prometheus then takes `max by (destination)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from core.store.schema import dead_letters, outbox, pull_cursors
+
+
+@dataclass(frozen=True)
+class GaugeSnapshot:
+    """Outbox rows by destination and state, oldest open row, unresolved dead letters, last pulls."""
+
+    rows_by_state: dict[str, dict[str, int]] = field(default_factory=dict)
+    oldest_pending_created_at: dict[str, datetime] = field(default_factory=dict)
+    unresolved_dead_letters: dict[str, int] = field(default_factory=dict)
+    last_pulled_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+
+def snapshot(conn: Connection) -> GaugeSnapshot:
+    rows: dict[str, dict[str, int]] = {}
+    for destination, state, count in conn.execute(
+        select(outbox.c.destination, outbox.c.state, func.count()).group_by(outbox.c.destination, outbox.c.state)
+    ):
+        rows.setdefault(destination, {})[state] = int(count)
+    oldest = {
+        destination: _aware(created)
+        for destination, created in conn.execute(
+            select(outbox.c.destination, func.min(outbox.c.created_at))
+            .where(outbox.c.state == "pending")
+            .group_by(outbox.c.destination)
+        )
+        if created is not None
+    }
+    dead = {
+        destination: int(count)
+        for destination, count in conn.execute(
+            select(dead_letters.c.destination, func.count())
+            .where(dead_letters.c.resolved_at.is_(None))
+            .group_by(dead_letters.c.destination)
+        )
+    }
+    pulled = {
+        (system, entity_type): _aware(at)
+        for system, entity_type, at in conn.execute(
+            select(pull_cursors.c.system, pull_cursors.c.entity_type, pull_cursors.c.updated_at)
+        )
+    }
+    return GaugeSnapshot(rows, oldest, dead, pulled)
+
+
+def mark_pulled(conn: Connection, system: str, entity_type: str, now: datetime) -> None:
+    """Record a successful pull without touching the cursor (a pull that found nothing keeps it)."""
+    changed = conn.execute(
+        update(pull_cursors)
+        .where(pull_cursors.c.system == system, pull_cursors.c.entity_type == entity_type)
+        .values(updated_at=now)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(pull_cursors).values(system=system, entity_type=entity_type, cursor=None, updated_at=now))
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
