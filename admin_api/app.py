@@ -9,20 +9,34 @@ from typing import Any
 from aiohttp import web
 
 from admin_api.observability import metrics, metrics_middleware
+from admin_api.auth import RATE_LIMITER, admin_auth_middleware
 from admin_api.problems import problem_middleware
+from admin_api.ratelimit import RateLimiter
 from admin_api.routes import setup_routes
 from core.hub import Hub
 
+
+def setup_admin(app: web.Application) -> None:
+    """The admin operations and their OpenAPI document (imported here: they need HUB defined)."""
+    import admin_api.admin_routes  # noqa: F401  (declares the operations)
+    from admin_api import openapi, spec
+
+    spec.setup(app)
+    openapi.setup(app)
+
 HUB = web.AppKey("hub", Hub)
-MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_BODY_BYTES = 32 * 1024 * 1024  # the default of settings.security.max_ingest_body_bytes
 
 
 def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
     # Outermost, so that it sees the status problem_middleware finally answers.
     app = web.Application(
-        middlewares=[metrics_middleware(hub.observer), problem_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[metrics_middleware(hub.observer), problem_middleware, admin_auth_middleware],
+        client_max_size=hub.settings.security.max_ingest_body_bytes,
     )
     app[HUB] = hub
+    security = hub.settings.security
+    app[RATE_LIMITER] = RateLimiter(security.rate_limit_per_s, security.rate_limit_burst)
 
     async def hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
         if start_hub:
@@ -33,6 +47,7 @@ def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
 
     app.cleanup_ctx.append(hub_lifecycle)
     setup_routes(app)
+    setup_admin(app)
     app.router.add_get("/metrics", metrics)
     return app
 

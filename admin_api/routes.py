@@ -1,4 +1,4 @@
-"""Route table and the thin handlers of ingest, health and entity reads. Handlers only call core."""
+"""Route table and the thin handlers of ingest and health (admin operations: admin_routes.py). Handlers only call core."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from admin_api import producer
 from admin_api.problems import problem
 from core.ingest import IdempotencyKeyReused
 from core.payloads import PayloadError
+from core.scope import ScopeViolation
 from core.store.records import InboundMessage
 
 
@@ -58,18 +60,29 @@ async def inbound(request: web.Request) -> web.Response:
         return problem(401, "Unauthorized", "unknown or disabled API key")
     if client.system != system:
         return problem(403, "Forbidden", f"this key may only write to {client.system!r}")
+    refused = producer.before_body(request, client)
+    if refused is not None:
+        return refused
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
+        return problem(400, "Bad Request", "an Idempotency-Key has 1 to 255 characters")
     plugin = hub.registry.get(system)
     body = await request.read()
+    refused = await producer.check_signature(request, hub, client, body)
+    if refused is not None:
+        return refused
     message = InboundMessage(
         system=system,
         payload=body,
         media_type=request.content_type,
         charset=request.charset,
         client_name=client.name,
-        idempotency_key=request.headers.get("Idempotency-Key"),
+        idempotency_key=idempotency_key,
     )
     try:
-        answer, replayed = await hub.ingestor.answer_push(plugin, message)
+        answer, replayed = await hub.ingestor.answer_push(plugin, message, producer.scope_of(hub, client))
+    except ScopeViolation as exc:
+        return producer.scope_problem(exc)
     except IdempotencyKeyReused as exc:
         return problem(409, "Conflict", str(exc), message_id=exc.message_id)
     except PayloadError as exc:
@@ -86,61 +99,7 @@ async def inbound(request: web.Request) -> web.Response:
     return response
 
 
-async def get_entity(request: web.Request) -> web.Response:
-    hub = _hub(request)
-    view = await asyncio.to_thread(hub.store.get_entity, request.match_info["entity_id"])
-    if view is None:
-        return problem(404, "Not Found", "no entity with this id")
-    return _json(
-        {
-            "id": view.entity_id,
-            "entity_type": view.entity_type,
-            "version": view.version,
-            "content_hash": view.content_hash,
-            "org_code": view.org_code,
-            "fiscal_year": view.fiscal_year,
-            "created_at": view.created_at.isoformat(),
-            "updated_at": view.updated_at.isoformat(),
-            "entity": view.payload,
-            "xrefs": view.xrefs,
-            "deliveries": [
-                {
-                    "destination": d.destination,
-                    "version": d.version,
-                    "state": d.state,
-                    "attempts": d.attempts,
-                    "last_error": d.last_error,
-                    "delivery_key": d.delivery_key,
-                    "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
-                }
-                for d in view.deliveries
-            ],
-        }
-    )
-
-
-async def list_plugins(request: web.Request) -> web.Response:
-    hub = _hub(request)
-    return _json(
-        [
-            {
-                "name": plugin.name,
-                "title": plugin.description.title,
-                "owner_agency": plugin.description.owner_agency,
-                "version": plugin.description.version,
-                "capabilities": sorted(c.value for c in plugin.description.capabilities),
-                "reads": list(plugin.description.reads),
-                "writes": list(plugin.description.writes),
-                "formats": list(plugin.description.formats),
-            }
-            for plugin in hub.registry.systems.values()
-        ]
-    )
-
-
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/api/v1/inbound/{system}", inbound)
-    app.router.add_get("/api/v1/entities/{entity_id}", get_entity)
-    app.router.add_get("/api/v1/plugins", list_plugins)

@@ -60,6 +60,9 @@ class Hub:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.scheduler: Any = None
+        from core.admin.services import AdminServices
+
+        self.admin = AdminServices(self)
         from core.health import PluginHealth
 
         self.plugin_health = PluginHealth(self)
@@ -67,8 +70,10 @@ class Hub:
 
     async def start(self, *, workers: bool = True, scheduler: bool | None = None) -> None:
         await asyncio.to_thread(self.store.upgrade)
+        await asyncio.to_thread(self.admin.load)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s))
         self._stop.clear()
+        self._tasks.append(asyncio.create_task(self.admin.refresh_forever(self._stop), name="admin-refresh"))
         if workers:
             for _ in range(self.settings.delivery.workers):
                 worker = DeliveryWorker(

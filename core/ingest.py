@@ -7,6 +7,7 @@ record ends accepted or rejected with its field, value and rule, and the raw pay
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from core.payloads import PayloadError
 from core.plugin_manager import SystemPlugin
 from core.plugin_types import MappedRecord, NativeRecord
 from core.store import IdempotencyConflict
+from core.scope import ProducerScope, ScopeViolation
 from core.store.records import CursorUpdate, InboundMessage, IncomingEntity, IngestOutcome, RowRejection
 
 log = structlog.get_logger("prasan.ingest")
@@ -105,18 +107,21 @@ class Ingestor:
         self.route = route
         self.observer = observer or IngestObserver()
 
-    async def answer_push(self, plugin: SystemPlugin, message: InboundMessage) -> tuple[dict[str, Any], bool]:
+    async def answer_push(
+        self, plugin: SystemPlugin, message: InboundMessage, scope: ProducerScope | None = None
+    ) -> tuple[dict[str, Any], bool]:
         """Ingest a pushed payload and return the answer for the producer, and whether it is a replay.
 
         With an Idempotency-Key, the same key and the same body return the first answer without
-        storing anything again; the same key with another body raises IdempotencyKeyReused.
+        storing anything again; the same key with another body raises IdempotencyKeyReused. A record
+        outside the client's `scope` raises ScopeViolation (see `_refuse_outside_scope`).
         """
         if message.idempotency_key:
             replay = await self._earlier_answer(message)
             if replay is not None:
                 return replay, True
         try:
-            report = await self.ingest_payload(plugin, message)
+            report = await self.ingest_payload(plugin, message, scope)
         except IdempotencyConflict:  # a concurrent request with the same key won the race
             replay = await self._earlier_answer(message)
             if replay is None:
@@ -137,7 +142,9 @@ class Ingestor:
             raise IdempotencyKeyReused(earlier.message_id)
         return earlier.response
 
-    async def ingest_payload(self, plugin: SystemPlugin, message: InboundMessage) -> IngestReport:
+    async def ingest_payload(
+        self, plugin: SystemPlugin, message: InboundMessage, scope: ProducerScope | None = None
+    ) -> IngestReport:
         """Parse, map and store one pushed payload. A payload that cannot be read at all is stored as
         failed and the PayloadError is raised again for the caller to answer 400."""
         try:
@@ -146,14 +153,22 @@ class Ingestor:
             await asyncio.to_thread(self.store.record_failed_message, message, exc.reason, exc.rule)
             self.observer.on_payload_failed(plugin.name, exc.rule)
             raise
-        return await self.ingest_records(plugin, message, records)
+        return await self.ingest_records(plugin, message, records, scope=scope)
 
     async def ingest_records(
-        self, plugin: SystemPlugin, message: InboundMessage, records: list[NativeRecord], cursor: CursorUpdate | None = None
+        self,
+        plugin: SystemPlugin,
+        message: InboundMessage,
+        records: list[NativeRecord],
+        cursor: CursorUpdate | None = None,
+        *,
+        scope: ProducerScope | None = None,
     ) -> IngestReport:
         # Bound for every line logged while this message is handled, the store's and plugins' included.
         with structlog.contextvars.bound_contextvars(message_id=message.message_id, system=plugin.name):
             entities, rejections = await self.map_records(plugin, records)
+            if scope is not None:
+                await self._refuse_outside_scope(scope, message, entities)
             message.record_count = len(records)
             outcome = await asyncio.to_thread(self.store.ingest, message, entities, rejections, self.route, cursor)
             self.observer.on_ingested(plugin.name, outcome, cursor.entity_type if cursor else None)
@@ -165,6 +180,41 @@ class Ingestor:
                 rejected=len(outcome.rejected),
             )
         return IngestReport(outcome, len(records))
+
+    async def _refuse_outside_scope(
+        self, scope: ProducerScope, message: InboundMessage, entities: list[IncomingEntity]
+    ) -> None:
+        """One record of an organisation the client may not write for refuses the whole request.
+
+        The payload is kept in the inbox with outcome 'refused' and a rejection per offending row, so
+        nothing is lost, but no entity, version or delivery comes of it. It is kept without its
+        Idempotency-Key, so that a repeat is judged again (by then the scope may have been fixed)
+        instead of replaying the refusal.
+        """
+        outside = scope.outside(entities)
+        if not outside:
+            return
+        orgs = sorted({entity.org_code or "" for entity in outside})
+        rejections = [
+            RowRejection(
+                row=entity.row,
+                rule="scope.org_outside",
+                reason=f"client {scope.client.name!r} may not write for this organisation",
+                field="org_code",
+                value=entity.org_code,
+            )
+            for entity in outside
+        ]
+        refused = dataclasses.replace(message, idempotency_key=None)
+        await asyncio.to_thread(
+            self.store.record_refused_message,
+            refused,
+            rejections,
+            actor=f"client:{scope.client.name}",
+            detail=f"records for organisations outside the client's scope: {', '.join(orgs)}",
+        )
+        log.warning("ingest_refused_scope", message_id=message.message_id, client=scope.client.name, orgs=orgs[:20])
+        raise ScopeViolation(scope.client.name, orgs, message.message_id)
 
     async def map_records(
         self, plugin: SystemPlugin, records: list[NativeRecord]

@@ -36,8 +36,10 @@ class Route(BaseModel):
     destinations: list[str] = Field(min_length=1, description="systems that receive them")
     filters: RouteFilter = Field(default_factory=RouteFilter)
     max_attempts: int = Field(8, ge=1, le=100, description="delivery attempts before a dead letter")
-    paused: bool = Field(False, description="a paused route creates no new deliveries")
-    paused_destinations: list[str] = Field(default_factory=list, description="destinations paused on this route")
+    paused: bool = Field(False, description="a paused route holds its deliveries until it is resumed")
+    paused_destinations: list[str] = Field(
+        default_factory=list, description="destinations on this route whose deliveries are held until resumed"
+    )
 
     @field_validator("destinations")
     @classmethod
@@ -52,15 +54,26 @@ OrgLookup = Callable[[str], Mapping[str, Any] | None]
 
 class Router:
     def __init__(self, routes: Iterable[Route], org_lookup: OrgLookup | None = None) -> None:
-        self.routes = list(routes)
-        names = [route.name for route in self.routes]
+        self._org_lookup = org_lookup or (lambda code: None)
+        self.replace(routes)
+
+    def replace(self, routes: Iterable[Route]) -> None:
+        """Swap the whole route table at once (routes changed at run time); the ingestor keeps its
+        reference to this router, so the new table applies to the next message."""
+        routes = list(routes)
+        names = [route.name for route in routes]
         if len(set(names)) != len(names):
             raise ConfigError(f"route names must be unique: {names}")
-        self._org_lookup = org_lookup or (lambda code: None)
-        self._by_source: dict[tuple[str, str], list[Route]] = {}
-        for route in self.routes:
+        by_source: dict[tuple[str, str], list[Route]] = {}
+        for route in routes:
             for entity_type in route.entity_types:
-                self._by_source.setdefault((route.source, entity_type), []).append(route)
+                by_source.setdefault((route.source, entity_type), []).append(route)
+        # Two plain assignments: a message being routed on another thread sees the old or the new table.
+        self._by_source = by_source
+        self.routes = routes
+
+    def get(self, name: str) -> Route | None:
+        return next((route for route in self.routes if route.name == name), None)
 
     @classmethod
     def from_file(cls, path: Path, org_lookup: OrgLookup | None = None) -> Router:
@@ -79,19 +92,7 @@ class Router:
     def check_against(self, systems: Mapping[str, Any]) -> None:
         """Every route names systems that exist, that can read or write what it carries."""
         for route in self.routes:
-            if route.source not in systems:
-                raise ConfigError(f"route {route.name!r}: unknown source system {route.source!r}")
-            for destination in route.destinations:
-                if destination not in systems:
-                    raise ConfigError(f"route {route.name!r}: unknown destination {destination!r}")
-                if destination == route.source:
-                    raise ConfigError(f"route {route.name!r}: a system cannot be its own destination")
-                writes = set(systems[destination].description.writes)
-                missing = set(route.entity_types) - writes
-                if missing:
-                    raise ConfigError(
-                        f"route {route.name!r}: {destination!r} cannot write {sorted(missing)}"
-                    )
+            check_route(route, systems)
 
     def _matches(self, route: Route, entity: IncomingEntity) -> bool:
         filters = route.filters
@@ -109,15 +110,40 @@ class Router:
         return True
 
     def destinations(self, source: str, entity: IncomingEntity) -> list[Destination]:
-        """One destination per system, the first matching route naming it winning."""
+        """One destination per system, the first matching route naming it winning; a route that
+        sends it now wins over a paused one, whose delivery would be held."""
         found: dict[str, Destination] = {}
+        held: dict[str, Destination] = {}
         for route in self._by_source.get((source, entity.entity_type), ()):
-            if route.paused or not self._matches(route, entity):
+            if not self._matches(route, entity):
                 continue
             for system in route.destinations:
-                if system in route.paused_destinations or system in found:
-                    continue
-                found[system] = Destination(system=system, route_name=route.name, max_attempts=route.max_attempts)
+                paused = route.paused or system in route.paused_destinations
+                target = held if paused else found
+                if system not in target:
+                    target[system] = Destination(
+                        system=system, route_name=route.name, max_attempts=route.max_attempts, held=paused
+                    )
+        for system, destination in held.items():
+            found.setdefault(system, destination)
         return list(found.values())
 
     __call__ = destinations
+
+
+def check_route(route: Route, systems: Mapping[str, Any]) -> None:
+    """A route names systems that exist, never itself, and destinations that can write what it carries."""
+    if route.source not in systems:
+        raise ConfigError(f"route {route.name!r}: unknown source system {route.source!r}")
+    for destination in route.destinations:
+        if destination not in systems:
+            raise ConfigError(f"route {route.name!r}: unknown destination {destination!r}")
+        if destination == route.source:
+            raise ConfigError(f"route {route.name!r}: a system cannot be its own destination")
+        writes = set(systems[destination].description.writes)
+        missing = set(route.entity_types) - writes
+        if missing:
+            raise ConfigError(f"route {route.name!r}: {destination!r} cannot write {sorted(missing)}")
+    unknown_paused = set(route.paused_destinations) - set(route.destinations)
+    if unknown_paused:
+        raise ConfigError(f"route {route.name!r}: paused destinations {sorted(unknown_paused)} are not on the route")

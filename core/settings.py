@@ -27,6 +27,23 @@ class DeliverySettings(BaseModel):
     write_timeout_s: float = Field(30.0, gt=0, description="timeout of one write call to a system")
 
 
+class SecuritySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit_per_s: float = Field(
+        20.0, gt=0, description="requests per second each API client or admin token may make, on average"
+    )
+    rate_limit_burst: int = Field(40, ge=1, description="requests a client may make at once before it is slowed")
+    max_ingest_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest inbound payload (413 above)")
+    max_admin_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest admin API request body (413 above)")
+    signature_window_s: int = Field(
+        300, ge=1, description="how far a signed request's timestamp may be from the hub's clock, in seconds"
+    )
+    route_refresh_s: float = Field(
+        5.0, gt=0, description="how often route changes made by another process (or the CLI) are picked up"
+    )
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRASAN_", extra="ignore", env_nested_delimiter="__")
 
@@ -42,6 +59,12 @@ class HubSettings(BaseSettings):
     systems: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-system settings")
     pull_schedules: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="system -> {entity_type, interval_s}"
+    )
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    destination_url_allowlist: list[str] = Field(
+        default_factory=list,
+        description="origins (scheme://host[:port]) a system URL may be changed to through the admin API; "
+        "an entry without a port allows any port of that host; empty: no URL may be changed at run time",
     )
 
     @classmethod

@@ -27,6 +27,7 @@ class RunningHub:
     eplan_url: str
     eplan_key: str
     http: aiohttp.ClientSession
+    admin_token: str = ""  # role admin; hub URLs read with get_json send it
 
     async def post(self, body: bytes, content_type: str, key: str | None = None) -> tuple[int, Any]:
         headers = {"Content-Type": content_type, "Authorization": f"Bearer {key or self.eplan_key}"}
@@ -34,7 +35,8 @@ class RunningHub:
             return response.status, await response.json(content_type=None)
 
     async def get_json(self, url: str) -> Any:
-        async with self.http.get(url) as response:
+        headers = {"Authorization": f"Bearer {self.admin_token}"} if url.startswith(self.url) else {}
+        async with self.http.get(url, headers=headers) as response:
             return await response.json(content_type=None)
 
     async def elaas(self, what: str) -> Any:
@@ -83,8 +85,9 @@ async def running_hub(database_url: str) -> AsyncIterator[RunningHub]:
     hub = Hub(settings)
     hub_runner, hub_url = await _start(create_app(hub))
     _, key = await asyncio.to_thread(hub.store.add_client, "e2e-eplan", "eplan")
+    _, admin_token = await asyncio.to_thread(hub.store.add_admin_token, "e2e-admin", "admin", actor="test")
     async with aiohttp.ClientSession() as http:
-        yield RunningHub(hub, hub_url, elaas_url, eplan_url, key, http)
+        yield RunningHub(hub, hub_url, elaas_url, eplan_url, key, http, admin_token)
     await hub_runner.cleanup()
     await elaas_runner.cleanup()
     await eplan_runner.cleanup()

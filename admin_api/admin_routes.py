@@ -1,0 +1,491 @@
+"""The admin API's handlers: thin, each one validated input -> one core call -> a response model.
+
+Roles: viewer reads; operator replays, discards, pauses, resumes, moves cursors and pulls; admin
+changes routes, system URLs, tokens and clients. Every change is audited by the core call it makes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+from admin_api import models as m
+from admin_api.problems import problem
+from admin_api.spec import Call, operation
+from core.admin.allowlist import UrlNotAllowed
+from core.admin.operations import pull_now, replay_many
+from core.admin.routes import RouteNotFound
+from core.errors import ConfigError, PrasanError
+from core.router import Route
+from core.store.records import ApiClient, DeadLetter
+
+NOT_FOUND = (404,)
+
+
+def _not_found(what: str) -> Any:
+    return problem(404, "Not Found", f"no {what}")
+
+
+# --- plugins -----------------------------------------------------------------------------------------
+
+
+@operation("GET", "/api/v1/plugins", role="viewer", response=list[m.PluginOut], tag="plugins")
+async def list_plugins(call: Call) -> Any:
+    """Installed system plugins with their capabilities, version and last health check."""
+    hub = call.hub
+    cache = getattr(hub, "plugin_health", None)
+    statuses: dict[str, Any] = {}
+    if cache is not None:
+        running = cache.refresh_soon()
+        if running is not None and not cache.statuses:
+            await asyncio.wait({running}, timeout=2.0)
+        statuses = cache.statuses
+    out = []
+    for name in hub.registry.names():
+        d = hub.registry.get(name).description
+        status = statuses.get(name)
+        out.append(
+            m.PluginOut(
+                name=name,
+                title=d.title,
+                owner_agency=d.owner_agency,
+                description=f"{d.title} ({d.owner_agency})",
+                version=d.version,
+                capabilities=sorted(c.value for c in d.capabilities),
+                reads=list(d.reads),
+                writes=list(d.writes),
+                formats=list(d.formats),
+                health=m.PluginHealthOut(
+                    ok=None if status is None else status.ok,
+                    detail="not checked yet" if status is None else status.detail,
+                    checked_at=None if status is None else status.checked_at,
+                ),
+            )
+        )
+    return out
+
+
+# --- routes ------------------------------------------------------------------------------------------
+
+
+def _route_out(call: Call, route: Route) -> m.RouteOut:
+    return m.RouteOut(**route.model_dump(), origin=call.hub.admin.routes.source_of(route.name))
+
+
+@operation("GET", "/api/v1/routes", role="viewer", response=list[m.RouteOut], tag="routes")
+async def list_routes(call: Call) -> Any:
+    """Every route in force: routes.yaml with the changes made at run time."""
+    return [_route_out(call, r) for r in call.hub.admin.routes.list()]
+
+
+@operation("GET", "/api/v1/routes/{name}", role="viewer", response=m.RouteOut, path_model=m.RouteName, tag="routes", errors=NOT_FOUND)
+async def get_route(call: Call) -> Any:
+    """One route."""
+    try:
+        return _route_out(call, call.hub.admin.routes.get(call.path.name))
+    except RouteNotFound:
+        return _not_found("route with this name")
+
+
+@operation("PUT", "/api/v1/routes/{name}", role="admin", response=m.RouteOut, path_model=m.RouteName, body_model=Route, tag="routes")
+async def put_route(call: Call) -> Any:
+    """Create or replace a route (validated against the installed systems)."""
+    route: Route = call.body
+    if route.name != call.path.name:
+        return problem(400, "Bad Request", "the route's name must match the URL")
+    try:
+        saved = await asyncio.to_thread(call.hub.admin.routes.put, route, call.actor)
+    except ConfigError as exc:
+        return problem(400, "Bad Request", exc.message, rule="route.invalid")
+    return _route_out(call, saved)
+
+
+async def _pause(call: Call, paused: bool, destination: str | None) -> Any:
+    try:
+        route = await asyncio.to_thread(call.hub.admin.routes.set_paused, call.path.name, paused, call.actor, destination)
+    except RouteNotFound:
+        return _not_found("route (or destination on it) with this name")
+    return _route_out(call, route)
+
+
+@operation("POST", "/api/v1/routes/{name}/pause", role="operator", response=m.RouteOut, path_model=m.RouteName, tag="routes", errors=NOT_FOUND)
+async def pause_route(call: Call) -> Any:
+    """Pause a route: its deliveries are held (not dropped) until it is resumed."""
+    return await _pause(call, True, None)
+
+
+@operation("POST", "/api/v1/routes/{name}/resume", role="operator", response=m.RouteOut, path_model=m.RouteName, tag="routes", errors=NOT_FOUND)
+async def resume_route(call: Call) -> Any:
+    """Resume a route: held deliveries are sent."""
+    return await _pause(call, False, None)
+
+
+@operation(
+    "POST", "/api/v1/routes/{name}/destinations/{destination}/pause", role="operator", response=m.RouteOut,
+    path_model=m.RouteDestination, tag="routes", errors=NOT_FOUND,
+)
+async def pause_route_destination(call: Call) -> Any:
+    """Pause one destination of a route."""
+    return await _pause(call, True, call.path.destination)
+
+
+@operation(
+    "POST", "/api/v1/routes/{name}/destinations/{destination}/resume", role="operator", response=m.RouteOut,
+    path_model=m.RouteDestination, tag="routes", errors=NOT_FOUND,
+)
+async def resume_route_destination(call: Call) -> Any:
+    """Resume one destination of a route."""
+    return await _pause(call, False, call.path.destination)
+
+
+@operation(
+    "PUT", "/api/v1/systems/{system}/url", role="admin", response=m.SystemUrlOut, path_model=m.SystemPath,
+    body_model=m.SystemUrlIn, tag="routes", errors=NOT_FOUND,
+)
+async def set_system_url(call: Call) -> Any:
+    """Point a system at another URL; only origins on destination_url_allowlist are accepted."""
+    if call.path.system not in call.hub.registry:
+        return _not_found("system with this name")
+    try:
+        url = await asyncio.to_thread(call.hub.admin.system_urls.set, call.path.system, call.body.base_url, call.actor)
+    except UrlNotAllowed as exc:
+        return problem(400, "Bad Request", str(exc), rule="url.not_allowed")
+    return m.SystemUrlOut(system=call.path.system, base_url=url)
+
+
+# --- messages ----------------------------------------------------------------------------------------
+
+
+@operation("GET", "/api/v1/messages", role="viewer", response=list[m.MessageSummaryOut], query_model=m.MessageQuery, tag="messages")
+async def list_messages(call: Call) -> Any:
+    """The inbox, newest first, filtered by system, organisation, client, time and outcome."""
+    q: m.MessageQuery = call.query
+    rows = await asyncio.to_thread(
+        call.hub.store.list_messages,
+        system=q.system, org_code=q.org_code, client_name=q.client, since=q.since, until=q.until,
+        outcome=q.outcome, limit=q.limit, offset=q.offset,
+    )
+    return [m.MessageSummaryOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+def _payload_forms(payload: bytes, charset: str | None) -> tuple[str | None, str | None]:
+    for encoding in (charset, "utf-8"):
+        if not encoding:
+            continue
+        try:
+            text = payload.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+        if "\x00" not in text:
+            return text, None
+    return None, base64.b64encode(payload).decode("ascii")
+
+
+@operation("GET", "/api/v1/messages/{message_id}", role="viewer", response=m.MessageOut, path_model=m.MessagePath, tag="messages", errors=NOT_FOUND)
+async def get_message(call: Call) -> Any:
+    """One inbound message: its raw payload, its rejections and the entity versions it became."""
+    store = call.hub.store
+    view = await asyncio.to_thread(store.get_message, call.path.message_id)
+    if view is None:
+        return _not_found("message with this id")
+    became = await asyncio.to_thread(store.message_versions, view.message_id)
+    text, b64 = _payload_forms(view.payload, view.charset)
+    return m.MessageOut(
+        message_id=view.message_id, system=view.system, client_name=view.client_name, received_at=view.received_at,
+        media_type=view.media_type, record_count=view.record_count, accepted_count=view.accepted_count,
+        rejected_count=view.rejected_count, outcome=view.outcome, charset=view.charset,
+        payload_sha256=view.payload_sha256, payload_text=text, payload_base64=b64,
+        idempotency_key=view.idempotency_key, response=view.response,
+        rejections=[m.RejectionOut.model_validate(r, from_attributes=True) for r in view.rejections],
+        became=[m.BecameOut(**b) for b in became],
+    )
+
+
+# --- entities ----------------------------------------------------------------------------------------
+
+
+@operation("GET", "/api/v1/entities", role="viewer", response=list[m.EntitySummaryOut], query_model=m.EntityQuery, tag="entities")
+async def search_entities(call: Call) -> Any:
+    """Entities by type, organisation, fiscal year, or any system's own id."""
+    q: m.EntityQuery = call.query
+    rows = await asyncio.to_thread(
+        call.hub.store.search_entities,
+        entity_type=q.entity_type, org_code=q.org_code, fiscal_year=q.fiscal_year,
+        external_id=q.external_id, system=q.system, limit=q.limit, offset=q.offset,
+    )
+    return [
+        m.EntitySummaryOut(
+            id=r.entity_id, entity_type=r.entity_type, org_code=r.org_code, fiscal_year=r.fiscal_year,
+            version=r.version, updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
+
+
+@operation("GET", "/api/v1/entities/{entity_id}", role="viewer", response=m.EntityOut, path_model=m.EntityPath, tag="entities", errors=NOT_FOUND)
+async def get_entity(call: Call) -> Any:
+    """One entity: current content, versions, cross-references and deliveries."""
+    store = call.hub.store
+    view = await asyncio.to_thread(store.get_entity, call.path.entity_id)
+    if view is None:
+        return _not_found("entity with this id")
+    versions = await asyncio.to_thread(store.entity_versions, view.entity_id)
+    return m.EntityOut(
+        id=view.entity_id, entity_type=view.entity_type, version=view.version, content_hash=view.content_hash,
+        org_code=view.org_code, fiscal_year=view.fiscal_year, created_at=view.created_at, updated_at=view.updated_at,
+        entity=view.payload, xrefs=[m.XrefOut(**x) for x in view.xrefs],
+        deliveries=[m.DeliveryOut.model_validate(d, from_attributes=True) for d in view.deliveries],
+        versions=[m.VersionOut.model_validate(v, from_attributes=True) for v in versions],
+    )
+
+
+_MISSING = object()
+
+
+def _pick(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+        if value is _MISSING:
+            return None
+    return value
+
+
+@operation(
+    "GET", "/api/v1/entities/{entity_id}/trace", role="viewer", response=m.TraceOut, path_model=m.EntityPath,
+    query_model=m.TraceQuery, tag="entities", errors=NOT_FOUND,
+)
+async def trace_entity(call: Call) -> Any:
+    """Where a figure came from and went: per version, the inbound message, mapping version and deliveries."""
+    store = call.hub.store
+    view = await asyncio.to_thread(store.get_entity, call.path.entity_id)
+    if view is None:
+        return _not_found("entity with this id")
+    steps = await asyncio.to_thread(store.trace_entity, view.entity_id)
+    field = call.query.field
+    return m.TraceOut(
+        entity_id=view.entity_id,
+        entity_type=view.entity_type,
+        field=field,
+        steps=[
+            m.TraceStepOut(
+                **{k: v for k, v in step.items() if k not in ("payload", "deliveries")},
+                value=step["payload"] if field is None else _pick(step["payload"], field),
+                deliveries=[m.TraceDeliveryOut(**d) for d in step["deliveries"]],
+            )
+            for step in steps
+        ],
+    )
+
+
+# --- dead letters ------------------------------------------------------------------------------------
+
+
+def _letter(letter: DeadLetter) -> m.DeadLetterOut:
+    return m.DeadLetterOut.model_validate(letter, from_attributes=True)
+
+
+@operation("GET", "/api/v1/dead-letters", role="viewer", response=list[m.DeadLetterOut], query_model=m.DeadLetterQuery, tag="dead letters")
+async def list_dead_letters(call: Call) -> Any:
+    """Dead letters with their full reason (unresolved only, unless include_resolved)."""
+    q: m.DeadLetterQuery = call.query
+    letters = await asyncio.to_thread(call.hub.store.find_dead_letters, **q.model_dump())
+    return [_letter(x) for x in letters]
+
+
+@operation("GET", "/api/v1/dead-letters/{dead_letter_id}", role="viewer", response=m.DeadLetterOut, path_model=m.DeadLetterPath, tag="dead letters", errors=NOT_FOUND)
+async def get_dead_letter(call: Call) -> Any:
+    """One dead letter."""
+    letter = await asyncio.to_thread(call.hub.store.get_dead_letter, call.path.dead_letter_id)
+    return _not_found("dead letter with this id") if letter is None else _letter(letter)
+
+
+def _resolved(result: Any) -> m.ResolveOut:
+    return m.ResolveOut.model_validate(result, from_attributes=True)
+
+
+@operation(
+    "POST", "/api/v1/dead-letters/{dead_letter_id}/replay", role="operator", response=m.ResolveOut,
+    path_model=m.DeadLetterPath, body_model=m.ReplayIn, tag="dead letters", errors=(404, 409),
+)
+async def replay_dead_letter(call: Call) -> Any:
+    """Send a dead letter again under its original delivery key (a second replay does nothing)."""
+    result = await asyncio.to_thread(
+        call.hub.store.replay_dead_letter, call.path.dead_letter_id, call.body.note, force=call.body.force, actor=call.actor
+    )
+    if not result.done and result.message == "no such dead letter":
+        return _not_found("dead letter with this id")
+    return _resolved(result)
+
+
+@operation(
+    "POST", "/api/v1/dead-letters/{dead_letter_id}/discard", role="operator", response=m.ResolveOut,
+    path_model=m.DeadLetterPath, body_model=m.DiscardIn, tag="dead letters", errors=NOT_FOUND,
+)
+async def discard_dead_letter(call: Call) -> Any:
+    """Give up on a dead letter, with the reason why."""
+    result = await asyncio.to_thread(
+        call.hub.store.discard_dead_letter, call.path.dead_letter_id, call.body.reason, actor=call.actor
+    )
+    if not result.done and result.message == "no such dead letter":
+        return _not_found("dead letter with this id")
+    return _resolved(result)
+
+
+@operation("POST", "/api/v1/dead-letters/replay", role="operator", response=m.BulkReplayOut, body_model=m.BulkReplayIn, tag="dead letters")
+async def replay_dead_letters(call: Call) -> Any:
+    """Replay every unresolved dead letter matching a filter (each under its own delivery key)."""
+    body: m.BulkReplayIn = call.body
+    filters = body.model_dump(exclude={"note", "limit"})
+    results = await replay_many(call.hub.store, filters, call.actor, body.note, body.limit)
+    return m.BulkReplayOut(
+        matched=len(results), replayed=sum(1 for r in results if r.done), results=[_resolved(r) for r in results]
+    )
+
+
+# --- cursors and pulls -------------------------------------------------------------------------------
+
+
+@operation("GET", "/api/v1/cursors", role="viewer", response=list[m.CursorOut], tag="cursors")
+async def list_cursors(call: Call) -> Any:
+    """Every saved pull cursor."""
+    return [m.CursorOut.model_validate(c, from_attributes=True) for c in await asyncio.to_thread(call.hub.store.list_cursors)]
+
+
+def _check_pullable(call: Call) -> Any:
+    system, entity_type = call.path.system, call.path.entity_type
+    if system not in call.hub.registry:
+        return _not_found("system with this name")
+    if entity_type not in call.hub.registry.get(system).description.reads:
+        return _not_found(f"entity type {entity_type!r} that {system!r} can be read for")
+    return None
+
+
+@operation("GET", "/api/v1/cursors/{system}/{entity_type}", role="viewer", response=m.CursorOut, path_model=m.CursorPath, tag="cursors", errors=NOT_FOUND)
+async def get_cursor(call: Call) -> Any:
+    """Where the next pull of (system, entity type) starts."""
+    missing = _check_pullable(call)
+    if missing is not None:
+        return missing
+    view = await asyncio.to_thread(call.hub.store.get_cursor_view, call.path.system, call.path.entity_type)
+    if view is None:
+        return m.CursorOut(system=call.path.system, entity_type=call.path.entity_type, cursor=None, updated_at=None)
+    return m.CursorOut.model_validate(view, from_attributes=True)
+
+
+@operation(
+    "PUT", "/api/v1/cursors/{system}/{entity_type}", role="operator", response=m.CursorOut, path_model=m.CursorPath,
+    body_model=m.CursorIn, tag="cursors", errors=NOT_FOUND,
+)
+async def set_cursor(call: Call) -> Any:
+    """Set a cursor (backfill from a point), or reset it with null (backfill from the start)."""
+    missing = _check_pullable(call)
+    if missing is not None:
+        return missing
+    store = call.hub.store
+    await asyncio.to_thread(store.set_cursor, call.path.system, call.path.entity_type, call.body.cursor, actor=call.actor)
+    view = await asyncio.to_thread(store.get_cursor_view, call.path.system, call.path.entity_type)
+    return m.CursorOut.model_validate(view, from_attributes=True)
+
+
+@operation(
+    "POST", "/api/v1/cursors/{system}/{entity_type}/pull", role="operator", response=m.PullOut, path_model=m.CursorPath,
+    tag="cursors", errors=(404, 502),
+)
+async def pull_cursor_now(call: Call) -> Any:
+    """Pull (system, entity type) now, from its saved cursor."""
+    missing = _check_pullable(call)
+    if missing is not None:
+        return missing
+    try:
+        records = await pull_now(call.hub, call.path.system, call.path.entity_type, call.actor)
+    except PrasanError as exc:
+        return problem(502, "Bad Gateway", f"the pull failed: {exc.message}")
+    return m.PullOut(system=call.path.system, entity_type=call.path.entity_type, records=records)
+
+
+# --- audit -------------------------------------------------------------------------------------------
+
+
+@operation("GET", "/api/v1/audit", role="viewer", response=list[m.AuditOut], query_model=m.AuditQuery, tag="audit")
+async def list_audit(call: Call) -> Any:
+    """The audit log, newest first: who changed what, when, before and after."""
+    q: m.AuditQuery = call.query
+    entries = await asyncio.to_thread(
+        call.hub.store.audit_entries, actor=q.actor, action=q.action, since=q.since, limit=q.limit, offset=q.offset
+    )
+    return [m.AuditOut.model_validate(e, from_attributes=True) for e in entries]
+
+
+# --- tokens and clients ------------------------------------------------------------------------------
+
+
+@operation("GET", "/api/v1/tokens", role="admin", response=list[m.TokenOut], tag="access")
+async def list_tokens(call: Call) -> Any:
+    """Admin tokens (never the tokens themselves)."""
+    return [m.TokenOut.model_validate(t, from_attributes=True) for t in await asyncio.to_thread(call.hub.store.list_admin_tokens)]
+
+
+@operation("POST", "/api/v1/tokens", role="admin", response=m.TokenCreated, status=201, body_model=m.TokenIn, tag="access", errors=(409,))
+async def create_token(call: Call) -> Any:
+    """Create an admin token; the answer holds it once."""
+    store = call.hub.store
+    if any(t.name == call.body.name for t in await asyncio.to_thread(store.list_admin_tokens)):
+        return problem(409, "Conflict", "a token with this name exists")
+    token, plain = await asyncio.to_thread(store.add_admin_token, call.body.name, call.body.role, actor=call.actor)
+    return m.TokenCreated(**m.TokenOut.model_validate(token, from_attributes=True).model_dump(), token=plain)
+
+
+@operation("DELETE", "/api/v1/tokens/{name}", role="admin", response=m.TokenOut, path_model=m.TokenPath, tag="access", errors=NOT_FOUND)
+async def revoke_token(call: Call) -> Any:
+    """Revoke an admin token."""
+    store = call.hub.store
+    if not await asyncio.to_thread(store.revoke_admin_token, call.path.name, actor=call.actor):
+        return _not_found("active token with this name")
+    token = next(t for t in await asyncio.to_thread(store.list_admin_tokens) if t.name == call.path.name)
+    return m.TokenOut.model_validate(token, from_attributes=True)
+
+
+def _client(client: ApiClient) -> m.ClientOut:
+    return m.ClientOut(
+        name=client.name, system=client.system, key_prefix=client.key_prefix, created_at=client.created_at,
+        disabled=client.disabled, allowed_orgs=client.allowed_orgs, allowed_provinces=client.allowed_provinces,
+        all_orgs=client.writes_every_org, signed_requests=client.hmac_secret is not None,
+    )
+
+
+@operation("GET", "/api/v1/clients", role="admin", response=list[m.ClientOut], tag="access")
+async def list_clients(call: Call) -> Any:
+    """Producer API clients with their scope (never their keys or secrets)."""
+    return [_client(c) for c in await asyncio.to_thread(call.hub.store.list_clients)]
+
+
+@operation("POST", "/api/v1/clients", role="admin", response=m.ClientCreated, status=201, body_model=m.ClientIn, tag="access", errors=(409,))
+async def create_client(call: Call) -> Any:
+    """Create a producer client bound to a system and to organisations or provinces."""
+    body: m.ClientIn = call.body
+    if body.system not in call.hub.registry:
+        return problem(400, "Bad Request", f"no plugin provides system {body.system!r}")
+    scoped = body.allowed_orgs is not None or body.allowed_provinces is not None
+    if scoped == body.all_orgs:
+        return problem(400, "Bad Request", "give allowed_orgs and/or allowed_provinces, or all_orgs: true (not both)")
+    store = call.hub.store
+    if await asyncio.to_thread(store.get_client, body.name) is not None:
+        return problem(409, "Conflict", "a client with this name exists")
+    client, key = await asyncio.to_thread(
+        store.add_client, body.name, body.system, body.allowed_orgs, body.allowed_provinces, hmac=body.hmac, actor=call.actor
+    )
+    return m.ClientCreated(**_client(client).model_dump(), key=key, hmac_secret=client.hmac_secret)
+
+
+@operation("PATCH", "/api/v1/clients/{name}", role="admin", response=m.ClientOut, path_model=m.ClientPath, body_model=m.ClientPatch, tag="access", errors=NOT_FOUND)
+async def update_client(call: Call) -> Any:
+    """Change a client's scope, or disable or enable it."""
+    changes = call.body.model_dump(exclude_unset=True)
+    client = await asyncio.to_thread(call.hub.store.update_client, call.path.name, changes, actor=call.actor)
+    return _not_found("client with this name") if client is None else _client(client)

@@ -1,0 +1,412 @@
+"""Request and response bodies of the admin API; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from admin_api.types import Code, Id32, Limit, Name, Offset, Reason, Text, UtcTime
+from core.router import Route
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; extra members (rule, message_id, errors, retry_after) may follow."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+# --- plugins ---------------------------------------------------------------------------------------
+
+
+class PluginHealthOut(BaseModel):
+    ok: bool | None = Field(description="None while the first check has not finished")
+    detail: str
+    checked_at: float | None = Field(description="Unix time of the last check")
+
+
+class PluginOut(BaseModel):
+    name: str
+    title: str
+    owner_agency: str
+    description: str
+    version: str
+    capabilities: list[str]
+    reads: list[str]
+    writes: list[str]
+    formats: list[str]
+    health: PluginHealthOut
+
+
+# --- routes ----------------------------------------------------------------------------------------
+
+
+class RouteOut(Route):
+    origin: Literal["config", "override"] = Field(description="routes.yaml, or changed at run time")
+
+
+class RouteName(Strict):
+    name: Name
+
+
+class RouteDestination(Strict):
+    name: Name
+    destination: Code
+
+
+class SystemUrlIn(Strict):
+    base_url: Text
+
+
+class SystemUrlOut(BaseModel):
+    system: str
+    base_url: str
+
+
+class SystemPath(Strict):
+    system: Code
+
+
+# --- messages --------------------------------------------------------------------------------------
+
+
+Outcome = Literal["accepted", "partial", "rejected", "failed", "refused"]
+
+
+class MessageQuery(Strict):
+    system: Code | None = None
+    org_code: Code | None = Field(None, description="messages that produced a version of this organisation's entities")
+    client: Name | None = None
+    since: UtcTime | None = Field(None, description="received at or after")
+    until: UtcTime | None = Field(None, description="received before")
+    outcome: Outcome | None = None
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+class MessageSummaryOut(BaseModel):
+    message_id: str
+    system: str
+    client_name: str | None
+    received_at: datetime
+    media_type: str | None
+    record_count: int
+    accepted_count: int
+    rejected_count: int
+    outcome: str
+
+
+class RejectionOut(BaseModel):
+    row: int | None
+    field: str | None
+    value: str | None
+    rule: str
+    reason: str
+    native_record: dict[str, Any] | None
+
+
+class BecameOut(BaseModel):
+    entity_id: str
+    version: int
+    entity_type: str
+    org_code: str | None
+    mapping_version: str | None
+
+
+class MessageOut(MessageSummaryOut):
+    charset: str | None
+    payload_sha256: str
+    payload_text: str | None = Field(description="the raw payload as text, when it decodes")
+    payload_base64: str | None = Field(description="the raw payload, base64, when it is binary (XLSX)")
+    idempotency_key: str | None
+    response: Any = Field(None, description="the answer given to the producer")
+    rejections: list[RejectionOut]
+    became: list[BecameOut] = Field(description="the entity versions this message created")
+
+
+class MessagePath(Strict):
+    message_id: Code
+
+
+# --- entities --------------------------------------------------------------------------------------
+
+
+class EntityQuery(Strict):
+    entity_type: Code | None = None
+    org_code: Code | None = None
+    fiscal_year: int | None = Field(None, ge=2400, le=2700)
+    system: Code | None = Field(None, description="with external_id: whose own id it is")
+    external_id: Text | None = Field(None, description="any system's own id of the entity")
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+class EntitySummaryOut(BaseModel):
+    id: str
+    entity_type: str
+    org_code: str | None
+    fiscal_year: int | None
+    version: int
+    updated_at: datetime
+
+
+class XrefOut(BaseModel):
+    system: str
+    external_id: str
+
+
+class DeliveryOut(BaseModel):
+    destination: str
+    version: int
+    state: str
+    attempts: int
+    last_error: str | None
+    delivery_key: str
+    delivered_at: datetime | None
+
+
+class VersionOut(BaseModel):
+    version: int
+    content_hash: str
+    message_id: str | None
+    source_system: str
+    mapping_version: str | None
+    created_at: datetime
+
+
+class EntityOut(BaseModel):
+    id: str
+    entity_type: str
+    version: int
+    content_hash: str
+    org_code: str | None
+    fiscal_year: int | None
+    created_at: datetime
+    updated_at: datetime
+    entity: dict[str, Any]
+    xrefs: list[XrefOut]
+    deliveries: list[DeliveryOut]
+    versions: list[VersionOut]
+
+
+class EntityPath(Strict):
+    entity_id: Code
+
+
+class TraceQuery(Strict):
+    field: Text | None = Field(None, description="dotted path of the figure, e.g. budget.amount or items.0.amount")
+
+
+class TraceDeliveryOut(BaseModel):
+    destination: str
+    route: str | None
+    state: str
+    attempts: int
+    delivery_key: str
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class TraceStepOut(BaseModel):
+    version: int
+    value: Any = Field(None, description="the figure in this version (the whole entity without `field`)")
+    message_id: str | None
+    source_system: str
+    client_name: str | None
+    received_at: datetime | None
+    mapping_version: str | None
+    created_at: datetime
+    deliveries: list[TraceDeliveryOut]
+
+
+class TraceOut(BaseModel):
+    entity_id: str
+    entity_type: str
+    field: str | None
+    steps: list[TraceStepOut]
+
+
+# --- dead letters ----------------------------------------------------------------------------------
+
+
+class DeadLetterFilter(Strict):
+    destination: Code | None = None
+    entity_type: Code | None = None
+    entity_id: Code | None = None
+    since: UtcTime | None = None
+    until: UtcTime | None = None
+    reason_contains: Text | None = None
+
+
+class DeadLetterQuery(DeadLetterFilter):
+    include_resolved: bool = False
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    outbox_id: int
+    delivery_key: str
+    destination: str
+    entity_id: str
+    entity_type: str
+    version: int
+    reason: str
+    attempts: int
+    created_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+    resolution_note: str | None
+
+
+class DeadLetterPath(Strict):
+    dead_letter_id: Id32
+
+
+class ReplayIn(Strict):
+    note: Text | None = None
+    force: bool = Field(False, description="replay even when a newer version already reached the destination")
+
+
+class DiscardIn(Strict):
+    reason: Reason = Field(description="why it is discarded; kept with the dead letter and in the audit log")
+
+
+class BulkReplayIn(DeadLetterFilter):
+    note: Text | None = None
+    limit: Limit = 100
+
+
+class ResolveOut(BaseModel):
+    dead_letter_id: int
+    done: bool
+    message: str
+    delivery_key: str | None
+
+
+class BulkReplayOut(BaseModel):
+    matched: int
+    replayed: int
+    results: list[ResolveOut]
+
+
+# --- cursors and pulls -----------------------------------------------------------------------------
+
+
+class CursorPath(Strict):
+    system: Code
+    entity_type: Code
+
+
+class CursorOut(BaseModel):
+    system: str
+    entity_type: str
+    cursor: str | None
+    updated_at: datetime | None
+
+
+class CursorIn(Strict):
+    cursor: Text | None = Field(description="where the next pull starts; null starts from the beginning (backfill)")
+
+
+class PullOut(BaseModel):
+    system: str
+    entity_type: str
+    records: int
+
+
+# --- audit -----------------------------------------------------------------------------------------
+
+
+class AuditQuery(Strict):
+    actor: Name | None = None
+    action: Code | None = None
+    since: UtcTime | None = None
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    before: Any = None
+    after: Any = None
+    detail: str | None
+
+
+# --- tokens and clients ----------------------------------------------------------------------------
+
+Role = Literal["viewer", "operator", "admin"]
+
+
+class TokenIn(Strict):
+    name: Name
+    role: Role
+
+
+class TokenOut(BaseModel):
+    name: str
+    role: str
+    token_prefix: str
+    created_at: datetime
+    disabled: bool
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="shown once; only its hash is kept")
+
+
+class TokenPath(Strict):
+    name: Name
+
+
+class ClientIn(Strict):
+    name: Name
+    system: Code
+    allowed_orgs: list[Code] | None = Field(None, max_length=10000, description="organisation codes it may write")
+    allowed_provinces: list[Code] | None = Field(None, max_length=100, description="DOPA provinces it may write")
+    all_orgs: bool = Field(False, description="may write for every organisation (no lists given)")
+    hmac: bool = Field(False, description="require signed requests; the secret is returned once")
+
+
+class ClientPatch(Strict):
+    allowed_orgs: list[Code] | None = Field(None, max_length=10000)
+    allowed_provinces: list[Code] | None = Field(None, max_length=100)
+    disabled: bool | None = None
+
+
+class ClientOut(BaseModel):
+    name: str
+    system: str | None
+    key_prefix: str
+    created_at: datetime
+    disabled: bool
+    allowed_orgs: list[str] | None
+    allowed_provinces: list[str] | None
+    all_orgs: bool
+    signed_requests: bool
+
+
+class ClientCreated(ClientOut):
+    key: str = Field(description="shown once; only its hash is kept")
+    hmac_secret: str | None = Field(description="shown once; sign requests with it")
+
+
+class ClientPath(Strict):
+    name: Name

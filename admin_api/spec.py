@@ -1,0 +1,139 @@
+"""Admin operations declared once: the route, the role it needs, its path, query, body and answer models.
+
+`setup` adds them to the aiohttp router and `admin_api.openapi` turns the same declarations into the
+OpenAPI document, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from admin_api.problems import problem
+from core.payloads import PayloadError, loads_strict_json
+
+ROLE_RANK = {"viewer": 1, "operator": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler receives: the validated inputs and who is asking."""
+
+    request: web.Request
+    hub: Any
+    actor: str
+    path: Any
+    query: Any
+    body: Any
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    role: str
+    summary: str
+    handler: Callable[[Call], Awaitable[Any]]
+    response: Any
+    status: int = 200
+    path_model: type[BaseModel] | None = None
+    query_model: type[BaseModel] | None = None
+    body_model: type[BaseModel] | None = None
+    tag: str = "admin"
+    errors: tuple[int, ...] = ()
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+OPERATIONS: list[Operation] = []
+
+
+def operation(method: str, path: str, *, role: str, response: Any, **kw: Any) -> Callable[[Any], Any]:
+    """Declare a handler as an admin operation (the decorator registers; `setup` wires)."""
+
+    def register(handler: Callable[[Call], Awaitable[Any]]) -> Callable[[Call], Awaitable[Any]]:
+        summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
+        OPERATIONS.append(Operation(method, path, role, summary, handler, response, **kw))
+        return handler
+
+    return register
+
+
+def _validation_problem(exc: ValidationError, where: str) -> web.Response:
+    errors = [
+        {"loc": [where, *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    return problem(400, "Bad Request", f"invalid {where}", errors=errors[:20])
+
+
+def _dump(response_type: Any, value: Any) -> bytes:
+    return TypeAdapter(response_type).dump_json(value)
+
+
+async def _read_json_body(request: web.Request, limit: int) -> Any:
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
+    if not raw.strip():
+        return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("json.encoding", "the body is not UTF-8") from None
+    return loads_strict_json(text)
+
+
+def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    from admin_api.app import HUB
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        hub = request.app[HUB]
+        try:
+            path = op.path_model.model_validate(dict(request.match_info)) if op.path_model else None
+        except ValidationError as exc:
+            return _validation_problem(exc, "path")
+        try:
+            query = op.query_model.model_validate(dict(request.query)) if op.query_model else None
+        except ValidationError as exc:
+            return _validation_problem(exc, "query")
+        body = None
+        if op.body_model is not None:
+            try:
+                raw = await _read_json_body(request, hub.settings.security.max_admin_body_bytes)
+            except PayloadError as exc:
+                return problem(400, "Bad Request", exc.reason, rule=exc.rule)
+            try:
+                body = op.body_model.model_validate(raw)
+            except ValidationError as exc:
+                return _validation_problem(exc, "body")
+        from admin_api.auth import ACTOR
+
+        result = await op.handler(Call(request, hub, request[ACTOR], path, query, body))
+        if isinstance(result, web.StreamResponse):
+            return result
+        return web.Response(status=op.status, body=_dump(op.response, result), content_type="application/json")
+
+    handler.__name__ = op.operation_id
+    handler.prasan_operation = op  # type: ignore[attr-defined]  # read by the auth middleware
+    return handler
+
+
+def setup(app: web.Application) -> None:
+    for op in OPERATIONS:
+        app.router.add_route(op.method, op.path, _wrap(op), name=op.operation_id)
+
+
+def json_body(value: Any) -> Any:
+    """Decode a JSON text stored by the store, for handlers that return it as is."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -1,0 +1,115 @@
+"""Routes at run time: config/routes.yaml is the baseline; changes, pauses and resumes made through the
+admin API or the CLI are stored in the database (config overrides, kind "route") and applied to the
+live router. Every hub process re-reads them every `security.route_refresh_s` seconds, so a change
+made in one process or by the CLI reaches all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from core.errors import ConfigError
+from core.router import Route, Router, check_route
+
+log = structlog.get_logger("prasan.admin.routes")
+KIND = "route"
+
+
+class RouteNotFound(KeyError):
+    pass
+
+
+class RouteService:
+    def __init__(self, store: Any, router: Router, systems: Mapping[str, Any]) -> None:
+        self.store = store
+        self.router = router
+        self.systems = systems
+        self.baseline = {route.name: route for route in router.routes}
+        self._applied: dict[str, Any] | None = None
+
+    def load(self) -> None:
+        """Apply the stored changes over the baseline (blocking; call through a thread)."""
+        stored = {o.name: o.value for o in self.store.overrides(KIND)}
+        if stored == self._applied:
+            return
+        routes = dict(self.baseline)
+        for name, value in stored.items():
+            try:
+                route = Route.model_validate(value)
+                check_route(route, self.systems)
+            except (ValueError, ConfigError) as exc:
+                # A stored change that no longer fits (a plugin was removed) must not stop the hub.
+                log.error("route_override_invalid", route=name, error=str(exc))
+                continue
+            routes[name] = route
+        self.router.replace(routes.values())
+        self._applied = stored
+
+    def source_of(self, name: str) -> str:
+        return "override" if self._applied and name in self._applied else "config"
+
+    def list(self) -> list[Route]:
+        return list(self.router.routes)
+
+    def get(self, name: str) -> Route:
+        route = self.router.get(name)
+        if route is None:
+            raise RouteNotFound(name)
+        return route
+
+    def put(self, route: Route, actor: str) -> Route:
+        """Create or replace a route; validated against the installed systems before it is stored."""
+        check_route(route, self.systems)
+        before = self.router.get(route.name)
+        self.store.put_override(
+            KIND,
+            route.name,
+            route.model_dump(mode="json"),
+            actor=actor,
+            action="route.put",
+            before=None if before is None else before.model_dump(mode="json"),
+        )
+        self.load()
+        self._sync_held(before, route)
+        return self.get(route.name)
+
+    def set_paused(self, name: str, paused: bool, actor: str, destination: str | None = None) -> Route:
+        """Pause or resume a whole route, or one destination on it. Deliveries are held, not dropped."""
+        before = self.get(name)
+        if destination is not None and destination not in before.destinations:
+            raise RouteNotFound(f"{name}/{destination}")
+        if destination is None:
+            after = before.model_copy(update={"paused": paused})
+        else:
+            others = [d for d in before.paused_destinations if d != destination]
+            after = before.model_copy(update={"paused_destinations": others + ([destination] if paused else [])})
+        action = ("route.pause" if paused else "route.resume") + ("" if destination is None else "_destination")
+        self.store.put_override(
+            KIND, name, after.model_dump(mode="json"), actor=actor, action=action, before=before.model_dump(mode="json")
+        )
+        self.load()
+        self._sync_held(before, after)
+        return self.get(name)
+
+    def _sync_held(self, before: Route | None, after: Route) -> None:
+        """Hold queued deliveries of destinations that became paused, release those that resumed."""
+        for destination in after.destinations:
+            was = before is not None and (before.paused or destination in before.paused_destinations)
+            now = after.paused or destination in after.paused_destinations
+            if now != was:
+                self.store.hold_deliveries(after.name, destination, now)
+
+    async def refresh_forever(self, interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.load)
+            except Exception:  # the database may be briefly away; the last good table stays
+                log.exception("route_refresh_failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            except TimeoutError:
+                pass
