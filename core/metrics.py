@@ -171,6 +171,13 @@ class HubMetrics(HubObserver):
     def attach(self, hub: Hub) -> None:
         self.registry.register(DatabaseCollector(hub))
         self.registry.register(PluginHealthCollector(hub))
+        # Series of the configured routes start at 0, so that rate() sees the very first failure of a
+        # destination instead of a series that appears already at its first value.
+        for route in hub.router.routes:
+            for destination in route.destinations:
+                for entity_type in route.entity_types:
+                    for outcome in ("delivered", "retry", "exhausted", "rejected"):
+                        self.deliveries.labels(destination, route.name, entity_type, outcome)
 
     def render(self) -> bytes:
         """The text exposition; runs SQL (the database gauges), so call it off the event loop."""
