@@ -441,9 +441,11 @@ async def create_token(call: Call) -> Any:
     return m.TokenCreated(**m.TokenOut.model_validate(token, from_attributes=True).model_dump(), token=plain)
 
 
-@operation("DELETE", "/api/v1/tokens/{name}", role="admin", response=m.TokenOut, path_model=m.TokenPath, tag="access", errors=NOT_FOUND)
+@operation("DELETE", "/api/v1/tokens/{name}", role="admin", response=m.TokenOut, path_model=m.TokenPath, tag="access", errors=(404, 409))
 async def revoke_token(call: Call) -> Any:
-    """Revoke an admin token."""
+    """Revoke an admin token (not the one making the request: that would lock its holder out)."""
+    if call.actor == f"token:{call.path.name}":
+        return problem(409, "Conflict", "a token cannot revoke itself; use another admin token or the CLI")
     store = call.hub.store
     if not await asyncio.to_thread(store.revoke_admin_token, call.path.name, actor=call.actor):
         return _not_found("active token with this name")
@@ -487,5 +489,7 @@ async def create_client(call: Call) -> Any:
 async def update_client(call: Call) -> Any:
     """Change a client's scope, or disable or enable it."""
     changes = call.body.model_dump(exclude_unset=True)
+    if changes.get("disabled", False) is None:
+        del changes["disabled"]  # null means "leave as it is"; only the scope lists use null (every org)
     client = await asyncio.to_thread(call.hub.store.update_client, call.path.name, changes, actor=call.actor)
     return _not_found("client with this name") if client is None else _client(client)

@@ -73,11 +73,18 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
     if args.system not in get_plugin_manager():
         print(f"no plugin provides system {args.system!r}", file=sys.stderr)
         return 2
+    if bool(args.org or args.province) == args.all_orgs:
+        print("say which organisations the client may write: --org and/or --province, or --all-orgs", file=sys.stderr)
+        return 2
     store = Store(_settings().resolved_database_url)
     store.upgrade()
-    client, key = store.add_client(args.name, args.system, allowed_orgs=args.org, allowed_provinces=args.province)
+    client, key = store.add_client(
+        args.name, args.system, allowed_orgs=args.org, allowed_provinces=args.province, hmac=args.hmac, actor="cli"
+    )
     store.dispose()
     print(f"client {client.name} for system {client.system}; the key is shown once:", file=sys.stderr)
+    if client.hmac_secret:
+        print(f"signing secret: {client.hmac_secret}")
     print(key)
     return 0
 
@@ -110,7 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--system", required=True)
     add.add_argument("--org", action="append", help="organisation code the client may write (repeatable)")
     add.add_argument("--province", action="append", help="DOPA province code the client may write")
+    add.add_argument("--all-orgs", action="store_true", help="the client may write for every organisation")
+    add.add_argument("--hmac", action="store_true", help="require signed requests (prints the signing secret)")
     add.set_defaults(func=cmd_clients_add)
+
+    from core.admin.cli import add_admin_commands
+
+    add_admin_commands(commands)
     return parser
 
 

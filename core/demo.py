@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from core.scope import EVERY_ORGANISATION
 from core.settings import PROJECT_ROOT, HubSettings
 
 SIMULATOR_PORTS = {"eplan": 8091, "elaas": 8092}
@@ -76,6 +78,8 @@ async def _demo(port: int) -> None:
         update={
             "systems": {**system_settings, **base.systems},
             "pull_schedules": base.pull_schedules or {name: {"interval_s": 30} for name in readers},
+            # The simulators run here, so the demo lets system URLs be changed to local ones.
+            "destination_url_allowlist": base.destination_url_allowlist or ["http://127.0.0.1"],
         }
     )
     hub = Hub(settings, registry=registry)
@@ -84,15 +88,20 @@ async def _demo(port: int) -> None:
     for name in registry.names():
         if registry.get(name).implements("prasan_parse"):
             _, key = await asyncio.to_thread(hub.store.replace_client_key, f"demo-{name}", name)
+            # The demo's clients write for every organisation, so any area's sample works.
+            every = {"allowed_orgs": EVERY_ORGANISATION, "allowed_provinces": EVERY_ORGANISATION}
+            await asyncio.to_thread(hub.store.update_client, f"demo-{name}", every, actor="demo")
             clients[name] = key
+    admin_token = await asyncio.to_thread(_fresh_admin_token, hub.store)
     runner, bound = await serve(create_app(hub), "127.0.0.1", _free_port(port))
     hub_url = f"http://127.0.0.1:{bound}"
-    demo = {"hub_url": hub_url, "admin_token": None, "clients": clients, "simulators": urls}
+    demo = {"hub_url": hub_url, "admin_token": admin_token, "clients": clients, "simulators": urls}
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     (settings.var_dir / "demo.json").write_text(json.dumps(demo, indent=2, ensure_ascii=False), encoding="utf-8")
     lines = [f"Prasan hub: {hub_url}   (health: {hub_url}/readyz)"]
     lines += [f"  simulator {name}: {url}" for name, url in urls.items()]
     lines += [f"  API key for {name}: {key}" for name, key in clients.items()]
+    lines += [f"  admin token: {admin_token}   (API docs: {hub_url}/api/v1/docs)"]
     sample = _sample_for("eplan")
     if "eplan" in clients and sample is not None:
         lines += [
@@ -113,6 +122,15 @@ async def _demo(port: int) -> None:
         await runner.cleanup()
         for simulator_runner in runners:
             await simulator_runner.cleanup()
+
+
+def _fresh_admin_token(store: Any) -> str:
+    """A new admin token for this run; those of earlier runs are revoked."""
+    for token in store.list_admin_tokens():
+        if token.name.startswith("demo-admin") and not token.disabled:
+            store.revoke_admin_token(token.name, actor="demo")
+    _, plain = store.add_admin_token(f"demo-admin-{secrets.token_hex(4)}", "admin", actor="demo")
+    return plain
 
 
 def run_demo(port: int = 8080) -> int:

@@ -28,6 +28,7 @@ class RunningHub:
     eplan_key: str
     http: aiohttp.ClientSession
     admin_token: str = ""  # role admin; hub URLs read with get_json send it
+    app: web.Application | None = None
 
     async def post(self, body: bytes, content_type: str, key: str | None = None) -> tuple[int, Any]:
         headers = {"Content-Type": content_type, "Authorization": f"Bearer {key or self.eplan_key}"}
@@ -70,7 +71,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def running_hub(database_url: str) -> AsyncIterator[RunningHub]:
+async def running_hub(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[RunningHub]:
+    """`@pytest.mark.hub_settings(**fields)` on a test overrides HubSettings fields (e.g. security)."""
+    marker = request.node.get_closest_marker("hub_settings")
+    overrides = dict(marker.kwargs) if marker else {}
     elaas_runner, elaas_url = await _start(elaas_simulator.create_app())
     eplan_runner, eplan_url = await _start(eplan_simulator.create_app())
     settings = HubSettings(
@@ -81,13 +85,15 @@ async def running_hub(database_url: str) -> AsyncIterator[RunningHub]:
             "elaas": {"base_url": elaas_url, "api_key": elaas_simulator.DEFAULT_API_KEY},
             "eplan": {"base_url": eplan_url},
         },
+        **overrides,
     )
     hub = Hub(settings)
-    hub_runner, hub_url = await _start(create_app(hub))
+    app = create_app(hub)
+    hub_runner, hub_url = await _start(app)
     _, key = await asyncio.to_thread(hub.store.add_client, "e2e-eplan", "eplan")
     _, admin_token = await asyncio.to_thread(hub.store.add_admin_token, "e2e-admin", "admin", actor="test")
     async with aiohttp.ClientSession() as http:
-        yield RunningHub(hub, hub_url, elaas_url, eplan_url, key, http, admin_token)
+        yield RunningHub(hub, hub_url, elaas_url, eplan_url, key, http, admin_token, app)
     await hub_runner.cleanup()
     await elaas_runner.cleanup()
     await eplan_runner.cleanup()
