@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from canonical_model import normalize_code
 from core.store.records import ApiClient, IncomingEntity
 
 EVERY_ORGANISATION: None = None  # the value of allowed_orgs and allowed_provinces for an unrestricted client
@@ -29,7 +30,8 @@ class ScopeViolation(Exception):
 class ProducerScope:
     def __init__(self, client: ApiClient, organizations: Mapping[str, Mapping[str, Any]]) -> None:
         self.client = client
-        self._orgs = set(client.allowed_orgs or ())
+        # Codes as an operator typed them may carry Thai digits or spaces; records arrive canonical.
+        self._orgs = {normalize_code(code) for code in client.allowed_orgs or ()}
         self._provinces = set(client.allowed_provinces or ())
         self._organizations = organizations
 
