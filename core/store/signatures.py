@@ -17,8 +17,9 @@ def claim(conn: Connection, signature: str, client_id: str, expires_at: datetime
     # ON CONFLICT DO NOTHING rather than catching an IntegrityError: on PostgreSQL a failed INSERT
     # would abort the whole transaction.
     stmt = insert(used_signatures).values(signature=signature, client_id=client_id, expires_at=expires_at)
-    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=[used_signatures.c.signature]))
-    return result.rowcount == 1
+    # RETURNING rather than rowcount, which psycopg reports as -1 for this statement.
+    stmt = stmt.on_conflict_do_nothing(index_elements=[used_signatures.c.signature]).returning(used_signatures.c.signature)
+    return conn.execute(stmt).first() is not None
 
 
 def is_used(conn: Connection, signature: str) -> bool:
