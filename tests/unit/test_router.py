@@ -40,10 +40,32 @@ def test_filters_by_province_org_type_and_year() -> None:
     assert r.destinations("elaas", entity("5500101")) == []
 
 
-def test_paused_routes_and_destinations_create_nothing() -> None:
+def test_paused_routes_and_destinations_hold_their_deliveries() -> None:
+    # Held, not dropped: a change made during a pause is delivered after the resume (decision 0007).
     base = {"name": "r", "source": "eplan", "entity_types": ["plan_project"], "destinations": ["elaas"]}
-    assert router({**base, "paused": True}).destinations("eplan", entity("5500101")) == []
-    assert router({**base, "paused_destinations": ["elaas"]}).destinations("eplan", entity("5500101")) == []
+    [held] = router({**base, "paused": True}).destinations("eplan", entity("5500101"))
+    assert (held.system, held.held) == ("elaas", True)
+    [held] = router({**base, "paused_destinations": ["elaas"]}).destinations("eplan", entity("5500101"))
+    assert held.held
+    [sent] = router(base).destinations("eplan", entity("5500101"))
+    assert not sent.held
+
+
+def test_a_route_that_sends_wins_over_a_paused_one() -> None:
+    paused = {"name": "a", "source": "eplan", "entity_types": ["plan_project"], "destinations": ["elaas"], "paused": True}
+    active = {**paused, "name": "b", "paused": False}
+    [only] = router(paused, active).destinations("eplan", entity("5500101"))
+    assert (only.route_name, only.held) == ("b", False)
+
+
+def test_replacing_the_table_applies_to_the_next_entity() -> None:
+    base = {"name": "r", "source": "eplan", "entity_types": ["plan_project"], "destinations": ["elaas"]}
+    r = router(base)
+    from core.router import Route
+
+    r.replace([Route.model_validate({**base, "entity_types": ["budget_line"]})])
+    assert r.destinations("eplan", entity("5500101")) == []
+    assert r.get("r") is not None and r.get("nope") is None
 
 
 def test_one_destination_once_even_when_two_routes_name_it() -> None:
