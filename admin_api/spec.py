@@ -82,9 +82,18 @@ async def _read_json_body(request: web.Request, limit: int) -> Any:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
+    # StreamReader.read(n) may return fewer bytes than are coming, so read to the end or past the limit.
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(64 * 1024)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:
