@@ -1,7 +1,8 @@
 """End-to-end throughput: N generated ผ.02 records posted to the hub in batches until every one is
-delivered at the e-LAAS simulator. Writes benchmarks/results/latest.json.
+delivered at the e-LAAS simulator. Writes benchmarks/results/latest.json
+(latest_postgresql.json with --database-url).
 
-    make bench                     # N=20000, batches of 1000
+    make bench                     # N=20000, batches of 1000, delivery in a second hub process
     python -m benchmarks.end_to_end --records 50000 --batch 2000
 """
 
@@ -12,6 +13,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import platform
 import resource
 import socket
@@ -82,7 +84,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def run(records: int, batch: int, workers: int, producers: int, claim: int) -> dict:
+async def run(
+    records: int, batch: int, workers: int, producers: int, claim: int, database_url: str | None, worker_processes: int
+) -> dict:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # warnings and worse only
     with tempfile.TemporaryDirectory() as folder:
         # The simulator is the agency's system, not the hub: it runs in its own process, as it would.
@@ -94,13 +98,31 @@ async def run(records: int, batch: int, workers: int, producers: int, claim: int
         )
         await _wait_until_listening(elaas_port)
         settings = HubSettings(
-            database_url=f"sqlite:///{Path(folder) / 'bench.db'}",
+            database_url=database_url or f"sqlite:///{Path(folder) / 'bench.db'}",
             scheduler_enabled=False,
             delivery=DeliverySettings(workers=workers, batch_size=claim, poll_interval_s=0.02),
             systems={"elaas": {"base_url": f"http://127.0.0.1:{elaas_port}", "api_key": elaas_simulator.DEFAULT_API_KEY}},
         )
+        if worker_processes:
+            # Delivery in processes of their own (PRASAN_ROLE=worker) sharing the database: the GIL of
+            # the API process then only carries ingest.
+            settings = settings.model_copy(update={"role": "api"})
         hub = Hub(settings)
         hub_runner, hub_port = await serve(create_app(hub), "127.0.0.1", 0)
+        worker_env = {
+            **os.environ,
+            "PRASAN_ROLE": "worker",
+            "PRASAN_DATABASE_URL": settings.resolved_database_url,
+            "PRASAN_SCHEDULER_ENABLED": "false",
+            "PRASAN_LOG_LEVEL": "warning",
+            "PRASAN_DELIVERY": settings.delivery.model_dump_json(),
+            "PRASAN_SYSTEMS": json.dumps(settings.systems),
+        }
+        prasan = Path(sys.executable).with_name("prasan")
+        worker_procs = [
+            subprocess.Popen([str(prasan), "serve", "--port", "0"], env=worker_env, stdout=subprocess.DEVNULL)
+            for _ in range(worker_processes)
+        ]
         _, key = await asyncio.to_thread(hub.store.add_client, "bench", "eplan")
         bodies = generate_batches(records, batch)
         url = f"http://127.0.0.1:{hub_port}/api/v1/inbound/eplan"
@@ -135,20 +157,25 @@ async def run(records: int, batch: int, workers: int, producers: int, claim: int
         latencies = await asyncio.to_thread(hub.store.delivery_latencies, "elaas")
         delivered = sum(s.delivered for s in await asyncio.to_thread(hub.store.outbox_stats))
         await hub_runner.cleanup()
+        for process in worker_procs:
+            process.terminate()
+            process.wait(timeout=10)
         simulator.terminate()
         simulator.wait(timeout=10)
     elapsed = finished - started
+    engine = "postgresql" if database_url and database_url.startswith("postgresql") else "sqlite"
     return {
         "records": records,
         "accepted": accepted,
         "delivered": delivered,
         "batch_rows": batch,
         "delivery_workers": workers,
+        "worker_processes": worker_processes,
         "producers": producers,
         "outbox_claim_rows": claim,
         "seconds_total": round(elapsed, 3),
         "seconds_ingest": round(ingested - started, 3),
-        "sqlite_records_per_s": round(delivered / elapsed, 1),
+        f"{engine}_records_per_s": round(delivered / elapsed, 1),
         "ingest_records_per_s": round(accepted / (ingested - started), 1),
         "latency_receipt_to_delivered_s": {
             "p50": round(percentile(latencies, 0.50), 3),
@@ -169,12 +196,22 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--claim", type=int, default=500, help="outbox rows claimed per worker round")
+    parser.add_argument("--claim", type=int, default=1000, help="outbox rows claimed per worker round")
+    parser.add_argument(
+        "--worker-processes", type=int, default=1, help="delivery in N separate `prasan serve` processes (0: in-process)"
+    )
+    parser.add_argument("--database-url", help="an empty PostgreSQL database to measure instead of SQLite")
     parser.add_argument("--producers", type=int, default=2, help="concurrent posting clients")
     args = parser.parse_args()
-    result = asyncio.run(run(args.records, args.batch, args.workers, args.producers, args.claim))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = asyncio.run(
+        run(
+            args.records, args.batch, args.workers, args.producers, args.claim, args.database_url,
+            args.worker_processes,
+        )
+    )
+    target = RESULTS if not args.database_url else RESULTS.with_name("latest_postgresql.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2, ensure_ascii=False))
 
 

@@ -90,11 +90,12 @@ async def readiness(hub: Any, wait_for_first_check_s: float = 2.0) -> tuple[bool
         checks["database"] = "ok"
         head = hub.store.head_revision()
         checks["migrations"] = "ok" if current == head else f"at {current}, expected {head}"
-    if not hub.settings.scheduler_enabled:
+    if not hub.runs_scheduler:
         checks["scheduler"] = "ok"  # disabled on purpose in this process (another one leads)
     else:
         checks["scheduler"] = "ok" if hub.scheduler_running else "stopped"
-    checks["workers"] = "ok" if hub.workers else "none"
+    if hub.runs_workers:
+        checks["workers"] = "ok" if hub.workers else "none"
     ready = all(value == "ok" for value in checks.values())
 
     cache: PluginHealth = hub.plugin_health

@@ -68,7 +68,16 @@ class Hub:
         self.plugin_health = PluginHealth(self)
         self.observer.attach(self)
 
-    async def start(self, *, workers: bool = True, scheduler: bool | None = None) -> None:
+    @property
+    def runs_workers(self) -> bool:
+        return self.settings.role in ("all", "worker")
+
+    @property
+    def runs_scheduler(self) -> bool:
+        return self.settings.scheduler_enabled and self.settings.role in ("all", "api")
+
+    async def start(self, *, workers: bool | None = None, scheduler: bool | None = None) -> None:
+        workers = self.runs_workers if workers is None else workers
         await asyncio.to_thread(self.store.upgrade)
         await asyncio.to_thread(self.admin.load)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s))
@@ -87,7 +96,7 @@ class Hub:
                 )
                 self.workers.append(worker)
                 self._tasks.append(asyncio.create_task(worker.run(self._stop), name=worker.worker_id))
-        if scheduler if scheduler is not None else self.settings.scheduler_enabled:
+        if scheduler if scheduler is not None else self.runs_scheduler:
             from core.scheduler import build_scheduler
 
             self.scheduler = build_scheduler(self)

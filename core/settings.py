@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +55,11 @@ class HubSettings(BaseSettings):
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: str = Field("auto", description="json, console, or auto (console on a terminal)")
     scheduler_enabled: bool = Field(True, description="run pulls and the retry sweep in this process")
+    role: Literal["all", "api", "worker"] = Field(
+        "all",
+        description="what this process runs besides HTTP: all (workers and scheduler), api (scheduler, no "
+        "delivery workers) or worker (delivery workers, no scheduler); several processes share one database",
+    )
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     systems: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-system settings")
     pull_schedules: dict[str, dict[str, Any]] = Field(
