@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,10 @@ class IngestReport:
                 for r in self.outcome.rejected
             ],
         }
+
+
+def _response_of(records: int) -> Callable[[IngestOutcome], dict[str, Any]]:
+    return lambda outcome: IngestReport(outcome, records).as_response()
 
 
 def _text(value: Any) -> Any:
@@ -94,6 +99,18 @@ class IngestObserver:
         """A payload could not be read at all."""
 
 
+class IdempotencyKeyInProgress(IdempotencyKeyReused):
+    """The first request with this key and body has not been answered yet; the producer should retry."""
+
+    def __init__(self, message_id: str) -> None:
+        Exception.__init__(
+            self,
+            f"the first request with this Idempotency-Key is still being processed (message {message_id}); "
+            "retry shortly",
+        )
+        self.message_id = message_id
+
+
 class Ingestor:
     def __init__(
         self,
@@ -127,10 +144,7 @@ class Ingestor:
             if replay is None:
                 raise IdempotencyKeyReused(message.message_id) from None
             return replay, True
-        answer = report.as_response()
-        if message.idempotency_key:
-            await asyncio.to_thread(self.store.set_response, report.outcome.message_id, answer)
-        return answer, False
+        return report.as_response(), False
 
     async def _earlier_answer(self, message: InboundMessage) -> dict[str, Any] | None:
         earlier = await asyncio.to_thread(
@@ -138,8 +152,10 @@ class Ingestor:
         )
         if earlier is None:
             return None
-        if earlier.payload_sha256 != message.payload_sha256 or earlier.response is None:
+        if earlier.payload_sha256 != message.payload_sha256:
             raise IdempotencyKeyReused(earlier.message_id)
+        if earlier.response is None:
+            raise IdempotencyKeyInProgress(earlier.message_id)
         return earlier.response
 
     async def ingest_payload(
@@ -149,10 +165,20 @@ class Ingestor:
         failed and the PayloadError is raised again for the caller to answer 400."""
         try:
             records = await plugin.parse(message.payload, message.media_type or "", message.charset)
-        except PayloadError as exc:
-            await asyncio.to_thread(self.store.record_failed_message, message, exc.reason, exc.rule)
-            self.observer.on_payload_failed(plugin.name, exc.rule)
-            raise
+            if not isinstance(records, list) or not all(isinstance(r, NativeRecord) for r in records):
+                raise PayloadError("payload.unreadable", f"the {plugin.name} plugin could not read the payload")
+        except Exception as exc:
+            # Any failure to read the payload, expected or not, is the producer's 400, never a 500,
+            # and the payload is kept. Without its Idempotency-Key: a corrected repeat is judged anew.
+            failure = exc if isinstance(exc, PayloadError) else PayloadError(
+                "payload.unreadable", f"the payload could not be read: {type(exc).__name__}: {exc}"[:500]
+            )
+            kept = dataclasses.replace(message, idempotency_key=None)
+            await asyncio.to_thread(self.store.record_failed_message, kept, failure.reason, failure.rule)
+            self.observer.on_payload_failed(plugin.name, failure.rule)
+            if failure is exc:
+                raise
+            raise failure from exc
         return await self.ingest_records(plugin, message, records, scope=scope)
 
     async def ingest_records(
@@ -170,7 +196,11 @@ class Ingestor:
             if scope is not None:
                 await self._refuse_outside_scope(scope, message, entities)
             message.record_count = len(records)
-            outcome = await asyncio.to_thread(self.store.ingest, message, entities, rejections, self.route, cursor)
+            respond = _response_of(len(records)) if message.idempotency_key else None
+            outcome = await asyncio.to_thread(
+                functools.partial(self.store.ingest, respond=respond),
+                message, entities, rejections, self.route, cursor,
+            )
             self.observer.on_ingested(plugin.name, outcome, cursor.entity_type if cursor else None)
             log.info(
                 "ingested",

@@ -15,6 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 MAX_JSON_DEPTH = 32
+# Bounds what one request can make the hub hold in memory (a small XLSX can unpack to millions of rows).
+MAX_ROWS = 200_000
+_ACCEPTED_CODECS = frozenset({"utf-8", "utf-8-sig", "tis-620", "cp874", "ascii"})
 _ENCODING_ALIASES = {
     "tis-620": "tis-620",
     "tis620": "tis-620",
@@ -44,7 +47,14 @@ def decode(payload: bytes, charset: str | None) -> str:
     try:
         codec = codecs.lookup(name)
     except LookupError:
-        raise PayloadError("payload.charset_unknown", f"unknown charset {charset!r}") from None
+        codec = None
+    # Thai agency systems send UTF-8 or TIS-620/CP874; other codecs (UTF-7, UTF-16 ...) only open ways
+    # to smuggle unpaired surrogates or misread bytes, so they are refused by name.
+    if codec is None or codec.name not in _ACCEPTED_CODECS:
+        raise PayloadError(
+            "payload.charset_unsupported",
+            f"unsupported charset {charset!r}; send UTF-8, TIS-620 or windows-874",
+        )
     if codec.name == "utf-8":
         name = "utf-8-sig"
     try:
@@ -110,6 +120,8 @@ def loads_strict_json(text: str) -> Any:
         raise PayloadError("json.too_deep", f"JSON nests deeper than {MAX_JSON_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
         raise PayloadError("json.syntax", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        raise PayloadError("json.number_too_large", f"a JSON number cannot be read: {exc}"[:300]) from None
     _check_depth_and_text(value)
     return value
 
@@ -143,6 +155,8 @@ def csv_records(text: str) -> list[dict[str, Any]]:
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if len(rows) < 2:
         raise PayloadError("payload.no_records", "the CSV needs a header line and at least one row")
+    if len(rows) > MAX_ROWS + 1:
+        raise PayloadError("payload.too_many_rows", f"a CSV may hold at most {MAX_ROWS:,} rows; split it")
     header = [cell.strip() for cell in rows[0]]
     if len(set(header)) != len(header) or any(not name for name in header):
         raise PayloadError("csv.header", "the CSV header has empty or repeated column names")
@@ -166,10 +180,15 @@ def xlsx_records(payload: bytes) -> list[dict[str, Any]]:
         raise PayloadError("xlsx.unreadable", f"not a readable XLSX workbook: {exc}") from None
     try:
         sheet = workbook.worksheets[0]
-        rows = [
-            ["" if cell is None else _xlsx_cell(cell) for cell in row]
-            for row in sheet.iter_rows(values_only=True)
-        ]
+        rows = []
+        for row in sheet.iter_rows(values_only=True):
+            rows.append(["" if cell is None else _xlsx_cell(cell) for cell in row])
+            if len(rows) > MAX_ROWS:
+                raise PayloadError("payload.too_many_rows", f"a workbook may hold at most {MAX_ROWS:,} rows")
+    except PayloadError:
+        raise
+    except Exception as exc:  # a damaged sheet fails only while its rows are read
+        raise PayloadError("xlsx.unreadable", f"the worksheet cannot be read: {type(exc).__name__}") from None
     finally:
         workbook.close()
     rows = [row for row in rows if any(str(cell).strip() for cell in row)]
@@ -178,6 +197,8 @@ def xlsx_records(payload: bytes) -> list[dict[str, Any]]:
     header = [str(cell).strip() for cell in rows[0]]
     width = max(i + 1 for i, name in enumerate(header) if name)
     header = header[:width]
+    if len(set(header)) != len(header) or any(not name for name in header):
+        raise PayloadError("xlsx.header", "the worksheet header has empty or repeated column names")
     return [dict(zip(header, (row + [""] * width)[:width])) for row in rows[1:]]
 
 

@@ -50,6 +50,7 @@ class PullRunner:
         cursor = await asyncio.to_thread(self.hub.store.get_cursor, system, entity_type)
         total = 0
         while True:
+            started_from = cursor
             batches = await plugin.read(entity_type, cursor, settings, self.hub.http)
             more = False
             for batch in batches:
@@ -64,6 +65,10 @@ class PullRunner:
                 cursor = batch.next_cursor
                 more = more or batch.more
             if not more:
+                break
+            if cursor == started_from:
+                # A source that says "more" without moving its cursor would be read forever.
+                log.warning("pull_cursor_stuck", system=system, entity_type=entity_type, cursor=cursor)
                 break
         return total
 

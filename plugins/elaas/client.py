@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -71,9 +72,14 @@ def result_for(status: int, text: str, retry_after: str | None) -> WriteResult:
 
 
 async def write_one(item: WriteItem, settings: ElaasSettings, http: aiohttp.ClientSession) -> WriteResult:
+    # A record e-LAAS already holds is replaced in place, so a new version never doubles the budget.
+    url = f"{settings.base_url.rstrip('/')}/api/BudgetExpense"
+    method = http.put if item.external_id else http.post
+    if item.external_id:
+        url = f"{url}/{quote(item.external_id, safe='')}"
     try:
-        async with http.post(
-            f"{settings.base_url.rstrip('/')}/api/BudgetExpense",
+        async with method(
+            url,
             json=item.native,
             headers=_headers(settings, item.delivery_key),
             timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
@@ -119,9 +125,19 @@ def _item_result(result: dict[str, Any]) -> WriteResult:
 
 
 async def write(items: list[WriteItem], settings: ElaasSettings, http: aiohttp.ClientSession) -> list[WriteResult]:
-    if len(items) == 1:
-        return [await write_one(items[0], settings, http)]
-    return await write_batch(items, settings, http)
+    """New records go in one batch call; updates of records e-LAAS already holds go one by one (the
+    batch endpoint only creates)."""
+    results: dict[int, WriteResult] = {}
+    new = [(i, item) for i, item in enumerate(items) if not item.external_id]
+    for i, item in enumerate(items):
+        if item.external_id:
+            results[i] = await write_one(item, settings, http)
+    if len(new) == 1:
+        results[new[0][0]] = await write_one(new[0][1], settings, http)
+    elif new:
+        for (i, _), result in zip(new, await write_batch([item for _, item in new], settings, http), strict=True):
+            results[i] = result
+    return [results[i] for i in range(len(items))]
 
 
 async def healthcheck(settings: ElaasSettings, http: aiohttp.ClientSession) -> Health:

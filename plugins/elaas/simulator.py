@@ -7,6 +7,7 @@ unless a state directory is given), honours `Idempotency-Key`, and can be told t
 
     POST   /api/BudgetExpense                        one document (X-Api-Key and Idempotency-Key required)
     POST   /api/BudgetExpense/Batch                  {"Items": [{"IdempotencyKey", "Document"}]}
+    PUT    /api/BudgetExpense/{RecordID}             replace a document (a new version of the same record)
     GET    /DropDownService.asmx/GetExpExpensePlan   แผนงาน
     GET    /DropDownService.asmx/GetExpExpenseJob?PlanID=<guid>          งาน of a แผนงาน
     GET    /DropDownService.asmx/GetExpBudget                            งบ
@@ -158,8 +159,11 @@ def validate_document(doc: Any, guids: GuidCrosswalk) -> list[str]:
     return problems
 
 
-async def _store_document(state: SimState, key: str, doc: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Validate and store one document under its idempotency key; a repeated key returns the first answer."""
+async def _store_document(
+    state: SimState, key: str, doc: dict[str, Any], replace: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Validate and store one document under its idempotency key; a repeated key returns the first answer.
+    With `replace`, the document of that RecordID is replaced (a corrected budget line keeps its record)."""
     body_hash = _body_hash(doc)
     row = state.db.execute("SELECT body_hash, status, answer FROM idempotency WHERE key = ?", (key,)).fetchone()
     if row is not None:
@@ -168,18 +172,30 @@ async def _store_document(state: SimState, key: str, doc: dict[str, Any]) -> tup
                          "ExceptionType": "System.InvalidOperationException", "_replayed": False}
         return row[1], {**json.loads(row[2]), "_replayed": True}
     problems = validate_document(doc, state.guids)
+    existing = None
+    if replace is not None:
+        existing = state.db.execute("SELECT body FROM documents WHERE record_id = ?", (replace,)).fetchone()
     if problems:
         status, answer = 400, {"Message": "; ".join(problems), "ExceptionType": "System.ArgumentException"}
+    elif replace is not None and existing is None:
+        status, answer = 404, {"Message": f"ไม่พบเอกสาร RecordID {replace}", "ExceptionType": "System.Collections.Generic.KeyNotFoundException"}
     else:
-        record_id = str(uuid.uuid4())
+        record_id = replace or str(uuid.uuid4())
         line_ids = [str(uuid.uuid4()) for _ in doc["Lines"]]
-        stored = {**doc, "RecordID": record_id, "Lines": [
+        revision = json.loads(existing[0]).get("Revision", 1) + 1 if existing else 1
+        stored = {**doc, "RecordID": record_id, "Revision": revision, "Lines": [
             {**line, "LineID": line_id} for line, line_id in zip(doc["Lines"], line_ids)
         ]}
-        state.db.execute(
-            "INSERT INTO documents (record_id, idempotency_key, body, received_at) VALUES (?,?,?,?)",
-            (record_id, key, json.dumps(stored, ensure_ascii=False), _now()),
-        )
+        if existing:
+            state.db.execute(
+                "UPDATE documents SET idempotency_key = ?, body = ?, received_at = ? WHERE record_id = ?",
+                (key, json.dumps(stored, ensure_ascii=False), _now(), record_id),
+            )
+        else:
+            state.db.execute(
+                "INSERT INTO documents (record_id, idempotency_key, body, received_at) VALUES (?,?,?,?)",
+                (record_id, key, json.dumps(stored, ensure_ascii=False), _now()),
+            )
         status, answer = 200, {"d": {"RecordID": record_id, "LineIDs": line_ids}}
     state.db.execute(
         "INSERT INTO idempotency (key, body_hash, status, answer) VALUES (?,?,?,?)",
@@ -221,7 +237,12 @@ async def _read_json(request: web.Request) -> Any:
         return web.HTTPBadRequest  # sentinel: the caller answers 400
 
 
-async def post_budget_expense(request: web.Request) -> web.Response:
+async def put_budget_expense(request: web.Request) -> web.Response:
+    """Replace the document of one RecordID (the same guards and idempotency as a new one)."""
+    return await post_budget_expense(request, replace=request.match_info["record_id"])
+
+
+async def post_budget_expense(request: web.Request, replace: str | None = None) -> web.Response:
     state = request.app[STATE]
     body = await _read_json(request)
     refused = await _guard(request, None if body is web.HTTPBadRequest else body)
@@ -235,7 +256,7 @@ async def post_budget_expense(request: web.Request) -> web.Response:
         state.log(request, None, body, 400)
         return _error(400, "The Idempotency-Key header is required")
     async with state.lock:
-        status, answer = await _store_document(state, key, body)
+        status, answer = await _store_document(state, key, body, replace)
     replayed = answer.pop("_replayed")
     state.log(request, key, body, status, replayed)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
@@ -359,6 +380,7 @@ def create_app(
     app[API_KEY] = api_key
     app.router.add_post("/api/BudgetExpense", post_budget_expense)
     app.router.add_post("/api/BudgetExpense/Batch", post_budget_expense_batch)
+    app.router.add_put("/api/BudgetExpense/{record_id}", put_budget_expense)
     dropdowns = {
         "GetExpExpensePlan": ("programme", None),
         "GetExpExpenseJob": (None, "PlanID"),

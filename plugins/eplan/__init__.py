@@ -51,7 +51,7 @@ async def prasan_read(
 ) -> ReadBatch:
     batch = await client.read(cursor, settings or EplanSettings(), http)
     # Polled rows go through the same header folding as pushed ones, so one mapping serves both.
-    records = [NativeRecord(r.row, parse.canonical_record(r.data), r.problems) for r in batch.records]
+    records = [parse.canonical_native_record(r) for r in batch.records]
     return ReadBatch(records=records, next_cursor=batch.next_cursor, more=batch.more)
 
 

@@ -93,7 +93,10 @@ def map_in(record: NativeRecord, reference: Any) -> list[MappedRecord]:
     except MappingError as exc:
         raise _with_budget_columns(mapping, exc) from None
     project = validate(mapping, body)
-    external_id = project.project_code or stable_key(project.org_code, project.title)
+    # e-Plan numbers projects within one organisation, so two organisations may use the same code.
+    external_id = (
+        f"{project.org_code}:{project.project_code}" if project.project_code else stable_key(project.org_code, project.title)
+    )
     return [
         MappedRecord(
             entity_type=ENTITY, external_id=external_id, payload=project, mapping_version=str(mapping.version)

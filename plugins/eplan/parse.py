@@ -17,6 +17,16 @@ def _is_total_row(record: dict[str, Any]) -> bool:
     return (not title and first.startswith("รวม")) or title.startswith("รวม")
 
 
+def canonical_native_record(record: NativeRecord) -> NativeRecord:
+    """A polled record with its headers folded; a record that cannot be folded is that record's
+    rejection, not a failure of the whole pull (which would stop its cursor for good)."""
+    try:
+        return NativeRecord(record.row, canonical_record(record.data), record.problems)
+    except PayloadError as exc:
+        problem = Rejection(exc.rule, exc.reason, None, None)
+        return NativeRecord(record.row, dict(record.data), (*record.problems, problem))
+
+
 def canonical_record(raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():

@@ -84,6 +84,17 @@ async def documents_by_project(hub: RunningHub) -> dict[str, list[dict]]:
     return found
 
 
+async def written_keys(hub: RunningHub) -> list[tuple[str, str]]:
+    """(idempotency key, HTTP method) of every write e-LAAS received, batch items included, in order."""
+    found = []
+    for entry in (await hub.elaas("log"))["entries"]:
+        if entry["idempotency_key"]:
+            found.append((entry["idempotency_key"], entry["method"]))
+        for item in (entry.get("body") or {}).get("Items", []) if isinstance(entry.get("body"), dict) else []:
+            found.append((item["IdempotencyKey"], entry["method"]))
+    return found
+
+
 async def test_fifty_projects_reach_elaas_once_and_changes_make_versions(running_hub: RunningHub) -> None:
     hub = running_hub
     rows = p02_rows(50)
@@ -123,12 +134,17 @@ async def test_fifty_projects_reach_elaas_once_and_changes_make_versions(running
     entity_id = next(e["id"] for e in third["entities"] if e["version"] == 2)
 
     async def version_two_written() -> bool:
-        return len((await documents_by_project(hub))[rows[7][4]]) == 2 and await hub.settled()
+        return (await documents_by_project(hub))[rows[7][4]][0].get("Revision") == 2 and await hub.settled()
 
     await hub.wait_until(version_two_written, "version 2 written")
-    [v1, v2] = (await documents_by_project(hub))[rows[7][4]]
-    assert {line["BudgetYear"]: line["Amount"] for line in v2["Lines"]}[2566] == "999999.00"
-    assert {line["BudgetYear"]: line["Amount"] for line in v1["Lines"]}[2566] != "999999.00"
+    # Version 2 replaced e-LAAS's record of version 1: one document, so the budget is not counted twice.
+    [document] = (await documents_by_project(hub))[rows[7][4]]
+    assert {line["BudgetYear"]: line["Amount"] for line in document["Lines"]}[2566] == "999999.00"
+    assert len(await documents_by_project(hub)) == 50
+    writes = await written_keys(hub)
+    keys = [key for key, _ in writes]
+    assert keys.index(f"elaas:{entity_id}:1") < keys.index(f"elaas:{entity_id}:2")
+    assert dict(writes)[f"elaas:{entity_id}:2"] == "PUT"
     entity = await hub.get_json(f"{hub.url}/api/v1/entities/{entity_id}")
     assert entity["version"] == 2
     assert [(d["version"], d["state"]) for d in sorted(entity["deliveries"], key=lambda d: d["version"])] == [
@@ -197,6 +213,39 @@ async def test_retry_after_503s_and_dead_letter_after_400_block_nothing_else(run
     assert dead[0].entity_id == second["entities"][0]["id"]
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_with_duplicate_headers() -> bytes:
+    return _xlsx([["รหัส อปท.", "งบประมาณ 2566", "งบประมาณ 2566"], ["5400103", "100", "999"]])
+
+
+def _xlsx_with_a_damaged_sheet() -> bytes:
+    """A valid archive whose worksheet XML is cut short: it fails only while rows are read."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([["a", "b"], ["1", "2"]] * 50)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]
+            target.writestr(item, data)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "rule"),
     [
@@ -208,6 +257,10 @@ async def test_retry_after_503s_and_dead_letter_after_400_block_nothing_else(run
         (b"", "text/csv", "payload.empty"),
         (b"\x00\x01garbage", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx.unreadable"),
         (b"<xml/>", "application/xml", "payload.media_type"),
+        (b'[{"x": ' + b"1" * 5000 + b"}]", "application/json", "json.number_too_large"),
+        ("รหัส อปท.,ชื่อโครงการ\n1,+2AA-\n".encode("utf-7"), "text/csv; charset=utf-7", "payload.charset"),
+        (_xlsx_with_duplicate_headers(), XLSX, "xlsx.header"),
+        (_xlsx_with_a_damaged_sheet(), XLSX, "xlsx.unreadable"),
     ],
 )
 async def test_malformed_input_gets_a_clear_4xx_and_the_worker_lives_on(
@@ -288,3 +341,37 @@ async def test_idempotency_key_replays_the_first_answer_and_refuses_another_body
     async with hub.http.post(url, data=to_csv(p02_rows(3)), headers=headers) as response:
         assert response.status == 409
         assert (await response.json())["message_id"] == first["message_id"]
+
+
+async def test_an_unreadable_payload_under_an_idempotency_key_is_refused_again_not_409(running_hub: RunningHub) -> None:
+    hub = running_hub
+    headers = {
+        "Authorization": f"Bearer {hub.eplan_key}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": "broken-1",
+    }
+    for _ in range(2):
+        async with hub.http.post(f"{hub.url}/api/v1/inbound/eplan", data=b'[{"x": NaN}]', headers=headers) as response:
+            assert response.status == 400
+            assert (await response.json())["rule"] == "json.non_finite"
+
+
+async def test_a_record_cannot_move_another_organisations_entity(running_hub: RunningHub) -> None:
+    """Reusing another organisation's project id is refused for that row, and the entity is untouched."""
+    hub = running_hub
+    header = ["รหัส อปท.", "รหัสโครงการ", "แผนงาน", "ชื่อโครงการ", "งบประมาณ 2568"]
+    first_org, second_org = chiang_mai_orgs(2)
+
+    def table(org: str, title: str, amount: str) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([header, [org, "P-001", "การศึกษา", title, amount]])
+        return buffer.getvalue().encode()
+
+    status, first = await hub.post(table(first_org, "อาหารกลางวัน", "100,000"), "text/csv")
+    assert status == 202 and first["accepted"] == 1
+    status, second = await hub.post(table(second_org, "hijacked", "1"), "text/csv")
+    assert status == 202, second
+    # The same project code in another organisation is another project, not a change of this one.
+    assert second["rejected"] == [] and second["entities"][0]["id"] != first["entities"][0]["id"]
+    entity = await hub.get_json(f"{hub.url}/api/v1/entities/{first['entities'][0]['id']}")
+    assert entity["org_code"] == first_org and entity["version"] == 1

@@ -407,3 +407,23 @@ def test_api_client_keys_are_stored_hashed(store: Store) -> None:
     assert [c.name for c in store.list_clients()] == ["eplan-push"]
     assert store.disable_client("eplan-push")
     assert store.authenticate(key) is None
+
+
+def test_a_record_cannot_move_an_entity_to_another_organisation(store: Store) -> None:
+    first = ingest(store, message(), [entity("P-1")], [], to_gfmis)
+    moved = ingest(store, message(), [entity("P-1", org_code="5400103", name_th="hijacked")], [], to_gfmis)
+    assert moved.entities == []
+    [rejection] = moved.rejected
+    assert (rejection.rule, rejection.field, rejection.value) == ("entity.owner_changed", "org_code", "5400103")
+    view = store.get_entity(first.entities[0].entity_id)
+    assert view is not None and view.version == 1 and view.org_code == "6340101"
+    assert count(store, outbox) == 1
+
+
+def test_the_answer_is_stored_with_the_message_in_one_transaction(store: Store) -> None:
+    outcome = ingest(
+        store, message(idempotency_key="k-1", client_name="c"), [entity("P-1")], [], to_gfmis,
+        respond=lambda result: {"accepted": len(result.entities), "message_id": result.message_id},
+    )
+    stored = store.find_message_by_idempotency_key("c", "k-1")
+    assert stored is not None and stored.response == {"accepted": 1, "message_id": outcome.message_id}

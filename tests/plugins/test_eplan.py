@@ -110,7 +110,7 @@ async def test_map_in_good_row_with_thai_digits(registry, reference):
 async def test_external_id_prefers_project_code_and_hash_is_stable(registry, reference):
     plugin = registry.get("eplan")
     [coded] = await plugin.map_in(_row(**{"รหัสโครงการ": "5400103-2566-009"}), reference)
-    assert coded.external_id == "5400103-2566-009"
+    assert coded.external_id == "5400103:5400103-2566-009"  # codes are unique per organisation only
     [a] = await plugin.map_in(_row(), reference)
     [b] = await plugin.map_in(_row(**{"ชื่อโครงการ": "  ก่อสร้างถนน  คสล. หมู่ที่ ๓ "}), reference)
     assert a.external_id == b.external_id
@@ -173,7 +173,7 @@ async def test_read_paginates_with_cursors(registry, reference, eplan_sim, http)
     assert everything[2].data["วันที่ปรับปรุง"] == "๑๑/๐๖/๒๕๖๖"
     mapped = [(await plugin.map_in(r, reference))[0] for r in everything]
     assert mapped[2].body()["budget_by_year"][0] == {"fiscal_year": 2566, "amount": "150000.00"}
-    assert [m.external_id for m in mapped][:1] == ["5400103-2566-001"]
+    assert [m.external_id for m in mapped][:1] == ["5400103:5400103-2566-001"]
 
 
 async def test_posted_change_is_visible_to_the_next_poll(registry, eplan_sim, http):

@@ -152,6 +152,7 @@ def _lookup_known(
                     entities.c.entity_id,
                     entities.c.current_version,
                     entities.c.content_hash,
+                    entities.c.org_code,
                 )
                 .select_from(xrefs.join(entities, entities.c.entity_id == xrefs.c.entity_id))
                 .where(
@@ -164,8 +165,8 @@ def _lookup_known(
                 # Two hub processes changing the same entity must not both compute version n+1;
                 # the row lock makes the second wait and then read the first one's result.
                 stmt = stmt.order_by(entities.c.entity_id).with_for_update(of=entities)
-            for ext_id, entity_id, version, content_hash in conn.execute(stmt):
-                known[(entity_type, ext_id)] = _Known(entity_id, version, content_hash, is_new=False)
+            for ext_id, entity_id, version, content_hash, org_code in conn.execute(stmt):
+                known[(entity_type, ext_id)] = _Known(entity_id, version, content_hash, is_new=False, org_code=org_code)
     return known
 
 
@@ -177,13 +178,15 @@ def ingest_batch(
     route: Router,
     cursor: CursorUpdate | None,
     now: datetime,
+    respond: Callable[[IngestOutcome], Any] | None = None,
 ) -> IngestOutcome:
+    known = _lookup_known(conn, message.system, incoming)
+    incoming, owner_rejections = _refuse_owner_changes(incoming, known)
+    rejections = [*rejections, *owner_rejections]
     rejected = rejected_row_count(rejections)
     outcome = outcome_of(len(incoming), rejected)
     insert_message(conn, message, outcome=outcome, accepted=len(incoming), rejected=rejected)
     insert_rejections(conn, message.message_id, rejections)
-
-    known = _lookup_known(conn, message.system, incoming)
     new_xrefs: list[dict[str, Any]] = []
     version_rows: list[dict[str, Any]] = []
     outbox_rows: list[dict[str, Any]] = []
@@ -311,7 +314,43 @@ def ingest_batch(
         conn.execute(insert(outbox), outbox_rows)
     if cursor is not None:
         set_cursor(conn, cursor.system, cursor.entity_type, cursor.cursor, now)
-    return IngestOutcome(message.message_id, outcome, results, list(rejections))
+    result = IngestOutcome(message.message_id, outcome, results, list(rejections))
+    if respond is not None:
+        # In the same transaction: an idempotent repeat can never find the message without its answer.
+        conn.execute(
+            update(inbox_messages)
+            .where(inbox_messages.c.message_id == message.message_id)
+            .values(response_json=dumps(respond(result)))
+        )
+    return result
+
+
+def _refuse_owner_changes(
+    incoming: Sequence[IncomingEntity], known: dict[tuple[str, str], _Known]
+) -> tuple[list[IncomingEntity], list[RowRejection]]:
+    """A record whose id already belongs to another organisation's entity is refused: an entity
+    never changes owner through a source update, or one organisation could overwrite another's
+    data by reusing its ids."""
+    kept: list[IncomingEntity] = []
+    refused: list[RowRejection] = []
+    for ent in incoming:
+        state = known.get((ent.entity_type, ent.external_id))
+        if state is not None and state.org_code and ent.org_code and state.org_code != ent.org_code:
+            refused.append(
+                RowRejection(
+                    row=ent.row,
+                    rule="entity.owner_changed",
+                    reason=(
+                        f"this record's id {ent.external_id!r} already belongs to organisation "
+                        f"{state.org_code}; an entity cannot move to another organisation"
+                    ),
+                    field="org_code",
+                    value=ent.org_code,
+                )
+            )
+            continue
+        kept.append(ent)
+    return kept, refused
 
 
 def record_failed(conn: Connection, message: InboundMessage, rejection: RowRejection) -> None:

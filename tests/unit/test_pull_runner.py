@@ -1,0 +1,58 @@
+"""A pull stops when its source stops moving, and a record it cannot fold is that record's rejection."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from core.plugin_types import NativeRecord, ReadBatch
+from core.scheduler import PullRunner
+from plugins.eplan.parse import canonical_native_record
+
+
+class StuckSource:
+    """Says there is more, but never moves its cursor: a buggy or misconfigured source."""
+
+    name = "stuck"
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def settings_from(self, raw: Any) -> None:
+        return None
+
+    async def read(self, entity_type: str, cursor: str | None, settings: Any, http: Any) -> list[ReadBatch]:
+        self.reads += 1
+        if self.reads > 50:
+            raise AssertionError("the pull kept reading a source whose cursor never moves")
+        return [ReadBatch([NativeRecord(1, {"x": "1"})], next_cursor="7", more=True)]
+
+
+async def test_a_source_that_never_moves_its_cursor_is_not_read_forever() -> None:
+    source = StuckSource()
+    ingested: list[Any] = []
+
+    async def ingest_records(plugin: Any, message: Any, records: Any, cursor: Any) -> None:
+        ingested.append(cursor.cursor)
+
+    def nothing(*args: Any) -> None:
+        return None
+
+    hub = SimpleNamespace(
+        registry=SimpleNamespace(get=lambda system: source),
+        settings=SimpleNamespace(systems={}),
+        store=SimpleNamespace(get_cursor=lambda system, entity_type: "7", mark_pulled=nothing),
+        ingestor=SimpleNamespace(ingest_records=ingest_records),
+        observer=SimpleNamespace(pulled=nothing, pull_failed=nothing),
+        http=None,
+    )
+    await PullRunner(hub).pull("stuck", "plan_project")
+    assert source.reads == 1 and ingested == ["7"]
+
+
+def test_a_polled_record_with_two_spellings_of_one_column_is_rejected_alone() -> None:
+    record = NativeRecord(3, {"ชื่อโครงการ": "ถนน", "โครงการ": "อื่น", "รหัส อปท.": "5400103"})
+    folded = canonical_native_record(record)
+    assert [p.rule for p in folded.problems] == ["eplan.header_repeated"]
+    good = canonical_native_record(NativeRecord(4, {"ชื่อโครงการ": "ถนน", "รหัส อปท.": "5400103"}))
+    assert good.problems == () and good.data["ชื่อโครงการ"] == "ถนน"
