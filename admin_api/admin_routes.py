@@ -490,6 +490,24 @@ async def update_client(call: Call) -> Any:
     """Change a client's scope, or disable or enable it."""
     changes = call.body.model_dump(exclude_unset=True)
     if changes.get("disabled", False) is None:
-        del changes["disabled"]  # null means "leave as it is"; only the scope lists use null (every org)
-    client = await asyncio.to_thread(call.hub.store.update_client, call.path.name, changes, actor=call.actor)
+        del changes["disabled"]  # null means "leave as it is"
+    all_orgs = changes.pop("all_orgs", None)
+    store = call.hub.store
+    if all_orgs:
+        if changes.get("allowed_orgs") is not None or changes.get("allowed_provinces") is not None:
+            return problem(400, "Bad Request", "give allowed_orgs and/or allowed_provinces, or all_orgs: true (not both)")
+        changes["allowed_orgs"] = changes["allowed_provinces"] = None
+    elif "allowed_orgs" in changes or "allowed_provinces" in changes or all_orgs is False:
+        # Ending every restriction is as deliberate as creating an unrestricted client: it needs all_orgs.
+        current = await asyncio.to_thread(store.get_client, call.path.name)
+        if current is None:
+            return _not_found("client with this name")
+        orgs = changes.get("allowed_orgs", current.allowed_orgs)
+        provinces = changes.get("allowed_provinces", current.allowed_provinces)
+        if orgs is None and provinces is None:
+            return problem(
+                400, "Bad Request",
+                "this change would let the client write for every organisation; send all_orgs: true to mean that",
+            )
+    client = await asyncio.to_thread(store.update_client, call.path.name, changes, actor=call.actor)
     return _not_found("client with this name") if client is None else _client(client)

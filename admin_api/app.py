@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from admin_api.observability import metrics, metrics_middleware
-from admin_api.auth import RATE_LIMITER, admin_auth_middleware
+from admin_api.auth import ADDRESS_LIMITER, RATE_LIMITER, address_rate_limit_middleware, admin_auth_middleware
 from admin_api.problems import problem_middleware
 from admin_api.ratelimit import RateLimiter
 from admin_api.routes import setup_routes
@@ -31,12 +31,15 @@ MAX_BODY_BYTES = 32 * 1024 * 1024  # the default of settings.security.max_ingest
 def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
     # Outermost, so that it sees the status problem_middleware finally answers.
     app = web.Application(
-        middlewares=[metrics_middleware(hub.observer), problem_middleware, admin_auth_middleware],
+        middlewares=[
+            metrics_middleware(hub.observer), problem_middleware, address_rate_limit_middleware, admin_auth_middleware
+        ],
         client_max_size=hub.settings.security.max_ingest_body_bytes,
     )
     app[HUB] = hub
     security = hub.settings.security
     app[RATE_LIMITER] = RateLimiter(security.rate_limit_per_s, security.rate_limit_burst)
+    app[ADDRESS_LIMITER] = RateLimiter(security.address_rate_limit_per_s, security.address_rate_limit_burst)
 
     async def hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
         if start_hub:

@@ -16,14 +16,26 @@ from admin_api.ratelimit import RateLimiter, retry_after_header
 from admin_api.spec import ROLE_RANK
 
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+ADDRESS_LIMITER = web.AppKey("address_rate_limiter", RateLimiter)
 ACTOR = web.RequestKey("actor", str)  # "token:<name>", the audit log's "who"
 
 
+def printable_ascii(value: str) -> bool:
+    """True when every character is printable ASCII (space to tilde).
+
+    aiohttp decodes header bytes as UTF-8 with surrogateescape, so a header with bytes such as 0xff
+    arrives as a str that cannot be encoded again; such a value must be refused before it is hashed,
+    compared or stored."""
+    return value.isascii() and value.isprintable()
+
+
 def bearer(request: web.Request) -> str | None:
+    """The bearer token of the request; None when missing, malformed or not printable ASCII."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or not printable_ascii(token):
         return None
-    return token.strip()
+    return token
 
 
 def _unauthorized(detail: str) -> web.Response:
@@ -38,6 +50,22 @@ def rate_limited(request: web.Request, key: str) -> web.Response | None:
         return None
     seconds = retry_after_header(wait)
     return problem(429, "Too Many Requests", f"rate limit reached; retry in {seconds} s", retry_after=seconds)
+
+
+@web.middleware
+async def address_rate_limit_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A coarse token bucket per remote address on /api/v1/, spent before any authentication, so
+    that unauthenticated traffic (guessed keys, floods) cannot make the hub hash and query at will."""
+    if request.path.startswith("/api/v1/"):
+        wait = request.app[ADDRESS_LIMITER].take(f"address:{request.remote or 'unknown'}")
+        if wait is not None:
+            seconds = retry_after_header(wait)
+            return problem(
+                429, "Too Many Requests", f"too many requests from this address; retry in {seconds} s", retry_after=seconds
+            )
+    return await handler(request)
 
 
 @web.middleware

@@ -388,6 +388,11 @@ class ClientIn(Strict):
 class ClientPatch(Strict):
     allowed_orgs: list[Code] | None = Field(None, max_length=10000)
     allowed_provinces: list[Code] | None = Field(None, max_length=100)
+    all_orgs: bool | None = Field(
+        None,
+        description="true: may write for every organisation (clears both lists); required for any change that "
+        "leaves the client with neither list",
+    )
     disabled: bool | None = None
 
 

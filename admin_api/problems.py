@@ -38,7 +38,12 @@ async def problem_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem(exc.status, exc.reason, exc.text or exc.reason)
+        response = problem(exc.status, exc.reason, exc.text or exc.reason)
+        # Keep what the exception says beyond its body (Allow on a 405, for one); the body is ours.
+        for name, value in exc.headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response
     except Exception:
         log.exception("unhandled_request_error", path=request.path, method=request.method)
         return problem(500, "Internal Server Error", "the hub failed on this request; it was logged")

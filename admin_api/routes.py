@@ -9,11 +9,16 @@ from typing import Any
 from aiohttp import web
 
 from admin_api import producer
+from admin_api.auth import bearer, printable_ascii
 from admin_api.problems import problem
 from core.ingest import IdempotencyKeyReused
 from core.payloads import PayloadError
 from core.scope import ScopeViolation
 from core.store.records import InboundMessage
+
+
+MAX_MEDIA_TYPE = 255  # inbox.media_type is String(255)
+MAX_CHARSET = 64  # inbox.charset is String(64)
 
 
 def _hub(request: web.Request) -> Any:
@@ -26,14 +31,6 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         status=status, text=json.dumps(data, ensure_ascii=False, default=str), content_type="application/json"
     )
-
-
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -50,9 +47,9 @@ async def readyz(request: web.Request) -> web.Response:
 async def inbound(request: web.Request) -> web.Response:
     hub = _hub(request)
     system = request.match_info["system"]
-    if system not in hub.registry:
-        return problem(404, "Not Found", f"no system named {system!r}")
-    token = _bearer(request)
+    # Authenticate before saying anything about the system, so the route does not tell strangers
+    # which systems exist.
+    token = bearer(request)
     if token is None:
         return problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'")
     client = await asyncio.to_thread(hub.store.authenticate, token)
@@ -60,12 +57,22 @@ async def inbound(request: web.Request) -> web.Response:
         return problem(401, "Unauthorized", "unknown or disabled API key")
     if client.system != system:
         return problem(403, "Forbidden", f"this key may only write to {client.system!r}")
+    if system not in hub.registry:
+        return problem(404, "Not Found", f"no system named {system!r}")
     refused = producer.before_body(request, client)
     if refused is not None:
         return refused
     idempotency_key = request.headers.get("Idempotency-Key")
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-        return problem(400, "Bad Request", "an Idempotency-Key has 1 to 255 characters")
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 255 and printable_ascii(idempotency_key)):
+        return problem(400, "Bad Request", "an Idempotency-Key has 1 to 255 printable ASCII characters")
+    media_type, charset = request.content_type, request.charset
+    if len(media_type) > MAX_MEDIA_TYPE or (charset is not None and len(charset) > MAX_CHARSET):
+        # The inbox keeps them in String(255) and String(64) columns: refuse rather than fail to store.
+        return problem(
+            400, "Bad Request", f"Content-Type media type over {MAX_MEDIA_TYPE} or charset over {MAX_CHARSET} characters"
+        )
+    if not printable_ascii(media_type) or (charset is not None and not printable_ascii(charset)):
+        return problem(400, "Bad Request", "Content-Type must be printable ASCII")
     plugin = hub.registry.get(system)
     body = await request.read()
     refused = await producer.check_signature(request, hub, client, body)
@@ -74,8 +81,8 @@ async def inbound(request: web.Request) -> web.Response:
     message = InboundMessage(
         system=system,
         payload=body,
-        media_type=request.content_type,
-        charset=request.charset,
+        media_type=media_type,
+        charset=charset,
         client_name=client.name,
         idempotency_key=idempotency_key,
     )

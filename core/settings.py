@@ -34,6 +34,14 @@ class SecuritySettings(BaseModel):
         20.0, gt=0, description="requests per second each API client or admin token may make, on average"
     )
     rate_limit_burst: int = Field(40, ge=1, description="requests a client may make at once before it is slowed")
+    address_rate_limit_per_s: float = Field(
+        200.0,
+        gt=0,
+        description="requests per second one remote address may make to /api/v1/, checked before authentication",
+    )
+    address_rate_limit_burst: int = Field(
+        400, ge=1, description="requests one remote address may make to /api/v1/ at once before it is slowed"
+    )
     max_ingest_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest inbound payload (413 above)")
     max_admin_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest admin API request body (413 above)")
     signature_window_s: int = Field(

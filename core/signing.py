@@ -32,12 +32,18 @@ def sign_headers(secret: str, body: bytes, timestamp: int | None = None) -> dict
     return {TIMESTAMP_HEADER: str(at), SIGNATURE_HEADER: signature(secret, body, at)}
 
 
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
 def verify(secret: str, body: bytes, timestamp_header: str | None, signature_header: str | None,
            window_s: int, now: float | None = None) -> int:
     """Check the signature and the time window; return the timestamp. Reuse is checked by the caller,
     against the store, so that it holds across hub processes."""
     if not timestamp_header or not signature_header:
         raise SignatureError(f"this client must sign its requests ({TIMESTAMP_HEADER}, {SIGNATURE_HEADER})")
+    if not _printable_ascii(timestamp_header) or not _printable_ascii(signature_header):
+        raise SignatureError(f"{TIMESTAMP_HEADER} and {SIGNATURE_HEADER} must be printable ASCII")
     try:
         timestamp = int(timestamp_header.strip())
     except ValueError:
@@ -46,6 +52,10 @@ def verify(secret: str, body: bytes, timestamp_header: str | None, signature_hea
     if abs(current - timestamp) > window_s:
         raise SignatureError(f"the request timestamp is more than {window_s} seconds from the hub's clock")
     expected = signature(secret, body, timestamp)
-    if not hmac.compare_digest(expected.encode(), signature_header.strip().encode()):
+    try:
+        matches = hmac.compare_digest(expected.encode("ascii"), signature_header.strip().encode("ascii"))
+    except UnicodeError:  # a header with bytes that are not ASCII (aiohttp keeps them as surrogates)
+        matches = False
+    if not matches:
         raise SignatureError("the signature does not match the body and timestamp")
     return timestamp

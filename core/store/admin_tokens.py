@@ -55,7 +55,10 @@ def add_token(conn: Connection, name: str, role: str, now: datetime) -> tuple[Ad
 
 
 def authenticate(conn: Connection, plain: str) -> AdminToken | None:
-    digest = hash_key(plain)
+    try:
+        digest = hash_key(plain)
+    except UnicodeError:  # not a token this hub issued (tokens are ASCII); never a 500
+        return None
     row = conn.execute(select(admin_tokens).where(admin_tokens.c.token_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest) or row.disabled:
         return None

@@ -72,7 +72,10 @@ def add_client(
 
 
 def authenticate(conn: Connection, plain_key: str) -> ApiClient | None:
-    digest = hash_key(plain_key)
+    try:
+        digest = hash_key(plain_key)
+    except UnicodeError:  # not a key this hub issued (keys are ASCII); never a 500
+        return None
     row = conn.execute(select(api_clients).where(api_clients.c.key_hash == digest)).first()
     # The index lookup already matched; the constant-time compare keeps the final decision free of
     # timing differences should the lookup ever become a prefix or range match.

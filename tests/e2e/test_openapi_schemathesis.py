@@ -25,7 +25,12 @@ CHECKS = ",".join(
 )
 
 
-@pytest.mark.hub_settings(security={"rate_limit_per_s": 10_000, "rate_limit_burst": 10_000})
+@pytest.mark.hub_settings(
+    security={
+        "rate_limit_per_s": 10_000, "rate_limit_burst": 10_000,
+        "address_rate_limit_per_s": 10_000, "address_rate_limit_burst": 10_000,
+    }
+)
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(running_hub: RunningHub, tmp_path: Path) -> None:
     hub = running_hub
     # Something to find: one message with entities, so reads of real ids are exercised too.
