@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import re
 
-_SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:api[_-]?key|token|password|secret|authorization)\s*[=:]\s*)[^\s&,;]+"),
-    re.compile(r"prs(?:adm|hmac)?_[A-Za-z0-9_-]{8,}"),
-]
+_SECRET_KEY = r"(?:x-api-key|api[_-]?key|access[_-]?token|token|password|passwd|secret|authorization)"
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# key = value, key: value, "key": "value", 'key': 'value' (a Python dict's repr), with the value
+# quoted or bare; an Authorization value's scheme and credential are masked as one unit.
+_KEYED = re.compile(
+    r"(?i)(" + _SECRET_KEY + r"[\"']?\s*[=:]\s*)"
+    r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
+    r"|(?:(?:basic|bearer|digest|negotiate|token|apikey)\s+)?[^\s&,;\"'}\]]+)"
+)
+_PRASAN_KEY = re.compile(r"prs(?:adm|hmac)?_[A-Za-z0-9_-]{8,}")
+
+
+def _masked_value(match: re.Match[str]) -> str:
+    value = match.group(2)
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    return match.group(1) + quote + "***" + quote
 
 
 def scrub_secrets(text: str) -> str:
     """Mask credentials that may have slipped into an error message or a log line."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
-    return text
+    text = _BEARER.sub(lambda m: m.group(1) + "***", text)
+    text = _KEYED.sub(_masked_value, text)
+    return _PRASAN_KEY.sub("***", text)
 
 
 class PrasanError(Exception):

@@ -18,23 +18,41 @@ import structlog
 
 from core.errors import scrub_secrets
 
-# Keys whose values are secrets whatever they look like.
-_SECRET_KEYS = {"api_key", "token", "password", "secret", "authorization", "hmac_secret"}
+# Keys whose values are secrets whatever they look like (compared lower-case, "-" read as "_").
+_SECRET_KEYS = {
+    "api_key", "apikey", "x_api_key", "token", "access_token", "password", "secret", "authorization",
+    "hmac_secret",
+}
+
+
+def _secret_key(key: object) -> bool:
+    return isinstance(key, str) and key.lower().replace("-", "_") in _SECRET_KEYS
+
+
+def _masked(value: Any, depth: int = 0) -> Any:
+    """The value with strings scrubbed and anything under a secret-looking key masked, at any depth."""
+    if isinstance(value, str):
+        return scrub_secrets(value)
+    if depth > 20:  # a pathological nesting is not worth walking; its text form is still scrubbed
+        return scrub_secrets(repr(value))
+    if isinstance(value, dict):
+        return {
+            k: "***" if _secret_key(k) and v is not None else _masked(v, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(v, depth + 1) for v in value]
+    if isinstance(value, tuple):  # a named tuple becomes a plain one: the renderer only needs the values
+        return tuple(_masked(v, depth + 1) for v in value)
+    return value
 
 
 def _scrub(logger: object, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
-        if key.lower() in _SECRET_KEYS and value is not None:
+        if _secret_key(key) and value is not None:
             event[key] = "***"
-        elif isinstance(value, str):
-            event[key] = scrub_secrets(value)
-        elif isinstance(value, (dict, list, tuple)):
-            event[key] = scrub_secrets(repr(value)) if _has_secret(repr(value)) else value
+        else:
+            event[key] = _masked(value)
     return event
-
-
-def _has_secret(text: str) -> bool:
-    return scrub_secrets(text) != text
 
 
 def configure_logging(

@@ -1,0 +1,53 @@
+"""Secrets masked in messages and log lines: header forms, JSON and dict reprs, nested log values."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+
+from core.errors import scrub_secrets
+from core.logging import configure_logging
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: ***"),
+        ("Authorization: Bearer abc.def", "Authorization: ***"),
+        ("sent Bearer abc.def", "sent Bearer ***"),
+        ('{"api_key": "abc", "n": 1}', '{"api_key": "***", "n": 1}'),
+        ("{'token': 'x y', 'n': 1}", "{'token': '***', 'n': 1}"),
+        ('{"Authorization": "Basic dXNlcjpwYXNz"}', '{"Authorization": "***"}'),
+        ("X-API-Key: k-123", "X-API-Key: ***"),
+        ("GET /x?api_key=abc&page=2", "GET /x?api_key=***&page=2"),
+        ("password=hunter2, user=a", "password=***, user=a"),
+        ("key prs_abcdefghijk", "key ***"),
+        ("tokens: 5 used", "tokens: 5 used"),
+    ],
+)
+def test_scrub_secrets_masks_each_form(text: str, expected: str) -> None:
+    assert scrub_secrets(text) == expected
+
+
+def test_log_values_under_secret_keys_are_masked_at_any_depth() -> None:
+    buffer = io.StringIO()
+    configure_logging("info", "json", stream=buffer, cache=False)
+    try:
+        structlog.get_logger("test").info(
+            "request",
+            request={"headers": {"X-API-Key": "k1", "Accept": "json"}, "auth": [{"password": "p1"}], "n": 2},
+            settings=[{"api_key": "k2", "token": None}],
+            note="Authorization: Basic dXNlcjpwYXNz",
+            token="t1",
+        )
+    finally:
+        structlog.reset_defaults()
+    line = json.loads(buffer.getvalue())
+    assert line["request"] == {"headers": {"X-API-Key": "***", "Accept": "json"}, "auth": [{"password": "***"}], "n": 2}
+    assert line["settings"] == [{"api_key": "***", "token": None}]
+    assert line["note"] == "Authorization: ***" and line["token"] == "***"
+    for secret in ("k1", "p1", "k2", "t1", "dXNlcjpwYXNz"):
+        assert secret not in buffer.getvalue()
