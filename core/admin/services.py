@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
+
 from core.admin.routes import RouteService
 from core.admin.systems import SystemUrls
+
+log = structlog.get_logger("prasan.admin")
 
 
 class AdminServices:
@@ -21,4 +25,14 @@ class AdminServices:
         self.system_urls.load()
 
     async def refresh_forever(self, stop: asyncio.Event) -> None:
-        await self.routes.refresh_forever(self._refresh_s, stop)
+        """Pick up route and system URL changes made by other processes (or the CLI) until `stop`."""
+        while not stop.is_set():
+            for name, service in (("routes", self.routes), ("system_urls", self.system_urls)):
+                try:
+                    await asyncio.to_thread(service.load)
+                except Exception:  # the database may be briefly away; the last good state stays
+                    log.exception("admin_refresh_failed", what=name)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self._refresh_s)
+            except TimeoutError:
+                pass
