@@ -217,8 +217,11 @@ class DatabaseCollector(Collector):
                 dead.add_metric([destination], snap.unresolved_dead_letters.get(destination, 0))
             for (system, entity_type), at in sorted(snap.last_pulled_at.items()):
                 last_pull.add_metric([system, entity_type], at.timestamp())
-        for system, schedule in sorted(self.hub.settings.pull_schedules.items()):
-            interval.add_metric([system], float(schedule.get("interval_s", 300)))
+        # Only a process that runs the pulls says how often they should happen: the "never pulled"
+        # alert keys on this series, and a process without a scheduler must not make it fire.
+        if self.hub.scheduler_running:
+            for system, schedule in sorted(self.hub.settings.pull_schedules.items()):
+                interval.add_metric([system], float(schedule.get("interval_s", 300)))
         duration.add_metric([], time.perf_counter() - started)
         yield from families
 
@@ -245,7 +248,9 @@ class DatabaseCollector(Collector):
                 labels=["system", "entity_type"],
             ),
             GaugeMetricFamily(
-                "prasan_pull_interval_seconds", "Configured interval between pulls, by system.", labels=["system"]
+                "prasan_pull_interval_seconds",
+                "Configured interval between pulls, by system (only from a process whose scheduler runs).",
+                labels=["system"],
             ),
             GaugeMetricFamily(
                 "prasan_database_scrape_duration_seconds", "Time taken to read the database gauges."

@@ -22,7 +22,7 @@ class GaugeSnapshot:
     rows_by_state: dict[str, dict[str, int]] = field(default_factory=dict)
     oldest_pending_created_at: dict[str, datetime] = field(default_factory=dict)
     unresolved_dead_letters: dict[str, int] = field(default_factory=dict)
-    last_pulled_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    last_pulled_at: dict[tuple[str, str], datetime] = field(default_factory=dict)  # last *successful* pull
 
 
 def snapshot(conn: Connection) -> GaugeSnapshot:
@@ -51,7 +51,9 @@ def snapshot(conn: Connection) -> GaugeSnapshot:
     pulled = {
         (system, entity_type): _aware(at)
         for system, entity_type, at in conn.execute(
-            select(pull_cursors.c.system, pull_cursors.c.entity_type, pull_cursors.c.updated_at)
+            select(pull_cursors.c.system, pull_cursors.c.entity_type, pull_cursors.c.last_success_at).where(
+                pull_cursors.c.last_success_at.is_not(None)
+            )
         )
     }
     return GaugeSnapshot(rows, oldest, dead, pulled)
@@ -62,10 +64,14 @@ def mark_pulled(conn: Connection, system: str, entity_type: str, now: datetime) 
     changed = conn.execute(
         update(pull_cursors)
         .where(pull_cursors.c.system == system, pull_cursors.c.entity_type == entity_type)
-        .values(updated_at=now)
+        .values(updated_at=now, last_success_at=now)
     ).rowcount
     if not changed:
-        conn.execute(insert(pull_cursors).values(system=system, entity_type=entity_type, cursor=None, updated_at=now))
+        conn.execute(
+            insert(pull_cursors).values(
+                system=system, entity_type=entity_type, cursor=None, updated_at=now, last_success_at=now
+            )
+        )
 
 
 def _aware(value: Any) -> datetime:

@@ -210,6 +210,8 @@ pull_cursors = Table(
     Column("entity_type", String(64), nullable=False),
     Column("cursor", Text(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Written only when a pull succeeds (updated_at also moves on each ingested page and cursor edit).
+    Column("last_success_at", UTCDateTime(), nullable=True),
     PrimaryKeyConstraint("system", "entity_type"),
 )
 
