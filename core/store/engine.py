@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 DEFAULT_SQLITE_PATH = Path("var") / "prasan.db"
 DEFAULT_URL = f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
@@ -28,6 +29,56 @@ WRITE_OPTION = "prasan_write"
 def make_store_url_for_sqlite(path: str | os.PathLike[str]) -> str:
     """The SQLAlchemy URL of a SQLite file; parent folders are created when the store opens."""
     return f"sqlite:///{Path(path).as_posix()}"
+
+
+class _ThreadLock:
+    """A lock one thread may take several times (nested checkouts), that any thread may release: a
+    connection dropped without closing is checked in by the garbage collector, wherever it runs."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            while self._owner is not None and self._owner != me:
+                self._cond.wait()
+            self._owner = me
+            self._depth += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._depth = max(0, self._depth - 1)
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify()
+
+
+class SerialStaticPool(StaticPool):
+    """StaticPool for an in-memory SQLite database, handing its one connection to one thread at a
+    time. Store methods run in asyncio.to_thread workers; several threads on one sqlite3 connection
+    at once interleave their transactions ("cannot start a transaction within a transaction") and
+    can crash the interpreter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._serial = _ThreadLock()
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        self._serial.acquire()
+        try:
+            return super()._do_get()
+        except BaseException:
+            self._serial.release()
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        try:
+            super()._do_return_conn(record)
+        finally:
+            self._serial.release()
 
 
 def is_sqlite(url: str) -> bool:
@@ -58,8 +109,9 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
     if in_memory:
-        # One shared connection, or every checkout would see its own empty database.
-        kwargs.setdefault("poolclass", StaticPool)
+        # One shared connection, or every checkout would see its own empty database; used by one
+        # thread at a time.
+        kwargs.setdefault("poolclass", SerialStaticPool)
     else:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
