@@ -2,12 +2,18 @@
 admin API or the CLI are stored in the database (config overrides, kind "route") and applied to the
 live router. Every hub process re-reads them every `security.route_refresh_s` seconds, so a change
 made in one process or by the CLI reaches all of them.
+
+Pauses reach the outbox the same way: each refresh (and each change) reconciles the outbox with the
+table just read, holding the queued deliveries of paused routes and destinations and releasing every
+other held one. A single hold/release at the moment of the change would not do: another process with
+an older table may still queue rows as held after a resume (or as pending after a pause), and a held
+version blocks every later version of that entity.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -48,6 +54,19 @@ class RouteService:
             routes[name] = route
         self.router.replace(routes.values())
         self._applied = stored
+        self.store.paused = paused_pairs(self.router.routes)
+
+    def reconcile(self) -> tuple[int, int]:
+        """Hold and release outbox rows to match the pause state of the applied table (blocking)."""
+        held, released = self.store.reconcile_holds(paused_pairs(self.router.routes), list(self.systems))
+        if held or released:
+            log.info("deliveries_reconciled_with_pauses", held=held, released=released)
+        return held, released
+
+    def refresh(self) -> None:
+        """Re-read the stored changes and reconcile the outbox with them (blocking)."""
+        self.load()
+        self.reconcile()
 
     def source_of(self, name: str) -> str:
         return "override" if self._applied and name in self._applied else "config"
@@ -74,7 +93,7 @@ class RouteService:
             before=None if before is None else before.model_dump(mode="json"),
         )
         self.load()
-        self._sync_held(before, route)
+        self.reconcile()
         return self.get(route.name)
 
     def set_paused(self, name: str, paused: bool, actor: str, destination: str | None = None) -> Route:
@@ -92,24 +111,27 @@ class RouteService:
             KIND, name, after.model_dump(mode="json"), actor=actor, action=action, before=before.model_dump(mode="json")
         )
         self.load()
-        self._sync_held(before, after)
+        self.reconcile()
         return self.get(name)
-
-    def _sync_held(self, before: Route | None, after: Route) -> None:
-        """Hold queued deliveries of destinations that became paused, release those that resumed."""
-        for destination in after.destinations:
-            was = before is not None and (before.paused or destination in before.paused_destinations)
-            now = after.paused or destination in after.paused_destinations
-            if now != was:
-                self.store.hold_deliveries(after.name, destination, now)
 
     async def refresh_forever(self, interval_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.load)
+                await asyncio.to_thread(self.refresh)
             except Exception:  # the database may be briefly away; the last good table stays
                 log.exception("route_refresh_failed")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
             except TimeoutError:
                 pass
+
+
+def paused_pairs(routes: Iterable[Route]) -> frozenset[tuple[str, str]]:
+    """(route, destination) for every destination a route table holds: all of a paused route's, and
+    the paused destinations of the others."""
+    return frozenset(
+        (route.name, destination)
+        for route in routes
+        for destination in route.destinations
+        if route.paused or destination in route.paused_destinations
+    )

@@ -1,8 +1,13 @@
 """The outbox: claiming due deliveries, recording their results, dead letters and backlog figures.
 
-Ordering rule: per (destination, entity) only the lowest version that is still open (pending or
-in flight) may be claimed, so a destination never sees version 3 before version 2. Delivered and
+Ordering rule: per (destination, entity) only the lowest version that is still open (pending, in
+flight or held) may be claimed, so a destination never sees version 3 before version 2. Delivered and
 dead rows are terminal and no longer hold later versions back.
+
+Pausing: `paused` is the set of (route, destination) pairs the caller's route table has paused. Their
+rows are never claimed, a retry or replay of one goes to 'held' rather than 'pending', and
+`reconcile_holds` (run by every hub process each time it refreshes its route table) moves rows
+between 'pending' and 'held' to match, whatever state a process with an older table left them in.
 """
 
 from __future__ import annotations
@@ -11,7 +16,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql import Select
 
 from core.store.records import (
@@ -22,6 +40,7 @@ from core.store.records import (
     Delivered,
     DeliveryResult,
     DestinationStats,
+    GiveBack,
     ResolveResult,
     Retry,
 )
@@ -37,8 +56,32 @@ PENDING = literal_column("'pending'")
 IN_FLIGHT = literal_column("'in_flight'")
 HELD = literal_column("'held'")
 
+# (route name, destination) pairs whose deliveries are held: a whole paused route contributes one pair
+# per destination on it.
+Paused = frozenset[tuple[str, str]]
+NOTHING_PAUSED: Paused = frozenset()
 
-def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool) -> Select[Any]:
+
+def _by_destination(paused: Paused) -> dict[str, list[str]]:
+    routes: dict[str, list[str]] = {}
+    for route, destination in sorted(paused):
+        routes.setdefault(destination, []).append(route)
+    return routes
+
+
+def _is_paused(paused: Paused) -> ColumnElement[bool]:
+    """SQL for "this outbox row's (route, destination) is paused" (false for a row without a route)."""
+    if not paused:
+        return false()
+    return or_(
+        *(
+            and_(outbox.c.destination == destination, outbox.c.route.is_not(None), outbox.c.route.in_(routes))
+            for destination, routes in _by_destination(paused).items()
+        )
+    )
+
+
+def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool, paused: Paused) -> Select[Any]:
     earlier = outbox.alias("earlier")
     earlier_open = exists().where(
         earlier.c.entity_id == outbox.c.entity_id,
@@ -53,7 +96,12 @@ def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool) -> Selec
     else:
         due = and_(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
         order = (outbox.c.next_attempt_at, outbox.c.id)
-    stmt = select(outbox.c.id).where(due, ~earlier_open).order_by(*order).limit(limit)
+    stmt = select(outbox.c.id).where(due, ~earlier_open)
+    if paused:
+        # A row of a paused route that is pending (a retry, a replay, a row queued by a process whose
+        # route table was older) or whose lease expired is not sent; reconcile_holds will hold it.
+        stmt = stmt.where(~_is_paused(paused))
+    stmt = stmt.order_by(*order).limit(limit)
     if lock:
         # Several hub processes claim from one PostgreSQL: rows another claimer holds are skipped
         # rather than waited for, and never handed out twice.
@@ -62,13 +110,20 @@ def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool) -> Selec
 
 
 def claim_due(
-    conn: Connection, worker_id: str, limit: int, now: datetime, lease_seconds: float
+    conn: Connection,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    paused: Paused = NOTHING_PAUSED,
 ) -> list[ClaimedDelivery]:
     lock = conn.dialect.name == "postgresql"
     # Expired leases first: they belong to a worker that crashed and are the oldest work there is.
-    ids = list(conn.execute(_claimable(now, limit, expired=True, lock=lock)).scalars())
+    ids = list(conn.execute(_claimable(now, limit, expired=True, lock=lock, paused=paused)).scalars())
     if len(ids) < limit:
-        ids += conn.execute(_claimable(now, limit - len(ids), expired=False, lock=lock)).scalars()
+        ids += conn.execute(
+            _claimable(now, limit - len(ids), expired=False, lock=lock, paused=paused)
+        ).scalars()
     if not ids:
         return []
     expires = now + timedelta(seconds=lease_seconds)
@@ -137,7 +192,9 @@ def claim_due(
     ]
 
 
-def complete(conn: Connection, results: Sequence[DeliveryResult], now: datetime) -> CompletionSummary:
+def complete(
+    conn: Connection, results: Sequence[DeliveryResult], now: datetime, paused: Paused = NOTHING_PAUSED
+) -> CompletionSummary:
     ids = [r.outbox_id for r in results]
     current: dict[int, Any] = {}
     for chunk in chunks(ids):
@@ -149,6 +206,7 @@ def complete(conn: Connection, results: Sequence[DeliveryResult], now: datetime)
                 outbox.c.max_attempts,
                 outbox.c.delivery_key,
                 outbox.c.destination,
+                outbox.c.route,
                 outbox.c.entity_id,
                 outbox.c.entity_type,
                 outbox.c.version,
@@ -165,8 +223,9 @@ def complete(conn: Connection, results: Sequence[DeliveryResult], now: datetime)
         row = current.get(result.outbox_id)
         if isinstance(result, Delivered):
             # A late acknowledgement still counts: the destination has the data whatever the lease
-            # says. Only a row already delivered (or dead-lettered) is left alone.
-            if row is None or row.state not in OPEN_STATES:
+            # says (even if its route was paused meanwhile). Only a row already delivered (or
+            # dead-lettered) is left alone.
+            if row is None or row.state not in (*OPEN_STATES, "held"):
                 ignored.append(result.outbox_id)
                 continue
             delivered.append({"b_id": row.id, "b_at": result.at or now})
@@ -178,10 +237,21 @@ def complete(conn: Connection, results: Sequence[DeliveryResult], now: datetime)
             # The lease expired and another worker owns the row now; its result will decide.
             ignored.append(result.outbox_id)
         elif isinstance(result, Retry):
-            if row.attempts >= row.max_attempts:
+            give_back = isinstance(result, GiveBack)
+            if not give_back and row.attempts >= row.max_attempts:
                 dead.append((row, f"exhausted after {row.attempts} attempts: {result.error}"))
             else:
-                retried.append({"b_id": row.id, "b_next": result.next_attempt_at, "b_error": result.error})
+                retried.append(
+                    {
+                        "b_id": row.id,
+                        "b_next": result.next_attempt_at,
+                        "b_error": result.error,
+                        # A paused route's retry waits for the resume instead of being sent.
+                        "b_state": "held" if (row.route, row.destination) in paused else "pending",
+                        # A delivery given back unsent does not use up one of its attempts.
+                        "b_attempts": row.attempts - 1 if give_back else row.attempts,
+                    }
+                )
         elif isinstance(result, Dead):
             dead.append((row, result.reason))
         else:  # pragma: no cover - guarded by the type checker
@@ -205,7 +275,8 @@ def complete(conn: Connection, results: Sequence[DeliveryResult], now: datetime)
             update(outbox)
             .where(outbox.c.id == bindparam("b_id"))
             .values(
-                state="pending",
+                state=bindparam("b_state"),
+                attempts=bindparam("b_attempts"),
                 next_attempt_at=bindparam("b_next"),
                 last_error=bindparam("b_error"),
                 claimed_by=None,
@@ -350,7 +421,12 @@ def get_dead_letter(conn: Connection, dead_letter_id: int) -> DeadLetter | None:
 
 
 def replay_dead_letter(
-    conn: Connection, dead_letter_id: int, now: datetime, note: str | None, force: bool
+    conn: Connection,
+    dead_letter_id: int,
+    now: datetime,
+    note: str | None,
+    force: bool,
+    paused: Paused = NOTHING_PAUSED,
 ) -> ResolveResult:
     letter = conn.execute(
         select(dead_letters).where(dead_letters.c.id == dead_letter_id).with_for_update()
@@ -364,27 +440,44 @@ def replay_dead_letter(
             dead_letter_id, False, f"already resolved ({letter.resolution})", letter.delivery_key
         )
     if not force:
-        # Sending an old version after a newer one has arrived would roll the destination back.
-        newer = conn.execute(
-            select(func.max(outbox.c.version)).where(
-                outbox.c.entity_id == letter.entity_id,
-                outbox.c.destination == letter.destination,
-                outbox.c.version > letter.version,
-                outbox.c.state == "delivered",
+        # Sending an old version after a newer one has arrived would roll the destination back; so
+        # would sending it while a newer one is queued, in flight or held, which may then land first.
+        newer = {
+            state: version
+            for state, version in conn.execute(
+                select(outbox.c.state, func.max(outbox.c.version))
+                .where(
+                    outbox.c.entity_id == letter.entity_id,
+                    outbox.c.destination == letter.destination,
+                    outbox.c.version > letter.version,
+                    outbox.c.state.in_(["delivered", "pending", "in_flight", "held"]),
+                )
+                .group_by(outbox.c.state)
             )
-        ).scalar_one_or_none()
-        if newer is not None:
+        }
+        if "delivered" in newer:
             return ResolveResult(
                 dead_letter_id,
                 False,
-                f"superseded: version {newer} was already delivered to {letter.destination}",
+                f"superseded: version {newer['delivered']} was already delivered to {letter.destination}",
                 letter.delivery_key,
             )
+        if newer:
+            state, version = max(newer.items(), key=lambda item: item[1])
+            waiting = {"pending": "queued", "in_flight": "being sent", "held": "held (paused route)"}[state]
+            return ResolveResult(
+                dead_letter_id,
+                False,
+                f"superseded: version {version} is {waiting} for {letter.destination} and would be overtaken "
+                "by this replay; replay after it settles, or force",
+                letter.delivery_key,
+            )
+    route = conn.execute(select(outbox.c.route).where(outbox.c.id == letter.outbox_id)).scalar_one_or_none()
     conn.execute(
         update(outbox)
         .where(outbox.c.id == letter.outbox_id)
         .values(
-            state="pending",
+            state="held" if (route, letter.destination) in paused else "pending",
             attempts=0,
             next_attempt_at=now,
             claimed_by=None,
@@ -419,19 +512,38 @@ def discard_dead_letter(conn: Connection, dead_letter_id: int, note: str | None,
 # --- pausing ---------------------------------------------------------------------------------------
 
 
-def set_held(conn: Connection, route: str, destination: str | None, held: bool, now: datetime) -> int:
-    """Hold the pending deliveries of a route (or of one destination on it), or release held ones.
+def reconcile_holds(
+    conn: Connection, paused: Paused, destinations: Sequence[str], now: datetime
+) -> tuple[int, int]:
+    """Make the outbox match the pause state: returns (rows held, rows released).
 
-    Rows in flight finish their attempt; released rows are due at once.
+    Pending rows of a paused (route, destination) and rows whose lease expired there become 'held';
+    held rows of any other pair (resumed, removed from its route, or queued as held by a process whose
+    route table was older) become 'pending' again, due when they were due before. Rows in flight
+    under a live lease finish their attempt. `destinations` are the systems to look at (every
+    statement filters on destination and state, which the (destination, state) index serves).
     """
-    stmt = update(outbox).where(outbox.c.route == route)
-    if destination is not None:
-        stmt = stmt.where(outbox.c.destination == destination)
-    if held:
-        stmt = stmt.where(outbox.c.state == "pending").values(state="held")
-    else:
-        stmt = stmt.where(outbox.c.state == "held").values(state="pending", next_attempt_at=now)
-    return conn.execute(stmt).rowcount
+    by_destination = _by_destination(paused)
+    held = released = 0
+    for destination in sorted(set(destinations) | set(by_destination)):
+        routes = by_destination.get(destination)
+        if routes:
+            at_destination = and_(
+                outbox.c.destination == destination, outbox.c.route.is_not(None), outbox.c.route.in_(routes)
+            )
+            held += conn.execute(
+                update(outbox).where(at_destination, outbox.c.state == PENDING).values(state="held")
+            ).rowcount
+            held += conn.execute(
+                update(outbox)
+                .where(at_destination, outbox.c.state == IN_FLIGHT, outbox.c.claim_expires_at <= now)
+                .values(state="held", claimed_by=None, claim_expires_at=None)
+            ).rowcount
+        release = update(outbox).where(outbox.c.destination == destination, outbox.c.state == HELD)
+        if routes:
+            release = release.where(or_(outbox.c.route.is_(None), outbox.c.route.not_in(routes)))
+        released += conn.execute(release.values(state="pending")).rowcount
+    return held, released
 
 
 # --- figures for gauges ---------------------------------------------------------------------------

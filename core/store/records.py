@@ -167,6 +167,12 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class GiveBack(Retry):
+    """A claimed delivery handed back unsent (its lease would end before a write could finish): it is
+    due again at `next_attempt_at` and the attempt its claim counted is not charged."""
+
+
+@dataclass(frozen=True)
 class Dead:
     outbox_id: int
     reason: str

@@ -65,6 +65,9 @@ class Store:
     def __init__(self, url: str = DEFAULT_URL, *, engine: Engine | None = None, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = engine if engine is not None else create_store_engine(url, **engine_kwargs)
+        # (route, destination) pairs paused in this process's route table; RouteService.load sets it.
+        # Their deliveries are not claimed, and a retry or replay of one is held.
+        self.paused: _outbox.Paused = _outbox.NOTHING_PAUSED
 
     @property
     def dialect(self) -> str:
@@ -173,14 +176,16 @@ class Store:
     ) -> list[ClaimedDelivery]:
         """Lease up to `limit` due deliveries to `worker_id`, lowest open version first per entity."""
         at = now or utcnow()
-        return self._write(lambda conn: _outbox.claim_due(conn, worker_id, limit, at, lease_seconds))
+        paused = self.paused
+        return self._write(lambda conn: _outbox.claim_due(conn, worker_id, limit, at, lease_seconds, paused))
 
     def complete(self, results: Sequence[DeliveryResult], now: datetime | None = None) -> CompletionSummary:
         """Record a batch of delivery results (Delivered, Retry, Dead) in one transaction."""
         if not results:
             return CompletionSummary()
         at = now or utcnow()
-        return self._write(lambda conn: _outbox.complete(conn, results, at))
+        paused = self.paused
+        return self._write(lambda conn: _outbox.complete(conn, results, at, paused))
 
     def outbox_stats(self) -> list[DestinationStats]:
         return self._read(_outbox.outbox_stats)
@@ -208,14 +213,16 @@ class Store:
     ) -> ResolveResult:
         """Queue a dead delivery again under the same delivery key; a resolved one is left alone.
 
-        Refuses (without `force`) when a newer version already reached that destination, because
-        sending the old one would roll the destination back. With `actor`, a replay that happened is
-        written to the audit log in the same transaction.
+        Refuses (without `force`) when a newer version already reached that destination, or is queued,
+        in flight or held for it, because the old one would then roll the destination back. A replay
+        on a paused route is held until it resumes. With `actor`, a replay that happened is written to
+        the audit log in the same transaction.
         """
         at = now or utcnow()
+        paused = self.paused
 
         def work(conn: Connection) -> ResolveResult:
-            result = _outbox.replay_dead_letter(conn, dead_letter_id, at, note, force)
+            result = _outbox.replay_dead_letter(conn, dead_letter_id, at, note, force, paused)
             if actor is not None and result.done:
                 _audit.append(
                     conn, at, actor, "dead_letter.replay", f"dead_letter:{dead_letter_id}",
@@ -245,10 +252,15 @@ class Store:
         """Dead letters by destination, entity type or id, creation time, reason text (see search)."""
         return self._read(lambda conn: _search.find_dead_letters(conn, **filters))
 
-    def hold_deliveries(self, route: str, destination: str | None, held: bool) -> int:
-        """Hold (or release) the queued deliveries of a paused (or resumed) route or destination."""
-        at = utcnow()
-        return self._write(lambda conn: _outbox.set_held(conn, route, destination, held, at))
+    def reconcile_holds(
+        self, paused: _outbox.Paused, destinations: Sequence[str], *, now: datetime | None = None
+    ) -> tuple[int, int]:
+        """Adopt `paused` ((route, destination) pairs) and make the outbox match it: hold the queued
+        deliveries of paused pairs, release held ones of every other pair. Returns (held, released)."""
+        at = now or utcnow()
+        self.paused = frozenset(paused)
+        pairs = self.paused
+        return self._write(lambda conn: _outbox.reconcile_holds(conn, pairs, list(destinations), at))
 
     # --- cursors -------------------------------------------------------------------------------
 
