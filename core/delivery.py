@@ -23,9 +23,17 @@ from core.plugin_manager import PluginRegistry, SystemPlugin
 from core.plugin_types import Delivered as WriteDelivered
 from core.plugin_types import Rejected, Retryable, WriteItem
 from core.settings import DeliverySettings
-from core.store.records import ClaimedDelivery, Dead, Delivered, DeliveryResult, Retry, utcnow
+from core.store.records import ClaimedDelivery, Dead, Delivered, DeliveryResult, GiveBack, Retry, utcnow
 
 log = structlog.get_logger("prasan.delivery")
+
+# A delivery handed back because its lease is running out is due again after this many seconds.
+GIVE_BACK_DELAY_S = 0.1
+
+
+def lease_margin_s(settings: DeliverySettings) -> float:
+    """Time kept free on a lease after the longest write, for recording its result."""
+    return min(1.0, (settings.lease_s - settings.write_timeout_s) / 2)
 
 
 def backoff_delay(
@@ -45,7 +53,8 @@ class DeliveryObserver:
     """
 
     def on_result(self, item: ClaimedDelivery, outcome: str) -> None:
-        """One delivery settled: delivered, retry, exhausted, rejected, unmappable or no_plugin."""
+        """One delivery settled: delivered, retry, exhausted, rejected, unmappable, no_plugin or given_back
+        (handed back unsent because its lease would have ended during the write)."""
 
     def on_write(self, destination: str, items: int, seconds: float) -> None:
         """One write call to a destination returned (or failed) after `seconds`."""
@@ -67,6 +76,8 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim one batch and settle it; returns how many rows were claimed."""
+        # Taken before the claim, so it is never later than the lease the store writes.
+        lease_ends = time.monotonic() + self.settings.lease_s
         claimed: list[ClaimedDelivery] = await asyncio.to_thread(
             self.store.claim_due, self.worker_id, self.settings.batch_size, None, self.settings.lease_s
         )
@@ -77,7 +88,7 @@ class DeliveryWorker:
             by_destination[item.destination].append(item)
         results: list[DeliveryResult] = []
         for destination, items in by_destination.items():
-            results.extend(await self._deliver(destination, items))
+            results.extend(await self._deliver(destination, items, lease_ends))
         await asyncio.to_thread(self.store.complete, results)
         return len(claimed)
 
@@ -94,7 +105,9 @@ class DeliveryWorker:
                 except TimeoutError:
                     pass
 
-    async def _deliver(self, destination: str, items: list[ClaimedDelivery]) -> list[DeliveryResult]:
+    async def _deliver(
+        self, destination: str, items: list[ClaimedDelivery], lease_ends: float | None = None
+    ) -> list[DeliveryResult]:
         if destination not in self.registry:
             for item in items:
                 self.observer.on_result(item, "no_plugin")
@@ -126,8 +139,29 @@ class DeliveryWorker:
                 )
             )
         if writable:
-            results.extend(await self._write(plugin, writable))
+            if lease_ends is not None and not self._lease_lasts(lease_ends):
+                # Destinations are written one after another: a write started now could still run
+                # when the lease ends, another worker could take the rows over and send a newer
+                # version first. Hand the rows back unsent instead.
+                results.extend(self._give_back(item) for item, _ in writable)
+            else:
+                results.extend(await self._write(plugin, writable))
         return results
+
+    def _lease_lasts(self, lease_ends: float) -> bool:
+        """True when a write started now ends (at the latest) before the lease does."""
+        left = lease_ends - time.monotonic()
+        return left >= self.settings.write_timeout_s + lease_margin_s(self.settings)
+
+    def _give_back(self, item: ClaimedDelivery) -> DeliveryResult:
+        self.observer.on_result(item, "given_back")
+        log.info("delivery_given_back", delivery_key=item.delivery_key, system=item.destination)
+        return GiveBack(
+            item.outbox_id,
+            utcnow() + timedelta(seconds=GIVE_BACK_DELAY_S),
+            "given back unsent: the lease would have ended during the write",
+            attempt=item.attempts,
+        )
 
     async def _write(
         self, plugin: SystemPlugin, writable: list[tuple[ClaimedDelivery, WriteItem]]
@@ -145,7 +179,13 @@ class DeliveryWorker:
                 )
         except TransientError as exc:
             answers = [Retryable(exc.message, exc.retry_after)] * len(batch)
-        except (ConfigError, PermanentError) as exc:
+        except ConfigError as exc:
+            # Wrong credentials or missing settings say nothing about the records: they wait (with the
+            # longest backoff) for someone to fix the configuration, and are exhausted only after
+            # max_attempts like any retry. A 401 on one item of a batch lands here for all of them.
+            log.error("delivery_configuration_error", system=plugin.name, error=exc.message)
+            answers = [Retryable(f"configuration: {exc.message}", self.settings.backoff_max_s)] * len(batch)
+        except PermanentError as exc:
             answers = [Rejected(exc.message)] * len(batch)
         except TimeoutError:
             answers = [Retryable(f"write timed out after {self.settings.write_timeout_s}s")] * len(batch)

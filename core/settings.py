@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +25,17 @@ class DeliverySettings(BaseModel):
     backoff_max_s: float = Field(3600.0, gt=0, description="longest retry delay")
     default_max_attempts: int = Field(8, ge=1, description="attempts before a delivery is exhausted")
     write_timeout_s: float = Field(30.0, gt=0, description="timeout of one write call to a system")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_write(self) -> DeliverySettings:
+        # A worker hands back rows whose lease would end during a write; with a lease no longer than
+        # one write it could never send anything, and a write could outlive its lease.
+        if self.lease_s <= self.write_timeout_s:
+            raise ValueError(
+                f"delivery.lease_s ({self.lease_s}) must be longer than delivery.write_timeout_s "
+                f"({self.write_timeout_s})"
+            )
+        return self
 
 
 class SecuritySettings(BaseModel):
