@@ -128,14 +128,17 @@ class Store:
         cursor: CursorUpdate | None = None,
         *,
         now: datetime | None = None,
+        respond: Callable[[IngestOutcome], Any] | None = None,
     ) -> IngestOutcome:
         """Keep the message, version what changed, queue deliveries and move the cursor, all or nothing.
 
-        Raises `IdempotencyConflict` when the client already used the message's idempotency key.
+        `respond` builds the producer's answer from the outcome; it is stored with the message in the
+        same transaction, for idempotent repeats. Raises `IdempotencyConflict` when the client already
+        used the message's idempotency key.
         """
         at = now or utcnow()
         return self._write(
-            lambda conn: _ingest.ingest_batch(conn, message, entities, rejections, route, cursor, at),
+            lambda conn: _ingest.ingest_batch(conn, message, entities, rejections, route, cursor, at, respond),
             retry=True,
         )
 
