@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import uuid
 from datetime import datetime
@@ -10,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from core.store.clients import hash_key
+from core.store.clients import find_enabled_by_secret, hash_key
 from core.store.records import AdminToken
 from core.store.schema import admin_tokens
 
@@ -55,14 +54,8 @@ def add_token(conn: Connection, name: str, role: str, now: datetime) -> tuple[Ad
 
 
 def authenticate(conn: Connection, plain: str) -> AdminToken | None:
-    try:
-        digest = hash_key(plain)
-    except UnicodeError:  # not a token this hub issued (tokens are ASCII); never a 500
-        return None
-    row = conn.execute(select(admin_tokens).where(admin_tokens.c.token_hash == digest)).first()
-    if row is None or not hmac.compare_digest(row.token_hash, digest) or row.disabled:
-        return None
-    return _token(row)
+    row = find_enabled_by_secret(conn, admin_tokens.c.token_hash, plain)
+    return None if row is None else _token(row)
 
 
 def list_tokens(conn: Connection) -> list[AdminToken]:

@@ -71,17 +71,23 @@ def add_client(
     return _client(row), plain
 
 
-def authenticate(conn: Connection, plain_key: str) -> ApiClient | None:
+def find_enabled_by_secret(conn: Connection, hash_column: Any, plain: str) -> Any | None:
+    """The enabled row whose stored hash matches `plain` (an API key or an admin token), or None."""
     try:
-        digest = hash_key(plain_key)
-    except UnicodeError:  # not a key this hub issued (keys are ASCII); never a 500
+        digest = hash_key(plain)
+    except UnicodeError:  # not a secret this hub issued (they are ASCII); never a 500
         return None
-    row = conn.execute(select(api_clients).where(api_clients.c.key_hash == digest)).first()
+    row = conn.execute(select(hash_column.table).where(hash_column == digest)).first()
     # The index lookup already matched; the constant-time compare keeps the final decision free of
     # timing differences should the lookup ever become a prefix or range match.
-    if row is None or not hmac.compare_digest(row.key_hash, digest) or row.disabled:
+    if row is None or not hmac.compare_digest(getattr(row, hash_column.name), digest) or row.disabled:
         return None
-    return _client(row)
+    return row
+
+
+def authenticate(conn: Connection, plain_key: str) -> ApiClient | None:
+    row = find_enabled_by_secret(conn, api_clients.c.key_hash, plain_key)
+    return None if row is None else _client(row)
 
 
 def list_clients(conn: Connection) -> list[ApiClient]:
