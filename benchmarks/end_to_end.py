@@ -202,13 +202,22 @@ def main() -> None:
     )
     parser.add_argument("--database-url", help="an empty PostgreSQL database to measure instead of SQLite")
     parser.add_argument("--producers", type=int, default=2, help="concurrent posting clients")
+    parser.add_argument("--repeat", type=int, default=5, help="runs; the median run is reported (SQLite only)")
     args = parser.parse_args()
-    result = asyncio.run(
-        run(
-            args.records, args.batch, args.workers, args.producers, args.claim, args.database_url,
-            args.worker_processes,
+    # One run on a shared 2-core machine varies by ±20%; the median of several is the figure to quote.
+    repeats = 1 if args.database_url else max(1, args.repeat)
+    runs = [
+        asyncio.run(
+            run(
+                args.records, args.batch, args.workers, args.producers, args.claim, args.database_url,
+                args.worker_processes,
+            )
         )
-    )
+        for _ in range(repeats)
+    ]
+    rate_key = next(key for key in runs[0] if key.endswith("_records_per_s") and not key.startswith("ingest"))
+    runs.sort(key=lambda r: r[rate_key])
+    result = {**runs[len(runs) // 2], "runs": len(runs), f"{rate_key}_all_runs": [r[rate_key] for r in runs]}
     target = RESULTS if not args.database_url else RESULTS.with_name("latest_postgresql.json")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
