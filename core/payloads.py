@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 MAX_JSON_DEPTH = 32
-# Bounds what one request can make the hub hold in memory (a small XLSX can unpack to millions of rows).
-MAX_ROWS = 200_000
+# Bounds what one request can make the hub hold in memory and how long its one transaction holds the
+# SQLite writer (a small XLSX can unpack to millions of rows); a national resync posts many batches.
+MAX_ROWS = 50_000
 _ACCEPTED_CODECS = frozenset({"utf-8", "utf-8-sig", "tis-620", "cp874", "ascii"})
 _ENCODING_ALIASES = {
     "tis-620": "tis-620",
@@ -137,6 +138,8 @@ def json_records(text: str) -> list[dict[str, Any]]:
         raise PayloadError("json.shape", "expected a JSON object, an array of objects, or {\"records\": [...]}")
     if not value:
         raise PayloadError("payload.no_records", "the payload holds no records")
+    if len(value) > MAX_ROWS:
+        raise PayloadError("payload.too_many_rows", f"a payload may hold at most {MAX_ROWS:,} records; split it")
     return value
 
 

@@ -1,0 +1,90 @@
+"""Reading native payloads: encodings, strict JSON, CSV and XLSX, and the limits that keep the hub up."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from openpyxl import Workbook
+
+from core import payloads
+from core.payloads import PayloadError, decode, loads_strict_json, tabular_records
+
+THAI_CSV = "รหัส อปท.,ชื่อโครงการ\n5400103,ก่อสร้างถนน\n"
+
+
+def rule_of(call, *args) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(PayloadError) as caught:
+        call(*args)
+    assert caught.value.reason
+    return caught.value.rule
+
+
+def test_tis620_and_cp874_decode_when_declared() -> None:
+    assert decode(THAI_CSV.encode("tis-620"), "TIS-620") == THAI_CSV
+    assert decode(THAI_CSV.encode("cp874"), "windows-874") == THAI_CSV
+    assert decode(b"\xef\xbb\xbf" + THAI_CSV.encode(), None) == THAI_CSV  # the BOM of Excel exports
+
+
+def test_undeclared_tis620_is_refused_with_a_hint_not_guessed() -> None:
+    with pytest.raises(PayloadError) as caught:
+        decode(THAI_CSV.encode("tis-620"), None)
+    assert caught.value.rule == "payload.encoding" and "charset=tis-620" in caught.value.reason
+
+
+@pytest.mark.parametrize("charset", ["utf-7", "utf-16", "latin-1", "no-such-codec"])
+def test_other_charsets_are_refused(charset: str) -> None:
+    assert rule_of(decode, b"abc", charset) == "payload.charset_unsupported"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ('{"a": NaN}', "json.non_finite"),
+        ('{"a": -Infinity}', "json.non_finite"),
+        ('{"a": 1, "a": 2}', "json.duplicate_key"),
+        ('{"a": "\\ud800"}', "json.lone_surrogate"),
+        ("[" * 100 + "]" * 100, "json.too_deep"),
+        ('{"a": ' + "9" * 5000 + "}", "json.number_too_large"),
+        ('{"a": 1', "json.syntax"),
+    ],
+)
+def test_strict_json_refuses(text: str, rule: str) -> None:
+    assert rule_of(loads_strict_json, text) == rule
+
+
+def test_json_fractions_are_decimals_never_floats() -> None:
+    value = loads_strict_json('{"amount": 1200000.10, "count": 3}')
+    assert value == {"amount": Decimal("1200000.10"), "count": 3}
+    assert isinstance(value["amount"], Decimal)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("a,b\n1,2,3\n", "csv.columns"),
+        ('a,b\n1,"2\n3,4', "csv.syntax"),
+        ("a,a\n1,2\n", "csv.header"),
+        ("a,b\n", "payload.no_records"),
+    ],
+)
+def test_broken_csv_is_refused_as_a_whole(text: str, rule: str) -> None:
+    assert rule_of(tabular_records, text.encode(), "text/csv", "utf-8") == rule
+
+
+def test_row_limits_apply_to_every_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(payloads, "MAX_ROWS", 2)
+    assert rule_of(tabular_records, b"a\n1\n2\n3\n", "text/csv", None) == "payload.too_many_rows"
+    assert rule_of(tabular_records, b'[{"a":1},{"a":2},{"a":3}]', "application/json", None) == "payload.too_many_rows"
+    assert len(tabular_records(b"a\n1\n2\n", "text/csv", None)) == 2
+
+
+def test_xlsx_numbers_arrive_as_exact_text() -> None:
+    workbook = Workbook()
+    workbook.active.append(["รหัส อปท.", "งบประมาณ 2566"])
+    workbook.active.append(["5400103", 1200000.1])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    [row] = tabular_records(buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", None)
+    assert row == {"รหัส อปท.": "5400103", "งบประมาณ 2566": "1200000.1"}
