@@ -80,7 +80,7 @@ class HubMetrics(HubObserver):
         self.deliveries = Counter(
             "prasan_deliveries",
             "Delivery attempts settled, by destination, route (its name in routes.yaml), entity type and "
-            "outcome (delivered, retry, exhausted, rejected, unmappable, no_plugin).",
+            "outcome (delivered, retry, exhausted, rejected, unmappable, no_plugin, given_back).",
             ["destination", "route", "entity_type", "outcome"],
             registry=r,
         )
