@@ -22,8 +22,8 @@ from canonical_model.rejection import Rejection, rejections_from_validation_erro
 from core.payloads import PayloadError
 from core.plugin_manager import SystemPlugin
 from core.plugin_types import MappedRecord, NativeRecord
-from core.store import IdempotencyConflict
 from core.scope import ProducerScope, ScopeViolation
+from core.store import IdempotencyConflict
 from core.store.records import CursorUpdate, InboundMessage, IncomingEntity, IngestOutcome, RowRejection
 
 log = structlog.get_logger("prasan.ingest")
