@@ -12,7 +12,6 @@ version blocks every later version of that entity.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -114,16 +113,6 @@ class RouteService:
         self.reconcile()
         return self.get(name)
 
-    async def refresh_forever(self, interval_s: float, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.refresh)
-            except Exception:  # the database may be briefly away; the last good table stays
-                log.exception("route_refresh_failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-            except TimeoutError:
-                pass
 
 
 def paused_pairs(routes: Iterable[Route]) -> frozenset[tuple[str, str]]:

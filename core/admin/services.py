@@ -25,11 +25,13 @@ class AdminServices:
         self.system_urls.load()
 
     async def refresh_forever(self, stop: asyncio.Event) -> None:
-        """Pick up route and system URL changes made by other processes (or the CLI) until `stop`."""
+        """Pick up route and system URL changes made by other processes (or the CLI) until `stop`, and
+        reconcile the outbox with the pauses each time, even when nothing changed: a row held by a
+        process whose table was stale must not stay held (it would block later versions for good)."""
         while not stop.is_set():
-            for name, service in (("routes", self.routes), ("system_urls", self.system_urls)):
+            for name, refresh in (("routes", self.routes.refresh), ("system_urls", self.system_urls.load)):
                 try:
-                    await asyncio.to_thread(service.load)
+                    await asyncio.to_thread(refresh)
                 except Exception:  # the database may be briefly away; the last good state stays
                     log.exception("admin_refresh_failed", what=name)
             try:

@@ -148,3 +148,28 @@ def test_paused_pairs_of_a_route_table() -> None:
         Route(name="c", source="eplan", entity_types=["project"], destinations=["x"]),
     ]
     assert paused_pairs(routes) == {("a", "x"), ("a", "y"), ("b", "y")}
+
+
+async def test_a_running_hub_releases_rows_a_stale_process_held(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The reconcile must run in the hub's own refresh loop, not only when a route is changed."""
+    import asyncio
+
+    from core.hub import Hub
+    from core.settings import HubSettings
+
+    settings = HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", scheduler_enabled=False, role="api")
+    settings = settings.model_copy(update={"security": settings.security.model_copy(update={"route_refresh_s": 0.05})})
+    hub = Hub(settings)
+    await hub.start()
+    try:
+        route = hub.router.routes[0]
+        held = [Destination(route.destinations[0], route.name, 3, held=True)]
+        ingest(hub.store, message(), [entity("P-1")], [], lambda system, ent: held)
+        assert [s for _, s in states(hub.store)] == ["held"]
+        for _ in range(200):
+            if [s for _, s in states(hub.store)] == ["pending"]:
+                break
+            await asyncio.sleep(0.02)
+        assert [s for _, s in states(hub.store)] == ["pending"]
+    finally:
+        await hub.stop()
