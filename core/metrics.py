@@ -221,7 +221,8 @@ class DatabaseCollector(Collector):
         # alert keys on this series, and a process without a scheduler must not make it fire.
         if self.hub.scheduler_running:
             for system, schedule in sorted(self.hub.settings.pull_schedules.items()):
-                interval.add_metric([system], float(schedule.get("interval_s", 300)))
+                entity_type = str(schedule.get("entity_type", "plan_project"))  # as the scheduler reads it
+                interval.add_metric([system, entity_type], float(schedule.get("interval_s", 300)))
         duration.add_metric([], time.perf_counter() - started)
         yield from families
 
@@ -249,8 +250,9 @@ class DatabaseCollector(Collector):
             ),
             GaugeMetricFamily(
                 "prasan_pull_interval_seconds",
-                "Configured interval between pulls, by system (only from a process whose scheduler runs).",
-                labels=["system"],
+                "Configured interval between pulls, by system and entity type (only from a process whose "
+                "scheduler runs).",
+                labels=["system", "entity_type"],
             ),
             GaugeMetricFamily(
                 "prasan_database_scrape_duration_seconds", "Time taken to read the database gauges."

@@ -185,8 +185,11 @@ def xlsx_records(payload: bytes) -> list[dict[str, Any]]:
         sheet = workbook.worksheets[0]
         rows = []
         for row in sheet.iter_rows(values_only=True):
-            rows.append(["" if cell is None else _xlsx_cell(cell) for cell in row])
-            if len(rows) > MAX_ROWS:
+            cells = ["" if cell is None else _xlsx_cell(cell) for cell in row]
+            if not any(str(cell).strip() for cell in cells):
+                continue  # sheets formatted far below their data report thousands of empty rows
+            rows.append(cells)
+            if len(rows) > MAX_ROWS + 1:
                 raise PayloadError("payload.too_many_rows", f"a workbook may hold at most {MAX_ROWS:,} rows")
     except PayloadError:
         raise

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from core.errors import PermanentError
 from core.store.records import CursorUpdate, InboundMessage
 
 log = structlog.get_logger("prasan.scheduler")
@@ -67,9 +68,13 @@ class PullRunner:
             if not more:
                 break
             if cursor == started_from:
-                # A source that says "more" without moving its cursor would be read forever.
-                log.warning("pull_cursor_stuck", system=system, entity_type=entity_type, cursor=cursor)
-                break
+                # A source that says "more" without moving its cursor would be read forever; what was
+                # read is kept, but the pull is a failure so that "last successful sync" does not move.
+                raise PermanentError(
+                    f"{system} says there is more after cursor {cursor!r} but does not move past it",
+                    system=system,
+                    entity_type=entity_type,
+                )
         return total
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 
 from core.errors import ConfigError, PermanentError, TransientError, classify_http_status, scrub_secrets
-from core.payloads import loads_strict_json
+from core.payloads import PayloadError, loads_strict_json
 from core.plugin_types import Health, NativeRecord, ReadBatch
 from plugins.eplan.settings import EplanSettings
 
@@ -46,7 +46,10 @@ async def read(cursor: str | None, settings: EplanSettings, http: aiohttp.Client
                     )
                 raise kind(f"e-Plan answered {response.status}: {text}", system=SYSTEM)
             # Strict JSON, numbers with a fraction as Decimal: a polled amount must never pass through a float.
-            body: dict[str, Any] = loads_strict_json(await response.text())
+            try:
+                body: dict[str, Any] = loads_strict_json(await response.text())
+            except PayloadError as exc:
+                raise PermanentError(f"e-Plan answered unreadable JSON: {exc.reason}", system=SYSTEM) from None
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise TransientError(f"e-Plan could not be reached: {type(exc).__name__}", system=SYSTEM) from exc
     records = []

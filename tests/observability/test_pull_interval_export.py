@@ -16,4 +16,5 @@ async def test_a_process_without_a_scheduler_exports_no_pull_interval(running_hu
     async with running_hub.http.get(f"{running_hub.url}/metrics") as response:
         text = await response.text()
     assert "prasan_database_up 1.0" in text
-    assert 'prasan_pull_interval_seconds{system="eplan"}' not in text
+    samples = [line for line in text.splitlines() if line.startswith("prasan_pull_interval_seconds")]
+    assert samples == []

@@ -88,3 +88,17 @@ def test_xlsx_numbers_arrive_as_exact_text() -> None:
     workbook.save(buffer)
     [row] = tabular_records(buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", None)
     assert row == {"รหัส อปท.": "5400103", "งบประมาณ 2566": "1200000.1"}
+
+
+def test_empty_formatted_rows_below_the_data_do_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(payloads, "MAX_ROWS", 5)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["รหัส อปท.", "ชื่อโครงการ"])
+    sheet.append(["5400103", "ถนน"])
+    sheet.cell(row=60, column=2).number_format = "0.00"  # formatted, but empty
+    sheet.cell(row=61, column=1, value="")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    rows = tabular_records(buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", None)
+    assert rows == [{"รหัส อปท.": "5400103", "ชื่อโครงการ": "ถนน"}]

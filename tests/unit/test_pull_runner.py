@@ -5,6 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+from core.errors import PermanentError
 from core.plugin_types import NativeRecord, ReadBatch
 from core.scheduler import PullRunner
 from plugins.eplan.parse import canonical_native_record
@@ -35,19 +38,24 @@ async def test_a_source_that_never_moves_its_cursor_is_not_read_forever() -> Non
     async def ingest_records(plugin: Any, message: Any, records: Any, cursor: Any) -> None:
         ingested.append(cursor.cursor)
 
-    def nothing(*args: Any) -> None:
-        return None
-
+    marked: list[str] = []
+    failed: list[str] = []
     hub = SimpleNamespace(
         registry=SimpleNamespace(get=lambda system: source),
         settings=SimpleNamespace(systems={}),
-        store=SimpleNamespace(get_cursor=lambda system, entity_type: "7", mark_pulled=nothing),
+        store=SimpleNamespace(
+            get_cursor=lambda system, entity_type: "7", mark_pulled=lambda system, entity_type: marked.append(system)
+        ),
         ingestor=SimpleNamespace(ingest_records=ingest_records),
-        observer=SimpleNamespace(pulled=nothing, pull_failed=nothing),
+        observer=SimpleNamespace(
+            pulled=lambda *args: None, pull_failed=lambda system, *args: failed.append(system)
+        ),
         http=None,
     )
-    await PullRunner(hub).pull("stuck", "plan_project")
-    assert source.reads == 1 and ingested == ["7"]
+    with pytest.raises(PermanentError, match="does not move"):
+        await PullRunner(hub).pull("stuck", "plan_project")
+    assert source.reads == 1 and ingested == ["7"]  # what was read is kept
+    assert marked == [] and failed == ["stuck"]  # but it is not a successful sync
 
 
 def test_a_polled_record_with_two_spellings_of_one_column_is_rejected_alone() -> None:
