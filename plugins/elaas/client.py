@@ -8,6 +8,7 @@ e-LAAS's own message; a connection failure or timeout is retryable.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 from urllib.parse import quote
@@ -124,19 +125,38 @@ def _item_result(result: dict[str, Any]) -> WriteResult:
     return result_for(status, json.dumps(payload, ensure_ascii=False), None)
 
 
+# Updates go one request each (the batch endpoint only creates); a few at a time keeps a batch of
+# updates within the hub's write timeout without flooding e-LAAS.
+UPDATE_CONCURRENCY = 8
+
+
+async def _update(item: WriteItem, settings: ElaasSettings, http: aiohttp.ClientSession) -> WriteResult:
+    result = await write_one(item, settings, http)
+    if isinstance(result, Rejected) and "(404)" in result.reason:
+        # The record is gone from e-LAAS (deleted by hand, or a restored database): create it anew.
+        # A derived key, since e-LAAS remembers the 404 under the delivery key.
+        fresh = dataclasses.replace(item, external_id=None, delivery_key=f"{item.delivery_key}:recreate")
+        return await write_one(fresh, settings, http)
+    return result
+
+
 async def write(items: list[WriteItem], settings: ElaasSettings, http: aiohttp.ClientSession) -> list[WriteResult]:
-    """New records go in one batch call; updates of records e-LAAS already holds go one by one (the
-    batch endpoint only creates)."""
+    """New records go in one batch call, first; updates of records e-LAAS already holds follow, a few
+    at a time."""
     results: dict[int, WriteResult] = {}
     new = [(i, item) for i, item in enumerate(items) if not item.external_id]
-    for i, item in enumerate(items):
-        if item.external_id:
-            results[i] = await write_one(item, settings, http)
     if len(new) == 1:
         results[new[0][0]] = await write_one(new[0][1], settings, http)
     elif new:
         for (i, _), result in zip(new, await write_batch([item for _, item in new], settings, http), strict=True):
             results[i] = result
+    gate = asyncio.Semaphore(UPDATE_CONCURRENCY)
+
+    async def update(i: int, item: WriteItem) -> None:
+        async with gate:
+            results[i] = await _update(item, settings, http)
+
+    await asyncio.gather(*(update(i, item) for i, item in enumerate(items) if item.external_id))
     return [results[i] for i in range(len(items))]
 
 

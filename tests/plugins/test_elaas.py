@@ -241,3 +241,23 @@ async def test_dropdowns_list_master_data_as_xml(elaas_sim, http):
 async def test_healthcheck(registry, settings, http):
     health = await registry.get("elaas").healthcheck(settings, http)
     assert health.ok and health.extra["plans"] == 12
+
+
+async def test_a_new_version_replaces_the_record_and_a_vanished_record_is_recreated(
+    registry, reference, settings, elaas_sim, http
+):
+    import dataclasses
+
+    plugin = registry.get("elaas")
+    native = await plugin.map_out("plan_project", PROJECT, reference)
+    [first] = await plugin.write([item(native, "elaas:ent-1:1")], settings, http)
+    changed = {**native, "Lines": [{**native["Lines"][0], "Amount": "5.00"}]}
+    update = dataclasses.replace(item(changed, "elaas:ent-1:2"), external_id=first.external_id)
+    gone = dataclasses.replace(item(native, "elaas:ent-2:2"), external_id="00000000-0000-0000-0000-000000000000")
+    [replaced, recreated] = await plugin.write([update, gone], settings, http)
+    assert replaced == Delivered(first.external_id)
+    assert isinstance(recreated, Delivered) and recreated.external_id != gone.external_id
+    documents = (await _get(http, f"{elaas_sim}/_sim/records"))["documents"]
+    assert len(documents) == 2
+    [kept] = [d for d in documents if d["RecordID"] == first.external_id]
+    assert kept["Revision"] == 2 and kept["Lines"][0]["Amount"] == "5.00"
