@@ -263,7 +263,9 @@ class Store:
         at = now or utcnow()
         self.paused = frozenset(paused)
         pairs = self.paused
-        return self._write(lambda conn: _outbox.reconcile_holds(conn, pairs, list(destinations), at))
+        # Every process runs this every few seconds next to claims and completions: a deadlock or
+        # serialization failure on PostgreSQL is tried again rather than failing a pause or resume.
+        return self._write(lambda conn: _outbox.reconcile_holds(conn, pairs, list(destinations), at), retry=True)
 
     # --- cursors -------------------------------------------------------------------------------
 
