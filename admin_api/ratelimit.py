@@ -29,8 +29,10 @@ class RateLimiter:
         at = time.monotonic() if now is None else now
         bucket = self._buckets.get(key)
         if bucket is None:
-            if len(self._buckets) >= self.max_clients:
-                self._buckets.clear()  # keys are authenticated names, so this only bounds memory
+            if len(self._buckets) >= self.max_clients and not self._forget_idle(at):
+                # Every tracked key is active (a flood of new addresses): clearing would reset everyone's
+                # limit, so the newcomer waits instead.
+                return 1.0 / self.rate
             bucket = self._buckets[key] = _Bucket(float(self.burst), at)
         bucket.tokens = min(float(self.burst), bucket.tokens + (at - bucket.updated) * self.rate)
         bucket.updated = at
@@ -38,6 +40,15 @@ class RateLimiter:
             bucket.tokens -= 1.0
             return None
         return (1.0 - bucket.tokens) / self.rate
+
+
+    def _forget_idle(self, at: float) -> bool:
+        """Drop buckets idle long enough to be full again (forgetting them changes nothing)."""
+        refill_s = self.burst / self.rate
+        idle = [key for key, bucket in self._buckets.items() if at - bucket.updated >= refill_s]
+        for key in idle:
+            del self._buckets[key]
+        return bool(idle)
 
 
 def retry_after_header(wait_s: float) -> int:
