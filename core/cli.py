@@ -73,9 +73,16 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
     if args.system not in get_plugin_manager():
         print(f"no plugin provides system {args.system!r}", file=sys.stderr)
         return 2
-    if bool(args.org or args.province) == args.all_orgs:
-        print("say which organisations the client may write: --org and/or --province, or --all-orgs", file=sys.stderr)
+    if (args.org or args.province) and args.all_orgs:
+        print("--all-orgs cannot be combined with --org or --province", file=sys.stderr)
         return 2
+    if not (args.org or args.province):
+        # `prasan clients add NAME --system SYSTEM` is the documented way to get a key (the hub-core
+        # contract), so it keeps working; the operator is told what such a key may do.
+        print(
+            "note: this client may write for every organisation; use --org/--province to restrict it",
+            file=sys.stderr,
+        )
     store = Store(_settings().resolved_database_url)
     store.upgrade()
     client, key = store.add_client(

@@ -30,8 +30,12 @@ def test_tokens_add_prints_a_working_token_last(db: Store, capsys: pytest.Captur
     assert db.authenticate_admin(token) is None
 
 
-def test_clients_add_needs_a_scope(db: Store, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["clients", "add", "c0", "--system", "eplan"]) == 2
+def test_clients_add_scopes(db: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    # Without a scope the key writes for every organisation, and the operator is told so.
+    assert main(["clients", "add", "c0", "--system", "eplan"]) == 0
+    out, err = capsys.readouterr()
+    assert db.authenticate(out.strip().splitlines()[-1]).writes_every_org and "every organisation" in err
+    assert main(["clients", "add", "cx", "--system", "eplan", "--org", "5000101", "--all-orgs"]) == 2
     assert main(["clients", "add", "c1", "--system", "eplan", "--org", "5000101", "--province", "57", "--hmac"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     client = db.authenticate(lines[-1])
