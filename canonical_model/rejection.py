@@ -45,7 +45,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def rejections_from_validation_error(error: Any, *, value_lookup: Any = None) -> list[Rejection]:
+def rejections_from_validation_error(error: Any) -> list[Rejection]:
     """Turn a pydantic ValidationError into Rejections whose field is the dotted location."""
     found: list[Rejection] = []
     for item in error.errors(include_url=False):
