@@ -72,7 +72,8 @@ def result_for(status: int, text: str, retry_after: str | None) -> WriteResult:
     return Rejected(f"e-LAAS refused the record ({status}): {_message(text)}")
 
 
-async def write_one(item: WriteItem, settings: ElaasSettings, http: aiohttp.ClientSession) -> WriteResult:
+async def _send(item: WriteItem, settings: ElaasSettings, http: aiohttp.ClientSession) -> tuple[int | None, WriteResult]:
+    """One write and its HTTP status (None when e-LAAS could not be reached)."""
     # A record e-LAAS already holds is replaced in place, so a new version never doubles the budget.
     url = f"{settings.base_url.rstrip('/')}/api/BudgetExpense"
     method = http.put if item.external_id else http.post
@@ -86,9 +87,19 @@ async def write_one(item: WriteItem, settings: ElaasSettings, http: aiohttp.Clie
             timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
         ) as response:
             text = await response.text()
-            return result_for(response.status, text, response.headers.get("Retry-After"))
+            return response.status, result_for(response.status, text, response.headers.get("Retry-After"))
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        return Retryable(f"e-LAAS could not be reached: {type(exc).__name__}: {scrub_secrets(str(exc))}")
+        return None, Retryable(f"e-LAAS could not be reached: {type(exc).__name__}: {scrub_secrets(str(exc))}")
+
+
+async def write_one(item: WriteItem, settings: ElaasSettings, http: aiohttp.ClientSession) -> WriteResult:
+    status, result = await _send(item, settings, http)
+    if status == 404 and item.external_id:
+        # The record is gone from e-LAAS (deleted by hand, or a restored database): create it anew,
+        # under a derived key, since e-LAAS remembers the 404 under the delivery key.
+        fresh = dataclasses.replace(item, external_id=None, delivery_key=f"{item.delivery_key}:recreate")
+        _, result = await _send(fresh, settings, http)
+    return result
 
 
 async def write_batch(items: list[WriteItem], settings: ElaasSettings, http: aiohttp.ClientSession) -> list[WriteResult]:
@@ -130,16 +141,6 @@ def _item_result(result: dict[str, Any]) -> WriteResult:
 UPDATE_CONCURRENCY = 8
 
 
-async def _update(item: WriteItem, settings: ElaasSettings, http: aiohttp.ClientSession) -> WriteResult:
-    result = await write_one(item, settings, http)
-    if isinstance(result, Rejected) and "(404)" in result.reason:
-        # The record is gone from e-LAAS (deleted by hand, or a restored database): create it anew.
-        # A derived key, since e-LAAS remembers the 404 under the delivery key.
-        fresh = dataclasses.replace(item, external_id=None, delivery_key=f"{item.delivery_key}:recreate")
-        return await write_one(fresh, settings, http)
-    return result
-
-
 async def write(items: list[WriteItem], settings: ElaasSettings, http: aiohttp.ClientSession) -> list[WriteResult]:
     """New records go in one batch call, first; updates of records e-LAAS already holds follow, a few
     at a time."""
@@ -154,7 +155,7 @@ async def write(items: list[WriteItem], settings: ElaasSettings, http: aiohttp.C
 
     async def update(i: int, item: WriteItem) -> None:
         async with gate:
-            results[i] = await _update(item, settings, http)
+            results[i] = await write_one(item, settings, http)
 
     await asyncio.gather(*(update(i, item) for i, item in enumerate(items) if item.external_id))
     return [results[i] for i in range(len(items))]
