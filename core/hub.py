@@ -103,11 +103,6 @@ class Hub:
             self.scheduler.start()
         log.info("hub_started", workers=len(self.workers), systems=self.registry.names())
 
-    async def sweep(self) -> None:
-        """Settle whatever is due now (retries whose backoff ended, claims whose lease expired)."""
-        if self.workers:
-            await self.workers[0].run_once()
-
     @property
     def scheduler_running(self) -> bool:
         return bool(self.scheduler and self.scheduler.running)

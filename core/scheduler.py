@@ -1,4 +1,7 @@
-"""Scheduled work on APScheduler: pulls from systems that are polled, and the retry sweep.
+"""Scheduled work on APScheduler: pulls from systems that are polled, and plugin health checks.
+
+Retries need no job of their own: every delivery round claims the rows whose backoff has ended or
+whose lease expired (`Store.claim_due`), so a second "sweep" would only run the same claim twice.
 
 A pull saves its cursor in the same transaction as the records it read (see `Ingestor.ingest_records`),
 so a cursor never moves past a record that was not committed.
@@ -91,7 +94,6 @@ def build_scheduler(hub: Any) -> AsyncIOScheduler:
             max_instances=1,
             coalesce=True,
         )
-    scheduler.add_job(hub.sweep, "interval", seconds=5, id="retry-sweep", max_instances=1, coalesce=True)
     # Plugin health is checked here, never by a scrape, so /metrics and /readyz stay cheap.
     scheduler.add_job(
         hub.plugin_health.refresh,

@@ -73,7 +73,7 @@ class HubSettings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server (0: any free port)")
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: str = Field("auto", description="json, console, or auto (console on a terminal)")
-    scheduler_enabled: bool = Field(True, description="run pulls and the retry sweep in this process")
+    scheduler_enabled: bool = Field(True, description="run scheduled pulls and health checks in this process")
     role: Literal["all", "api", "worker"] = Field(
         "all",
         description="what this process runs besides HTTP: all (workers and scheduler), api (scheduler, no "
