@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import secrets
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -17,7 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from core.scope import EVERY_ORGANISATION
-from core.settings import PROJECT_ROOT, HubSettings
+from core.paths import package_folder
+from core.settings import HubSettings
 
 SIMULATOR_PORTS = {"eplan": 8091, "elaas": 8092}
 
@@ -58,9 +61,18 @@ async def start_simulators(registry: Any) -> tuple[dict[str, str], dict[str, dic
 
 
 def _sample_for(system: str) -> Path | None:
-    folder = PROJECT_ROOT / "plugins" / system / "samples"
+    try:
+        folder = package_folder(f"plugins.{system}") / "samples"  # wherever the plugin is installed
+    except ImportError:
+        return None
     candidates = sorted(folder.glob("*utf8*.csv")) + sorted(folder.glob("*.csv"))
     return candidates[0] if candidates else None
+
+
+def _shown(path: Path) -> str:
+    """The path as a curl run from the current folder can use it: relative below that folder, else absolute."""
+    here = Path.cwd()
+    return os.path.relpath(path, here) if path.is_relative_to(here) else str(path)
 
 
 async def _demo(port: int) -> None:
@@ -110,7 +122,7 @@ async def _demo(port: int) -> None:
             f"  curl -sS -X POST {hub_url}/api/v1/inbound/eplan \\",
             f"       -H 'Authorization: Bearer {clients['eplan']}' \\",
             "       -H 'Content-Type: text/csv; charset=utf-8' \\",
-            f"       --data-binary @{sample.relative_to(PROJECT_ROOT)}",
+            f"       --data-binary {shlex.quote('@' + _shown(sample))}",
             "Then see what reached e-LAAS:",
             f"  curl -sS {urls.get('elaas', '')}/_sim/records",
         ]

@@ -21,8 +21,10 @@ from canonical_model.entities import Organization
 from canonical_model.rejection import Rejection
 from canonical_model.thai_text import normalize_code
 from core.errors import ConfigError
+from core.paths import SHIPPED_CONFIG_DIR
 
-DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+# The sub-folders that make a folder one of reference data (as opposed to an operator's hub.yaml/routes.yaml).
+_REFERENCE_PARTS = ("codelists", "crosswalks", "masterdata")
 
 ORG_TYPES = frozenset(
     {
@@ -109,8 +111,15 @@ _AREA_LEVEL = {2: "province", 4: "district", 6: "subdistrict"}
 
 
 def load_reference_data(config_dir: Path | str | None = None) -> ReferenceData:
-    """Load (once per resolved directory) and validate the reference data under ``config_dir``."""
-    return _load(Path(config_dir or DEFAULT_CONFIG_DIR).resolve())
+    """Load (once per resolved directory) and validate the reference data under ``config_dir``.
+
+    None, or a folder with none of ``codelists/``, ``crosswalks/`` and ``masterdata/`` (the operator's
+    folder of hub.yaml and routes.yaml), means the reference data shipped with the hub (core/paths.py).
+    """
+    folder = Path(config_dir) if config_dir else SHIPPED_CONFIG_DIR
+    if not any((folder / part).is_dir() for part in _REFERENCE_PARTS):
+        folder = SHIPPED_CONFIG_DIR
+    return _load(folder.resolve())
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,17 +1,20 @@
-"""Hub settings: environment variables with the prefix PRASAN_ over config/hub.yaml over defaults."""
+"""Hub settings: environment variables with the prefix PRASAN_ over hub.yaml over defaults.
+
+hub.yaml is the file named by PRASAN_CONFIG, else `hub.yaml` in the operator's configuration folder
+(PRASAN_CONFIG_DIR), else there is none. Where shipped and operator files live: core/paths.py.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
-DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+from core.paths import SHIPPED_ROUTES_FILE, default_var_dir
 
 
 class DeliverySettings(BaseModel):
@@ -66,8 +69,16 @@ class SecuritySettings(BaseModel):
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRASAN_", extra="ignore", env_nested_delimiter="__")
 
-    config_dir: Path = Field(DEFAULT_CONFIG_DIR, description="folder with hub.yaml, routes.yaml, code lists")
-    var_dir: Path = Field(DEFAULT_VAR_DIR, description="folder for the embedded database and demo.json")
+    config_dir: Path | None = Field(
+        None,
+        description="the operator's configuration folder (PRASAN_CONFIG_DIR): hub.yaml and routes.yaml; unset: "
+        "the shipped default routes and no hub.yaml. Reference data (code lists, crosswalks, master data) is "
+        "always the copy shipped with the hub",
+    )
+    var_dir: Path = Field(
+        default_factory=default_var_dir,
+        description="folder for the embedded database and demo.json (default: ./var under the working directory)",
+    )
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in var_dir")
     http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server (0: any free port)")
@@ -91,6 +102,14 @@ class HubSettings(BaseSettings):
         "an entry without a port allows any port of that host; empty: no URL may be changed at run time",
     )
 
+    @field_validator("config_dir")
+    @classmethod
+    def _config_dir_exists(cls, value: Path | None) -> Path | None:
+        # A mistyped PRASAN_CONFIG_DIR would otherwise run the hub on the shipped defaults without a word.
+        if value is not None and not value.is_dir():
+            raise ValueError(f"the configuration folder {value} does not exist (PRASAN_CONFIG_DIR)")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -111,24 +130,26 @@ class HubSettings(BaseSettings):
 
     @property
     def routes_file(self) -> Path:
-        return self.config_dir / "routes.yaml"
+        """`routes.yaml` of the operator's configuration folder if it has one, else the shipped default."""
+        if self.config_dir is not None and (self.config_dir / "routes.yaml").is_file():
+            return self.config_dir / "routes.yaml"
+        return SHIPPED_ROUTES_FILE
 
 
 class _HubYamlSource(PydanticBaseSettingsSource):
-    """Reads `hub.yaml` from PRASAN_CONFIG (a file) or from the config folder."""
+    """Reads `hub.yaml` from PRASAN_CONFIG (a file) or from the operator's folder PRASAN_CONFIG_DIR."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        import os
-
         explicit = os.environ.get("PRASAN_CONFIG")
         if explicit:
             path = Path(explicit)
+        elif os.environ.get("PRASAN_CONFIG_DIR"):
+            path = Path(os.environ["PRASAN_CONFIG_DIR"]) / "hub.yaml"
         else:
-            config_dir = Path(os.environ.get("PRASAN_CONFIG_DIR", DEFAULT_CONFIG_DIR))
-            path = config_dir / "hub.yaml"
+            return {}  # no operator folder: the defaults, overridden by the environment only
         if not path.is_file():
             return {}
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -14,7 +14,7 @@ import yaml
 
 from core.hub import Hub
 from core.scheduler import PullRunner
-from core.settings import PROJECT_ROOT
+from core.paths import SHIPPED_CONFIG_DIR
 from tests.e2e.conftest import RunningHub
 from tests.e2e.test_hub_end_to_end import p02_rows, to_csv
 from tests.observability.conftest import prometheus_binary
@@ -22,8 +22,8 @@ from tests.observability.metrics_text import exposed_names, parse, value
 
 pytestmark = pytest.mark.e2e
 
-ALERTS = PROJECT_ROOT / "config" / "prometheus" / "alerts.yml"
-DASHBOARD = PROJECT_ROOT / "config" / "grafana" / "prasan.json"
+ALERTS = SHIPPED_CONFIG_DIR / "prometheus" / "alerts.yml"
+DASHBOARD = SHIPPED_CONFIG_DIR / "grafana" / "prasan.json"
 # Synthesised by Prometheus itself, not by the hub.
 PROMETHEUS_OWN = {"up"}
 

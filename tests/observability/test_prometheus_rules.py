@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 
-from core.settings import PROJECT_ROOT
+from core.paths import SHIPPED_CONFIG_DIR
 from tests.observability.conftest import prometheus_binary
 
-RULES_DIR = PROJECT_ROOT / "config" / "prometheus"
+RULES_DIR = SHIPPED_CONFIG_DIR / "prometheus"
 
 
 def test_alert_rules_are_valid() -> None:

@@ -18,14 +18,14 @@ import aiohttp
 import pytest
 import yaml
 
-from core.settings import PROJECT_ROOT
+from core.paths import SHIPPED_CONFIG_DIR
 from tests.e2e.conftest import RunningHub
 from tests.e2e.test_hub_end_to_end import p02_rows, to_csv
 from tests.observability.conftest import prometheus_binary
 
 pytestmark = pytest.mark.e2e
 
-ALERTS = PROJECT_ROOT / "config" / "prometheus" / "alerts.yml"
+ALERTS = SHIPPED_CONFIG_DIR / "prometheus" / "alerts.yml"
 
 
 @pytest.fixture
