@@ -73,7 +73,12 @@ async def inbound(request: web.Request) -> web.Response:
         )
     if not printable_ascii(media_type) or (charset is not None and not printable_ascii(charset)):
         return problem(400, "Bad Request", "Content-Type must be printable ASCII")
-    plugin = hub.registry.get(system)
+    if system not in hub.systems:
+        detail = "; ".join(str(p) for p in hub.systems.problems.get(system, [])) or "not configured"
+        return problem(503, "Service Unavailable", f"system {system!r} cannot take data now: {detail}")
+    plugin = hub.systems.get(system)
+    if not plugin.formats:
+        return problem(404, "Not Found", f"system {system!r} takes no inbound data")
     body = await request.read()
     refused = await producer.check_signature(request, hub, client, body)
     if refused is not None:

@@ -56,21 +56,49 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from core.plugin_manager import get_plugin_manager
+    from core.plugin_manager import load_plugins
 
-    registry = get_plugin_manager()
+    registry = load_plugins()
     for name in registry.names():
         description = registry.get(name).description
         capabilities = ",".join(sorted(c.value for c in description.capabilities))
         print(f"{name}\t{description.version}\t{capabilities}\t{description.title}")
-    return 0
+    for failure in registry.failures:
+        print(f"FAILED {failure.plugin}\t{failure.stage}: {failure.error}", file=sys.stderr)
+    return 1 if registry.failures else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the configuration as `prasan serve` would, without starting anything."""
+    from core.hub import Hub
+
+    settings = _settings()
+    hub = Hub(settings)
+    problems: list[str] = [f"plugin {f.plugin} failed to load ({f.stage}): {f.error}" for f in hub.registry.failures]
+    unconfigured = hub.unconfigured_destinations()
+    for name in hub.registry.names():
+        found = hub.systems.problems.get(name)
+        if found:
+            used = " (a destination of an enabled route)" if name in unconfigured else ""
+            problems += [f"{problem}{used}" for problem in found]
+        else:
+            print(f"ok\t{name}")
+    for problem in problems:
+        print(f"problem\t{problem}")
+    if unconfigured and not settings.delivery.hold_unconfigured:
+        print("prasan serve would refuse to start: routes deliver to systems that are not configured")
+    return 1 if problems else 0
 
 
 def cmd_clients_add(args: argparse.Namespace) -> int:
-    from core.plugin_manager import get_plugin_manager
+    from core.plugin_manager import load_plugins
     from core.store import Store
 
-    if args.system not in get_plugin_manager():
+    registry = load_plugins()
+    if args.system in registry and not registry.get(args.system).cls.formats:
+        print(f"system {args.system!r} takes no inbound data; a client for it could never post", file=sys.stderr)
+        return 2
+    if args.system not in registry:
         print(f"no plugin provides system {args.system!r}", file=sys.stderr)
         return 2
     if (args.org or args.province) and args.all_orgs:
@@ -109,8 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080)
     demo.set_defaults(func=cmd_demo)
 
-    plugins = commands.add_parser("plugins", help="list installed system plugins")
+    plugins = commands.add_parser("plugins", help="list installed system plugins (and those that failed to load)")
     plugins.set_defaults(func=cmd_plugins)
+
+    check = commands.add_parser("check", help="validate plugins, system settings and routes without starting")
+    check.set_defaults(func=cmd_check)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)

@@ -10,16 +10,16 @@ import asyncio
 import random
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
 import structlog
 
+from canonical_model.rejection import Rejection
+from core.contract import AgencySystem, await_me_maybe
 from core.errors import ConfigError, PermanentError, TransientError, scrub_secrets
-from core.plugin_manager import PluginRegistry, SystemPlugin
+from core.mapping import MappingError
 from core.plugin_types import Delivered as WriteDelivered
 from core.plugin_types import Rejected, Retryable, WriteItem
 from core.settings import DeliverySettings
@@ -53,8 +53,9 @@ class DeliveryObserver:
     """
 
     def on_result(self, item: ClaimedDelivery, outcome: str) -> None:
-        """One delivery settled: delivered, retry, exhausted, rejected, unmappable, no_plugin or given_back
-        (handed back unsent because its lease would have ended during the write)."""
+        """One delivery settled: delivered, retry, exhausted, rejected, unmappable, given_back (handed
+        back unsent because its lease would have ended during the write) or held (handed back unsent
+        because the destination refused the hub's configuration)."""
 
     def on_write(self, destination: str, items: int, seconds: float) -> None:
         """One write call to a destination returned (or failed) after `seconds`."""
@@ -63,32 +64,64 @@ class DeliveryObserver:
         """The destination acknowledged `item` at `at`."""
 
 
+def write_timeout_s(system: AgencySystem, settings: DeliverySettings) -> float:
+    """The longest one write call to `system` may take: its own declaration, capped by the hub's."""
+    return min(float(system.write_timeout_s), settings.write_timeout_s)
+
+
+def lease_s(system: AgencySystem, settings: DeliverySettings) -> float:
+    """A claim's lease, sized to the system's write timeout (a fast system's crashed claim is taken over
+    sooner), never longer than the hub's lease nor too short to record a write's result."""
+    timeout = write_timeout_s(system, settings)
+    return min(float(settings.lease_s), max(timeout * 2 + 5, timeout + 2 * lease_margin_s(settings) + 1))
+
+
 @dataclass
 class DeliveryWorker:
+    """Delivers to one destination: claims only its rows, writes them in chunks of the system's batch
+    size, up to its write concurrency, so that a slow or failing system delays nobody else."""
+
     store: Any
-    registry: PluginRegistry
-    reference: Any
+    system: AgencySystem
     settings: DeliverySettings
-    http: aiohttp.ClientSession
-    system_settings: dict[str, Any] = field(default_factory=dict)
     observer: DeliveryObserver = field(default_factory=DeliveryObserver)
     worker_id: str = field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:8]}")
+    # While the destination refuses our configuration (401/403), nothing is claimed until this time.
+    held_until: float = 0.0
+    held_reason: str | None = None
+
+    @property
+    def destination(self) -> str:
+        return self.system.name
+
+    @property
+    def claim_size(self) -> int:
+        return max(1, min(self.settings.batch_size, self.system.write_batch_size * self.system.write_concurrency))
+
+    @property
+    def lease_s(self) -> float:
+        return lease_s(self.system, self.settings)
+
+    @property
+    def write_timeout_s(self) -> float:
+        return write_timeout_s(self.system, self.settings)
+
+    @property
+    def held(self) -> bool:
+        return time.monotonic() < self.held_until
 
     async def run_once(self) -> int:
-        """Claim one batch and settle it; returns how many rows were claimed."""
+        """Claim one batch of this destination and settle it; returns how many rows were claimed."""
+        if self.held:
+            return 0
         # Taken before the claim, so it is never later than the lease the store writes.
-        lease_ends = time.monotonic() + self.settings.lease_s
+        lease_ends = time.monotonic() + self.lease_s
         claimed: list[ClaimedDelivery] = await asyncio.to_thread(
-            self.store.claim_due, self.worker_id, self.settings.batch_size, None, self.settings.lease_s
+            self.store.claim_due, self.worker_id, self.claim_size, None, self.lease_s, self.destination
         )
         if not claimed:
             return 0
-        by_destination: dict[str, list[ClaimedDelivery]] = defaultdict(list)
-        for item in claimed:
-            by_destination[item.destination].append(item)
-        results: list[DeliveryResult] = []
-        for destination, items in by_destination.items():
-            results.extend(await self._deliver(destination, items, lease_ends))
+        results = await self._deliver(claimed, lease_ends)
         await asyncio.to_thread(self.store.complete, results)
         return len(claimed)
 
@@ -97,7 +130,7 @@ class DeliveryWorker:
             try:
                 claimed = await self.run_once()
             except Exception:  # a worker must survive anything: log it and keep going
-                log.exception("delivery_round_failed", worker=self.worker_id)
+                log.exception("delivery_round_failed", worker=self.worker_id, system=self.destination)
                 claimed = 0
             if claimed == 0:
                 try:
@@ -105,25 +138,20 @@ class DeliveryWorker:
                 except TimeoutError:
                     pass
 
-    async def _deliver(
-        self, destination: str, items: list[ClaimedDelivery], lease_ends: float | None = None
-    ) -> list[DeliveryResult]:
-        if destination not in self.registry:
-            for item in items:
-                self.observer.on_result(item, "no_plugin")
-            return [
-                Dead(item.outbox_id, f"no plugin provides destination {destination!r}", attempt=item.attempts)
-                for item in items
-            ]
-        plugin = self.registry.get(destination)
+    async def _deliver(self, items: list[ClaimedDelivery], lease_ends: float | None = None) -> list[DeliveryResult]:
         results: list[DeliveryResult] = []
         writable: list[tuple[ClaimedDelivery, WriteItem]] = []
         for item in items:
             try:
-                native = await plugin.map_out(item.entity_type, item.payload, self.reference)
-            except Exception as exc:  # a record that cannot be expressed in the system's terms
+                native = await await_me_maybe(self.system.map_out(item.entity_type, item.payload))
+            except (MappingError, Rejection) as exc:  # the entity cannot be expressed in the system's terms
                 self.observer.on_result(item, "unmappable")
                 results.append(self._settle(item, Rejected(f"map-out failed: {_describe(exc)}")))
+                continue
+            except Exception as exc:  # a bug in the plugin, not in the record: say so, with the traceback
+                log.exception("plugin_map_out_failed", system=self.destination, delivery_key=item.delivery_key)
+                self.observer.on_result(item, "unmappable")
+                results.append(self._settle(item, Rejected(f"plugin fault in map-out: {_describe(exc)}")))
                 continue
             writable.append(
                 (
@@ -134,24 +162,32 @@ class DeliveryWorker:
                         entity_type=item.entity_type,
                         version=item.version,
                         native=native,
-                        external_id=item.xrefs.get(destination),
+                        external_id=item.xrefs.get(self.destination),
                     ),
                 )
             )
         if writable:
             if lease_ends is not None and not self._lease_lasts(lease_ends):
-                # Destinations are written one after another: a write started now could still run
-                # when the lease ends, another worker could take the rows over and send a newer
-                # version first. Hand the rows back unsent instead.
+                # A write started now could still run when the lease ends; another worker could take
+                # the rows over and send a newer version first. Hand the rows back unsent instead.
                 results.extend(self._give_back(item) for item, _ in writable)
             else:
-                results.extend(await self._write(plugin, writable))
+                size = self.system.write_batch_size
+                chunks = [writable[i : i + size] for i in range(0, len(writable), size)]
+                gate = asyncio.Semaphore(self.system.write_concurrency)
+
+                async def write(chunk: list[tuple[ClaimedDelivery, WriteItem]]) -> list[DeliveryResult]:
+                    async with gate:
+                        return await self._write(chunk)
+
+                for settled in await asyncio.gather(*(write(chunk) for chunk in chunks)):
+                    results.extend(settled)
         return results
 
     def _lease_lasts(self, lease_ends: float) -> bool:
         """True when a write started now ends (at the latest) before the lease does."""
         left = lease_ends - time.monotonic()
-        return left >= self.settings.write_timeout_s + lease_margin_s(self.settings)
+        return left >= self.write_timeout_s + lease_margin_s(self.settings)
 
     def _give_back(self, item: ClaimedDelivery) -> DeliveryResult:
         self.observer.on_result(item, "given_back")
@@ -163,41 +199,47 @@ class DeliveryWorker:
             attempt=item.attempts,
         )
 
-    async def _write(
-        self, plugin: SystemPlugin, writable: list[tuple[ClaimedDelivery, WriteItem]]
-    ) -> list[DeliveryResult]:
+    async def _write(self, writable: list[tuple[ClaimedDelivery, WriteItem]]) -> list[DeliveryResult]:
         started = time.perf_counter()
         batch = [write_item for _, write_item in writable]
         try:
-            settings = plugin.settings_from(self.system_settings.get(plugin.name))
-            answers = await asyncio.wait_for(
-                plugin.write(batch, settings, self.http), timeout=self.settings.write_timeout_s
-            )
+            answers = await asyncio.wait_for(self.system.write(batch), timeout=self.write_timeout_s)
             if len(answers) != len(batch):
                 raise PermanentError(
-                    f"plugin answered {len(answers)} results for {len(batch)} items", system=plugin.name
+                    f"plugin answered {len(answers)} results for {len(batch)} items", system=self.destination
                 )
         except TransientError as exc:
             answers = [Retryable(exc.message, exc.retry_after)] * len(batch)
         except ConfigError as exc:
-            # Wrong credentials or missing settings say nothing about the records: they wait (with the
-            # longest backoff) for someone to fix the configuration, and are exhausted only after
-            # max_attempts like any retry. A 401 on one item of a batch lands here for all of them.
-            log.error("delivery_configuration_error", system=plugin.name, error=exc.message)
-            answers = [Retryable(f"configuration: {exc.message}", self.settings.backoff_max_s)] * len(batch)
+            # Wrong credentials or settings say nothing about the records: the destination is held for
+            # an operator, and the rows go back unsent, without using an attempt or dead-lettering.
+            return [self._hold(item, exc) for item, _ in writable]
         except PermanentError as exc:
             answers = [Rejected(exc.message)] * len(batch)
         except TimeoutError:
-            answers = [Retryable(f"write timed out after {self.settings.write_timeout_s}s")] * len(batch)
+            answers = [Retryable(f"write timed out after {self.write_timeout_s}s")] * len(batch)
         except Exception as exc:  # an unexpected plugin failure is retried, never lost
-            log.exception("plugin_write_failed", system=plugin.name)
+            log.exception("plugin_write_failed", system=self.destination)
             answers = [Retryable(f"plugin error: {_describe(exc)}")] * len(batch)
-        self.observer.on_write(plugin.name, len(batch), time.perf_counter() - started)
+        self.observer.on_write(self.destination, len(batch), time.perf_counter() - started)
         results = []
         for (item, _), answer in zip(writable, answers, strict=True):
             self.observer.on_result(item, _outcome_name(answer, item))
             results.append(self._settle(item, answer))
         return results
+
+    def _hold(self, item: ClaimedDelivery, exc: ConfigError) -> DeliveryResult:
+        if not self.held:
+            log.error("destination_held", system=self.destination, error=exc.message, hold_s=self.settings.config_hold_s)
+        self.held_until = time.monotonic() + self.settings.config_hold_s
+        self.held_reason = exc.message
+        self.observer.on_result(item, "held")
+        return GiveBack(
+            item.outbox_id,
+            utcnow() + timedelta(seconds=self.settings.config_hold_s),
+            f"destination held: {exc.message}",
+            attempt=item.attempts,
+        )
 
     def _settle(self, item: ClaimedDelivery, answer: Any) -> DeliveryResult:
         bound = log.bind(

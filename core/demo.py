@@ -6,7 +6,6 @@ Prints what a newcomer needs (URLs, keys, a ready-made curl) and writes the same
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import secrets
@@ -41,22 +40,17 @@ async def start_simulators(registry: Any) -> tuple[dict[str, str], dict[str, dic
     system_settings: dict[str, dict[str, Any]] = {}
     runners: list[web.AppRunner] = []
     for name in registry.names():
-        system = registry.get(name)
-        try:
-            simulator = importlib.import_module(f"{system.plugin.__name__}.simulator")
-        except ModuleNotFoundError:
+        system = registry.get(name).cls
+        app = system.simulator()
+        if app is None:
             continue
-        runner = web.AppRunner(simulator.create_app(), access_log=None)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         port = _free_port(SIMULATOR_PORTS.get(name, 0))
         await web.TCPSite(runner, "127.0.0.1", port).start()
         runners.append(runner)
         urls[name] = f"http://127.0.0.1:{port}"
-        settings: dict[str, Any] = {"base_url": urls[name]}
-        model = system.description.settings_model
-        if model is not None and "api_key" in model.model_fields:
-            settings["api_key"] = getattr(simulator, "DEFAULT_API_KEY", "demo")
-        system_settings[name] = settings
+        system_settings[name] = system.simulator_settings(urls[name])
     return urls, system_settings, runners
 
 
@@ -79,13 +73,13 @@ async def _demo(port: int) -> None:
     from admin_api.app import create_app, serve
     from core.hub import Hub
     from core.logging import configure_logging
-    from core.plugin_manager import get_plugin_manager
+    from core.plugin_manager import load_plugins
 
     base = HubSettings()
     configure_logging(base.log_level, base.log_format)
-    registry = get_plugin_manager()
+    registry = load_plugins()
     urls, system_settings, runners = await start_simulators(registry)
-    readers = [name for name in registry.names() if registry.get(name).implements("prasan_read")]
+    readers = [name for name in registry.names() if registry.get(name).cls.streams]
     settings = base.model_copy(
         update={
             "systems": {**system_settings, **base.systems},
@@ -98,7 +92,7 @@ async def _demo(port: int) -> None:
     await asyncio.to_thread(hub.store.upgrade)
     clients: dict[str, str] = {}
     for name in registry.names():
-        if registry.get(name).implements("prasan_parse"):
+        if registry.get(name).cls.formats:
             _, key = await asyncio.to_thread(hub.store.replace_client_key, f"demo-{name}", name)
             # The demo's clients write for every organisation, so any area's sample works.
             every = {"allowed_orgs": EVERY_ORGANISATION, "allowed_provinces": EVERY_ORGANISATION}

@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from core.contract import await_me_maybe
 from core.errors import scrub_secrets
 
 log = structlog.get_logger("prasan.health")
@@ -62,17 +63,20 @@ class PluginHealth:
         return self._running
 
     async def _check(self, system: str) -> PluginStatus:
-        plugin = self.hub.registry.get(system)
+        problems = self.hub.systems.problems.get(system)
+        if problems:
+            detail = "not configured: " + "; ".join(str(p) for p in problems)
+            return PluginStatus(system, False, detail, time.time())
         try:
-            settings = plugin.settings_from(self.hub.settings.systems.get(system))
             http = self.hub.http
             if http is None or http.closed:
                 return PluginStatus(system, False, "hub not started", time.time())
-            health = await asyncio.wait_for(plugin.healthcheck(settings, http), timeout=self.timeout_s)
+            plugin = self.hub.systems.get(system)
+            health = await asyncio.wait_for(await_me_maybe(plugin.healthcheck()), timeout=self.timeout_s)
             return PluginStatus(system, bool(health.ok), scrub_secrets(health.detail or ""), time.time())
         except TimeoutError:
             return PluginStatus(system, False, f"health check timed out after {self.timeout_s}s", time.time())
-        except Exception as exc:  # a check must never raise (hookspec contract), nor may a broken plugin
+        except Exception as exc:  # a check must never raise (the contract says so), nor may a broken plugin
             return PluginStatus(system, False, scrub_secrets(f"{type(exc).__name__}: {exc}"), time.time())
 
 
@@ -95,7 +99,9 @@ async def readiness(hub: Any, wait_for_first_check_s: float = 2.0) -> tuple[bool
     else:
         checks["scheduler"] = "ok" if hub.scheduler_running else "stopped"
     if hub.runs_workers:
-        checks["workers"] = "ok" if hub.workers else "none"
+        # Workers run per configured destination; with none configured there is nothing to deliver to.
+        destinations = [name for name in hub.systems.names() if hub.systems.get(name).writes]
+        checks["workers"] = "ok" if hub.workers or not destinations else "none"
     ready = all(value == "ok" for value in checks.values())
 
     cache: PluginHealth = hub.plugin_health
@@ -112,4 +118,17 @@ async def readiness(hub: Any, wait_for_first_check_s: float = 2.0) -> tuple[bool
     else:
         summary = "ok" if all(s.ok for s in statuses.values()) else "degraded"
     checks["plugins"] = {"status": summary, "systems": plugins}
+    failures = hub.registry.failures
+    if failures:
+        # A plugin that could not be loaded leaves the rest of the hub running, but must not go unseen.
+        checks["plugins"]["status"] = "degraded"
+        checks["plugins"]["failed"] = {f.plugin: f"{f.stage}: {f.error}" for f in failures}
+    held = {w.destination: w.held_reason for w in hub.workers if w.held}
+    unconfigured = hub.unconfigured_destinations()
+    if held or unconfigured:
+        checks["plugins"]["status"] = "degraded"
+        checks["plugins"]["held_destinations"] = {
+            **{name: "; ".join(problems) for name, problems in unconfigured.items()},
+            **{name: reason or "held" for name, reason in held.items()},
+        }
     return ready, checks

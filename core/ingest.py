@@ -20,7 +20,7 @@ from canonical_model import ENTITY_TYPES
 from canonical_model.envelope import content_hash
 from canonical_model.rejection import Rejection, rejections_from_validation_error
 from core.payloads import PayloadError
-from core.plugin_manager import SystemPlugin
+from core.contract import AgencySystem, await_me_maybe
 from core.plugin_types import MappedRecord, NativeRecord
 from core.scope import ProducerScope, ScopeViolation
 from core.store import IdempotencyConflict
@@ -44,11 +44,20 @@ class IngestReport:
                 {"row": e.row, "entity_type": e.entity_type, "id": e.entity_id, "version": e.version, "changed": e.changed}
                 for e in self.outcome.entities
             ],
-            "rejected": [
-                {"row": r.row, "field": r.field, "value": _text(r.value), "rule": r.rule, "reason": r.reason}
-                for r in self.outcome.rejected
-            ],
+            "rejected": [_row_answer(r) for r in self.outcome.rejected if r.rule != PLUGIN_FAULT],
+            # The hub's own failures, not the producer's mistakes: kept, and replayable once fixed.
+            "faults": [_row_answer(r) for r in self.outcome.rejected if r.rule == PLUGIN_FAULT],
         }
+
+
+def _row_answer(rejection: RowRejection) -> dict[str, Any]:
+    return {
+        "row": rejection.row,
+        "field": rejection.field,
+        "value": _text(rejection.value),
+        "rule": rejection.rule,
+        "reason": rejection.reason,
+    }
 
 
 def _response_of(records: int) -> Callable[[IngestOutcome], dict[str, Any]]:
@@ -59,6 +68,10 @@ def _text(value: Any) -> Any:
     return value if value is None or isinstance(value, (str, int)) else str(value)
 
 
+# A record the plugin's own code failed on: a server-side fault, answered apart from rejections.
+PLUGIN_FAULT = "plugin.fault"
+
+
 def _mapping_rejections(exc: Exception) -> list[Rejection]:
     as_rejections = getattr(exc, "as_rejections", None)
     if callable(as_rejections):
@@ -67,7 +80,17 @@ def _mapping_rejections(exc: Exception) -> list[Rejection]:
         return [exc]
     if isinstance(exc, ValidationError):
         return rejections_from_validation_error(exc)
-    return [Rejection("plugin.error", f"the plugin failed on this record: {type(exc).__name__}: {exc}")]
+    return [
+        Rejection(
+            PLUGIN_FAULT,
+            f"the hub failed on this record ({type(exc).__name__} in the plugin); it is kept and can be "
+            "replayed once the plugin is fixed",
+        )
+    ]
+
+
+def _is_fault(exc: Exception) -> bool:
+    return not (callable(getattr(exc, "as_rejections", None)) or isinstance(exc, (Rejection, ValidationError)))
 
 
 def require_owner(reference: Any, org_code: str) -> None:
@@ -125,7 +148,7 @@ class Ingestor:
         self.observer = observer or IngestObserver()
 
     async def answer_push(
-        self, plugin: SystemPlugin, message: InboundMessage, scope: ProducerScope | None = None
+        self, plugin: AgencySystem, message: InboundMessage, scope: ProducerScope | None = None
     ) -> tuple[dict[str, Any], bool]:
         """Ingest a pushed payload and return the answer for the producer, and whether it is a replay.
 
@@ -159,12 +182,12 @@ class Ingestor:
         return earlier.response
 
     async def ingest_payload(
-        self, plugin: SystemPlugin, message: InboundMessage, scope: ProducerScope | None = None
+        self, plugin: AgencySystem, message: InboundMessage, scope: ProducerScope | None = None
     ) -> IngestReport:
         """Parse, map and store one pushed payload. A payload that cannot be read at all is stored as
         failed and the PayloadError is raised again for the caller to answer 400."""
         try:
-            records = await plugin.parse(message.payload, message.media_type or "", message.charset)
+            records = await await_me_maybe(plugin.parse(message.payload, message.media_type or "", message.charset))
             if not isinstance(records, list) or not all(isinstance(r, NativeRecord) for r in records):
                 raise PayloadError("payload.unreadable", f"the {plugin.name} plugin could not read the payload")
         except Exception as exc:
@@ -183,7 +206,7 @@ class Ingestor:
 
     async def ingest_records(
         self,
-        plugin: SystemPlugin,
+        plugin: AgencySystem,
         message: InboundMessage,
         records: list[NativeRecord],
         cursor: CursorUpdate | None = None,
@@ -247,7 +270,7 @@ class Ingestor:
         raise ScopeViolation(scope.client.name, orgs, message.message_id)
 
     async def map_records(
-        self, plugin: SystemPlugin, records: list[NativeRecord]
+        self, plugin: AgencySystem, records: list[NativeRecord]
     ) -> tuple[list[IncomingEntity], list[RowRejection]]:
         entities: list[IncomingEntity] = []
         rejections: list[RowRejection] = []
@@ -256,9 +279,11 @@ class Ingestor:
                 rejections.extend(RowRejection.from_rejection(record.row, p, record.data) for p in record.problems)
                 continue
             try:
-                mapped: list[MappedRecord] = await plugin.map_in(record, self.reference)
+                mapped: list[MappedRecord] = await await_me_maybe(plugin.map_in(record))
                 row_entities = [self._to_incoming(record.row, item) for item in mapped]
             except Exception as exc:  # every failure of one record stays that record's rejection
+                if _is_fault(exc):
+                    log.error("plugin_map_in_failed", row=record.row, exc_info=exc)
                 rejections.extend(
                     RowRejection.from_rejection(record.row, rejection, record.data)
                     for rejection in _mapping_rejections(exc)

@@ -31,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from core.hub import HubObserver
+from core.scheduler import planned_pulls
 from core.store.records import ClaimedDelivery, IngestOutcome
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class HubMetrics(HubObserver):
         self.deliveries = Counter(
             "prasan_deliveries",
             "Delivery attempts settled, by destination, route (its name in routes.yaml), entity type and "
-            "outcome (delivered, retry, exhausted, rejected, unmappable, no_plugin, given_back).",
+            "outcome (delivered, retry, exhausted, rejected, unmappable, given_back, held).",
             ["destination", "route", "entity_type", "outcome"],
             registry=r,
         )
@@ -220,9 +221,8 @@ class DatabaseCollector(Collector):
         # Only a process that runs the pulls says how often they should happen: the "never pulled"
         # alert keys on this series, and a process without a scheduler must not make it fire.
         if self.hub.scheduler_running:
-            for system, schedule in sorted(self.hub.settings.pull_schedules.items()):
-                entity_type = str(schedule.get("entity_type", "plan_project"))  # as the scheduler reads it
-                interval.add_metric([system, entity_type], float(schedule.get("interval_s", 300)))
+            for pull in planned_pulls(self.hub.settings.pull_schedules, self.hub.systems, warn=False):
+                interval.add_metric([pull.system, pull.entity_type], pull.interval_s)
         duration.add_metric([], time.perf_counter() - started)
         yield from families
 

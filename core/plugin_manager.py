@@ -1,134 +1,129 @@
-"""Builds the plugin manager and the per-system facade that core uses to call hooks.
+"""Loads the plugins, collects what each registered, and configures the systems once at start.
 
 Built-in plugins register through the entry-point group `prasan.plugins`, the same path that third-party
-packages take, so the built-ins prove that path works.
+packages take, so the built-ins prove that path works. A plugin that cannot be imported, whose
+registration fails or whose systems are declared wrongly is reported (`failures`) and left out; the
+rest of the hub runs. Two plugins claiming one system name or one converter name is an error at start
+that names both, since either answer would silently be the wrong one for somebody.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
+import traceback
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pluggy
-from pydantic import BaseModel
+import structlog
+from pydantic import ValidationError
 
 from core import hookspecs
+from core.contract import AgencySystem, Contribution, Registrar, SystemContext
 from core.errors import ConfigError
-from core.plugin_types import (
-    Health,
-    MappedRecord,
-    NativeRecord,
-    ReadBatch,
-    SystemDescription,
-    WriteItem,
-    WriteResult,
-)
+from core.mapping.converters import ConverterClash, ConverterTable, ConverterType
+from core.plugin_types import SystemDescription
+from core.reference_data import ReferenceData, ReferenceDataError, load_code_list_file, with_code_lists
+
+log = structlog.get_logger("prasan.plugins")
 
 ENTRY_POINT_GROUP = "prasan.plugins"
-_SYSTEM_HOOKS = (
-    "prasan_parse",
-    "prasan_read",
-    "prasan_map_in",
-    "prasan_map_out",
-    "prasan_write",
-    "prasan_healthcheck",
-)
 
 
-async def await_me_maybe(value: Any) -> Any:
-    """Hooks may be plain or coroutine functions; core awaits whichever it got (datasette's pattern)."""
-    if inspect.isawaitable(value):
-        return await value
-    return value
+@dataclass(frozen=True)
+class RegisteredSystem:
+    """A system class as registered, with the plugin that provided it."""
 
-
-class SystemPlugin:
-    """Typed facade over the hooks of the one plugin that provides `description.name`."""
-
-    def __init__(self, pm: pluggy.PluginManager, plugin: object, description: SystemDescription) -> None:
-        self.description = description
-        self.plugin = plugin
-        others = [p for p in pm.get_plugins() if p is not plugin]
-        self._hooks = {name: pm.subset_hook_caller(name, remove_plugins=others) for name in _SYSTEM_HOOKS}
+    cls: type[AgencySystem]
+    plugin: str
 
     @property
     def name(self) -> str:
-        return self.description.name
+        return self.cls.name
 
-    def implements(self, hook_name: str) -> bool:
-        return bool(self._hooks[hook_name].get_hookimpls())
+    @property
+    def description(self) -> SystemDescription:
+        return self.cls.describe()
 
-    def settings_from(self, raw: dict[str, Any] | None) -> BaseModel | None:
-        model = self.description.settings_model
-        if model is None:
-            return None
-        try:
-            return model.model_validate(raw or {})
-        except Exception as exc:  # pydantic.ValidationError, reported as configuration
-            raise ConfigError(f"settings of system {self.name!r} are invalid: {exc}", system=self.name) from exc
 
-    async def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
-        return await await_me_maybe(
-            self._hooks["prasan_parse"](system=self.name, payload=payload, media_type=media_type, charset=charset)
-        )
-
-    async def read(
-        self, entity_type: str, cursor: str | None, settings: BaseModel | None, http: aiohttp.ClientSession
-    ) -> list[ReadBatch]:
-        result = self._hooks["prasan_read"](
-            system=self.name, entity_type=entity_type, cursor=cursor, settings=settings, http=http
-        )
-        if hasattr(result, "__aiter__"):
-            return [batch async for batch in result]
-        return [await await_me_maybe(result)]
-
-    async def map_in(self, record: NativeRecord, reference: Any) -> list[MappedRecord]:
-        return await await_me_maybe(
-            self._hooks["prasan_map_in"](system=self.name, record=record, reference=reference)
-        )
-
-    async def map_out(self, entity_type: str, entity: dict[str, Any], reference: Any) -> dict[str, Any]:
-        return await await_me_maybe(
-            self._hooks["prasan_map_out"](
-                system=self.name, entity_type=entity_type, entity=entity, reference=reference
-            )
-        )
-
-    async def write(
-        self, batch: list[WriteItem], settings: BaseModel | None, http: aiohttp.ClientSession
-    ) -> list[WriteResult]:
-        return await await_me_maybe(
-            self._hooks["prasan_write"](system=self.name, batch=batch, settings=settings, http=http)
-        )
-
-    async def healthcheck(self, settings: BaseModel | None, http: aiohttp.ClientSession) -> Health:
-        if not self.implements("prasan_healthcheck"):
-            return Health(ok=True, detail="no health check declared")
-        return await await_me_maybe(
-            self._hooks["prasan_healthcheck"](system=self.name, settings=settings, http=http)
-        )
+@dataclass(frozen=True)
+class PluginFailure:
+    plugin: str
+    stage: str  # import, register or declaration
+    error: str
 
 
 class PluginRegistry:
-    """The plugin manager plus one facade per system name."""
+    """What every loaded plugin registered: systems by name, converters, code lists, and failures."""
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(self, pm: pluggy.PluginManager, failures: Iterable[PluginFailure] = ()) -> None:
         self.pm = pm
-        self.systems: dict[str, SystemPlugin] = {}
-        for impl in pm.hook.prasan_systems.get_hookimpls():
-            for description in impl.function() or []:
-                if description.name in self.systems:
-                    other = pm.get_name(self.systems[description.name].plugin)
-                    raise ConfigError(
-                        f"system {description.name!r} is provided by two plugins: "
-                        f"{other!r} and {pm.get_name(impl.plugin)!r}"
-                    )
-                self.systems[description.name] = SystemPlugin(pm, impl.plugin, description)
+        self.failures: list[PluginFailure] = list(failures)
+        self.systems: dict[str, RegisteredSystem] = {}
+        self.converters = ConverterTable()
+        self.code_lists: dict[str, tuple[str, Any]] = {}
+        for plugin_name, plugin in pm.list_name_plugin():
+            contribution = self._contribution_of(plugin_name, plugin)
+            if contribution is not None:
+                self._accept(contribution)
 
-    def get(self, system: str) -> SystemPlugin:
+    def _contribution_of(self, plugin_name: str, plugin: object) -> Contribution | None:
+        register = Registrar(plugin_name)
+        caller = self.pm.subset_hook_caller(
+            "prasan_register", remove_plugins=[p for p in self.pm.get_plugins() if p is not plugin]
+        )
+        try:
+            caller(register=register)
+        except Exception as exc:  # a broken plugin is reported, the others still run
+            self._fail(plugin_name, "register", exc)
+            return None
+        problems = [
+            f"{system.__name__}: {problem}"
+            for system in register.contribution.systems
+            for problem in system.declaration_problems()
+        ]
+        if problems:
+            self.failures.append(PluginFailure(plugin_name, "declaration", "; ".join(problems)))
+            log.error("plugin_declaration_invalid", plugin=plugin_name, problems=problems)
+            return None
+        try:
+            code_lists = {path: load_code_list_file(path) for path in register.contribution.code_lists}
+        except ReferenceDataError as exc:
+            self._fail(plugin_name, "register", exc)
+            return None
+        for path, code_list in code_lists.items():
+            if not code_list.scheme.startswith(f"{plugin_name}."):
+                self.failures.append(
+                    PluginFailure(plugin_name, "declaration", f"{path.name}: a plugin's code list is named "
+                                  f"'{plugin_name}.<scheme>', not {code_list.scheme!r}")
+                )
+                return None
+        for code_list in code_lists.values():
+            self.code_lists[code_list.scheme] = (plugin_name, code_list)
+        return register.contribution
+
+    def _fail(self, plugin_name: str, stage: str, exc: BaseException) -> None:
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.failures.append(PluginFailure(plugin_name, stage, detail))
+        log.error("plugin_failed", plugin=plugin_name, stage=stage, error=detail, exc_info=exc)
+
+    def _accept(self, contribution: Contribution) -> None:
+        for cls in contribution.systems:
+            if cls.name in self.systems:
+                raise ConfigError(
+                    f"system {cls.name!r} is provided by two plugins: "
+                    f"{self.systems[cls.name].plugin!r} and {contribution.plugin!r}"
+                )
+            self.systems[cls.name] = RegisteredSystem(cls, contribution.plugin)
+        for name, (args, build, primary, needs_reference) in contribution.converters.items():
+            try:
+                self.converters.add(contribution.plugin, ConverterType(name, args, build, primary, needs_reference))
+            except ConverterClash as exc:
+                raise ConfigError(str(exc)) from None
+
+    def get(self, system: str) -> RegisteredSystem:
         try:
             return self.systems[system]
         except KeyError:
@@ -140,6 +135,109 @@ class PluginRegistry:
     def names(self) -> list[str]:
         return sorted(self.systems)
 
+    def reference_with_contributions(self, reference: ReferenceData) -> ReferenceData:
+        """The shipped reference data plus the code lists plugins contributed."""
+        return with_code_lists(reference, {scheme: code_list for scheme, (_, code_list) in self.code_lists.items()})
+
+    def configure(self, reference: ReferenceData, raw_settings: dict[str, dict[str, Any]]) -> Systems:
+        """Validate every system's settings once and build the systems whose settings are valid."""
+        context = SystemContext(self.reference_with_contributions(reference), self.converters)
+        systems = Systems(self, context.reference)
+        for name, registered in sorted(self.systems.items()):
+            settings, problems = validate_settings(registered.cls, raw_settings.get(name))
+            if problems:
+                systems.problems[name] = problems
+                continue
+            try:
+                systems.instances[name] = registered.cls(settings, context)
+            except Exception as exc:  # a constructor that fails is the plugin's fault, reported by name
+                systems.problems[name] = [SettingProblem(name, None, f"could not be set up: {type(exc).__name__}: {exc}")]
+                log.error("system_setup_failed", system=name, exc_info=exc)
+        return systems
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    system: str
+    setting: str | None  # the setting's dotted path; None when the system as a whole failed
+    message: str
+
+    def __str__(self) -> str:
+        # "api_key: ..." would read as a secret to the log scrubber and be masked; this shape is not.
+        where = f"setting {self.setting}" if self.setting else "settings"
+        return f"system {self.system!r}, {where} ({self.message})"
+
+
+def validate_settings(
+    cls: type[AgencySystem], raw: dict[str, Any] | None
+) -> tuple[Any, list[SettingProblem]]:
+    """The system's settings model from `raw`, or what is wrong with it (never the values: they may be
+    secrets)."""
+    if cls.Settings is None:
+        return None, []
+    try:
+        return cls.Settings.model_validate(raw or {}), []
+    except ValidationError as exc:
+        return None, [
+            SettingProblem(cls.name, ".".join(str(part) for part in error["loc"]) or None, error["msg"])
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+
+
+@dataclass
+class Systems:
+    """The configured systems of one hub: an instance per system whose settings are valid, and what is
+    wrong with the others (they receive no work until fixed: see `core.delivery`)."""
+
+    registry: PluginRegistry
+    reference: ReferenceData
+    instances: dict[str, AgencySystem] = field(default_factory=dict)
+    problems: dict[str, list[SettingProblem]] = field(default_factory=dict)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.instances
+
+    def get(self, name: str) -> AgencySystem:
+        instance = self.instances.get(name)
+        if instance is None:
+            if name in self.problems:
+                raise SystemNotConfigured(name, self.problems[name])
+            raise KeyError(f"no plugin provides system {name!r}")
+        return instance
+
+    def names(self) -> list[str]:
+        return sorted(self.instances)
+
+    def reconfigure(self, name: str, raw: dict[str, Any] | None) -> None:
+        """New settings for a running system (a URL changed through the admin API): applied when
+        valid, else the old ones stay and the problems are logged."""
+        instance = self.instances.get(name)
+        if instance is None:
+            return
+        settings, problems = validate_settings(type(instance), raw)
+        if problems:
+            log.error("system_settings_refused", system=name, problems=[str(p) for p in problems])
+            return
+        instance.settings = settings
+
+    async def start(self, http: aiohttp.ClientSession) -> None:
+        for name, instance in sorted(self.instances.items()):
+            await instance.start(http)
+            log.info("system_started", system=name)
+
+    async def close(self) -> None:
+        for name, instance in sorted(self.instances.items()):
+            try:
+                await instance.close()
+            except Exception:  # one system's failure to close must not keep the others open
+                log.exception("system_close_failed", system=name)
+
+
+class SystemNotConfigured(ConfigError):
+    def __init__(self, system: str, problems: list[SettingProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems), system=system)
+        self.problems = problems
+
 
 def _names_from_env(variable: str) -> set[str] | None:
     raw = os.environ.get(variable)
@@ -148,25 +246,45 @@ def _names_from_env(variable: str) -> set[str] | None:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def get_plugin_manager(
-    *, load_entrypoints: bool = True, extra_plugins: Iterable[tuple[str, object]] = ()
-) -> PluginRegistry:
-    """Build a fresh manager: entry-point plugins (minus PRASAN_DISABLED_PLUGINS, limited to
-    PRASAN_LOAD_PLUGINS when set), then `extra_plugins` (tests pass theirs here), then check that
-    every implementation matches a specification."""
+def load_plugins(*, load_entrypoints: bool = True, extra_plugins: Iterable[tuple[str, object]] = ()) -> PluginRegistry:
+    """Build a fresh registry: entry-point plugins (minus PRASAN_DISABLED_PLUGINS, limited to
+    PRASAN_LOAD_PLUGINS when set), then `extra_plugins` (tests pass theirs here)."""
     pm = pluggy.PluginManager("prasan")
     pm.add_hookspecs(hookspecs)
     allowed = _names_from_env("PRASAN_LOAD_PLUGINS")
     disabled = _names_from_env("PRASAN_DISABLED_PLUGINS") or set()
+    failures: list[PluginFailure] = []
     if load_entrypoints:
         from importlib.metadata import entry_points
 
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             if entry_point.name in disabled or (allowed is not None and entry_point.name not in allowed):
                 continue
-            if pm.get_plugin(entry_point.name) is None:
-                pm.register(entry_point.load(), name=entry_point.name)
+            if pm.get_plugin(entry_point.name) is not None:
+                continue
+            try:
+                module = entry_point.load()
+                pm.register(module, name=entry_point.name)
+            except Exception as exc:  # an uninstallable plugin must not take the hub down
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                failures.append(PluginFailure(entry_point.name, "import", detail))
+                log.error("plugin_import_failed", plugin=entry_point.name, error=detail, exc_info=exc)
     for name, plugin in extra_plugins:
         pm.register(plugin, name=name)
-    pm.check_pending()
-    return PluginRegistry(pm)
+    failures += _drop_plugins_with_unknown_hooks(pm)
+    return PluginRegistry(pm, failures)
+
+
+def _drop_plugins_with_unknown_hooks(pm: pluggy.PluginManager) -> list[PluginFailure]:
+    """A plugin implementing a hook the hub does not have (written for another contract version) is
+    reported and left out, rather than stopping every other plugin with it."""
+    failures = []
+    while True:
+        try:
+            pm.check_pending()
+            return failures
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            pm.unregister(exc.plugin)
+            failures.append(PluginFailure(name, "register", str(exc)))
+            log.error("plugin_hooks_unknown", plugin=name, error=str(exc))

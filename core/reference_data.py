@@ -8,6 +8,7 @@ and shared. The returned dicts are shared by every caller through the cache: tre
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,3 +347,25 @@ def _load_organizations(
             "area_km2": _or_none(r["area_km2"]),
         }
     return organizations, unmatched
+
+
+def load_code_list_file(path: Path) -> CodeList:
+    """One code list file, checked alone (a plugin's contribution); ReferenceDataError lists its problems."""
+    problems: list[str] = []
+    data = _read_yaml(path, problems)
+    if data is None:
+        raise ReferenceDataError(problems)
+    try:
+        return CodeList.from_dict(data)
+    except CodeListError as exc:
+        raise ReferenceDataError([f"{path.name}: {p}" for p in exc.problems]) from None
+
+
+def with_code_lists(reference: ReferenceData, extra: dict[str, CodeList]) -> ReferenceData:
+    """A copy of `reference` that also knows `extra` (the shared, cached original is left alone)."""
+    if not extra:
+        return reference
+    clash = sorted(set(extra) & set(reference.code_lists))
+    if clash:
+        raise ReferenceDataError([f"code list {name!r} is defined twice" for name in clash])
+    return dataclasses.replace(reference, code_lists={**reference.code_lists, **extra})

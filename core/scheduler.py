@@ -13,13 +13,16 @@ import asyncio
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from core.contract import iterate_batches
 from core.errors import PermanentError
+from core.plugin_manager import Systems
 from core.store.records import CursorUpdate, InboundMessage
 
 log = structlog.get_logger("prasan.scheduler")
@@ -49,15 +52,15 @@ class PullRunner:
         return total
 
     async def _pull(self, system: str, entity_type: str) -> int:
-        plugin = self.hub.registry.get(system)
-        settings = plugin.settings_from(self.hub.settings.systems.get(system))
+        plugin = self.hub.systems.get(system)
+        stream = plugin.stream_for(entity_type)
         cursor = await asyncio.to_thread(self.hub.store.get_cursor, system, entity_type)
         total = 0
         while True:
             started_from = cursor
-            batches = await plugin.read(entity_type, cursor, settings, self.hub.http)
             more = False
-            for batch in batches:
+            async for batch in iterate_batches(plugin, stream, cursor):
+                more = batch.more  # the last page says whether the source has more
                 if not batch.records and batch.next_cursor == cursor:
                     continue
                 body = json.dumps([r.data for r in batch.records], ensure_ascii=False, default=str).encode()
@@ -67,7 +70,6 @@ class PullRunner:
                 )
                 total += len(batch.records)
                 cursor = batch.next_cursor
-                more = more or batch.more
             if not more:
                 break
             if cursor == started_from:
@@ -81,16 +83,54 @@ class PullRunner:
         return total
 
 
+@dataclass(frozen=True)
+class PlannedPull:
+    system: str
+    entity_type: str
+    interval_s: float
+
+    @property
+    def job_id(self) -> str:
+        return f"pull:{self.system}:{self.entity_type}"
+
+
+def planned_pulls(
+    pull_schedules: dict[str, dict[str, Any]], systems: Systems, *, warn: bool = True
+) -> list[PlannedPull]:
+    """The pulls a scheduler runs: for each system named in `pull_schedules` (and configured), each of
+    its streams, or those listed under `entity_types` (`entity_type` names one), every `interval_s`
+    (default: the stream's own)."""
+    planned: list[PlannedPull] = []
+    for name, schedule in sorted(pull_schedules.items()):
+        if name not in systems:
+            if warn:
+                log.warning(
+                    "pull_schedule_unusable", system=name, reason="system not configured or not installed"
+                )
+            continue
+        streams = systems.get(name).streams
+        wanted = schedule.get("entity_types") or ([schedule["entity_type"]] if schedule.get("entity_type") else None)
+        for stream in streams:
+            if wanted is not None and stream.entity_type not in wanted:
+                continue
+            interval = float(schedule.get("interval_s") or stream.interval_s)
+            planned.append(PlannedPull(name, stream.entity_type, interval))
+        unknown = set(wanted or ()) - {stream.entity_type for stream in streams}
+        if unknown and warn:
+            log.warning("pull_schedule_unusable", system=name, reason=f"no stream of {sorted(unknown)}")
+    return planned
+
+
 def build_scheduler(hub: Any) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     runner = PullRunner(hub)
-    for system, schedule in hub.settings.pull_schedules.items():
+    for pull in planned_pulls(hub.settings.pull_schedules, hub.systems):
         scheduler.add_job(
             runner.pull,
             "interval",
-            seconds=float(schedule.get("interval_s", 300)),
-            args=[system, schedule.get("entity_type", "plan_project")],
-            id=f"pull:{system}",
+            seconds=pull.interval_s,
+            args=[pull.system, pull.entity_type],
+            id=pull.job_id,
             max_instances=1,
             coalesce=True,
         )

@@ -28,6 +28,17 @@ class DeliverySettings(BaseModel):
     backoff_max_s: float = Field(3600.0, gt=0, description="longest retry delay")
     default_max_attempts: int = Field(8, ge=1, description="attempts before a delivery is exhausted")
     write_timeout_s: float = Field(30.0, gt=0, description="timeout of one write call to a system")
+    config_hold_s: float = Field(
+        300.0,
+        gt=0,
+        description="how long a destination that refused the hub's configuration (401/403) is held before "
+        "it is tried again; its deliveries wait unsent, using no attempt",
+    )
+    hold_unconfigured: bool = Field(
+        False,
+        description="start even when a route's destination has missing or invalid settings, holding its "
+        "deliveries until it is configured (otherwise the hub refuses to start and names the setting)",
+    )
 
     @model_validator(mode="after")
     def _lease_outlasts_a_write(self) -> DeliverySettings:
@@ -93,7 +104,9 @@ class HubSettings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     systems: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-system settings")
     pull_schedules: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="system -> {entity_type, interval_s}"
+        default_factory=dict,
+        description="systems to poll: system -> {interval_s, entity_types} (each of the system's streams, "
+        "or those listed; interval_s defaults to the stream's own)",
     )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     destination_url_allowlist: list[str] = Field(

@@ -107,11 +107,11 @@ def _dlq_discard(store: Any, args: argparse.Namespace) -> int:
 
 def _route_service(store: Any) -> Any:
     from core.admin.routes import RouteService
-    from core.plugin_manager import get_plugin_manager
+    from core.plugin_manager import load_plugins
     from core.router import Router
 
     settings = HubSettings()
-    registry = get_plugin_manager()
+    registry = load_plugins()
     service = RouteService(store, Router.from_file(settings.routes_file), registry.systems)
     service.load()
     return service

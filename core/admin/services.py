@@ -16,7 +16,7 @@ log = structlog.get_logger("prasan.admin")
 class AdminServices:
     def __init__(self, hub: Any) -> None:
         self.routes = RouteService(hub.store, hub.router, hub.registry.systems)
-        self.system_urls = SystemUrls(hub.store, hub.settings)
+        self.system_urls = SystemUrls(hub.store, hub.settings, hub.systems.reconfigure)
         self._refresh_s = hub.settings.security.route_refresh_s
 
     def load(self) -> None:

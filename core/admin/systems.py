@@ -8,6 +8,7 @@ of the process applying it: one that is no longer allowed is not used (the confi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -19,9 +20,11 @@ log = structlog.get_logger("prasan.admin.systems")
 
 
 class SystemUrls:
-    def __init__(self, store: Any, settings: Any) -> None:
+    def __init__(self, store: Any, settings: Any, on_change: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.store = store
         self.settings = settings
+        # Tells the running system its new settings (they are validated once, at start, otherwise).
+        self.on_change = on_change
         # The configured URLs, restored when an override is gone or no longer allowed.
         self.baseline: dict[str, str | None] = {
             name: (config or {}).get("base_url") for name, config in settings.systems.items()
@@ -56,6 +59,8 @@ class SystemUrls:
             config.pop("base_url", None)
         else:
             config["base_url"] = url
+        if self.on_change is not None:
+            self.on_change(system, config)
 
     def current(self, system: str) -> str | None:
         return self.settings.systems.get(system, {}).get("base_url")
@@ -66,7 +71,7 @@ class SystemUrls:
         self.store.put_override(
             KIND, system, {"base_url": base_url}, actor=actor, action="system.set_url", before={"base_url": before}
         )
-        # The workers look the settings up per batch, so the next batch goes to the new URL.
+        # Applied to the running system at once, so the next batch goes to the new URL.
         self._apply(system, base_url)
         self._applied[system] = base_url
         return base_url

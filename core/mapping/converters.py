@@ -6,11 +6,14 @@ code-list lookups by scheme happen at load time and the per-record work is a pla
 
 Converters without an inverse (`hash`, `template`, `concat`, `fiscal_year` from an e-GP number or a
 GF-MIS fund) make their rule one-way: map_out skips it unless the rule has an explicit `out:` block.
-Plugins may add converters with `register_converter`.
+The core set is registered here with `register_converter`; plugins contribute theirs through the
+registrar (`core.contract.Registrar.add_converter`), namespaced `<plugin>.<name>`, and the hub hands
+mappings a `ConverterTable` holding both.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import re
@@ -59,6 +62,38 @@ class ConverterSpecError(ValueError):
 
 
 REGISTRY: dict[str, ConverterType] = {}
+_building_with: contextvars.ContextVar[ConverterTable | None] = contextvars.ContextVar("converter_table", default=None)
+
+
+class ConverterClash(ValueError):
+    """Two plugins (or a plugin and the core set) contribute a converter under the same name."""
+
+
+class ConverterTable:
+    """The core converters plus the ones plugins contributed; a name is given out once."""
+
+    def __init__(self) -> None:
+        self._extra: dict[str, ConverterType] = {}
+        self._owners: dict[str, str] = {}
+
+    def add(self, owner: str, kind: ConverterType) -> None:
+        if kind.name in REGISTRY:
+            raise ConverterClash(f"plugin {owner!r} contributes converter {kind.name!r}, a core converter")
+        if kind.name in self._extra:
+            raise ConverterClash(
+                f"converter {kind.name!r} is contributed by two plugins: {self._owners[kind.name]!r} and {owner!r}"
+            )
+        self._extra[kind.name] = kind
+        self._owners[kind.name] = owner
+
+    def get(self, name: str) -> ConverterType | None:
+        return REGISTRY.get(name) or self._extra.get(name)
+
+    def names(self) -> list[str]:
+        return sorted({*REGISTRY, *self._extra})
+
+    def owner(self, name: str) -> str:
+        return self._owners.get(name, "core")
 
 
 def register_converter(
@@ -74,8 +109,9 @@ def register_converter(
     return decorate
 
 
-def build_converter(step: Any, reference: Any) -> tuple[str, Converter]:
-    """One pipeline step from YAML: `name`, `{name: null}`, `{name: scalar}` or `{name: {args}}`."""
+def build_converter(step: Any, reference: Any, table: ConverterTable | None = None) -> tuple[str, Converter]:
+    """One pipeline step from YAML: `name`, `{name: null}`, `{name: scalar}` or `{name: {args}}`;
+    names are looked up in `table` (the core set when None)."""
     if isinstance(step, str):
         name, raw_args = step, None
     elif isinstance(step, dict) and len(step) == 1:
@@ -84,9 +120,9 @@ def build_converter(step: Any, reference: Any) -> tuple[str, Converter]:
         raise ConverterSpecError(
             "mapping.bad_converter", f"a converter is a name or a one-key mapping {{name: args}}, not {step!r}"
         )
-    kind = REGISTRY.get(name)
+    kind = table.get(name) if table is not None else REGISTRY.get(name)
     if kind is None:
-        known = ", ".join(sorted(REGISTRY))
+        known = ", ".join(table.names() if table is not None else sorted(REGISTRY))
         raise ConverterSpecError("mapping.unknown_converter", f"unknown converter {name!r} (known: {known})")
     if raw_args is None:
         raw_args = {}
@@ -111,12 +147,16 @@ def build_converter(step: Any, reference: Any) -> tuple[str, Converter]:
         raise ConverterSpecError(
             "mapping.reference_missing", f"converter {name!r} needs ReferenceData: pass reference= to the Mapping"
         )
+    # A converter that builds others (template parts) reaches the same table through this.
+    token = _building_with.set(table)
     try:
         return name, kind.build(args, reference)
     except ConverterSpecError:
         raise
     except (KeyError, ValueError) as exc:
         raise ConverterSpecError("mapping.bad_args", f"converter {name!r}: {exc}") from exc
+    finally:
+        _building_with.reset(token)
 
 
 def compose(steps: list[Converter]) -> Converter:
@@ -532,7 +572,7 @@ def _template(args: TemplateArgs, reference: Any) -> Converter:
         raise ConverterSpecError("mapping.bad_args", f"template parts {sorted(unknown)} are not placeholders")
     convs: dict[str, Converter] = {}
     for name, steps in args.parts.items():
-        built = compose([build_converter(step, reference)[1] for step in (steps if isinstance(steps, list) else [steps])])
+        built = compose([build_converter(step, reference, _building_with.get())[1] for step in (steps if isinstance(steps, list) else [steps])])
         if built.sources or built.context:
             raise ConverterSpecError("mapping.bad_args", f"template part {name!r}: only single-value converters")
         convs[name] = built

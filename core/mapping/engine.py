@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from canonical_model.rejection import Rejection
-from core.mapping.converters import Converter, ConverterSpecError, build_converter, compose, identity
+from core.mapping.converters import (
+    Converter,
+    ConverterSpecError,
+    ConverterTable,
+    build_converter,
+    compose,
+    identity,
+)
 from core.mapping.errors import MappingError, MappingProblem, MappingSpecError
 from core.mapping.paths import MISSING, getter, parse_path, setter
 from core.mapping.spec import MappingSpec, OutSpec, RuleSpec, UnpivotSpec, load_spec, read_text
@@ -26,14 +33,14 @@ class _CompileError(Exception):
         self.rule, self.reason = rule, reason
 
 
-def _pipeline(raw: Any, reference: Any) -> Converter | None:
+def _pipeline(raw: Any, ctx: _Context) -> Converter | None:
     if raw is None:
         return None
     steps = raw if isinstance(raw, list) else [raw]
     if not steps:
         return None
     try:
-        return compose([build_converter(step, reference)[1] for step in steps])
+        return compose([build_converter(step, ctx.reference, ctx.converters)[1] for step in steps])
     except ConverterSpecError as exc:
         raise _CompileError(exc.rule, exc.reason) from None
 
@@ -72,8 +79,11 @@ class _Rule:
 
 
 class _Context:
-    def __init__(self, reference: Any, null_markers: list[str], want_out: bool) -> None:
+    def __init__(
+        self, reference: Any, null_markers: list[str], want_out: bool, converters: ConverterTable | None = None
+    ) -> None:
         self.reference = reference
+        self.converters = converters
         self.nulls = frozenset(marker.strip() for marker in null_markers)
         self.want_out = want_out
 
@@ -89,7 +99,7 @@ class _FieldRule(_Rule):
         self.const, self.has_const = spec.const, spec.has_const
         self.default, self.has_default = spec.default, spec.has_default
         self.required = spec.required if spec.required is not None else not (spec.has_default or spec.has_const)
-        conv = _pipeline(spec.convert, ctx.reference)
+        conv = _pipeline(spec.convert, ctx)
         self.forward = conv.forward if conv else identity
         self.partial = bool(conv and conv.partial)
         self.sources: tuple[str, ...] = conv.sources if conv else ()
@@ -124,7 +134,7 @@ class _FieldRule(_Rule):
                 self.out_const = out.const
                 self.out_fn = identity
                 return
-            custom = _pipeline(out.convert, ctx.reference)
+            custom = _pipeline(out.convert, ctx)
             self.out_fn = custom.forward if custom else identity
             return
         if self.sources and conv is not None and conv.inverse is not None:
@@ -299,12 +309,12 @@ class _UnpivotRule(_Rule):
         self.required = spec.required if spec.required is not None else not spec.has_default
         self.default, self.has_default = spec.default, spec.has_default
         self.is_empty = ctx.is_empty
-        value_conv = _pipeline(un.convert, ctx.reference)
+        value_conv = _pipeline(un.convert, ctx)
         if value_conv is not None and (value_conv.sources or value_conv.context):
             raise _CompileError("mapping.spec", "unpivot cells take single-value converters only")
         self.value_in = value_conv.forward if value_conv else identity
         self.value_out = value_conv.inverse if value_conv else identity
-        self.key_conv = {name: _pipeline(raw, ctx.reference) for name, raw in un.keys.items()}
+        self.key_conv = {name: _pipeline(raw, ctx) for name, raw in un.keys.items()}
         self.columns: dict[str, dict[str, Any]] | None = None
         self.pattern = None
         self.template = un.column
@@ -444,11 +454,18 @@ class _UnpivotRule(_Rule):
 class Mapping:
     """One system's records <-> one canonical entity type, compiled from a YAML mapping file."""
 
-    def __init__(self, spec: MappingSpec, *, reference: Any = None, source: str | None = None) -> None:
+    def __init__(
+        self,
+        spec: MappingSpec,
+        *,
+        reference: Any = None,
+        source: str | None = None,
+        converters: ConverterTable | None = None,
+    ) -> None:
         self.spec = spec
         self.name, self.version, self.system = spec.mapping, spec.version, spec.system
         self.entity_type, self.direction = spec.entity_type, spec.direction
-        self._ctx = _Context(reference, spec.null_markers, spec.direction != "in")
+        self._ctx = _Context(reference, spec.null_markers, spec.direction != "in", converters)
         errors: Problems = []
         self._rules = self._compile(spec.fields, errors)
         if errors:
@@ -474,14 +491,19 @@ class Mapping:
         return rules
 
     @classmethod
-    def from_yaml(cls, path_or_text: str | Path, reference: Any = None) -> Mapping:
-        """From YAML text, or from a file when given a Path or a string ending in .yaml/.yml."""
+    def from_yaml(
+        cls, path_or_text: str | Path, reference: Any = None, converters: ConverterTable | None = None
+    ) -> Mapping:
+        """From YAML text, or from a file when given a Path or a string ending in .yaml/.yml.
+        `converters` adds plugins' converters to the core set (`ConverterTable`)."""
         text, source = read_text(path_or_text)
-        return cls(load_spec(text, source=source), reference=reference, source=source)
+        return cls(load_spec(text, source=source), reference=reference, source=source, converters=converters)
 
     @classmethod
-    def from_file(cls, path: str | Path, reference: Any = None) -> Mapping:
-        return cls.from_yaml(Path(path), reference=reference)
+    def from_file(
+        cls, path: str | Path, reference: Any = None, converters: ConverterTable | None = None
+    ) -> Mapping:
+        return cls.from_yaml(Path(path), reference=reference, converters=converters)
 
     @property
     def provenance(self) -> dict[str, Any]:

@@ -81,7 +81,9 @@ def _is_paused(paused: Paused) -> ColumnElement[bool]:
     )
 
 
-def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool, paused: Paused) -> Select[Any]:
+def _claimable(
+    now: datetime, limit: int, *, expired: bool, lock: bool, paused: Paused, destination: str | None = None
+) -> Select[Any]:
     earlier = outbox.alias("earlier")
     earlier_open = exists().where(
         earlier.c.entity_id == outbox.c.entity_id,
@@ -97,6 +99,8 @@ def _claimable(now: datetime, limit: int, *, expired: bool, lock: bool, paused: 
         due = and_(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
         order = (outbox.c.next_attempt_at, outbox.c.id)
     stmt = select(outbox.c.id).where(due, ~earlier_open)
+    if destination is not None:
+        stmt = stmt.where(outbox.c.destination == destination)
     if paused:
         # A row of a paused route that is pending (a retry, a replay, a row queued by a process whose
         # route table was older) or whose lease expired is not sent; reconcile_holds will hold it.
@@ -116,14 +120,14 @@ def claim_due(
     now: datetime,
     lease_seconds: float,
     paused: Paused = NOTHING_PAUSED,
+    destination: str | None = None,
 ) -> list[ClaimedDelivery]:
     lock = conn.dialect.name == "postgresql"
+    only = {"lock": lock, "paused": paused, "destination": destination}
     # Expired leases first: they belong to a worker that crashed and are the oldest work there is.
-    ids = list(conn.execute(_claimable(now, limit, expired=True, lock=lock, paused=paused)).scalars())
+    ids = list(conn.execute(_claimable(now, limit, expired=True, **only)).scalars())
     if len(ids) < limit:
-        ids += conn.execute(
-            _claimable(now, limit - len(ids), expired=False, lock=lock, paused=paused)
-        ).scalars()
+        ids += conn.execute(_claimable(now, limit - len(ids), expired=False, **only)).scalars()
     if not ids:
         return []
     expires = now + timedelta(seconds=lease_seconds)

@@ -175,12 +175,20 @@ class Store:
     # --- outbox --------------------------------------------------------------------------------
 
     def claim_due(
-        self, worker_id: str, limit: int = 500, now: datetime | None = None, lease_seconds: float = 60
+        self,
+        worker_id: str,
+        limit: int = 500,
+        now: datetime | None = None,
+        lease_seconds: float = 60,
+        destination: str | None = None,
     ) -> list[ClaimedDelivery]:
-        """Lease up to `limit` due deliveries to `worker_id`, lowest open version first per entity."""
+        """Lease up to `limit` due deliveries (of `destination` only, when given) to `worker_id`,
+        lowest open version first per entity."""
         at = now or utcnow()
         paused = self.paused
-        return self._write(lambda conn: _outbox.claim_due(conn, worker_id, limit, at, lease_seconds, paused))
+        return self._write(
+            lambda conn: _outbox.claim_due(conn, worker_id, limit, at, lease_seconds, paused, destination)
+        )
 
     def complete(self, results: Sequence[DeliveryResult], now: datetime | None = None) -> CompletionSummary:
         """Record a batch of delivery results (Delivered, Retry, Dead) in one transaction."""

@@ -1,21 +1,20 @@
-"""The `elaas_guid` converter: a local classification code on the hub's side, an e-LAAS GUID on the other."""
+"""The `elaas.guid` converter: a local classification code on the hub's side, an e-LAAS GUID on the other."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from canonical_model.rejection import Rejection
-from core.mapping.converters import Args, Converter, register_converter
+from prasan import Rejection
+from prasan import Converter, ConverterArgs
 from plugins.elaas.guids import default_guids
 
 
-class GuidArgs(Args):
+class GuidArgs(ConverterArgs):
     scheme: str
     level: str
 
 
-@register_converter("elaas_guid", GuidArgs)
-def _elaas_guid(args: GuidArgs, reference: Any) -> Converter:
+def guid(args: GuidArgs, reference: Any) -> Converter:
     guids = default_guids()
     scheme, level = args.scheme, args.level
     if not guids.at_level(level):

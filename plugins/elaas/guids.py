@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from canonical_model.rejection import Rejection
+from prasan import Rejection
 
 GUIDS_FILE = Path(__file__).parent / "codelists" / "guids.yaml"
 

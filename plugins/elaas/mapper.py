@@ -5,28 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import plugins.elaas.converters  # noqa: F401  (registers elaas_guid before the mappings compile)
-from canonical_model.rejection import Rejection
-from core.mapping import Mapping, MappingError, MappingProblem
 from plugins.elaas.guids import default_guids
+from prasan import Mapping, MappingError, MappingProblem, Rejection
 
 SYSTEM = "elaas"
 HERE = Path(__file__).parent
 PROGRAMME_SCHEME = "local-classification"
-_FILES = {"plan_project": HERE / "mapping.yaml", "budget_line": HERE / "mapping_budget_line.yaml"}
-_compiled: dict[str, Mapping] = {}
+MAPPING_FILES = {"plan_project": HERE / "mapping.yaml", "budget_line": HERE / "mapping_budget_line.yaml"}
+Mappings = dict[str, Mapping]
 
 
-def mapping_for(entity_type: str) -> Mapping:
-    if entity_type not in _FILES:
+def mapping_for(mappings: Mappings, entity_type: str) -> Mapping:
+    if entity_type not in mappings:
         raise MappingError(
             [MappingProblem(0, "entity_type", None, entity_type, "elaas.entity_type",
                             f"e-LAAS takes plan_project or budget_line, not {entity_type!r}")],
             system=SYSTEM, entity_type=entity_type,
         )
-    if entity_type not in _compiled:
-        _compiled[entity_type] = Mapping.from_file(_FILES[entity_type])
-    return _compiled[entity_type]
+    return mappings[entity_type]
 
 
 def _problem(target: str, value: Any, rule: str, reason: str) -> MappingProblem:
@@ -54,8 +50,8 @@ def programme_guid(entity: dict[str, Any], reference: Any) -> str:
                            entity_type="plan_project") from None
 
 
-def map_out_plan_project(entity: dict[str, Any], reference: Any) -> dict[str, Any]:
-    native = mapping_for("plan_project").map_out(entity)
+def map_out_plan_project(mappings: Mappings, entity: dict[str, Any], reference: Any) -> dict[str, Any]:
+    native = mapping_for(mappings, "plan_project").map_out(entity)
     plan_guid = programme_guid(entity, reference)
     if not native.get("Lines"):
         raise MappingError(
@@ -70,14 +66,14 @@ def map_out_plan_project(entity: dict[str, Any], reference: Any) -> dict[str, An
     return native
 
 
-def map_out_budget_line(entity: dict[str, Any]) -> dict[str, Any]:
-    native = mapping_for("budget_line").map_out(entity)
+def map_out_budget_line(mappings: Mappings, entity: dict[str, Any]) -> dict[str, Any]:
+    native = mapping_for(mappings, "budget_line").map_out(entity)
     native["DocumentType"] = "BudgetLine"
     return native
 
 
-def map_out(entity_type: str, entity: dict[str, Any], reference: Any) -> dict[str, Any]:
+def map_out(mappings: Mappings, entity_type: str, entity: dict[str, Any], reference: Any) -> dict[str, Any]:
     if entity_type == "plan_project":
-        return map_out_plan_project(entity, reference)
-    mapping_for(entity_type)  # refuses an entity type e-LAAS does not take
-    return map_out_budget_line(entity)
+        return map_out_plan_project(mappings, entity, reference)
+    mapping_for(mappings, entity_type)  # refuses an entity type e-LAAS does not take
+    return map_out_budget_line(mappings, entity)

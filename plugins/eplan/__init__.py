@@ -5,61 +5,88 @@ Pushed as a ผ.02 table (CSV in UTF-8 or TIS-620, XLSX, JSON) or polled from e-
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from functools import cached_property
+from pathlib import Path
+from typing import ClassVar
 
-import aiohttp
+from aiohttp import web
 
-from core.hookspecs import hookimpl
-from core.plugin_types import (
-    Capability,
+from plugins.eplan import converters, mapper, parse
+from plugins.eplan.settings import EplanSettings
+from prasan import (
     Health,
     MappedRecord,
+    Mapping,
     NativeRecord,
     ReadBatch,
-    SystemDescription,
+    Registrar,
+    RestSystem,
+    Stream,
+    hookimpl,
 )
-from plugins.eplan import client, mapper, parse
-from plugins.eplan.settings import EplanSettings
 
-SYSTEM = "eplan"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PROJECTS = "/api/v1/projects"
+# Transport metadata of the poll, not part of the ผ.02 row; the cursor lives in ReadBatch instead.
+_TRANSPORT_KEYS = ("updated_seq",)
 
 
-@hookimpl
-def prasan_systems() -> list[SystemDescription]:
-    return [
-        SystemDescription(
-            name=SYSTEM,
-            title="e-Plan: ระบบสารสนเทศเพื่อการวางแผนพัฒนาท้องถิ่น",
-            owner_agency="กรมส่งเสริมการปกครองท้องถิ่น (DLA)",
-            version="1",
-            reads=("plan_project",),
-            formats=("text/csv", "application/json", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            capabilities=frozenset({Capability.PUSH, Capability.READ, Capability.INCREMENTAL}),
-            settings_model=EplanSettings,
+class Eplan(RestSystem):
+    name = "eplan"
+    title = "e-Plan: ระบบสารสนเทศเพื่อการวางแผนพัฒนาท้องถิ่น"
+    label = "e-Plan"
+    owner_agency = "กรมส่งเสริมการปกครองท้องถิ่น (DLA)"
+    Settings = EplanSettings
+    formats = ("text/csv", "application/json", XLSX)
+    streams = (Stream(entity_type="plan_project", interval_s=300),)
+
+    settings: EplanSettings
+    mapping_file: ClassVar[Path] = Path(__file__).parent / "mapping.yaml"
+
+    @cached_property
+    def mapping(self) -> Mapping:
+        return self.context.load_mapping(self.mapping_file)
+
+    def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
+        return parse.parse(payload, media_type, charset)
+
+    async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
+        pages = self.pages(
+            PROJECTS,
+            cursor=cursor,
+            cursor_param="since",
+            params={"limit": str(self.settings.page_size)},
+            records_of=lambda body: body.get("records") or [],
+            next_cursor_of=lambda body: str(body["next_since"]) if body.get("next_since") else None,
+            more_of=lambda body: bool(body.get("more")),
         )
-    ]
+        async for rows, next_cursor, more in pages:
+            # Polled rows go through the same header folding as pushed ones, so one mapping serves both.
+            records = [
+                parse.canonical_native_record(
+                    NativeRecord(row=offset, data={k: v for k, v in row.items() if k not in _TRANSPORT_KEYS})
+                )
+                for offset, row in enumerate(rows, start=1)
+            ]
+            yield ReadBatch(records=records, next_cursor=next_cursor or cursor or "0", more=more)
+
+    def map_in(self, record: NativeRecord) -> list[MappedRecord]:
+        return mapper.map_in(record, self.mapping)
+
+    async def healthcheck(self) -> Health:
+        return await self.probe(PROJECTS, {"since": "0", "limit": "1"})
+
+    @classmethod
+    def simulator(cls) -> web.Application:
+        from plugins.eplan.simulator import create_app
+
+        return create_app()
 
 
 @hookimpl
-def prasan_parse(payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
-    return parse.parse(payload, media_type, charset)
+def prasan_register(register: Registrar) -> None:
+    register.add_system(Eplan)
+    register.add_converter("known_org", converters.KnownOrgArgs, converters.known_org, needs_reference=True)
 
 
-@hookimpl
-async def prasan_read(
-    entity_type: str, cursor: str | None, settings: EplanSettings | None, http: aiohttp.ClientSession
-) -> ReadBatch:
-    batch = await client.read(cursor, settings or EplanSettings(), http)
-    # Polled rows go through the same header folding as pushed ones, so one mapping serves both.
-    records = [parse.canonical_native_record(r) for r in batch.records]
-    return ReadBatch(records=records, next_cursor=batch.next_cursor, more=batch.more)
-
-
-@hookimpl
-def prasan_map_in(record: NativeRecord, reference: Any) -> list[MappedRecord]:
-    return mapper.map_in(record, reference)
-
-
-@hookimpl
-async def prasan_healthcheck(settings: EplanSettings | None, http: aiohttp.ClientSession) -> Health:
-    return await client.healthcheck(settings or EplanSettings(), http)

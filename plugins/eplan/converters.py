@@ -1,18 +1,17 @@
-"""Converters the e-Plan mapping needs beyond the core set."""
+"""Converters the e-Plan mapping needs beyond the core set, contributed as `eplan.<name>`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.mapping.converters import Args, Converter, identity, register_converter
+from prasan import Converter, ConverterArgs, identity
 
 
-class KnownOrgArgs(Args):
+class KnownOrgArgs(ConverterArgs):
     pass
 
 
-@register_converter("eplan_known_org", KnownOrgArgs, needs_reference=True)
-def _known_org(args: KnownOrgArgs, reference: Any) -> Converter:
+def known_org(args: KnownOrgArgs, reference: Any) -> Converter:
     """A DLA code (Thai digits allowed) that the organisation registry knows; else rule `org.unknown`."""
 
     def forward(value: Any) -> str:

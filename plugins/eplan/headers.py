@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from canonical_model.thai_digits import to_arabic_digits
-from canonical_model.thai_text import normalize_text
+from prasan.canonical import normalize_text, to_arabic_digits
 
 ORG = "รหัส อปท."
 STRATEGY = "ยุทธศาสตร์"

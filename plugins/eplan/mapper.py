@@ -8,29 +8,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-import plugins.eplan.converters  # noqa: F401  (registers eplan_known_org before the mapping compiles)
-from canonical_model.entities.plan import PlanProject
-from canonical_model.rejection import rejections_from_validation_error
-from canonical_model.thai_digits import to_arabic_digits
-from canonical_model.thai_text import normalize_text
-from core.mapping import Mapping, MappingError, MappingProblem
-from core.plugin_types import MappedRecord, NativeRecord
 from plugins.eplan import headers as h
+from prasan import MappedRecord, Mapping, MappingError, MappingProblem, NativeRecord
+from prasan.canonical import PlanProject, normalize_text, rejections_from_validation_error, to_arabic_digits
 
 MAPPING_FILE = Path(__file__).parent / "mapping.yaml"
 SYSTEM = "eplan"
 ENTITY = "plan_project"
-
-_compiled: dict[int, tuple[Any, Mapping]] = {}
-
-
-def mapping_for(reference: Any) -> Mapping:
-    """Compiled once per ReferenceData (the org converter closes over it); the pair keeps it alive."""
-    cached = _compiled.get(id(reference))
-    if cached is None or cached[0] is not reference:
-        cached = (reference, Mapping.from_file(MAPPING_FILE, reference=reference))
-        _compiled[id(reference)] = cached
-    return cached[1]
 
 
 def stable_key(org_code: str, title: str) -> str:
@@ -79,7 +63,7 @@ def validate(mapping: Mapping, body: dict[str, Any]) -> PlanProject:
         raise MappingError(problems, mapping=mapping.name, system=SYSTEM, entity_type=ENTITY) from None
 
 
-def map_in(record: NativeRecord, reference: Any) -> list[MappedRecord]:
+def map_in(record: NativeRecord, mapping: Mapping) -> list[MappedRecord]:
     if record.problems:
         raise MappingError(
             [MappingProblem(0, "", p.field, p.value, p.rule, p.reason) for p in record.problems],
@@ -87,7 +71,6 @@ def map_in(record: NativeRecord, reference: Any) -> list[MappedRecord]:
             entity_type=ENTITY,
             record_key=str(record.row),
         )
-    mapping = mapping_for(reference)
     try:
         body = mapping.map_in(record.data)
     except MappingError as exc:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from canonical_model.rejection import Rejection
-from core.payloads import PayloadError, tabular_records
-from core.plugin_types import NativeRecord
 from plugins.eplan import headers as h
+from prasan import NativeRecord, PayloadError, Rejection, tabular_records
 
 
 def _is_total_row(record: dict[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from canonical_model.thai_digits import to_thai_digits
+from prasan.canonical import to_thai_digits
 
 MAX_LIMIT = 500
 ORG = "รหัส อปท."

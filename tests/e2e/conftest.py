@@ -80,7 +80,9 @@ async def running_hub(database_url: str, request: pytest.FixtureRequest) -> Asyn
     settings = HubSettings(
         database_url=database_url,
         scheduler_enabled=False,
-        delivery=DeliverySettings(backoff_base_s=0.05, backoff_max_s=0.2, poll_interval_s=0.02, workers=2),
+        delivery=DeliverySettings(
+            backoff_base_s=0.05, backoff_max_s=0.2, poll_interval_s=0.02, workers=2, config_hold_s=0.3
+        ),
         systems={
             "elaas": {"base_url": elaas_url, "api_key": elaas_simulator.DEFAULT_API_KEY},
             "eplan": {"base_url": eplan_url},

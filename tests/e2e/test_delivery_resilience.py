@@ -1,5 +1,5 @@
-"""Delivery when the hub's own configuration is wrong: the backlog waits for the fix instead of being
-dead-lettered, and drains once the credentials are right."""
+"""Delivery when the hub's own configuration is wrong: the destination is held, its backlog waits for
+the fix without using attempts or being dead-lettered, and drains once the credentials are right."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from core.store.schema import outbox
-from plugins.elaas import simulator as elaas_simulator
 from tests.e2e.conftest import RunningHub
 from tests.e2e.test_hub_end_to_end import documents_by_project, p02_rows, to_csv
 
 pytestmark = pytest.mark.e2e
 
 
-async def test_wrong_credentials_keep_the_backlog_pending_until_they_are_fixed(running_hub: RunningHub) -> None:
+async def test_wrong_credentials_hold_the_destination_until_they_are_fixed(running_hub: RunningHub) -> None:
     hub = running_hub
-    elaas = hub.hub.settings.systems["elaas"]
-    elaas["api_key"] = "not-the-key"  # read by the workers on every write
+    configured = dict(hub.hub.settings.systems["elaas"])
+    hub.hub.systems.reconfigure("elaas", {**configured, "api_key": "not-the-key"})  # e-LAAS answers 401
     status, _ = await hub.post(to_csv(p02_rows(3)), "text/csv; charset=utf-8")
     assert status == 202
 
@@ -27,18 +26,22 @@ async def test_wrong_credentials_keep_the_backlog_pending_until_they_are_fixed(r
         with hub.hub.store.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(select(outbox.c.state, outbox.c.attempts, outbox.c.last_error))]
 
-    async def tried_twice() -> bool:
+    async def held() -> bool:
         found = await asyncio.to_thread(rows)
-        return len(found) == 3 and all(attempts >= 2 for _, attempts, _ in found)
+        return len(found) == 3 and all(error and error.startswith("destination held: ") for _, _, error in found)
 
-    await hub.wait_until(tried_twice, "every delivery attempted at least twice")
+    await hub.wait_until(held, "every delivery handed back by a held destination")
+    await asyncio.sleep(1.0)  # several hold periods (0.3 s each): tried again, held again
     found = await asyncio.to_thread(rows)
     assert {state for state, _, _ in found} <= {"pending", "in_flight"}
-    assert all(error and error.startswith("configuration: ") and "credentials" in error for _, _, error in found)
+    assert all(attempts <= 1 for _, attempts, _ in found)  # holding uses no attempt (1: one in flight now)
+    assert all("credentials" in (error or "") for _, _, error in found)
     assert await asyncio.to_thread(hub.hub.store.list_dead_letters) == []
     assert await documents_by_project(hub) == {}
+    answer = await hub.get_json(f"{hub.url}/readyz")
+    assert "credentials" in answer["checks"]["plugins"]["held_destinations"]["elaas"]
 
-    elaas["api_key"] = elaas_simulator.DEFAULT_API_KEY
+    hub.hub.systems.reconfigure("elaas", configured)
     await hub.wait_until(hub.settled, "backlog delivered once the credentials are right")
     assert len(await documents_by_project(hub)) == 3
     assert await asyncio.to_thread(hub.hub.store.list_dead_letters) == []

@@ -27,7 +27,7 @@ def _settings(url: str, allowlist: list[str]) -> HubSettings:
         role="api",
         destination_url_allowlist=allowlist,
         security=SecuritySettings(route_refresh_s=0.05),
-        systems={"elaas": {"base_url": "http://127.0.0.1:9001"}},
+        systems={"elaas": {"base_url": "http://127.0.0.1:9001", "api_key": "k"}},
     )
 
 
@@ -39,6 +39,7 @@ async def test_a_url_changed_in_one_process_reaches_another_after_its_refresh(sh
     try:
         one.admin.system_urls.set("elaas", "http://127.0.0.1:9002", actor="test")
         assert one.settings.systems["elaas"]["base_url"] == "http://127.0.0.1:9002"
+        assert one.systems.get("elaas").settings.base_url == "http://127.0.0.1:9002"  # the running system too
         deadline = asyncio.get_running_loop().time() + 10
         while two.settings.systems["elaas"]["base_url"] != "http://127.0.0.1:9002":
             assert asyncio.get_running_loop().time() < deadline, "the second hub never picked up the URL"
@@ -58,6 +59,7 @@ async def test_a_stored_url_no_longer_on_the_allow_list_is_not_applied(shared_ur
     await narrowed.start()
     try:
         assert narrowed.settings.systems["elaas"]["base_url"] == "http://127.0.0.1:9001"  # the configured one
+        assert narrowed.systems.get("elaas").settings.base_url == "http://127.0.0.1:9001"
     finally:
         await narrowed.stop()
 

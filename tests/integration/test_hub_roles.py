@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
+from core.health import readiness
 from core.hub import Hub
 from core.settings import HubSettings
 
@@ -15,10 +17,31 @@ from core.settings import HubSettings
     [("all", True, True), ("api", False, True), ("worker", True, False)],
 )
 async def test_each_role_runs_only_its_part(tmp_path: Path, role: str, workers: bool, scheduler: bool) -> None:
-    hub = Hub(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", role=role))
+    elaas = {"api_key": "k"}  # the default route delivers to e-LAAS: without its key a worker would refuse to start
+    hub = Hub(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", role=role, systems={"elaas": elaas}))
     await hub.start()
     try:
         assert bool(hub.workers) is workers
         assert hub.scheduler_running is scheduler
     finally:
         await hub.stop()
+
+
+async def test_a_route_to_an_unconfigured_destination_stops_the_start_unless_told_to_hold(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    refused = Hub(HubSettings(database_url=url))
+    with pytest.raises(ConfigError, match=r"system 'elaas', setting api_key \(Field required\)"):
+        await refused.start()
+
+    held = Hub(HubSettings(database_url=url, delivery={"hold_unconfigured": True}))
+    await held.start()
+    try:
+        assert held.workers == []  # no worker for e-LAAS: its deliveries wait, unsent, using no attempt
+        ready, checks = await readiness(held, wait_for_first_check_s=5)
+        assert ready  # the hub still takes data in
+        assert checks["plugins"]["status"] == "degraded"
+        assert "api_key" in checks["plugins"]["held_destinations"]["elaas"]
+        assert checks["plugins"]["systems"]["elaas"]["ok"] is False
+        assert "not configured" in checks["plugins"]["systems"]["elaas"]["detail"]
+    finally:
+        await held.stop()

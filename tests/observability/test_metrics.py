@@ -176,12 +176,13 @@ async def test_pull_metrics_and_last_success_come_from_the_database(running_hub:
     assert value(theirs, "prasan_pull_last_success_timestamp_seconds", system="eplan") == last
 
     # A failed pull is counted and leaves the last success alone.
-    hub.hub.settings.systems["eplan"]["base_url"] = "http://127.0.0.1:9"  # nothing listens there
+    eplan = hub.hub.settings.systems["eplan"]
+    hub.hub.systems.reconfigure("eplan", {**eplan, "base_url": "http://127.0.0.1:9"})  # nothing listens there
     try:
         with pytest.raises(Exception):
             await PullRunner(hub.hub).pull("eplan", "plan_project")
     finally:
-        hub.hub.settings.systems["eplan"]["base_url"] = hub.eplan_url
+        hub.hub.systems.reconfigure("eplan", eplan)
     samples = parse(await scrape(hub))
     assert value(samples, "prasan_pulls_total", system="eplan", outcome="failure") == 1
     assert value(samples, "prasan_pull_last_success_timestamp_seconds", system="eplan") == last
@@ -208,11 +209,12 @@ async def test_readyz_summarises_database_migrations_scheduler_and_cached_plugin
         assert value(parse(await scrape(hub)), "prasan_plugin_health_checked_timestamp_seconds", system="elaas") == checked
 
     # An unreachable system makes the summary degraded, not the hub unready.
-    hub.hub.settings.systems["elaas"]["base_url"] = "http://127.0.0.1:9"
+    elaas = hub.hub.settings.systems["elaas"]
+    hub.hub.systems.reconfigure("elaas", {**elaas, "base_url": "http://127.0.0.1:9"})
     try:
         await hub.hub.plugin_health.refresh()
     finally:
-        hub.hub.settings.systems["elaas"]["base_url"] = hub.elaas_url
+        hub.hub.systems.reconfigure("elaas", elaas)
     response = await hub.http.get(f"{hub.url}/readyz")
     answer = await response.json()
     assert response.status == 200 and answer["checks"]["plugins"]["status"] == "degraded"

@@ -159,11 +159,13 @@ async def test_model_rejection_names_the_native_field(registry, reference):
 async def test_read_paginates_with_cursors(registry, reference, eplan_sim, http):
     plugin = registry.get("eplan")
     settings = plugin.settings_from({"base_url": eplan_sim, "page_size": 2})
-    [first] = await plugin.read("plan_project", None, settings, http)
+    # One read follows the pages to the end; each page is its own batch, so each cursor is saved with
+    # exactly the records read before it.
+    first, second, third = await plugin.read("plan_project", None, settings, http)
     assert [len(first.records), first.next_cursor, first.more] == [2, "2", True]
-    [second] = await plugin.read("plan_project", first.next_cursor, settings, http)
-    [third] = await plugin.read("plan_project", second.next_cursor, settings, http)
     assert (second.next_cursor, second.more, len(third.records), third.more) == ("4", True, 1, False)
+    resumed, _ = await plugin.read("plan_project", first.next_cursor, settings, http)
+    assert resumed.records[0].data == second.records[0].data
     [empty] = await plugin.read("plan_project", third.next_cursor, settings, http)
     assert empty.records == [] and empty.next_cursor == "5" and not empty.more
     everything = first.records + second.records + third.records
@@ -208,11 +210,10 @@ async def test_unreachable_eplan_is_transient(registry, http):
     assert isinstance(http, aiohttp.ClientSession)
 
 
-async def test_an_unreadable_poll_answer_is_a_permanent_error_not_a_crash() -> None:
+async def test_an_unreadable_poll_answer_is_a_permanent_error_not_a_crash(registry) -> None:
     from aiohttp import web
 
     from core.errors import PermanentError
-    from plugins.eplan import client
 
     async def broken(request: web.Request) -> web.Response:
         return web.Response(text='{"records": [{"งบประมาณ 2566": NaN}], "more": false}', content_type="application/json")
@@ -227,6 +228,7 @@ async def test_an_unreadable_poll_answer_is_a_permanent_error_not_a_crash() -> N
     try:
         async with aiohttp.ClientSession() as http:
             with pytest.raises(PermanentError, match="unreadable JSON"):
-                await client.read(None, EplanSettings(base_url=f"http://127.0.0.1:{port}"), http)
+                plugin = registry.get("eplan")
+                await plugin.read("plan_project", None, plugin.settings_from({"base_url": f"http://127.0.0.1:{port}"}), http)
     finally:
         await runner.cleanup()

@@ -15,7 +15,7 @@ from core.delivery import DeliveryWorker
 from core.errors import ConfigError
 from core.plugin_types import Delivered as WriteDelivered
 from core.settings import DeliverySettings, HubSettings
-from core.store.records import ClaimedDelivery, Dead, GiveBack, Retry, utcnow
+from core.store.records import ClaimedDelivery, Dead, GiveBack, utcnow
 
 
 class Clock:
@@ -26,101 +26,141 @@ class Clock:
         return self.now
 
 
-class FakePlugin:
+class FakeSystem:
+    """Stands in for an AgencySystem: the worker reads only these attributes and methods."""
+
+    write_batch_size = 500
+    write_concurrency = 1
+    write_timeout_s = 30.0
+
     def __init__(self, name: str, clock: Clock, write_s: float = 0.0, error: Exception | None = None) -> None:
         self.name = name
         self.clock = clock
         self.write_s = write_s
         self.error = error
         self.written: list[str] = []
+        self.calls: list[int] = []
 
-    def settings_from(self, raw: Any) -> Any:
-        return raw
+    map_s = 0.0
 
-    async def map_out(self, entity_type: str, payload: dict[str, Any], reference: Any) -> dict[str, Any]:
+    def map_out(self, entity_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.clock.now += self.map_s  # mapping a big claim uses up lease time too
+        if payload.get("crash"):
+            raise KeyError("a bug in the plugin")
         return payload
 
-    async def write(self, batch: list[Any], settings: Any, http: Any) -> list[Any]:
+    async def write(self, batch: list[Any]) -> list[Any]:
         self.clock.now += self.write_s  # a slow write uses up lease time
         if self.error is not None:
             raise self.error
+        self.calls.append(len(batch))
         self.written += [item.delivery_key for item in batch]
         return [WriteDelivered(external_id=None) for _ in batch]
-
-
-class FakeRegistry:
-    def __init__(self, *plugins: FakePlugin) -> None:
-        self.plugins = {p.name: p for p in plugins}
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.plugins
-
-    def get(self, name: str) -> FakePlugin:
-        return self.plugins[name]
 
 
 class FakeStore:
     def __init__(self, claimed: list[ClaimedDelivery]) -> None:
         self.claimed = claimed
         self.results: list[Any] = []
+        self.claims: list[tuple[int, float, str | None]] = []
 
-    def claim_due(self, worker_id: str, limit: int, now: Any, lease_seconds: float) -> list[ClaimedDelivery]:
-        claimed, self.claimed = self.claimed, []
-        return claimed
+    def claim_due(
+        self, worker_id: str, limit: int, now: Any, lease_seconds: float, destination: str | None = None
+    ) -> list[ClaimedDelivery]:
+        self.claims.append((limit, lease_seconds, destination))
+        mine = [c for c in self.claimed if c.destination == destination][:limit]
+        self.claimed = [c for c in self.claimed if c not in mine]
+        return mine
 
     def complete(self, results: list[Any]) -> None:
         self.results += results
 
 
-def item(outbox_id: int, destination: str, attempts: int = 1, max_attempts: int = 8) -> ClaimedDelivery:
+def item(
+    outbox_id: int, destination: str, attempts: int = 1, max_attempts: int = 8, payload: dict[str, Any] | None = None
+) -> ClaimedDelivery:
     return ClaimedDelivery(
         outbox_id=outbox_id, delivery_key=f"{destination}:E{outbox_id}:1", destination=destination, route="r",
         entity_id=f"E{outbox_id}", entity_type="project", version=1, attempts=attempts,
-        max_attempts=max_attempts, received_at=None, payload={}, xrefs={},
+        max_attempts=max_attempts, received_at=None, payload=payload or {}, xrefs={},
     )
 
 
-def worker(store: FakeStore, registry: FakeRegistry, **settings: Any) -> DeliveryWorker:
-    return DeliveryWorker(store=store, registry=registry, reference=None,  # type: ignore[arg-type]
-                          settings=DeliverySettings(**settings), http=None)  # type: ignore[arg-type]
+def worker(store: FakeStore, system: FakeSystem, **settings: Any) -> DeliveryWorker:
+    return DeliveryWorker(store=store, system=system, settings=DeliverySettings(**settings))  # type: ignore[arg-type]
 
 
-async def test_destinations_whose_write_could_outlast_the_lease_are_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rows_whose_write_could_outlast_the_lease_are_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
     monkeypatch.setattr(delivery.time, "monotonic", clock)
-    slow = FakePlugin("slow", clock, write_s=7.0)  # lease 10 s, write timeout 4 s: 3 s left afterwards
-    later = FakePlugin("later", clock)
-    store = FakeStore([item(1, "slow"), item(2, "later"), item(3, "later")])
-    assert await worker(store, FakeRegistry(slow, later), lease_s=10, write_timeout_s=4).run_once() == 3
+    slow = FakeSystem("slow", clock)
+    slow.map_s = 3.0  # lease 10 s, write timeout 4 s: after mapping two rows only 4 s are left
+    store = FakeStore([item(1, "slow"), item(2, "slow")])
+    assert await worker(store, slow, lease_s=10, write_timeout_s=4).run_once() == 2
 
-    assert slow.written == ["slow:E1:1"] and later.written == []  # nothing sent on a lease about to end
+    assert slow.written == []  # nothing sent on a lease about to end
     given_back = [r for r in store.results if isinstance(r, GiveBack)]
-    assert sorted(r.outbox_id for r in given_back) == [2, 3]
+    assert sorted(r.outbox_id for r in given_back) == [1, 2]
     assert all(r.attempt == 1 and r.next_attempt_at <= utcnow() + timedelta(seconds=1) for r in given_back)
 
 
 async def test_a_write_starts_while_the_lease_lasts(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
     monkeypatch.setattr(delivery.time, "monotonic", clock)
-    first, second = FakePlugin("first", clock, write_s=2.0), FakePlugin("second", clock)
-    store = FakeStore([item(1, "first"), item(2, "second")])
-    await worker(store, FakeRegistry(first, second), lease_s=10, write_timeout_s=4).run_once()
-    assert second.written == ["second:E2:1"]
+    system = FakeSystem("first", clock)
+    system.map_s = 2.0
+    store = FakeStore([item(1, "first")])
+    await worker(store, system, lease_s=10, write_timeout_s=4).run_once()
+    assert system.written == ["first:E1:1"]
     assert not any(isinstance(r, GiveBack) for r in store.results)
 
 
-async def test_a_configuration_error_waits_with_the_longest_backoff_instead_of_dead_lettering() -> None:
+async def test_a_worker_claims_only_its_destination_sized_by_the_systems_declarations() -> None:
     clock = Clock()
-    broken = FakePlugin("elaas", clock, error=ConfigError("e-LAAS refused the credentials (401): wrong key"))
-    store = FakeStore([item(1, "elaas"), item(2, "elaas", attempts=8, max_attempts=8)])
-    before = utcnow()
-    await worker(store, FakeRegistry(broken), backoff_base_s=1, backoff_max_s=600).run_once()
+    one_at_a_time = FakeSystem("single", clock)
+    one_at_a_time.write_batch_size, one_at_a_time.write_timeout_s = 1, 5.0
+    store = FakeStore([item(1, "single"), item(2, "other"), item(3, "single")])
+    assert await worker(store, one_at_a_time, lease_s=60, write_timeout_s=30).run_once() == 1
+    limit, lease, destination = store.claims[0]
+    assert (limit, destination) == (1, "single")
+    assert 5 < lease < 60  # sized to the system's 5 s write timeout, not the hub's 60 s lease
+    assert [c.destination for c in store.claimed] == ["other", "single"]  # the other destination's row stays
 
-    retry, dead = store.results
-    assert isinstance(retry, Retry) and not isinstance(retry, Dead)
-    assert retry.error.startswith("configuration: ") and "credentials" in retry.error
-    assert retry.next_attempt_at >= before + timedelta(seconds=600)  # the longest backoff, not the first
-    assert isinstance(dead, Dead) and dead.reason.startswith("exhausted after 8 attempts: configuration:")
+
+async def test_a_claim_is_written_in_chunks_of_the_batch_size_up_to_the_concurrency() -> None:
+    clock = Clock()
+    system = FakeSystem("chunked", clock)
+    system.write_batch_size, system.write_concurrency = 2, 3
+    store = FakeStore([item(i, "chunked") for i in range(1, 8)])
+    assert await worker(store, system).run_once() == 6  # claims batch size x concurrency
+    assert sorted(system.calls) == [2, 2, 2]
+    assert len(system.written) == 6
+
+
+async def test_a_configuration_error_holds_the_destination_without_using_attempts() -> None:
+    clock = Clock()
+    broken = FakeSystem("elaas", clock, error=ConfigError("e-LAAS refused the credentials (401)"))
+    store = FakeStore([item(1, "elaas"), item(2, "elaas", attempts=8, max_attempts=8), item(3, "elaas")])
+    before = utcnow()
+    w = worker(store, broken, batch_size=2, config_hold_s=600)
+    await w.run_once()
+
+    assert all(isinstance(r, GiveBack) for r in store.results) and len(store.results) == 2
+    assert not any(isinstance(r, Dead) for r in store.results)  # even the row on its last attempt
+    assert all(r.error.startswith("destination held: ") and "credentials" in r.error for r in store.results)
+    assert all(r.next_attempt_at >= before + timedelta(seconds=600) for r in store.results)
+    assert w.held and "credentials" in (w.held_reason or "")
+    assert await w.run_once() == 0 and len(store.claims) == 1  # held: does not even claim
+
+
+async def test_a_plugin_fault_in_map_out_dead_letters_that_delivery_only() -> None:
+    clock = Clock()
+    system = FakeSystem("faulty", clock)
+    store = FakeStore([item(1, "faulty", payload={"crash": True}), item(2, "faulty")])
+    await worker(store, system).run_once()
+    dead = [r for r in store.results if isinstance(r, Dead)]
+    assert [r.outbox_id for r in dead] == [1] and "plugin fault in map-out: KeyError" in dead[0].reason
+    assert system.written == ["faulty:E2:1"]
 
 
 def test_the_lease_must_outlast_a_write() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from core.contract import Stream
 from core.errors import PermanentError
 from core.plugin_types import NativeRecord, ReadBatch
 from core.scheduler import PullRunner
@@ -17,18 +18,19 @@ class StuckSource:
     """Says there is more, but never moves its cursor: a buggy or misconfigured source."""
 
     name = "stuck"
+    streams = (Stream(entity_type="plan_project"),)
+
+    def stream_for(self, entity_type: str) -> Stream:
+        return self.streams[0]
 
     def __init__(self) -> None:
         self.reads = 0
 
-    def settings_from(self, raw: Any) -> None:
-        return None
-
-    async def read(self, entity_type: str, cursor: str | None, settings: Any, http: Any) -> list[ReadBatch]:
+    async def read(self, stream: Stream, cursor: str | None) -> ReadBatch:
         self.reads += 1
         if self.reads > 50:
             raise AssertionError("the pull kept reading a source whose cursor never moves")
-        return [ReadBatch([NativeRecord(1, {"x": "1"})], next_cursor="7", more=True)]
+        return ReadBatch([NativeRecord(1, {"x": "1"})], next_cursor="7", more=True)
 
 
 async def test_a_source_that_never_moves_its_cursor_is_not_read_forever() -> None:
@@ -41,8 +43,7 @@ async def test_a_source_that_never_moves_its_cursor_is_not_read_forever() -> Non
     marked: list[str] = []
     failed: list[str] = []
     hub = SimpleNamespace(
-        registry=SimpleNamespace(get=lambda system: source),
-        settings=SimpleNamespace(systems={}),
+        systems=SimpleNamespace(get=lambda system: source),
         store=SimpleNamespace(
             get_cursor=lambda system, entity_type: "7", mark_pulled=lambda system, entity_type: marked.append(system)
         ),

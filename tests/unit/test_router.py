@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ConfigError
-from core.plugin_manager import get_plugin_manager
+from core.plugin_manager import load_plugins
 from core.router import Router
 from core.store.records import IncomingEntity
 
@@ -87,7 +87,7 @@ def test_one_destination_once_even_when_two_routes_name_it() -> None:
 def test_routes_are_checked_against_the_installed_systems(route: dict, message: str) -> None:
     base = {"name": "r", "source": "eplan", "entity_types": ["plan_project"], "destinations": ["elaas"]}
     with pytest.raises(ConfigError, match=message):
-        router({**base, **route}).check_against(get_plugin_manager().systems)
+        router({**base, **route}).check_against(load_plugins().systems)
 
 
 def test_malformed_route_files_are_configuration_errors() -> None:
