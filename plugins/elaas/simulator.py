@@ -287,6 +287,7 @@ async def post_budget_expense_batch(request: web.Request) -> web.Response:
                 continue
             status, answer = await _store_document(state, key, item.get("Document"))
             replayed = answer.pop("_replayed")
+            state.log(request, key, item.get("Document"), status, replayed)  # the standard log: one entry per item
             results.append({"IdempotencyKey": key, "Status": status, "Replayed": replayed,
                             **answer.get("d", {}), **({"Message": answer["Message"]} if "Message" in answer else {})})
     state.log(request, None, body, 200)

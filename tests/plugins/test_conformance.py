@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiohttp import web
-
-from plugins.elaas import simulator as elaas_simulator
+from plugins.elaas import Elaas
 from prasan.testing import PluginConformance, Sample
 
 SAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "eplan" / "samples"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class TestEplanConformance(PluginConformance):
-    system = "eplan"
+    system = "eplan"  # by name, through the entry points
     samples = [
         Sample((SAMPLES / "p02_utf8_bom.csv").read_bytes(), "text/csv", "utf-8"),
         Sample((SAMPLES / "p02_tis620.csv").read_bytes(), "text/csv", "tis-620"),
         Sample((SAMPLES / "p02.json").read_bytes(), "application/json"),
-        Sample(
-            (SAMPLES / "p02.xlsx").read_bytes(),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
+        Sample((SAMPLES / "p02.xlsx").read_bytes(), XLSX),
     ]
 
 
 class TestElaasConformance(PluginConformance):
-    system = "elaas"
+    system = Elaas  # by class: the registry's own e-LAAS, with the converters its plugin registers
     entities = [
         (
             "plan_project",
@@ -37,11 +33,22 @@ class TestElaasConformance(PluginConformance):
                 "budget_by_year": [{"fiscal_year": 2568, "amount": "1200000.00"}],
                 "links": {"local_programme": "อุตสาหกรรมและการโยธา"},
             },
-        )
+        ),
+        (
+            "budget_line",
+            {
+                "entity_type": "budget_line",
+                "org_code": "4500103",
+                "fiscal_year": 2568,
+                "phase": "approved",
+                "description": "ค่าจัดซื้อรถบรรทุกขยะ",
+                "amount": "2500000.00",
+                "classification": [
+                    {"scheme": "local-classification", "level": "programme", "code": "00240"},
+                    {"scheme": "local-classification", "level": "activity", "code": "00244"},
+                    {"scheme": "local-expense-category", "level": "budget_group", "code": "investment"},
+                    {"scheme": "local-expense-category", "level": "expense_category", "code": "investment.equipment"},
+                ],
+            },
+        ),
     ]
-
-    def simulator_app(self) -> web.Application:
-        return elaas_simulator.create_app()
-
-    def settings_for(self, plugin, base_url):  # e-LAAS also needs its API key
-        return {"base_url": base_url, "api_key": elaas_simulator.DEFAULT_API_KEY}
