@@ -1,11 +1,18 @@
 """The hub's error tree, classified by what the caller should do about it.
 
     PrasanError
-    ├── ConfigError       never retry: fix the configuration or the credentials (HTTP 401/403 from a system)
-    ├── TransientError    retry with backoff (HTTP 429, 5xx, timeouts, connection refused)
-    ├── PermanentError    fail this delivery for good: dead letter (HTTP 4xx other than the above)
+    ├── ConfigError       the hub's configuration or credentials are wrong (HTTP 401/403 from a system, a
+    │                     setting the system refuses): the destination is held for an operator; its
+    │                     deliveries wait unsent, use no attempt and are never dead-lettered
+    ├── TransientError    retry with backoff (HTTP 408/425/429, 5xx, timeouts, connection refused); a
+    │                     delivery whose attempts run out is dead-lettered
+    ├── PermanentError    this record is refused for good: dead letter at once (other HTTP 4xx)
     ├── RecordError       one record is bad: reject it, keep going with the rest
-    └── MappingError      a record cannot be mapped (raised by core.mapping)
+    └── MappingError      a record cannot be mapped (raised by core.mapping): rejected on the way in,
+                          dead-lettered on the way out
+
+The whole policy, with the write results that stand for the same actions (Delivered, Retryable,
+Rejected), is in core/contract.py and docs/plugins.md.
 
 Every error carries the system, entity type and record key it concerns, so that logs and dead letters
 lead back to the record. Messages are scrubbed of secrets before they leave the process.

@@ -271,10 +271,16 @@ class PluginHealthCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         families = self._families()
-        up, checked = families
+        up, checked, failed, held = families
         for status in sorted(self.hub.plugin_health.statuses.values(), key=lambda s: s.system):
             up.add_metric([status.system], 1 if status.ok else 0)
             checked.add_metric([status.system], status.checked_at)
+        for failure in self.hub.registry.failures:
+            failed.add_metric([failure.plugin, failure.stage], 1)
+        held_now = {worker.destination for worker in self.hub.workers if worker.held}
+        held_now |= set(self.hub.unconfigured_destinations())
+        for destination in sorted(held_now):
+            held.add_metric([destination], 1)
         yield from families
 
     @staticmethod
@@ -285,6 +291,17 @@ class PluginHealthCollector(Collector):
                 "prasan_plugin_health_checked_timestamp_seconds",
                 "Unix time of the system's last health check.",
                 labels=["system"],
+            ),
+            GaugeMetricFamily(
+                "prasan_plugin_load_failed",
+                "1 for a plugin that could not be imported, registered or declared (the rest of the hub runs).",
+                labels=["plugin", "stage"],
+            ),
+            GaugeMetricFamily(
+                "prasan_destination_held",
+                "1 while a destination is held: its settings are missing or invalid, or it refused the hub's "
+                "credentials; its deliveries wait unsent.",
+                labels=["destination"],
             ),
         ]
 

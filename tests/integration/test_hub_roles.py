@@ -43,5 +43,31 @@ async def test_a_route_to_an_unconfigured_destination_stops_the_start_unless_tol
         assert "api_key" in checks["plugins"]["held_destinations"]["elaas"]
         assert checks["plugins"]["systems"]["elaas"]["ok"] is False
         assert "not configured" in checks["plugins"]["systems"]["elaas"]["detail"]
+        assert 'prasan_destination_held{destination="elaas"} 1.0' in held.observer.render().decode()
     finally:
         await held.stop()
+
+
+async def test_a_plugin_that_fails_to_load_is_reported_and_the_rest_of_the_hub_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.metadata as md
+
+    real = md.entry_points
+
+    class Broken:
+        name, group = "egp", "prasan.plugins"
+
+        def load(self) -> object:
+            raise ModuleNotFoundError("No module named 'prasan_egp'")
+
+    monkeypatch.setattr(md, "entry_points", lambda group=None: [*real(group=group), Broken()])
+    hub = Hub(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", systems={"elaas": {"api_key": "k"}}))
+    await hub.start()
+    try:
+        assert hub.workers and hub.registry.names() == ["elaas", "eplan"]
+        ready, checks = await readiness(hub, wait_for_first_check_s=0)
+        assert ready and "prasan_egp" in checks["plugins"]["failed"]["egp"]
+        assert 'prasan_plugin_load_failed{plugin="egp",stage="import"} 1.0' in hub.observer.render().decode()
+    finally:
+        await hub.stop()
