@@ -68,6 +68,18 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 1 if registry.failures else 0
 
 
+def cmd_plugin_new(args: argparse.Namespace) -> int:
+    from core.scaffold import ScaffoldError, new_plugin
+
+    try:
+        folder = new_plugin(args.name, args.dest, title=args.title, owner_agency=args.owner_agency)
+    except ScaffoldError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"wrote {folder}: cd there, `pip install -e '.[test]'`, `python -m pytest` (see its README.md)")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the configuration as `prasan serve` would, without starting anything."""
     from core.hub import Hub
@@ -139,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="list installed system plugins (and those that failed to load)")
     plugins.set_defaults(func=cmd_plugins)
+
+    plugin = commands.add_parser("plugin", help="plugin authoring").add_subparsers(dest="plugin_command", required=True)
+    new = plugin.add_parser("new", help="write prasan-NAME/, a destination plugin package that passes its own tests")
+    new.add_argument("name", help="the system's name (lower case, digits, _)")
+    new.add_argument("--dest", default=".", help="folder to write prasan-NAME/ into (default: the current one)")
+    new.add_argument("--title", help="the system's title (default: its name)")
+    new.add_argument("--owner-agency", help="the agency that runs the system")
+    new.set_defaults(func=cmd_plugin_new)
 
     check = commands.add_parser("check", help="validate plugins, system settings and routes without starting")
     check.set_defaults(func=cmd_check)
