@@ -81,20 +81,25 @@ def cmd_plugin_new(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the configuration as `prasan serve` would, without starting anything."""
+    """Validate the configuration as `prasan serve` would, without starting anything. A system with bad
+    settings is a problem when a route or a pull schedule uses it; an unused one is only noted."""
     from core.hub import Hub
 
     settings = _settings()
     hub = Hub(settings)
     problems: list[str] = [f"plugin {f.plugin} failed to load ({f.stage}): {f.error}" for f in hub.registry.failures]
+    used = {system for route in hub.router.routes for system in (route.source, *route.destinations)}
+    used |= set(settings.pull_schedules)
     unconfigured = hub.unconfigured_destinations()
     for name in hub.registry.names():
         found = hub.systems.problems.get(name)
-        if found:
-            used = " (a destination of an enabled route)" if name in unconfigured else ""
-            problems += [f"{problem}{used}" for problem in found]
-        else:
+        if not found:
             print(f"ok\t{name}")
+        elif name in used:
+            role = " (a destination of an enabled route)" if name in unconfigured else " (used by a route or a pull)"
+            problems += [f"{problem}{role}" for problem in found]
+        else:
+            print(f"unused\t{name}: not configured, and no route or pull uses it")
     for problem in problems:
         print(f"problem\t{problem}")
     if unconfigured and not settings.delivery.hold_unconfigured:

@@ -161,7 +161,11 @@ class RestSystem(AgencySystem):
         can succeed either."""
         kind = classify_http_status(answer.status)
         if kind is None:
-            return Delivered(external_id=self.external_id_of(answer))
+            try:
+                return Delivered(external_id=self.external_id_of(answer))
+            except Exception as exc:  # written, but we cannot tell its id: the same key replays the answer
+                return Retryable(f"{self.display_name} answered {answer.status} with a body the plugin cannot read: "
+                                 f"{type(exc).__name__}")
         message = f"{self.display_name} answered {answer.status}: {self.message_of(answer)}"
         if kind is ConfigError:
             raise ConfigError(f"{self.display_name} refused the credentials ({answer.status})", system=self.name)

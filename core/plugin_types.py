@@ -25,7 +25,7 @@ class Capability(str, enum.Enum):
 
 
 class SystemDescription(BaseModel):
-    """What a plugin says about one system it provides (answer of `prasan_systems`)."""
+    """What a system says about itself (`AgencySystem.describe()`): shown by `prasan plugins` and the admin API."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 

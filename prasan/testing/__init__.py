@@ -102,7 +102,6 @@ A simulator on the helper (`simulator()` of the system returns `create_app()`):
         return simulator_app(SimulatorState(api_key=API_KEY), [web.post("/api/projects", post_project)])
 """
 
-from prasan.testing.conformance import KIT_SECRET, SCENARIOS, PluginConformance, Sample, captured_log_lines
 from prasan.testing.faults import FaultServer, closed_url
 from prasan.testing.simulator import DEFAULT_API_KEY, Applied, Fault, SimulatorState, serve, simulator_app
 
@@ -121,3 +120,16 @@ __all__ = [
     "serve",
     "simulator_app",
 ]
+
+
+_CONFORMANCE = {"KIT_SECRET", "SCENARIOS", "PluginConformance", "Sample", "captured_log_lines"}
+
+
+def __getattr__(name: str) -> object:
+    # The kit needs pytest; a simulator (run by `prasan demo` on a hub installed without the test
+    # extras) must not, so the kit is imported only when asked for.
+    if name in _CONFORMANCE:
+        from prasan.testing import conformance
+
+        return getattr(conformance, name)
+    raise AttributeError(f"module 'prasan.testing' has no attribute {name!r}")

@@ -36,3 +36,15 @@ def test_an_unknown_setting_is_named(capsys: pytest.CaptureFixture[str], monkeyp
     monkeypatch.setenv("PRASAN_SYSTEMS__EPLAN__PAGESIZE", "10")  # a typo of page_size
     assert main(["check"]) == 1
     assert "system 'eplan', setting pagesize (Extra inputs are not permitted)" in capsys.readouterr().out
+
+
+def test_an_unused_unconfigured_system_is_only_noted(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "routes.yaml").write_text("routes: []\n", encoding="utf-8")
+    monkeypatch.setenv("PRASAN_CONFIG_DIR", str(config))
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "unused\telaas: not configured, and no route or pull uses it" in out and "problem" not in out
