@@ -1,0 +1,92 @@
+"""GF-MIS (New GFMIS Thai, the CGD's government ERP): the source of disbursement lines and budget status.
+
+Disbursement lines with their coding block are polled page by page (cursor saved per page) or pushed as
+CSV (UTF-8 or TIS-620) or JSON; the NFMA46 budget status report is pushed as the XLSX GF-MIS exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import cached_property
+from typing import Any
+
+from aiohttp import web
+
+from plugins.gfmis import converters, mapper, nfma46, parse
+from plugins.gfmis.settings import GfmisSettings
+from prasan import (
+    Health,
+    MappedRecord,
+    NativeRecord,
+    ReadBatch,
+    Registrar,
+    RestSystem,
+    Stream,
+    hookimpl,
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LINES = "/api/v1/disbursements"
+CODE_LIST = mapper.HERE / "codelists" / "gl-class.yaml"
+
+
+class Gfmis(RestSystem):
+    name = "gfmis"
+    title = "GF-MIS: ระบบบริหารการเงินการคลังภาครัฐแบบอิเล็กทรอนิกส์ (New GFMIS Thai)"
+    label = "GF-MIS"
+    owner_agency = "กรมบัญชีกลาง (CGD)"
+    Settings = GfmisSettings
+    formats = ("text/csv", "application/json", XLSX)
+    # GF-MIS is rate limited and posts in batches through the day; every quarter hour is enough.
+    streams = (Stream(entity_type="disbursement", interval_s=900),)
+
+    settings: GfmisSettings
+
+    @cached_property
+    def mappings(self) -> mapper.Mappings:
+        return {entity_type: self.context.load_mapping(path) for entity_type, path in mapper.MAPPING_FILES.items()}
+
+    def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
+        if media_type.split(";")[0].strip().lower() == XLSX:
+            return nfma46.parse_report(payload)
+        return parse.parse_lines(payload, media_type, charset)
+
+    async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
+        pages = self.pages(
+            LINES,
+            cursor=cursor,
+            cursor_param="cursor",
+            params={"limit": str(self.settings.page_size)},
+            records_of=lambda body: body.get("records") or [],
+            next_cursor_of=lambda body: str(body["next_cursor"]) if body.get("next_cursor") else None,
+            more_of=lambda body: bool(body.get("more")),
+            max_pages=self.settings.max_pages,
+        )
+        async for rows, next_cursor, more in pages:
+            records = [parse.polled_record(row, raw) for row, raw in enumerate(rows, start=1)]
+            yield ReadBatch(records=records, next_cursor=next_cursor or cursor or "0", more=more)
+
+    def map_in(self, record: NativeRecord) -> list[MappedRecord]:
+        return mapper.map_in(record, self.mappings)
+
+    async def healthcheck(self) -> Health:
+        return await self.probe(LINES, {"cursor": "0", "limit": "1"})
+
+    @classmethod
+    def simulator(cls) -> web.Application:
+        from plugins.gfmis.simulator import create_app
+
+        return create_app()
+
+    @classmethod
+    def simulator_settings(cls, base_url: str) -> dict[str, Any]:
+        from plugins.gfmis.simulator import API_KEY
+
+        return {"base_url": base_url, "api_key": API_KEY}
+
+
+@hookimpl
+def prasan_register(register: Registrar) -> None:
+    register.add_system(Gfmis)
+    register.add_converter("gl_account", converters.GlAccountArgs, converters.gl_account, needs_reference=True)
+    register.add_code_list(CODE_LIST)
