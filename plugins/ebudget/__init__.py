@@ -1,0 +1,158 @@
+"""e-budgeting (Budget Bureau, สำนักงบประมาณ): a source of national budget lines and the destination of
+local-grant budget requests.
+
+Read: bbgfproject rows (the Budget Bureau's line items as published through the open-data API), polled
+by offset year after year, or pushed as a JSON array, an API page or JSON lines; each becomes a
+`budget_line`. Written: `budget_request`s, as the local-grant request channel (bbl.bb.go.th) would take
+them, idempotent by delivery key and answered with a request number. See README.md in this folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from plugins.ebudget import converters, mapper, parse, reading
+from plugins.ebudget.settings import EbudgetSettings
+from prasan import (
+    Delivered,
+    Health,
+    HttpAnswer,
+    MappedRecord,
+    Mapping,
+    NativeRecord,
+    ReadBatch,
+    Registrar,
+    RestSystem,
+    Retryable,
+    Stream,
+    WriteItem,
+    WriteResult,
+    hookimpl,
+)
+
+REQUESTS = "/bbl/api/v1/requests"
+GRANT_TYPES = Path(__file__).parent / "codelists" / "grant-type.yaml"
+
+
+class Ebudget(RestSystem):
+    name = "ebudget"
+    title = "e-budgeting: ระบบการจัดทำงบประมาณ สำนักงบประมาณ"
+    label = "e-budgeting"
+    owner_agency = "สำนักงบประมาณ (Budget Bureau)"
+    Settings = EbudgetSettings
+    formats = parse.FORMATS
+    # The Act's lines change a few times a year at most; once a day is plenty.
+    streams = (Stream(entity_type="budget_line", interval_s=86_400),)
+    writes = ("budget_request",)
+    write_timeout_s = 30.0
+
+    settings: EbudgetSettings
+
+    @cached_property
+    def line_mapping(self) -> Mapping:
+        return self.context.load_mapping(mapper.LINE_MAPPING)
+
+    @cached_property
+    def request_mapping(self) -> Mapping:
+        return self.context.load_mapping(mapper.REQUEST_MAPPING)
+
+    def url(self, path: str) -> str:
+        # Requests go to the request channel, a different host from the open-data API in production.
+        root = self.settings.requests_url if path.startswith(REQUESTS) and self.settings.requests_url else None
+        return f"{(root or self.settings.base_url).rstrip('/')}/{path.lstrip('/')}"
+
+    def headers(self, idempotency_key: str | None = None) -> dict[str, str]:
+        # Only writes carry a delivery key, and only the request channel takes a header credential: the
+        # open-data API wants its token as a query parameter, and neither should see the other's secret.
+        headers = {"Accept": "application/json"}
+        if idempotency_key:
+            headers[self.idempotency_header] = idempotency_key
+            if self.settings.requests_api_key is not None:
+                headers[self.auth_header] = self.settings.requests_api_key.get_secret_value()
+        return headers
+
+    def read_params(self) -> dict[str, str]:
+        params = {"min_code": self.settings.min_code, "prov_code": self.settings.prov_code}
+        if self.settings.api_key is not None:
+            params["user_token"] = self.settings.api_key.get_secret_value()
+        return {key: value for key, value in params.items() if value}
+
+    def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
+        return parse.parse(payload, media_type, charset)
+
+    async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
+        settings = self.settings
+        async for batch in reading.read_years(
+            self.get_json, self.read_params(), settings.fiscal_years, cursor, settings.max_pages, parse.rows_of
+        ):
+            yield batch
+
+    def map_in(self, record: NativeRecord) -> list[MappedRecord]:
+        return mapper.map_in(record, self.line_mapping)
+
+    def map_out(self, entity_type: str, entity: dict[str, Any]) -> dict[str, Any]:
+        return mapper.map_out(self.request_mapping, entity_type, entity)
+
+    async def write(self, batch: list[WriteItem]) -> list[WriteResult]:
+        return [await self.write_one(item) for item in batch]
+
+    async def write_one(self, item: WriteItem) -> WriteResult:
+        if item.external_id:  # filed before: the new version amends that request, never files a second one
+            return await self.send("PUT", f"{REQUESTS}/{quote(item.external_id, safe='')}", item)
+        return await self.send("POST", REQUESTS, item)
+
+    def external_id_of(self, answer: HttpAnswer) -> str | None:
+        try:
+            body = json.loads(answer.text)
+        except ValueError:
+            return None
+        return str(body["request_no"]) if isinstance(body, dict) and body.get("request_no") else None
+
+    def result_for(self, answer: HttpAnswer) -> WriteResult:
+        result = super().result_for(answer)
+        # Without its number a filed request cannot be amended later; asking again under the same key
+        # is harmless and gets the number.
+        if isinstance(result, Delivered) and result.external_id is None:
+            return Retryable(f"e-budgeting answered {answer.status} without a request number")
+        return result
+
+    def message_of(self, answer: HttpAnswer) -> str:
+        try:
+            body = json.loads(answer.text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return body["error"][:500]
+        return super().message_of(answer)
+
+    async def healthcheck(self) -> Health:
+        year = str(self.settings.fiscal_years[-1])
+        return await self.probe(reading.BBGFPROJECT, {**self.read_params(), "year": year, "offset": "0"})
+
+    @classmethod
+    def simulator(cls) -> web.Application:
+        from plugins.ebudget.simulator import create_app
+
+        return create_app()
+
+    @classmethod
+    def simulator_settings(cls, base_url: str) -> dict[str, Any]:
+        from plugins.ebudget.simulator import READ_TOKEN, REQUEST_KEY, SEEDED_YEARS
+
+        return {"base_url": base_url, "api_key": READ_TOKEN, "requests_api_key": REQUEST_KEY,
+                "fiscal_years": list(SEEDED_YEARS)}  # fmt: skip
+
+
+@hookimpl
+def prasan_register(register: Registrar) -> None:
+    register.add_system(Ebudget)
+    register.add_converter("plan_code", converters.PlanCodeArgs, converters.plan_code)
+    register.add_converter("agency", converters.AgencyArgs, converters.agency)
+    register.add_code_list(GRANT_TYPES)
