@@ -1,0 +1,44 @@
+"""Reading a pushed e-GP payload: the open-data CSV (UTF-8 or TIS-620) or the CGDCONTRACT JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugins.egp import headers as h
+from prasan import NativeRecord, PayloadError, tabular_records
+
+
+def csv_row(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = h.canonical_header(key)
+        if name in out and out[name] not in (None, "") and value not in (None, ""):
+            raise PayloadError("egp.header_repeated", f"two columns both mean {name!r}")
+        if name not in out or out[name] in (None, ""):
+            out[name] = value
+    return out
+
+
+def _json_projects(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The API answers {"result": [...]}; a producer may post that answer as it got it, or its projects."""
+    if len(rows) == 1 and isinstance(rows[0].get("result"), list):
+        projects = rows[0]["result"]
+        if not projects or not all(isinstance(p, dict) for p in projects):
+            raise PayloadError("json.shape", "`result` must be a non-empty list of project objects")
+        return projects
+    return rows
+
+
+def parse(payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
+    rows = tabular_records(payload, media_type, charset)
+    if "json" in media_type:
+        return [NativeRecord(row=n, data=row) for n, row in enumerate(_json_projects(rows), start=1)]
+    rows = [csv_row(row) for row in rows]
+    present = set().union(*(row.keys() for row in rows))
+    missing = [name for name in h.REQUIRED if name not in present]
+    if missing:
+        raise PayloadError(
+            "egp.header_missing",
+            f"the e-GP table has no column {', '.join(missing)} (found: {', '.join(sorted(present))})",
+        )
+    return [NativeRecord(row=n, data=row) for n, row in enumerate(rows, start=1)]
