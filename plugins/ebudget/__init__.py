@@ -155,4 +155,5 @@ def prasan_register(register: Registrar) -> None:
     register.add_system(Ebudget)
     register.add_converter("plan_code", converters.PlanCodeArgs, converters.plan_code)
     register.add_converter("agency", converters.AgencyArgs, converters.agency)
+    register.add_converter("lao", converters.LaoArgs, converters.lao, needs_reference=True)
     register.add_code_list(GRANT_TYPES)

@@ -62,3 +62,19 @@ def agency(args: AgencyArgs, reference: Any) -> Converter:
         return code
 
     return Converter(forward, lambda value: value, context=(field,))
+
+
+class LaoArgs(ConverterArgs):
+    pass
+
+
+def lao(args: LaoArgs, reference: Any) -> Converter:
+    """A DLA code of an organisation the registry knows, checked both ways: only a local administrative
+    organisation asks through the request channel, so a central agency's request must not be filed there."""
+
+    def check(value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            value = "" if value is None else value
+        return str(reference.require_org(str(value))["org_code"])
+
+    return Converter(check, check)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prasan import MappedRecord, Mapping, MappingError, MappingProblem, NativeRecord
+from prasan import MappedRecord, Mapping, MappingError, MappingProblem, NativeRecord, Rejection
 from prasan.canonical import BudgetLine, rejections_from_validation_error
 
 SYSTEM = "ebudget"
@@ -34,14 +34,18 @@ def _native_field(canonical: str | None, body: dict[str, Any]) -> str | None:
     return _SOURCES.get(parts[0], canonical)
 
 
-def _validated(mapping: Mapping, body: dict[str, Any]) -> BudgetLine:
+def _problem(rej: Rejection, body: dict[str, Any], native: dict[str, Any]) -> MappingProblem:
+    field = _native_field(rej.field, body)
+    # The sender should see what they sent, not what normalising made of it (a name of only quotes and tabs).
+    value = native[field] if field in native else rej.value
+    return MappingProblem(0, rej.field or "", field, value, rej.rule, rej.reason)
+
+
+def _validated(mapping: Mapping, body: dict[str, Any], native: dict[str, Any]) -> BudgetLine:
     try:
         return BudgetLine.model_validate(body)
     except ValidationError as exc:
-        problems = [
-            MappingProblem(0, rej.field or "", _native_field(rej.field, body), rej.value, rej.rule, rej.reason)
-            for rej in rejections_from_validation_error(exc)
-        ]
+        problems = [_problem(rej, body, native) for rej in rejections_from_validation_error(exc)]
         raise MappingError(problems, mapping=mapping.name, system=SYSTEM, entity_type="budget_line") from None
 
 
@@ -55,7 +59,7 @@ def map_in(record: NativeRecord, mapping: Mapping) -> list[MappedRecord]:
     # The mapping builds the id where the model keeps cross-references; the hub records it from
     # external_id instead, so it leaves the payload here.
     external_id = body.pop("sources")[0]["external_id"]
-    line = _validated(mapping, body)
+    line = _validated(mapping, body, record.data)
     return [MappedRecord("budget_line", external_id, line, mapping_version=str(mapping.version))]
 
 
