@@ -73,9 +73,9 @@ def _nfma46() -> bytes:
         values = [net, po, paid, net - po - paid]
         totals = [t + v for t, v in zip(totals, values, strict=True)]
         # The second row was typed in by hand: amounts as text with separators, as people do.
-        cells = [f"{v:,.2f}" for v in values] if number == 1 else [float(v) for v in values]
+        cells = [f"{v:,.2f}" for v in values] if number == 1 else values
         sheet.append([plan, code, *cells])
-    sheet.append(["รวมทั้งสิ้น", None, *(float(t) for t in totals)])
+    sheet.append(["รวมทั้งสิ้น", None, *totals])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
