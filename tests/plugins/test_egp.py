@@ -268,3 +268,9 @@ async def test_a_wrong_api_key_holds_the_reader(registry, sim, http):
     with pytest.raises(ConfigError):
         await read_batches(system, system.stream_for("contract"), None)
     assert (await system.healthcheck()).ok is False
+
+
+def test_feed_sample_reads_in_windows_874():
+    items = feed.items((SAMPLES / "announcements_5810401.xml").read_bytes())
+    assert [item["projectId"] for item in items] == ["68069160377", "68069160377"]
+    assert items[0]["title"].startswith("ประกวดราคาจ้างก่อสร้าง")
