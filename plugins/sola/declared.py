@@ -114,7 +114,8 @@ class DeclaredRestSystem(RestSystem):
                 text = raw.decode(charset, errors="replace") if _known(charset) else raw.decode("utf-8", "replace")
                 return HttpAnswer(response.status, dict(response.headers), text), raw
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise TransientError(f"{self.display_name} could not be reached: {type(exc).__name__}", system=self.name) from exc
+            message = f"{self.display_name} could not be reached: {type(exc).__name__}"
+            raise TransientError(message, system=self.name) from exc
 
     def message_of(self, answer: HttpAnswer) -> str:
         path = self.transport.error_message
@@ -139,7 +140,8 @@ class DeclaredRestSystem(RestSystem):
             try:
                 found, document = wire.records_of(raw, read.body, charset, read.records)
             except PayloadError as exc:
-                raise PermanentError(f"{self.display_name} answered an unreadable page: {exc.reason}", system=self.name) from None
+                message = f"{self.display_name} answered an unreadable page: {exc.reason}"
+                raise PermanentError(message, system=self.name) from None
             return found, document, answer.headers
 
         offset = 0
@@ -163,7 +165,8 @@ class DeclaredRestSystem(RestSystem):
             raise PayloadError("payload.media_type", f"{self.display_name} pushes {', '.join(self.formats) or 'nothing'}")
         if not payload.strip():
             raise PayloadError("payload.empty", "the request body is empty")
-        found, _ = wire.records_of(payload, Body(media_type=media_type, charset=charset or "utf-8"), charset or "utf-8", push.records)
+        body = Body(media_type=media_type, charset=charset or "utf-8")
+        found, _ = wire.records_of(payload, body, body.charset, push.records)
         if not found:
             raise PayloadError("payload.no_records", "the payload holds no records")
         return [self._native(n, row, [], {}) for n, row in enumerate(found, start=1)]

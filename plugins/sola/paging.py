@@ -47,7 +47,9 @@ def _params(paging: Paging, cursor: str | None) -> dict[str, str]:
     return params
 
 
-async def pages(fetch: Fetch, paging: Paging, cursor: str | None) -> AsyncIterator[tuple[list[dict[str, Any]], str | None, bool]]:
+async def pages(
+    fetch: Fetch, paging: Paging, cursor: str | None
+) -> AsyncIterator[tuple[list[dict[str, Any]], str | None, bool]]:
     """(records, cursor after them, more) per page, at most `max_pages` per call: the scheduler resumes
     from the saved cursor, so one pull never runs for ever."""
     for _ in range(paging.max_pages):

@@ -131,7 +131,7 @@ class Feed:
 FEED = web.AppKey("sola_feed", Feed)
 
 
-def _typed(record: dict[str, Any]) -> dict[str, Any]:
+def typed(record: dict[str, Any]) -> dict[str, Any]:
     """As a clerk types it: Thai digits in codes and amounts, "บาท" after an amount."""
     out = dict(record)
     for key, value in record.items():
@@ -144,7 +144,7 @@ def _typed(record: dict[str, Any]) -> dict[str, Any]:
 
 def _served(feed: Feed, position: int, record: dict[str, Any]) -> dict[str, Any]:
     shape = feed.shape
-    body = _typed(record) if shape.typed_every and position % shape.typed_every == 0 else dict(record)
+    body = typed(record) if shape.typed_every and position % shape.typed_every == 0 else dict(record)
     if shape.thai_columns:
         body = {
             THAI_COLUMNS.get(k, f"งบประมาณ {k[len(BUDGET_PREFIX):]}" if k.startswith(BUDGET_PREFIX) else k): v

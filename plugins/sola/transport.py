@@ -40,7 +40,9 @@ class Paging(_Strict):
     first_cursor: str | None = Field(None, description="cursor style: value sent on the very first read (none: left out)")
     next_cursor: str | None = Field(None, description="cursor style: path of the next cursor in a JSON answer")
     next_cursor_header: str | None = Field(None, description="cursor style: header carrying the next cursor")
-    more: str | None = Field(None, description="path of the 'more pages' flag in a JSON answer (none: a full page means more)")
+    more: str | None = Field(
+        None, description="path of the 'more pages' flag in a JSON answer (none: a full page means more)"
+    )
     offset_param: str = Field("offset", description="offset style: query parameter of the first record wanted")
     limit_param: str | None = Field("limit", description="query parameter of the page size (none: not sent)")
     page_size: int = Field(100, ge=1, le=5000, description="records asked for per page")

@@ -73,7 +73,9 @@ def configured(raw: dict[str, Any]) -> Sola:
 
 
 @asynccontextmanager
-async def running(shape: Shape = JSON_API, seed: list[dict[str, Any]] | None = None, **settings: Any) -> AsyncIterator[tuple[Sola, str]]:
+async def running(
+    shape: Shape = JSON_API, seed: list[dict[str, Any]] | None = None, **settings: Any
+) -> AsyncIterator[tuple[Sola, str]]:
     runner, url = await serve(create_app(shape, seed=seed))
     system = configured({"base_url": url, "api_key": API_KEY, "timeout_s": 5, **settings})
     async with aiohttp.ClientSession() as http:

@@ -14,13 +14,13 @@ import io
 import json
 from pathlib import Path
 
-from plugins.sola.simulator import SEED_PROJECTS, _typed
+from plugins.sola.simulator import SEED_PROJECTS, typed
 
 HERE = Path(__file__).parent
 
 
 def projects() -> list[dict[str, str]]:
-    return [_typed(p) if n % 3 == 0 else dict(p) for n, p in enumerate(SEED_PROJECTS, start=1)]
+    return [typed(p) if n % 3 == 0 else dict(p) for n, p in enumerate(SEED_PROJECTS, start=1)]
 
 
 def main() -> None:
