@@ -87,7 +87,9 @@ async def running(
             await runner.cleanup()
 
 
-def declaration(tmp_path: Path, read: dict[str, Any] | None = None, paging: dict[str, Any] | None = None) -> str:
+def declaration(
+    tmp_path: Path, read: dict[str, Any] | None = None, paging: dict[str, Any] | None = None, **resource_keys: Any
+) -> str:
     """The shipped transport.yaml with some of its read section changed, written to tmp_path (its mapping
     named by absolute path): a configuration change, no Python."""
     raw = yaml.safe_load((HERE / "transport.yaml").read_text(encoding="utf-8"))
@@ -95,6 +97,7 @@ def declaration(tmp_path: Path, read: dict[str, Any] | None = None, paging: dict
     resource["mapping"] = str(HERE / resource["mapping"])
     resource["read"].update(read or {})
     resource["read"]["paging"].update(paging or {})
+    resource.update(resource_keys)
     path = tmp_path / "transport.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return str(path)
@@ -206,8 +209,16 @@ def test_rows_that_cannot_be_mapped_name_field_value_and_rule():
         assert [(p.source_field, p.value, p.rule) for p in caught.value.problems] == [(field, value, rule)]
 
 
-def test_a_record_without_any_declared_id_is_rejected_naming_the_fields():
+def test_a_record_without_any_declared_id_is_rejected_naming_the_fields(tmp_path):
     assert external_id({"project_id": "-"}, [ExternalId(fields=["project_id"])]) is None
+    only_numbers = declaration(tmp_path, external_id=[{"fields": ["project_id"]}])
+    strict = configured({"base_url": "http://127.0.0.1:9", "transport_file": only_numbers})
+    with pytest.raises(MappingError) as caught:
+        strict.map_in(NativeRecord(1, SEED_PROJECTS[3]))  # typed in before SOLA numbered it
+    assert [(p.source_field, p.rule) for p in caught.value.problems] == [("project_id", "sola.external_id_missing")]
+
+
+def test_an_item_that_is_not_an_object_is_rejected_alone():
     system = configured({"base_url": "http://127.0.0.1:9"})
     [record] = system.parse(json.dumps([1]).encode(), "application/json", None)
     with pytest.raises(MappingError) as caught:
