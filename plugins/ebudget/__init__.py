@@ -65,8 +65,10 @@ class Ebudget(RestSystem):
 
     def url(self, path: str) -> str:
         # Requests go to the request channel, a different host from the open-data API in production.
-        root = self.settings.requests_url if path.startswith(REQUESTS) and self.settings.requests_url else None
-        return f"{(root or self.settings.base_url).rstrip('/')}/{path.lstrip('/')}"
+        root = self.settings.base_url
+        if path.startswith(REQUESTS) and self.settings.requests_url:
+            root = self.settings.requests_url
+        return f"{root.rstrip('/')}/{path.lstrip('/')}"
 
     def headers(self, idempotency_key: str | None = None) -> dict[str, str]:
         # Only writes carry a delivery key, and only the request channel takes a header credential: the
@@ -88,9 +90,9 @@ class Ebudget(RestSystem):
         return parse.parse(payload, media_type, charset)
 
     async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
-        settings = self.settings
+        years, max_pages = self.settings.fiscal_years, self.settings.max_pages
         async for batch in reading.read_years(
-            self.get_json, self.read_params(), settings.fiscal_years, cursor, settings.max_pages, parse.rows_of
+            self.get_json, self.read_params(), years, cursor, max_pages, parse.rows_of
         ):
             yield batch
 

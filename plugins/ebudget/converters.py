@@ -35,7 +35,8 @@ def plan_code(args: PlanCodeArgs, reference: Any) -> Converter:
         code = _bb_code(value)
         digits = code[PLAN_DIGITS]
         if not digits.isdigit():
-            raise Rejection("ebudget.plan_number", "characters 6-7 of a BB code are the plan number, two digits", value)
+            reason = "characters 6-7 of a BB code are the plan number, two digits"
+            raise Rejection("ebudget.plan_number", reason, value)
         return f"{code[:AGENCY_DIGITS]}-{digits}"
 
     return Converter(forward, None)
@@ -51,7 +52,8 @@ def agency(args: AgencyArgs, reference: Any) -> Converter:
     field = args.bb_code_field
 
     def forward(value: Any, ctx: dict[str, Any]) -> str:
-        code = normalize_code(str(value)) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+        readable = isinstance(value, (str, int)) and not isinstance(value, bool)
+        code = normalize_code(str(value)) if readable else ""
         if len(code) != AGENCY_DIGITS or not code.isdigit():
             raise Rejection("ebudget.agency_code", "a budgetary unit code is 5 digits", value)
         bb_code = ctx.get(field)

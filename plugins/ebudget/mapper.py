@@ -1,4 +1,4 @@
-"""Map-in of bbgfproject rows to budget lines, map-out of budget requests; every refusal names the native field."""
+"""bbgfproject rows in as budget lines, budget requests out; every refusal names the native field."""
 
 from __future__ import annotations
 

@@ -31,12 +31,14 @@ def decode(payload: bytes, charset: str | None) -> str:
         raise PayloadError("payload.empty", "the request body is empty")
     codec = _CODECS.get((charset or "utf-8").strip().strip('"').lower())
     if codec is None:
-        raise PayloadError("payload.charset_unsupported", f"unsupported charset {charset!r}; send UTF-8 or TIS-620")
+        reason = f"unsupported charset {charset!r}; send UTF-8 or TIS-620"
+        raise PayloadError("payload.charset_unsupported", reason)
     try:
         return payload.decode(codec)
     except UnicodeDecodeError as exc:
         hint = "" if charset else "; declare it, e.g. 'Content-Type: application/json; charset=tis-620'"
-        raise PayloadError("payload.encoding", f"the body is not valid {charset or 'UTF-8'} (byte {exc.start}){hint}") from None
+        reason = f"the body is not valid {charset or 'UTF-8'} (byte {exc.start}){hint}"
+        raise PayloadError("payload.encoding", reason) from None
 
 
 def rows_of(value: Any) -> list[Any]:
@@ -69,7 +71,8 @@ def _line_record(row: int, line: str) -> NativeRecord:
 def parse(payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
     text = decode(payload, charset)
     if media_type in JSON_LINES:
-        records = [_line_record(n, line) for n, line in enumerate((l for l in text.splitlines() if l.strip()), 1)]
+        lines = [line for line in text.splitlines() if line.strip()]
+        records = [_line_record(n, line) for n, line in enumerate(lines, 1)]
     else:
         records = [record_of(n, value) for n, value in enumerate(rows_of(loads_strict_json(text)), 1)]
     if not records:

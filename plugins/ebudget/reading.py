@@ -29,7 +29,8 @@ def parse_cursor(cursor: str | None, years: tuple[int, ...]) -> tuple[int, int]:
         return years[0], 0
     found = _CURSOR.match(cursor.strip())
     if found is None:
-        raise PermanentError(f"e-budgeting cursor {cursor!r} is not '<fiscal year>:<offset>'", system="ebudget")
+        reason = f"e-budgeting cursor {cursor!r} is not '<fiscal year>:<offset>'"
+        raise PermanentError(reason, system="ebudget")
     return int(found["year"]), int(found["offset"])
 
 
@@ -57,7 +58,8 @@ async def read_years(
         while True:
             if pages == max_pages:
                 return
-            rows = page_rows(await get_json(BBGFPROJECT, {**params, "year": str(current), "offset": str(start)}), rows_of)
+            body = await get_json(BBGFPROJECT, {**params, "year": str(current), "offset": str(start)})
+            rows = page_rows(body, rows_of)
             pages += 1
             records = [record_of(start + n, row) for n, row in enumerate(rows, 1)]
             start += len(rows)

@@ -1,4 +1,4 @@
-"""Connection settings of e-budgeting: the open-data API it is read from, and the request channel it is written to."""
+"""Settings of e-budgeting: the open-data API it is read from, the request channel it is written to."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def current_fiscal_year(today: date | None = None) -> int:
 class EbudgetSettings(HttpSettings):
     base_url: str = Field(
         default="https://govspendingapi.data.go.th",
-        description="Root URL of the open-data API that serves bbgfproject (or the simulator), without a trailing slash.",
+        description="Root URL of the open-data API serving bbgfproject (or its simulator), no trailing /.",
     )
     api_key: SecretStr | None = Field(
         default=None,
@@ -32,20 +32,20 @@ class EbudgetSettings(HttpSettings):
     min_code: str | None = Field(
         default="15000",
         pattern=r"^[0-9]{5}$",
-        description="Ministry code the read is limited to (15000 = Interior, which carries the local grants); null reads all.",
+        description="Ministry the read is limited to (15000: Interior, with the local grants); null: all.",
     )
     prov_code: str | None = Field(
-        default=None, description="Province filter passed through to the API as prov_code; null reads every province."
+        default=None, description="Province filter passed to the API as prov_code; null reads every province."
     )
     max_pages: int = Field(
-        default=50, ge=1, le=1000, description="Pages (of 20 rows) one read may fetch; the next pull resumes after them."
+        default=50, ge=1, le=1000, description="Pages (of 20 rows) one read may fetch; the next pull goes on."
     )
     requests_url: str | None = Field(
         default=None,
         description="Root URL of the local-grant request channel (bbl.bb.go.th); null: the same as base_url.",
     )
     requests_api_key: SecretStr | None = Field(
-        default=None, description="Credential of the request channel, sent as X-Api-Key with every budget request."
+        default=None, description="Credential of the request channel, sent as X-Api-Key with each request."
     )
 
     @field_validator("fiscal_years")

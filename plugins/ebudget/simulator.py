@@ -55,7 +55,11 @@ def _seed_rows() -> list[dict[str, Any]]:
     rows = rows_of(loads_strict_json((SAMPLES / "bbgfproject_2559.json").read_text(encoding="utf-8")))
     lines = (SAMPLES / "bbgfproject_2568.jsonl").read_text(encoding="utf-8").splitlines()
     rows += [row for row in map(loads_strict_json, lines) if row["bb_year"] == "2568"]
-    orgs = [("เทศบาลตำบลบ้านเป็ด", "ขอนแก่น"), ("เทศบาลเมืองแม่เหียะ", "เชียงใหม่"), ("เทศบาลตำบลคลองท่อมใต้", "กระบี่")]
+    orgs = [
+        ("เทศบาลตำบลบ้านเป็ด", "ขอนแก่น"),
+        ("เทศบาลเมืองแม่เหียะ", "เชียงใหม่"),
+        ("เทศบาลตำบลคลองท่อมใต้", "กระบี่"),
+    ]
     for n in range(1, 43):
         org, province = orgs[n % len(orgs)]
         amount = Decimal(250_000 + 12_345 * n) + Decimal(n % 4) / 4
@@ -71,13 +75,22 @@ def _seed_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _dumps(value: Any) -> str:
-    # The API writes amounts as bare numbers; a Decimal with satang is written as such, not as text.
-    return json.dumps(value, ensure_ascii=False, default=lambda d: float(d) if isinstance(d, Decimal) else str(d))
+_NUMBER = re.compile(r'"\\u0000number:([0-9.-]+)"')
+
+
+def dumps_json(value: Any, indent: int | None = None) -> str:
+    """JSON as the API writes it: amounts as bare numbers, a Decimal with satang digit for digit
+    (never through a float)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent, default=_number)
+    return _NUMBER.sub(r"\1", text)
+
+
+def _number(value: Any) -> str:
+    return f"\x00number:{value}" if isinstance(value, Decimal) else str(value)
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, dumps=_dumps)
+    return web.json_response({"error": message}, status=status, dumps=dumps_json)
 
 
 def _matches(row: dict[str, Any], query: Any) -> bool:
@@ -97,8 +110,8 @@ async def get_bbgfproject(request: web.Request) -> web.Response:
         return _error(400, "year is required and offset must be a whole number")
     rows = [row for row in request.app[ROWS] if _matches(row, request.query)]
     page = rows[int(offset) : int(offset) + PAGE_SIZE]
-    result: Any = _dumps(page) if request.app[OPTIONS]["result_as_text"] else page
-    return web.json_response({"result": result}, dumps=_dumps)
+    result: Any = dumps_json(page) if request.app[OPTIONS]["result_as_text"] else page
+    return web.json_response({"result": result}, dumps=dumps_json)
 
 
 def _problems(body: Any) -> list[str]:
@@ -175,7 +188,7 @@ async def get_request(request: web.Request) -> web.Response:
     found = SimulatorState.of(request).records.get(request.match_info["request_no"])
     if found is None:
         return _error(404, "no such request")
-    return web.json_response({k: v for k, v in found.record.items() if k != "_keys"}, dumps=_dumps)
+    return web.json_response({k: v for k, v in found.record.items() if k != "_keys"}, dumps=dumps_json)
 
 
 def create_app(*, result_as_text: bool = False) -> web.Application:

@@ -14,7 +14,7 @@ operating line, the year as text, and GF-MIS totals with satang. Organisations a
 
 from __future__ import annotations
 
-import json
+from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -33,10 +33,11 @@ def _row(bb_code: str, year: str, amount: object, name: str, plan: str, objc: st
 
 ROWS_2559 = [
     _row("1500883002600K01", "2559", 10444000,
-         '"ก่อสร้างอาคารเรียน 4 ชั้น 12 ห้องเรียน โรงเรียนเทศบาลบ้านเป็ด เทศบาลตำบลบ้านเป็ด อำเภอเมืองขอนแก่น\tจังหวัดขอนแก่น"',
+         '"ก่อสร้างอาคารเรียน 4 ชั้น 12 ห้องเรียน โรงเรียนเทศบาลบ้านเป็ด เทศบาลตำบลบ้านเป็ด'
+         ' อำเภอเมืองขอนแก่น\tจังหวัดขอนแก่น"',
          DECENTRALISE_2559, "งบลงทุน", "ขอนแก่น", gf=5222000),
     _row("1500883002500007", "2559", 31250000, '"เงินอุดหนุนสำหรับสนับสนุนอาหารเสริม (นม)\t\t"',
-         DECENTRALISE_2559, "งบอุดหนุน", "เชียงใหม่", gf=31249512.5),
+         DECENTRALISE_2559, "งบอุดหนุน", "เชียงใหม่", gf=Decimal("31249512.5")),
     # One BB code, two lines: the personnel and the operating part of the same item.
     _row("1500425014000000", "2559", 4380000, "ค่าใช้จ่ายในการพัฒนาเศรษฐกิจฐานรากตามแนวทางประชารัฐ",
          "พัฒนาเศรษฐกิจระดับฐานราก ", "งบบุคลากร", "กรุงเทพมหานคร",
@@ -45,7 +46,7 @@ ROWS_2559 = [
          "พัฒนาเศรษฐกิจระดับฐานราก ", "งบดำเนินงาน", "กรุงเทพมหานคร", gf=11873000,
          agency={**MOI, "agc_code": "15004", "agc": "กรมการพัฒนาชุมชน"}),
     _row("1500382009700004", "2559", 96000000, "ค่าใช้จ่ายในการขับเคลื่อนนโยบายในระดับอำเภอและท้องที่",
-         "พัฒนาประสิทธิภาพการบริหารราชการแผ่นดิน", "รายจ่ายอื่น", "กรุงเทพมหานคร", gf=95112830.45,
+         "พัฒนาประสิทธิภาพการบริหารราชการแผ่นดิน", "รายจ่ายอื่น", "กรุงเทพมหานคร", gf=Decimal("95112830.45"),
          agency={**MOI, "agc_code": "15003", "agc": "กรมการปกครอง"}),
 ]
 
@@ -53,11 +54,14 @@ INTEGRATED_SOUTH = "แผนงานบูรณาการขับเคล
 INTEGRATED_REGION = "แผนงานบูรณาการพัฒนาพื้นที่ระดับภาค"
 DECENTRALISE_2568 = "แผนงานยุทธศาสตร์ส่งเสริมการกระจายอำนาจให้แก่องค์กรปกครองส่วนท้องถิ่น"
 ROWS_2568 = [
-    _row("1500852002600101", "2568", 2457500.50, "ก่อสร้างถนนคอนกรีตเสริมเหล็ก สายบ้านคลองท่อมใต้ หมู่ที่ 2 เทศบาลตำบลคลองท่อมใต้",
-         DECENTRALISE_2568, "งบลงทุน", "กระบี่", gf=1228750.25),
-    _row("1500861002600102", "2568", 8900000, '"ก่อสร้างระบบประปาหมู่บ้าน แบบผิวดินขนาดใหญ่ องค์การบริหารส่วนตำบลคลองท่อมเหนือ\t"',
+    _row("1500852002600101", "2568", Decimal("2457500.50"),
+         "ก่อสร้างถนนคอนกรีตเสริมเหล็ก สายบ้านคลองท่อมใต้ หมู่ที่ 2 เทศบาลตำบลคลองท่อมใต้",
+         DECENTRALISE_2568, "งบลงทุน", "กระบี่", gf=Decimal("1228750.25")),
+    _row("1500861002600102", "2568", 8900000,
+         '"ก่อสร้างระบบประปาหมู่บ้าน แบบผิวดินขนาดใหญ่ องค์การบริหารส่วนตำบลคลองท่อมเหนือ\t"',
          INTEGRATED_REGION, "งบลงทุน", "กระบี่"),
-    _row("1500854002500103", "2568", 1500000.75, "เงินอุดหนุนสำหรับส่งเสริมความเข้มแข็งของชุมชนในจังหวัดชายแดนภาคใต้",
+    _row("1500854002500103", "2568", Decimal("1500000.75"),
+         "เงินอุดหนุนสำหรับส่งเสริมความเข้มแข็งของชุมชนในจังหวัดชายแดนภาคใต้",
          INTEGRATED_SOUTH, "งบอุดหนุน", "ปัตตานี"),
     ROWS_2559[0],  # the same line as in the 2559 file: it must become the same entity
 ]
@@ -69,13 +73,15 @@ HAND_TYPED = [
 ]
 
 
-def _text(rows: object) -> str:
-    return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+def _text(rows: object, indent: int | None = 1) -> str:
+    from plugins.ebudget.simulator import dumps_json
+
+    return dumps_json(rows, indent) + "\n"
 
 
 def main() -> None:
     (HERE / "bbgfproject_2559.json").write_text(_text(ROWS_2559), encoding="utf-8")
-    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in ROWS_2568)
+    lines = "".join(_text(row, None) for row in ROWS_2568)
     (HERE / "bbgfproject_2568.jsonl").write_text(lines, encoding="utf-8")
     (HERE / "bbgfproject_tis620.json").write_bytes(_text({"result": HAND_TYPED}).encode("tis-620"))
 
