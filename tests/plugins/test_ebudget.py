@@ -131,8 +131,9 @@ def test_a_later_year_with_plans_the_classification_has_not_seen_reaches_the_sam
 
 
 def test_a_new_plan_is_carried_with_its_derived_code_and_its_name() -> None:
-    [line] = _mapped(_system(), [NativeRecord(1, _sample_rows("bbgfproject_2559.json")[0] | {
-        "bb_year": "2568", "bb_code": "1500861002600102", "plan_name": "แผนงานบูรณาการพัฒนาพื้นที่ระดับภาค "})])
+    row = _sample_rows("bbgfproject_2559.json")[0] | {
+        "bb_year": "2568", "bb_code": "1500861002600102", "plan_name": "แผนงานบูรณาการพัฒนาพื้นที่ระดับภาค "}
+    [line] = _mapped(_system(), [NativeRecord(1, row)])
     plan = next(c for c in line.body()["classification"] if c["level"] == "budget_plan")
     assert plan == {"scheme": "national-classification", "level": "budget_plan", "code": "15008-61",
                     "name": "แผนงานบูรณาการพัฒนาพื้นที่ระดับภาค"}  # fmt: skip
@@ -148,7 +149,8 @@ def test_api_quirks_in_names_and_categories_are_normalised() -> None:
     assert school["description"].startswith("ก่อสร้างอาคารเรียน 4 ชั้น") and "\t" not in school["description"]
     assert milk["description"] == "เงินอุดหนุนสำหรับสนับสนุนอาหารเสริม (นม)"  # quotes and tabs gone
     categories = {c["level"]: c for c in milk["classification"]}
-    assert (categories["category_lv1"]["code"], categories["category_lv1"]["name"]) == ("subsidy", "งบเงินอุดหนุน")
+    category = categories["category_lv1"]
+    assert (category["code"], category["name"]) == ("subsidy", "งบเงินอุดหนุน")
     assert {c["level"]: c for c in other["classification"]}["category_lv1"]["name"] == "งบรายจ่ายอื่น"
     plan = {c["level"]: c for c in personnel["classification"]}["budget_plan"]
     assert (plan["code"], plan["name"]) == ("15004-25", "พัฒนาเศรษฐกิจระดับฐานราก")  # trailing space gone
@@ -165,8 +167,10 @@ def test_one_bb_code_with_two_expense_categories_makes_two_lines() -> None:
 
 def test_the_same_row_pushed_as_json_and_as_json_lines_is_the_same_entity() -> None:
     system = _system()
-    from_json = _mapped(system, system.parse((SAMPLES / "bbgfproject_2559.json").read_bytes(), "application/json", None))
-    from_lines = _mapped(system, system.parse((SAMPLES / "bbgfproject_2568.jsonl").read_bytes(), "application/jsonl", None))
+    as_json = (SAMPLES / "bbgfproject_2559.json").read_bytes()
+    as_lines = (SAMPLES / "bbgfproject_2568.jsonl").read_bytes()
+    from_json = _mapped(system, system.parse(as_json, "application/json", None))
+    from_lines = _mapped(system, system.parse(as_lines, "application/jsonl", None))
     assert from_lines[-1].external_id == from_json[0].external_id
     assert from_lines[-1].body() == from_json[0].body()
 
@@ -174,7 +178,8 @@ def test_the_same_row_pushed_as_json_and_as_json_lines_is_the_same_entity() -> N
 def test_amounts_with_satang_are_read_as_decimal_never_float() -> None:
     system = _system()
     records = system.parse((SAMPLES / "bbgfproject_2568.jsonl").read_bytes(), NDJSON, None)
-    assert records[0].data["amount"] == Decimal("2457500.5") and isinstance(records[0].data["amount"], Decimal)
+    amount = records[0].data["amount"]
+    assert amount == Decimal("2457500.50") and isinstance(amount, Decimal)
     assert _mapped(system, records[:1])[0].payload.amount == Decimal("2457500.50")
 
 
@@ -193,7 +198,8 @@ def test_tis620_with_thai_digits_maps_like_utf8_and_needs_its_charset() -> None:
 def test_a_broken_json_line_rejects_that_row_only() -> None:
     system = _system()
     good = (SAMPLES / "bbgfproject_2568.jsonl").read_text(encoding="utf-8").splitlines()
-    payload = "\n".join([good[0], '{"bb_code": "1500852002600101", "amount": NaN}', "[1, 2]", good[1]]).encode()
+    nan = '{"bb_code": "1500852002600101", "amount": NaN}'
+    payload = "\n".join([good[0], nan, "[1, 2]", good[1]]).encode()
     first, broken, not_object, last = system.parse(payload, NDJSON, None)
     assert not first.problems and not last.problems
     assert [p.rule for p in broken.problems] == ["json.non_finite"]
@@ -235,7 +241,8 @@ def test_a_bad_row_is_rejected_naming_field_value_and_rule(field: str, value: An
 
 
 def test_every_problem_of_a_row_is_reported() -> None:
-    row = _sample_rows("bbgfproject_2559.json")[0] | {"amount": None, "bb_year": "๒๐๒๕", "objc_level1_name": "งบ"}
+    broken = {"amount": None, "bb_year": "๒๐๒๕", "objc_level1_name": "งบ"}
+    row = _sample_rows("bbgfproject_2559.json")[0] | broken
     fields = {r.field for r in _rejections(_system(), row)}
     assert {"amount", "bb_year", "objc_level1_name"} <= fields
 
@@ -249,19 +256,25 @@ async def test_read_pages_by_offset_year_after_year_and_resumes_from_the_cursor(
         batches = await read_batches(system, stream, None)
         # 2559: 5 rows (one short page); 2568: 3 + 42 rows, in pages of 20.
         assert [(len(b.records), b.next_cursor, b.more) for b in batches] == [
-            (5, "2559:5", True), (20, "2568:20", True), (20, "2568:40", True), (5, "2568:45", False)]  # fmt: skip
+            (5, "2559:5", True),
+            (20, "2568:20", True),
+            (20, "2568:40", True),
+            (5, "2568:45", False),
+        ]
         lines = _mapped(system, [r for b in batches for r in b.records])
         assert len({m.external_id for m in lines}) == 50
         assert {m.payload.amount for m in lines} >= {Decimal("2457500.50"), Decimal("1500000.75")}
         resumed = await read_batches(system, stream, "2568:40")
         assert [r.data for r in resumed[0].records] == [r.data for r in batches[3].records]
-        assert [(len(b.records), b.next_cursor) for b in await read_batches(system, stream, "2568:45")] == [(0, "2568:45")]
+        at_end = await read_batches(system, stream, "2568:45")
+        assert [(len(b.records), b.next_cursor) for b in at_end] == [(0, "2568:45")]
 
 
 async def test_a_full_last_page_is_known_only_by_the_empty_one_after_it() -> None:
     async with _running(fiscal_years=[2568], max_pages=2) as (system, _):
         first = await read_batches(system, system.stream_for("budget_line"), None)
-        assert [(b.next_cursor, b.more) for b in first] == [("2568:20", True), ("2568:40", True)]  # bounded pull
+        # The pull stops at max_pages, saying there is more.
+        assert [(b.next_cursor, b.more) for b in first] == [("2568:20", True), ("2568:40", True)]
         rest = await read_batches(system, system.stream_for("budget_line"), first[-1].next_cursor)
         assert [(len(b.records), b.more) for b in rest] == [(5, False)]
 
@@ -272,15 +285,20 @@ async def test_filters_reach_the_api() -> None:
         rows = [r.data for b in batches for r in b.records]
         assert rows and all(any(c["bb_province"] == "กระบี่" for c in row["compare"]) for row in rows)
     async with _running(min_code="20000") as (system, _):
-        assert [b.records for b in await read_batches(system, system.stream_for("budget_line"), None)] == [[], []]
+        batches = await read_batches(system, system.stream_for("budget_line"), None)
+        assert [b.records for b in batches] == [[], []]
 
 
 async def test_result_given_as_json_text_reads_the_same() -> None:
     async with _running() as (plain, _):
-        expected = [r.data for b in await read_batches(plain, plain.stream_for("budget_line"), None) for r in b.records]
+        expected = await _rows_read(plain)
     async with _running(result_as_text=True) as (system, _):
-        got = [r.data for b in await read_batches(system, system.stream_for("budget_line"), None) for r in b.records]
-    assert got == expected
+        assert await _rows_read(system) == expected
+
+
+async def _rows_read(system: Ebudget) -> list[dict[str, Any]]:
+    batches = await read_batches(system, system.stream_for("budget_line"), None)
+    return [record.data for batch in batches for record in batch.records]
 
 
 async def _fault(url: str, **fault: Any) -> None:
@@ -348,9 +366,11 @@ async def test_a_request_is_filed_once_per_key_and_answered_with_its_number() ->
         changed = system.map_out("budget_request", REQUEST | {"amount": "2600000.00"})
         [amended] = await system.write([_item(changed, "ebudget:req-1:2", first.external_id)])
         assert amended == first
-        async with aiohttp.ClientSession() as http, http.get(f"{url}/bbl/api/v1/requests/{first.external_id}") as r:
-            stored = await r.json()
-        assert (stored["request_amount"], stored["revision"], stored["grant_type"]) == ("2600000.00", 2, "เงินอุดหนุนเฉพาะกิจ")
+        where = f"{url}/bbl/api/v1/requests/{first.external_id}"
+        async with aiohttp.ClientSession() as http, http.get(where) as response:
+            stored = await response.json()
+        assert (stored["request_amount"], stored["revision"]) == ("2600000.00", 2)
+        assert stored["grant_type"] == "เงินอุดหนุนเฉพาะกิจ"
 
 
 async def test_a_request_the_channel_refuses_is_rejected_with_its_words() -> None:
@@ -358,7 +378,8 @@ async def test_a_request_the_channel_refuses_is_rejected_with_its_words() -> Non
         native = system.map_out("budget_request", REQUEST) | {"budget_year": 2025}
         [result] = await system.write([_item(native)])
         assert isinstance(result, Rejected) and "budget_year 2025" in result.reason
-        [gone] = await system.write([_item(system.map_out("budget_request", REQUEST), "k-2", "A1-2568-999999")])
+        native = system.map_out("budget_request", REQUEST)
+        [gone] = await system.write([_item(native, "k-2", "A1-2568-999999")])
         assert isinstance(gone, Rejected) and "A1-2568-999999" in gone.reason
 
 
@@ -377,11 +398,14 @@ async def test_a_wrong_request_key_holds_the_destination() -> None:
         ({"org_code": "5810499"}, "org_code", "org.unknown"),
     ],
 )
-def test_a_request_the_channel_cannot_take_is_refused_at_map_out(change: dict[str, Any], field: str, rule: str) -> None:
+def test_a_request_the_channel_cannot_take_is_refused_at_map_out(
+    change: dict[str, Any], field: str, rule: str
+) -> None:
     with pytest.raises(MappingError) as caught:
         _system().map_out("budget_request", REQUEST | change)
     [problem] = caught.value.problems
-    assert (problem.target, problem.value) == (field, change[field]) and problem.rule.startswith(rule), problem
+    assert (problem.target, problem.value) == (field, change[field]), problem
+    assert problem.rule.startswith(rule), problem
 
 
 def test_only_budget_requests_are_written() -> None:
@@ -393,8 +417,8 @@ def test_only_budget_requests_are_written() -> None:
 def test_the_request_mapping_reads_back_what_it_writes() -> None:
     system = _system()
     native = system.map_out("budget_request", REQUEST)
-    assert system.request_mapping.map_in(native) == {k: v for k, v in REQUEST.items() if k != "entity_type"} | {
-        "amount": Decimal("2457500.50")}  # fmt: skip
+    sent = {k: v for k, v in REQUEST.items() if k != "entity_type"}
+    assert system.request_mapping.map_in(native) == sent | {"amount": Decimal("2457500.50")}
 
 
 def test_settings_refuse_a_common_era_fiscal_year() -> None:
