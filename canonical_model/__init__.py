@@ -49,7 +49,21 @@ from canonical_model.money import Money, SignedMoney, format_money, parse_money
 from canonical_model.rejection import Rejection, rejections_from_validation_error
 from canonical_model.thai_dates import ThaiDate, format_thai_date, parse_period, parse_thai_date
 from canonical_model.thai_digits import to_arabic_digits, to_thai_digits
-from canonical_model.thai_text import NonEmptyThaiText, ThaiText, normalize_code, normalize_text
+from canonical_model.formula import FORMULA_LIKE_RULE, formula_like, formula_warnings, neutralise_formula
+from canonical_model.thai_text import (
+    Identifier,
+    IdentifierText,
+    LabelText,
+    Name,
+    NonEmptyThaiText,
+    TextLimit,
+    ThaiText,
+    Title,
+    TitleText,
+    normalize_code,
+    normalize_text,
+    reject_hidden_characters,
+)
 
 ENTITY_TYPES: dict[str, type[BaseModel]] = {
     model.model_fields["entity_type"].default: model
@@ -68,6 +82,18 @@ ENTITY_TYPES: dict[str, type[BaseModel]] = {
 
 __all__ = [
     "ENTITY_TYPES",
+    "FORMULA_LIKE_RULE",
+    "Identifier",
+    "IdentifierText",
+    "LabelText",
+    "Name",
+    "TextLimit",
+    "Title",
+    "TitleText",
+    "formula_like",
+    "formula_warnings",
+    "neutralise_formula",
+    "reject_hidden_characters",
     "BbBudgetCode",
     "BudgetLine",
     "BudgetRequest",

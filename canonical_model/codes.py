@@ -11,7 +11,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
 from canonical_model.rejection import Rejection
-from canonical_model.thai_text import normalize_code
+from canonical_model.thai_text import normalize_code, reject_hidden_characters
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def _as_text(scheme: CodeScheme, value: Any) -> str:
                 value,
             )
         return str(value)
-    text = normalize_code(value)
+    text = normalize_code(reject_hidden_characters(value))
     if scheme.name == "th-tin":
         text = text.replace("-", "")  # ids are usually printed grouped: 0-1055-49007-97-4
     elif scheme.name == "bb-budget":

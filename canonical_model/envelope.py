@@ -8,8 +8,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from canonical_model.thai_text import CANONICAL_ID_MAX, EXTERNAL_ID_MAX, identifier_text
+
 # Fields the hub assigns or derives; they are not content, so they never change the hash.
 ENVELOPE_ONLY_FIELDS = frozenset({"id", "version", "content_hash", "sources"})
+
+# An id the hub assigned, cited exactly as given: hidden characters are refused, nothing is normalised.
+CanonicalId = identifier_text(CANONICAL_ID_MAX, "a canonical id", normalise=False)
+# A system's own id for an entity, and the system's name: exact, like canonical ids.
+ExternalId = identifier_text(EXTERNAL_ID_MAX, "an external id", normalise=False)
+SystemName = identifier_text(40, "a system name", normalise=False)
 
 
 class SourceRef(BaseModel):
@@ -17,8 +25,8 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    system: str = Field(min_length=1, max_length=40)
-    external_id: str = Field(min_length=1, max_length=200)
+    system: SystemName
+    external_id: ExternalId
 
 
 class CanonicalModel(BaseModel):
@@ -32,7 +40,7 @@ class Entity(CanonicalModel):
     on the way in; `org_code` is the owning organisation (DLA code or a central agency code).
     Each subclass declares `entity_type` as a Literal with its own name as the default."""
 
-    id: str | None = Field(default=None, max_length=64)
+    id: CanonicalId | None = None
     version: int | None = Field(default=None, ge=1)
     content_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     org_code: str = Field(pattern=r"^[0-9]{5}([0-9]{2})?$", description="DLA 7-digit or agency 5-digit code")

@@ -8,6 +8,7 @@ group by; `reason` is the sentence a person reads.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +40,28 @@ class Rejection(ValueError):
         return PydanticCustomError(self.rule, self.reason, {"value": _jsonable(self.value)})
 
 
+# A rejected value is echoed in answers, the inbox and logs; a 10-million-character value must not be.
+PREVIEW_CHARS = 200
+# Invisible, bidirectional and control characters are shown as escapes, so that a rejected value cannot
+# reorder or hide the text of a message or a screen it is shown on (tab, line feed, CR are kept).
+_UNSHOWABLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+                         "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # fmt: skip
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS) -> Any:
+    """The value as shown in a rejection: long text cut to `limit` characters, saying how long it was,
+    and hidden characters written as escapes (`\\u202e`)."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > limit:
+        value = f"{value[:limit]}… ({len(value):,} characters)"
+    return _UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+
+
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
+        return preview(value)
+    return preview(str(value))
 
 
 def rejections_from_validation_error(error: Any) -> list[Rejection]:
@@ -50,5 +69,5 @@ def rejections_from_validation_error(error: Any) -> list[Rejection]:
     found: list[Rejection] = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item.get("loc", ())) or None
-        found.append(Rejection(str(item.get("type")), str(item.get("msg")), item.get("input"), field))
+        found.append(Rejection(str(item.get("type")), str(item.get("msg")), preview(item.get("input")), field))
     return found

@@ -77,6 +77,79 @@ class SecuritySettings(BaseModel):
     )
 
 
+class PayloadLimits(BaseModel):
+    """What one inbound payload may make the hub read, whatever its format: the one place every format's
+    limits come from (core/payloads.py). A payload over a limit is refused as a whole with 413 and a
+    `rule` naming the limit; the limits are checked while the payload is read, never after building it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_records: int = Field(
+        50_000,
+        ge=1,
+        description="records (non-empty data rows, JSON objects) one payload may hold (413 payload.too_many_rows); "
+        "bounds the memory of one request and how long its one transaction holds the database; split larger sends",
+    )
+    max_rows_scanned: int = Field(
+        100_000,
+        ge=2,
+        description="rows read from a CSV or worksheet, empty rows and the header included, before the payload is "
+        "refused (413 payload.too_many_rows_scanned): a sheet formatted far below its data costs time even when "
+        "its rows are empty",
+    )
+    max_columns: int = Field(
+        200,
+        ge=1,
+        description="columns (cells of a row up to its last non-empty one; keys of a JSON record) "
+        "(413 payload.too_many_columns)",
+    )
+    max_cell_chars: int = Field(
+        32_767,
+        ge=1,
+        description="characters in one cell or JSON string (413 payload.cell_too_long); Excel's own limit per cell, "
+        "so no spreadsheet export exceeds it: a longer cell means a broken file (an unclosed quote swallowing "
+        "the rest of a CSV) or a hostile one. Canonical fields have their own, shorter limits (per-record rejections)",
+    )
+    max_expanded_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="bytes the hub will read after decompression: the XML parts of an XLSX together (its sheet and "
+        "shared strings, as declared in the ZIP and as actually inflated) and the text of a CSV or JSON body "
+        "(413 payload.expanded_too_large)",
+    )
+    max_xlsx_metadata_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="bytes of each other XML part of an XLSX (workbook, styles, theme, relationships); these are "
+        "parsed into whole trees, so they get a tighter limit (413 payload.expanded_too_large)",
+    )
+    max_shared_strings: int = Field(
+        1_000_000,
+        ge=1,
+        description="entries of an XLSX shared-strings table, which is held in memory whole "
+        "(413 payload.too_many_shared_strings); 50,000 rows of 20 distinct texts each fit",
+    )
+    max_zip_entries: int = Field(
+        10_000,
+        ge=16,
+        description="files inside an XLSX (a workbook has a few dozen; 413 payload.too_many_parts)",
+    )
+    max_json_depth: int = Field(
+        32,
+        ge=2,
+        description="nesting of JSON arrays and objects (400 json.too_deep), checked before the JSON is parsed",
+    )
+
+    @model_validator(mode="after")
+    def _header_fits(self) -> PayloadLimits:
+        if self.max_rows_scanned <= self.max_records:
+            raise ValueError(
+                f"limits.max_rows_scanned ({self.max_rows_scanned}) must be larger than limits.max_records "
+                f"({self.max_records}): the header row and empty rows are scanned too"
+            )
+        return self
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRASAN_", extra="ignore", env_nested_delimiter="__")
 
@@ -109,6 +182,7 @@ class HubSettings(BaseSettings):
         "or those listed; interval_s defaults to the stream's own)",
     )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    limits: PayloadLimits = Field(default_factory=PayloadLimits)
     destination_url_allowlist: list[str] = Field(
         default_factory=list,
         description="origins (scheme://host[:port]) a system URL may be changed to through the admin API; "

@@ -10,7 +10,7 @@ from canonical_model.entities.common import CanonicalId, ClassificationRef
 from canonical_model.envelope import Entity
 from canonical_model.fiscal_year import FiscalYear
 from canonical_model.money import Money
-from canonical_model.thai_text import NonEmptyThaiText, ThaiText
+from canonical_model.thai_text import LabelText, NonEmptyThaiText
 
 
 class BudgetRequest(Entity):
@@ -18,7 +18,7 @@ class BudgetRequest(Entity):
     project_id: CanonicalId | None = None
     fiscal_year: FiscalYear
     amount: Money
-    budget_type: ThaiText | None = None
+    budget_type: LabelText | None = None
     grant_kind: Literal["general", "specific", "own_revenue"] | None = None
     status: Literal["draft", "submitted", "approved", "rejected"] = "draft"
     approved_amount: Money | None = None
@@ -32,4 +32,4 @@ class BudgetLine(Entity):
     description: NonEmptyThaiText
     amount: Money
     project_id: CanonicalId | None = None
-    funding_source: ThaiText | None = None
+    funding_source: LabelText | None = None

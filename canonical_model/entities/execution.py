@@ -13,12 +13,12 @@ from canonical_model.envelope import Entity
 from canonical_model.fiscal_year import FiscalYear
 from canonical_model.money import Money
 from canonical_model.thai_dates import ThaiDate
-from canonical_model.thai_text import NonEmptyThaiText, ThaiText
+from canonical_model.thai_text import Identifier, ThaiText
 
 
 class Disbursement(Entity):
     entity_type: Literal["disbursement"] = "disbursement"
-    document_number: NonEmptyThaiText
+    document_number: Identifier
     fiscal_year: FiscalYear | None = None
     paid_on: ThaiDate
     amount: Money

@@ -10,7 +10,7 @@ from pydantic import Field
 from canonical_model.codes import DopaDistrict, DopaProvince, DopaSubdistrict
 from canonical_model.entities.common import Latitude, Longitude
 from canonical_model.envelope import Entity
-from canonical_model.thai_text import NonEmptyThaiText
+from canonical_model.thai_text import Name
 
 OrgType = Literal[
     "provincial_admin_org",
@@ -26,7 +26,7 @@ OrgType = Literal[
 class Organization(Entity):
     entity_type: Literal["organization"] = "organization"
     scheme: Literal["dla-lao", "bb-agency"] = "dla-lao"
-    name_th: NonEmptyThaiText
+    name_th: Name
     org_type: OrgType
     province_code: DopaProvince | None = None
     district_code: DopaDistrict | None = None

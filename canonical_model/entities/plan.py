@@ -7,12 +7,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from canonical_model.codes import DopaSubdistrict
-from canonical_model.entities.common import CanonicalId, Latitude, Longitude, ShortText, YearAmount
+from canonical_model.entities.common import CanonicalId, Latitude, Longitude, YearAmount
 from canonical_model.envelope import CanonicalModel, Entity
 from canonical_model.fiscal_year import FiscalYear
 from canonical_model.rejection import Rejection
 from canonical_model.thai_dates import ThaiDate
-from canonical_model.thai_text import NonEmptyThaiText, ThaiText
+from canonical_model.thai_text import IdentifierText, LabelText, Title, TitleText, ThaiText
 
 
 class Revision(CanonicalModel):
@@ -24,7 +24,7 @@ class Revision(CanonicalModel):
 
 class DevelopmentPlan(Entity):
     entity_type: Literal["development_plan"] = "development_plan"
-    title: ThaiText | None = None
+    title: TitleText | None = None
     plan_kind: Literal["five_year", "action_plan"]
     period_start: FiscalYear
     period_end: FiscalYear
@@ -54,23 +54,23 @@ class ProjectLinks(CanonicalModel):
 
     national_strategy: int | None = Field(default=None, ge=1, le=6)
     nesdp_milestone: int | None = Field(default=None, ge=1, le=13)
-    province_issue: ThaiText | None = None
-    lao_strategy: ThaiText | None = None
-    local_programme: ThaiText | None = None
+    province_issue: LabelText | None = None
+    lao_strategy: LabelText | None = None
+    local_programme: LabelText | None = None
 
 
 class PlanProject(Entity):
     entity_type: Literal["plan_project"] = "plan_project"
     plan_id: CanonicalId | None = None
-    project_code: ShortText | None = None
-    title: NonEmptyThaiText
+    project_code: IdentifierText | None = None
+    title: Title
     objective: ThaiText | None = None
     target: ThaiText | None = None
     kpi: ThaiText | None = None
     expected_result: ThaiText | None = None
-    responsible_unit: ThaiText | None = None
+    responsible_unit: LabelText | None = None
     budget_by_year: list[YearAmount] = Field(default_factory=list)
-    funding_source: ThaiText | None = None
+    funding_source: LabelText | None = None
     location: ProjectLocation | None = None
     links: ProjectLinks = Field(default_factory=ProjectLinks)
 

@@ -10,6 +10,7 @@ from openpyxl import Workbook
 
 from core import payloads
 from core.payloads import PayloadError, decode, loads_strict_json, tabular_records
+from core.settings import HubSettings, PayloadLimits
 
 THAI_CSV = "รหัส อปท.,ชื่อโครงการ\n5400103,ก่อสร้างถนน\n"
 
@@ -73,11 +74,29 @@ def test_broken_csv_is_refused_as_a_whole(text: str, rule: str) -> None:
     assert rule_of(tabular_records, text.encode(), "text/csv", "utf-8") == rule
 
 
-def test_row_limits_apply_to_every_format(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payloads, "MAX_ROWS", 2)
-    assert rule_of(tabular_records, b"a\n1\n2\n3\n", "text/csv", None) == "payload.too_many_rows"
-    assert rule_of(tabular_records, b'[{"a":1},{"a":2},{"a":3}]', "application/json", None) == "payload.too_many_rows"
-    assert len(tabular_records(b"a\n1\n2\n", "text/csv", None)) == 2
+def test_row_limits_apply_to_every_format() -> None:
+    limits = PayloadLimits(max_records=2, max_rows_scanned=10)
+    for payload, media_type in ((b"a\n1\n2\n3\n", "text/csv"), (b'[{"a":1},{"a":2},{"a":3}]', "application/json")):
+        with pytest.raises(PayloadError) as caught:
+            tabular_records(payload, media_type, None, limits)
+        assert caught.value.rule == "payload.too_many_rows" and caught.value.status == 413
+        assert "limits.max_records = 2 " in caught.value.reason
+    assert len(tabular_records(b"a\n1\n2\n", "text/csv", None, limits)) == 2
+
+
+def test_default_limits_come_from_the_settings_model() -> None:
+    assert payloads.DEFAULT_LIMITS == PayloadLimits() == HubSettings().limits
+    assert PayloadLimits().max_records == 50_000 and PayloadLimits().max_rows_scanned >= 2 * 50_000
+    with pytest.raises(ValueError, match="max_rows_scanned"):
+        PayloadLimits(max_records=10, max_rows_scanned=10)
+
+
+def test_malformed_payloads_keep_their_status_and_limits_get_413() -> None:
+    assert PayloadError("csv.syntax", "x").status == 400
+    assert PayloadError("payload.media_type", "x").status == 415
+    with pytest.raises(PayloadError) as caught:
+        tabular_records(b"a\n1\n", "application/pdf", None)
+    assert caught.value.status == 415
 
 
 def test_xlsx_numbers_arrive_as_exact_text() -> None:
@@ -90,8 +109,7 @@ def test_xlsx_numbers_arrive_as_exact_text() -> None:
     assert row == {"รหัส อปท.": "5400103", "งบประมาณ 2566": "1200000.1"}
 
 
-def test_empty_formatted_rows_below_the_data_do_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payloads, "MAX_ROWS", 5)
+def test_empty_formatted_rows_below_the_data_are_skipped_but_counted() -> None:
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(["รหัส อปท.", "ชื่อโครงการ"])
@@ -100,5 +118,9 @@ def test_empty_formatted_rows_below_the_data_do_not_count(monkeypatch: pytest.Mo
     sheet.cell(row=61, column=1, value="")
     buffer = io.BytesIO()
     workbook.save(buffer)
-    rows = tabular_records(buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", None)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    rows = tabular_records(buffer.getvalue(), xlsx, None, PayloadLimits(max_records=5, max_rows_scanned=61))
     assert rows == [{"รหัส อปท.": "5400103", "ชื่อโครงการ": "ถนน"}]
+    with pytest.raises(PayloadError) as caught:  # the empty rows count against max_rows_scanned
+        tabular_records(buffer.getvalue(), xlsx, None, PayloadLimits(max_records=5, max_rows_scanned=59))
+    assert caught.value.rule == "payload.too_many_rows_scanned" and "= 59 rows" in caught.value.reason
