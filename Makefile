@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# The build leaves prasan.egg-info here; run from this folder it would shadow the installed metadata
+	# (entry points included) and go stale when pyproject.toml changes.
+	rm -rf prasan.egg-info
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -403,7 +403,7 @@ async def pull_cursor_now(call: Call) -> Any:
     if missing is not None:
         return missing
     try:
-        records = await pull_now(call.hub, call.path.system, call.path.entity_type, call.actor)
+        records = await pull_now(call.hub.pulls, call.hub.store, call.path.system, call.path.entity_type, call.actor)
     except PrasanError as exc:
         return problem(502, "Bad Gateway", f"the pull failed: {exc.message}")
     return m.PullOut(system=call.path.system, entity_type=call.path.entity_type, records=records)

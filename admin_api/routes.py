@@ -38,9 +38,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    from core.health import readiness
-
-    ready, checks = await readiness(_hub(request))
+    ready, checks = await _hub(request).readiness()
     return _json({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 
 

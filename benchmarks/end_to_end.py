@@ -107,7 +107,7 @@ async def run(
             # Delivery in processes of their own (PRASAN_ROLE=worker) sharing the database: the GIL of
             # the API process then only carries ingest.
             settings = settings.model_copy(update={"role": "api"})
-        hub = Hub(settings)
+        hub = Hub.build(settings)
         hub_runner, hub_port = await serve(create_app(hub), "127.0.0.1", 0)
         worker_env = {
             **os.environ,

@@ -25,7 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.http_port
 
     async def main() -> None:
-        hub = Hub(settings)
+        hub = Hub.build(settings)
 
         async def announce(bound: int) -> None:
             print(f"prasan hub listening on http://{host}:{bound}", flush=True)
@@ -86,7 +86,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from core.hub import Hub
 
     settings = _settings()
-    hub = Hub(settings)
+    hub = Hub.build(settings)
     problems: list[str] = [f"plugin {f.plugin} failed to load ({f.stage}): {f.error}" for f in hub.registry.failures]
     used = {system for route in hub.router.routes for system in (route.source, *route.destinations)}
     used |= set(settings.pull_schedules)

@@ -88,7 +88,7 @@ async def _demo(port: int) -> None:
             "destination_url_allowlist": base.destination_url_allowlist or ["http://127.0.0.1"],
         }
     )
-    hub = Hub(settings, registry=registry)
+    hub = Hub.build(settings, registry=registry)
     await asyncio.to_thread(hub.store.upgrade)
     clients: dict[str, str] = {}
     for name in registry.names():

@@ -1,21 +1,28 @@
 """The hub at run time: store, plugins, reference data, router, ingest, delivery workers, scheduler.
 
-One object so that `prasan serve`, `prasan demo` and the tests start exactly the same thing.
+One object, built in one place (`Hub.build`), so that `prasan serve`, `prasan demo` and the tests start
+exactly the same thing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from core.delivery import DeliveryObserver, DeliveryWorker
-from core.ingest import IngestObserver, Ingestor
+from core.admin.services import AdminServices
+from core.delivery import DeliveryWorker
 from core.errors import ConfigError
+from core.health import PluginHealth
+from core.ingest import Ingestor
+from core.metrics import HubMetrics
+from core.observer import HubObserver
 from core.plugin_manager import PluginRegistry, Systems, load_plugins
+from core.scheduler import PullRunner, build_scheduler, planned_pulls
 from core.reference_data import load_reference_data
 from core.router import Router
 from core.settings import HubSettings
@@ -24,51 +31,55 @@ from core.store import Store
 log = structlog.get_logger("prasan.hub")
 
 
-@dataclass
-class HubObserver(DeliveryObserver, IngestObserver):
-    """Hook points for metrics; no-ops here. A Hub built with this default gets `core.metrics.HubMetrics`."""
-
-    def pulled(self, system: str, entity_type: str, records: int, seconds: float = 0.0) -> None:
-        return None
-
-    def pull_failed(self, system: str, entity_type: str, seconds: float) -> None:
-        return None
-
-    def attach(self, hub: Hub) -> None:
-        """Called once the hub has its store and plugins (collectors that read them register here)."""
-        return None
-
-
-@dataclass
 class Hub:
-    settings: HubSettings
-    registry: PluginRegistry | None = None
-    observer: HubObserver = field(default_factory=HubObserver)
+    """The running hub. Built by `Hub.build(settings)`, which does the loading; the constructor only
+    wires what it is given, and `start()`/`stop()` do the rest of the I/O."""
 
-    def __post_init__(self) -> None:
-        if type(self.observer) is HubObserver:  # imported late: core.metrics subclasses HubObserver
-            from core.metrics import HubMetrics
-
-            self.observer = HubMetrics()
-        self.registry = self.registry or load_plugins()
-        self.systems: Systems = self.registry.configure(load_reference_data(), self.settings.systems)
-        self.reference = self.systems.reference
-        self.router = Router.from_file(self.settings.routes_file, self.reference.organizations.get)
-        self.router.check_against(self.registry.systems)
-        self.store = Store(self.settings.resolved_database_url)
-        self.ingestor = Ingestor(self.store, self.reference, self.router, observer=self.observer)
+    def __init__(
+        self,
+        settings: HubSettings,
+        registry: PluginRegistry,
+        systems: Systems,
+        router: Router,
+        store: Store,
+        observer: HubObserver,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.systems = systems
+        self.reference = systems.reference
+        self.router = router
+        self.store = store
+        self.observer = observer
+        self.ingestor = Ingestor(store, self.reference, router, observer=observer)
+        self.pulls = PullRunner(store, systems, self.ingestor, observer)
+        self.admin = AdminServices(store, router, registry, settings, systems)
+        self.plugin_health = PluginHealth(systems, lambda: self.http)
         self.http: aiohttp.ClientSession | None = None
         self.workers: list[DeliveryWorker] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.scheduler: Any = None
-        from core.admin.services import AdminServices
+        self.scheduler: AsyncIOScheduler | None = None
 
-        self.admin = AdminServices(self)
-        from core.health import PluginHealth
-
-        self.plugin_health = PluginHealth(self)
-        self.observer.attach(self)
+    @classmethod
+    def build(
+        cls,
+        settings: HubSettings,
+        *,
+        registry: PluginRegistry | None = None,
+        observer_factory: Callable[[], HubObserver] | None = None,
+    ) -> Hub:
+        """The one composition root of the hub's core: plugins, reference data, routes, store, metrics."""
+        registry = registry or load_plugins()
+        systems = registry.configure(load_reference_data(), settings.systems)
+        router = Router.from_file(settings.routes_file, systems.reference.organizations.get)
+        router.check_against(registry.systems)
+        store = Store(settings.resolved_database_url)
+        observer = (observer_factory or HubMetrics)()
+        hub = cls(settings, registry, systems, router, store, observer)
+        if isinstance(observer, HubMetrics):
+            observer.attach(hub)
+        return hub
 
     @property
     def runs_workers(self) -> bool:
@@ -119,11 +130,64 @@ class Hub:
                     self.workers.append(worker)
                     self._tasks.append(asyncio.create_task(worker.run(self._stop), name=worker.worker_id))
         if scheduler if scheduler is not None else self.runs_scheduler:
-            from core.scheduler import build_scheduler
-
-            self.scheduler = build_scheduler(self)
+            self.scheduler = build_scheduler(
+                self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health
+            )
             self.scheduler.start()
         log.info("hub_started", workers=len(self.workers), systems=self.registry.names())
+
+    async def readiness(self, wait_for_first_check_s: float = 2.0) -> tuple[bool, dict[str, Any]]:
+        """What /readyz answers: ready when the database is reachable and migrated, the scheduler runs
+        (if enabled) and delivery workers exist. Plugin health is summarised but does not make the hub
+        unready: with a system down the hub still accepts and queues, which is what it is for."""
+        checks: dict[str, Any] = {}
+        try:
+            current = await asyncio.to_thread(self.store.current_revision)
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+            checks["migrations"] = "unknown"
+        else:
+            checks["database"] = "ok"
+            head = self.store.head_revision()
+            checks["migrations"] = "ok" if current == head else f"at {current}, expected {head}"
+        if not self.runs_scheduler:
+            checks["scheduler"] = "ok"  # disabled on purpose in this process (another one leads)
+        else:
+            checks["scheduler"] = "ok" if self.scheduler_running else "stopped"
+        if self.runs_workers:
+            # Workers run per configured destination; with none configured there is nothing to deliver to.
+            destinations = [name for name in self.systems.names() if self.systems.get(name).writes]
+            checks["workers"] = "ok" if self.workers or not destinations else "none"
+        ready = all(value == "ok" for value in checks.values())
+
+        cache = self.plugin_health
+        running = cache.refresh_soon()
+        if running is not None and not cache.statuses:
+            # The very first check: worth a short wait rather than answering "unknown".
+            await asyncio.wait({running}, timeout=wait_for_first_check_s)
+        statuses = cache.statuses
+        plugins: dict[str, Any] = {
+            name: {"ok": s.ok, "detail": s.detail, "checked_at": s.checked_at} for name, s in sorted(statuses.items())
+        }
+        if not statuses:
+            summary = "unknown"
+        else:
+            summary = "ok" if all(s.ok for s in statuses.values()) else "degraded"
+        checks["plugins"] = {"status": summary, "systems": plugins}
+        failures = self.registry.failures
+        if failures:
+            # A plugin that could not be loaded leaves the rest of the hub running, but must not go unseen.
+            checks["plugins"]["status"] = "degraded"
+            checks["plugins"]["failed"] = {f.plugin: f"{f.stage}: {f.error}" for f in failures}
+        held = {w.destination: w.held_reason for w in self.workers if w.held}
+        unconfigured = self.unconfigured_destinations()
+        if held or unconfigured:
+            checks["plugins"]["status"] = "degraded"
+            checks["plugins"]["held_destinations"] = {
+                **{name: "; ".join(problems) for name, problems in unconfigured.items()},
+                **{name: reason or "held" for name, reason in held.items()},
+            }
+        return ready, checks
 
     @property
     def scheduler_running(self) -> bool:

@@ -23,19 +23,39 @@ from collections import Counter as Tally
 from collections.abc import Iterator
 from datetime import datetime
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from core.hub import HubObserver
+from core.delivery import DeliveryWorker
+from core.health import PluginHealth
+from core.observer import HubObserver
+from core.plugin_manager import PluginRegistry, Systems
+from core.router import Router
 from core.scheduler import planned_pulls
+from core.settings import HubSettings
+from core.store import Store
 from core.store.records import ClaimedDelivery, IngestOutcome
 
-if TYPE_CHECKING:
-    from core.hub import Hub
+
+class MetricsSource(Protocol):
+    """What the metrics read of a hub at scrape time (the hub satisfies it; nothing here imports it)."""
+
+    settings: HubSettings
+    store: Store
+    router: Router
+    registry: PluginRegistry
+    systems: Systems
+    plugin_health: PluginHealth
+    workers: list[DeliveryWorker]
+
+    @property
+    def scheduler_running(self) -> bool: ...
+
+    def unconfigured_destinations(self) -> dict[str, list[str]]: ...
 
 log = structlog.get_logger("prasan.metrics")
 
@@ -169,7 +189,7 @@ class HubMetrics(HubObserver):
 
     # --- wiring ---------------------------------------------------------------------------------
 
-    def attach(self, hub: Hub) -> None:
+    def attach(self, hub: MetricsSource) -> None:
         self.registry.register(DatabaseCollector(hub))
         self.registry.register(PluginHealthCollector(hub))
         # Series of the configured routes start at 0, so that rate() sees the very first failure of a
@@ -188,7 +208,7 @@ class HubMetrics(HubObserver):
 class DatabaseCollector(Collector):
     """Gauges computed from the database at scrape time (correct with several hub processes)."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: MetricsSource) -> None:
         self.hub = hub
 
     def describe(self) -> list[Metric]:
@@ -263,7 +283,7 @@ class DatabaseCollector(Collector):
 class PluginHealthCollector(Collector):
     """Plugin health from the cache in `core.health`; a scrape never calls a system itself."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: MetricsSource) -> None:
         self.hub = hub
 
     def describe(self) -> list[Metric]:

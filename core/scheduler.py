@@ -22,7 +22,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.contract import iterate_batches
 from core.errors import PermanentError
+from core.health import PluginHealth
+from core.ingest import Ingestor
+from core.observer import HubObserver
 from core.plugin_manager import Systems
+from core.store import Store
 from core.store.records import CursorUpdate, InboundMessage
 
 log = structlog.get_logger("prasan.scheduler")
@@ -31,8 +35,11 @@ log = structlog.get_logger("prasan.scheduler")
 class PullRunner:
     """Runs one pull of (system, entity type): read batches from the saved cursor, ingest each."""
 
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
+    def __init__(self, store: Store, systems: Systems, ingestor: Ingestor, observer: HubObserver) -> None:
+        self.store = store
+        self.systems = systems
+        self.ingestor = ingestor
+        self.observer = observer
 
     async def pull(self, system: str, entity_type: str) -> int:
         started = time.perf_counter()
@@ -41,20 +48,20 @@ class PullRunner:
             try:
                 total = await self._pull(system, entity_type)
             except Exception:
-                self.hub.observer.pull_failed(system, entity_type, time.perf_counter() - started)
+                self.observer.pull_failed(system, entity_type, time.perf_counter() - started)
                 log.exception("pull_failed")
                 raise
             # Kept in the database so that "last successful sync" survives restarts and is the same in
             # every hub process, even when the pull found nothing new and the cursor did not move.
-            await asyncio.to_thread(self.hub.store.mark_pulled, system, entity_type)
-            self.hub.observer.pulled(system, entity_type, total, time.perf_counter() - started)
+            await asyncio.to_thread(self.store.mark_pulled, system, entity_type)
+            self.observer.pulled(system, entity_type, total, time.perf_counter() - started)
             log.info("pull_done", records=total)
         return total
 
     async def _pull(self, system: str, entity_type: str) -> int:
-        plugin = self.hub.systems.get(system)
+        plugin = self.systems.get(system)
         stream = plugin.stream_for(entity_type)
-        cursor = await asyncio.to_thread(self.hub.store.get_cursor, system, entity_type)
+        cursor = await asyncio.to_thread(self.store.get_cursor, system, entity_type)
         total = 0
         while True:
             started_from = cursor
@@ -65,7 +72,7 @@ class PullRunner:
                     continue
                 body = json.dumps([r.data for r in batch.records], ensure_ascii=False, default=str).encode()
                 message = InboundMessage(system=system, payload=body, media_type="application/json", client_name="scheduler")
-                await self.hub.ingestor.ingest_records(
+                await self.ingestor.ingest_records(
                     plugin, message, batch.records, CursorUpdate(system, entity_type, batch.next_cursor)
                 )
                 total += len(batch.records)
@@ -121,10 +128,9 @@ def planned_pulls(
     return planned
 
 
-def build_scheduler(hub: Any) -> AsyncIOScheduler:
+def build_scheduler(runner: PullRunner, pulls: list[PlannedPull], plugin_health: PluginHealth) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
-    runner = PullRunner(hub)
-    for pull in planned_pulls(hub.settings.pull_schedules, hub.systems):
+    for pull in pulls:
         scheduler.add_job(
             runner.pull,
             "interval",
@@ -136,9 +142,9 @@ def build_scheduler(hub: Any) -> AsyncIOScheduler:
         )
     # Plugin health is checked here, never by a scrape, so /metrics and /readyz stay cheap.
     scheduler.add_job(
-        hub.plugin_health.refresh,
+        plugin_health.refresh,
         "interval",
-        seconds=hub.plugin_health.max_age_s,
+        seconds=plugin_health.max_age_s,
         id="plugin-health",
         max_instances=1,
         coalesce=True,

@@ -158,10 +158,10 @@ def _pull(args: argparse.Namespace) -> int:
     from core.hub import Hub
 
     async def main() -> int:
-        hub = Hub(HubSettings())
+        hub = Hub.build(HubSettings())
         await hub.start(workers=False, scheduler=False)
         try:
-            return await pull_now(hub, args.system, args.entity_type, _actor())
+            return await pull_now(hub.pulls, hub.store, args.system, args.entity_type, _actor())
         finally:
             await hub.stop()
 

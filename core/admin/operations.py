@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from core.scheduler import PullRunner
+from core.store import Store
 from core.store.records import ResolveResult
 
 BULK_REPLAY_MAX = 1000
@@ -22,12 +24,8 @@ async def replay_many(store: Any, filters: dict[str, Any], actor: str, note: str
     return results
 
 
-async def pull_now(hub: Any, system: str, entity_type: str, actor: str) -> int:
+async def pull_now(pulls: PullRunner, store: Store, system: str, entity_type: str, actor: str) -> int:
     """Run one pull of (system, entity type) at once, from its saved cursor; audited."""
-    from core.scheduler import PullRunner
-
-    records = await PullRunner(hub).pull(system, entity_type)
-    await asyncio.to_thread(
-        hub.store.audit, actor, "pull.now", f"cursor:{system}/{entity_type}", None, {"records": records}
-    )
+    records = await pulls.pull(system, entity_type)
+    await asyncio.to_thread(store.audit, actor, "pull.now", f"cursor:{system}/{entity_type}", None, {"records": records})
     return records

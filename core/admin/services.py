@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import structlog
 
 from core.admin.routes import RouteService
 from core.admin.systems import SystemUrls
+from core.plugin_manager import PluginRegistry, Systems
+from core.router import Router
+from core.settings import HubSettings
+from core.store import Store
 
 log = structlog.get_logger("prasan.admin")
 
 
 class AdminServices:
-    def __init__(self, hub: Any) -> None:
-        self.routes = RouteService(hub.store, hub.router, hub.registry.systems)
-        self.system_urls = SystemUrls(hub.store, hub.settings, hub.systems.reconfigure)
-        self._refresh_s = hub.settings.security.route_refresh_s
+    def __init__(
+        self, store: Store, router: Router, registry: PluginRegistry, settings: HubSettings, systems: Systems
+    ) -> None:
+        self.routes = RouteService(store, router, registry.systems)
+        self.system_urls = SystemUrls(store, settings, systems.reconfigure)
+        self._refresh_s = settings.security.route_refresh_s
 
     def load(self) -> None:
         """Apply the stored run-time changes (blocking; the hub calls it through a thread at start)."""

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from admin_api.app import create_app, serve
 from core.hub import Hub
+from core.plugin_manager import load_plugins
 from core.settings import DeliverySettings, HubSettings
 from plugins.elaas import simulator as elaas_simulator
 from plugins.eplan import simulator as eplan_simulator
@@ -77,6 +78,15 @@ async def running_hub(database_url: str, request: pytest.FixtureRequest) -> Asyn
     overrides = dict(marker.kwargs) if marker else {}
     elaas_runner, elaas_url = await _start(elaas_simulator.create_app())
     eplan_runner, eplan_url = await _start(eplan_simulator.create_app())
+    # Every other installed system runs against its own simulator too, so the hub is healthy as a whole.
+    others: dict[str, dict[str, Any]] = {}
+    other_runners: list[web.AppRunner] = []
+    for name, registered in load_plugins().systems.items():
+        app = None if name in ("eplan", "elaas") else registered.cls.simulator()
+        if app is not None:
+            runner, url = await _start(app)
+            other_runners.append(runner)
+            others[name] = registered.cls.simulator_settings(url)
     settings = HubSettings(
         database_url=database_url,
         scheduler_enabled=False,
@@ -84,12 +94,13 @@ async def running_hub(database_url: str, request: pytest.FixtureRequest) -> Asyn
             backoff_base_s=0.05, backoff_max_s=0.2, poll_interval_s=0.02, workers=2, config_hold_s=0.3
         ),
         systems={
+            **others,
             "elaas": {"base_url": elaas_url, "api_key": elaas_simulator.DEFAULT_API_KEY},
             "eplan": {"base_url": eplan_url},
         },
         **overrides,
     )
-    hub = Hub(settings)
+    hub = Hub.build(settings)
     app = create_app(hub)
     hub_runner, hub_url = await _start(app)
     _, key = await asyncio.to_thread(hub.store.add_client, "e2e-eplan", "eplan")
@@ -99,3 +110,5 @@ async def running_hub(database_url: str, request: pytest.FixtureRequest) -> Asyn
     await hub_runner.cleanup()
     await elaas_runner.cleanup()
     await eplan_runner.cleanup()
+    for runner in other_runners:
+        await runner.cleanup()

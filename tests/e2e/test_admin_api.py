@@ -186,7 +186,7 @@ async def test_cursors_reset_set_and_pull_now(running_hub: RunningHub) -> None:
 async def test_plugins_tokens_clients_and_the_documentation(running_hub: RunningHub) -> None:
     hub = running_hub
     status, plugins = await call(hub, "GET", "/api/v1/plugins")
-    assert status == 200 and {p["name"] for p in plugins} == {"eplan", "elaas"}
+    assert status == 200 and {p["name"] for p in plugins} == {"eplan", "elaas", "egp", "gfmis", "ebudget", "sola"}
     assert all(p["version"] and p["capabilities"] and "ok" in p["health"] for p in plugins)
 
     status, created = await call(hub, "POST", "/api/v1/tokens", {"name": "ops", "role": "operator"})

@@ -37,12 +37,12 @@ def test_demo_prints_a_curl_that_works(tmp_path: Path) -> None:
         _wait_for(tmp_path / "demo.json", process)
         demo = json.loads((tmp_path / "demo.json").read_text(encoding="utf-8"))
         assert set(demo) >= {"hub_url", "admin_token", "clients", "simulators"}
-        assert set(demo["simulators"]) == {"eplan", "elaas"} and "eplan" in demo["clients"]
+        assert set(demo["simulators"]) == {"eplan", "elaas", "egp", "gfmis", "ebudget", "sola"} and "eplan" in demo["clients"]
         request = urllib.request.Request(
             f"{demo['hub_url']}/api/v1/plugins", headers={"Authorization": f"Bearer {demo['admin_token']}"}
         )
         with urllib.request.urlopen(request) as response:
-            assert {p["name"] for p in json.load(response)} == {"eplan", "elaas"}
+            assert {p["name"] for p in json.load(response)} == {"eplan", "elaas", "egp", "gfmis", "ebudget", "sola"}
         printed = []
         while not any("--data-binary" in line for line in printed):
             line = process.stdout.readline()

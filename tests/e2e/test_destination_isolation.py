@@ -73,7 +73,7 @@ async def test_a_hanging_destination_does_not_delay_another(database_url: str, t
             "stalled": {"base_url": stalled_url},
         },
     )
-    hub = Hub(settings, registry=load_plugins(extra_plugins=[("stalled", StalledPlugin())]))
+    hub = Hub.build(settings, registry=load_plugins(extra_plugins=[("stalled", StalledPlugin())]))
     hub_runner, hub_url = await _start(create_app(hub))
     _, key = await asyncio.to_thread(hub.store.add_client, "isolation", "eplan")
     try:

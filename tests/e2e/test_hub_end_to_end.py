@@ -309,10 +309,8 @@ async def test_every_sample_format_goes_through_the_hub(running_hub: RunningHub,
 
 
 async def test_scheduled_pull_saves_its_cursor_and_does_not_reread(running_hub: RunningHub) -> None:
-    from core.scheduler import PullRunner
-
     hub = running_hub
-    runner = PullRunner(hub.hub)
+    runner = hub.hub.pulls
     first = await runner.pull("eplan", "plan_project")
     assert first > 0
     cursor = await asyncio.to_thread(hub.hub.store.get_cursor, "eplan", "plan_project")

@@ -33,7 +33,7 @@ def _settings(url: str, allowlist: list[str]) -> HubSettings:
 
 async def test_a_url_changed_in_one_process_reaches_another_after_its_refresh(shared_url: str) -> None:
     allow = ["http://127.0.0.1"]
-    one, two = Hub(_settings(shared_url, allow)), Hub(_settings(shared_url, allow))
+    one, two = Hub.build(_settings(shared_url, allow)), Hub.build(_settings(shared_url, allow))
     await one.start()
     await two.start()
     try:
@@ -50,12 +50,12 @@ async def test_a_url_changed_in_one_process_reaches_another_after_its_refresh(sh
 
 
 async def test_a_stored_url_no_longer_on_the_allow_list_is_not_applied(shared_url: str) -> None:
-    first = Hub(_settings(shared_url, ["http://127.0.0.1", "http://10.0.0.5"]))
+    first = Hub.build(_settings(shared_url, ["http://127.0.0.1", "http://10.0.0.5"]))
     await first.start()
     first.admin.system_urls.set("elaas", "http://10.0.0.5:8080", actor="test")
     await first.stop()
 
-    narrowed = Hub(_settings(shared_url, ["http://127.0.0.1"]))  # 10.0.0.5 was taken off the list
+    narrowed = Hub.build(_settings(shared_url, ["http://127.0.0.1"]))  # 10.0.0.5 was taken off the list
     await narrowed.start()
     try:
         assert narrowed.settings.systems["elaas"]["base_url"] == "http://127.0.0.1:9001"  # the configured one

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from core.health import readiness
 from core.hub import Hub
 from core.settings import HubSettings
 
@@ -18,7 +17,7 @@ from core.settings import HubSettings
 )
 async def test_each_role_runs_only_its_part(tmp_path: Path, role: str, workers: bool, scheduler: bool) -> None:
     elaas = {"api_key": "k"}  # the default route delivers to e-LAAS: without its key a worker would refuse to start
-    hub = Hub(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", role=role, systems={"elaas": elaas}))
+    hub = Hub.build(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", role=role, systems={"elaas": elaas}))
     await hub.start()
     try:
         assert bool(hub.workers) is workers
@@ -29,15 +28,16 @@ async def test_each_role_runs_only_its_part(tmp_path: Path, role: str, workers: 
 
 async def test_a_route_to_an_unconfigured_destination_stops_the_start_unless_told_to_hold(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    refused = Hub(HubSettings(database_url=url))
+    refused = Hub.build(HubSettings(database_url=url))
     with pytest.raises(ConfigError, match=r"system 'elaas', setting api_key \(Field required\)"):
         await refused.start()
 
-    held = Hub(HubSettings(database_url=url, delivery={"hold_unconfigured": True}))
+    held = Hub.build(HubSettings(database_url=url, delivery={"hold_unconfigured": True}))
     await held.start()
     try:
-        assert held.workers == []  # no worker for e-LAAS: its deliveries wait, unsent, using no attempt
-        ready, checks = await readiness(held, wait_for_first_check_s=5)
+        # No worker for e-LAAS: its deliveries wait, unsent, using no attempt.
+        assert "elaas" not in {worker.destination for worker in held.workers}
+        ready, checks = await held.readiness(wait_for_first_check_s=5)
         assert ready  # the hub still takes data in
         assert checks["plugins"]["status"] == "degraded"
         assert "api_key" in checks["plugins"]["held_destinations"]["elaas"]
@@ -56,18 +56,18 @@ async def test_a_plugin_that_fails_to_load_is_reported_and_the_rest_of_the_hub_r
     real = md.entry_points
 
     class Broken:
-        name, group = "egp", "prasan.plugins"
+        name, group = "moe", "prasan.plugins"
 
         def load(self) -> object:
-            raise ModuleNotFoundError("No module named 'prasan_egp'")
+            raise ModuleNotFoundError("No module named 'prasan_moe'")
 
     monkeypatch.setattr(md, "entry_points", lambda group=None: [*real(group=group), Broken()])
-    hub = Hub(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", systems={"elaas": {"api_key": "k"}}))
+    hub = Hub.build(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", systems={"elaas": {"api_key": "k"}}))
     await hub.start()
     try:
-        assert hub.workers and hub.registry.names() == ["elaas", "eplan"]
-        ready, checks = await readiness(hub, wait_for_first_check_s=0)
-        assert ready and "prasan_egp" in checks["plugins"]["failed"]["egp"]
-        assert 'prasan_plugin_load_failed{plugin="egp",stage="import"} 1.0' in hub.observer.render().decode()
+        assert hub.workers and hub.registry.names() == ["ebudget", "egp", "elaas", "eplan", "gfmis", "sola"]
+        ready, checks = await hub.readiness(wait_for_first_check_s=0)
+        assert ready and "prasan_moe" in checks["plugins"]["failed"]["moe"]
+        assert 'prasan_plugin_load_failed{plugin="moe",stage="import"} 1.0' in hub.observer.render().decode()
     finally:
         await hub.stop()

@@ -159,7 +159,7 @@ async def test_a_running_hub_releases_rows_a_stale_process_held(tmp_path) -> Non
 
     settings = HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", scheduler_enabled=False, role="api")
     settings = settings.model_copy(update={"security": settings.security.model_copy(update={"route_refresh_s": 0.05})})
-    hub = Hub(settings)
+    hub = Hub.build(settings)
     await hub.start()
     try:
         route = hub.router.routes[0]

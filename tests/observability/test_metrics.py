@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from core.hub import Hub
-from core.scheduler import PullRunner
 from core.paths import SHIPPED_CONFIG_DIR
 from tests.e2e.conftest import RunningHub
 from tests.e2e.test_hub_end_to_end import p02_rows, to_csv
@@ -130,7 +129,7 @@ async def test_dead_letters_show_per_destination_and_in_every_hub_process(runnin
 
     # A second hub process on the same database has counted nothing itself, yet reports the same
     # database gauges: they come from SQL, not from this process's memory.
-    other = Hub(hub.hub.settings)
+    other = Hub.build(hub.hub.settings)
     try:
         theirs = parse((await asyncio.to_thread(other.observer.render)).decode())
     finally:
@@ -157,9 +156,9 @@ async def test_dead_letters_show_per_destination_and_in_every_hub_process(runnin
 async def test_pull_metrics_and_last_success_come_from_the_database(running_hub: RunningHub) -> None:
     hub = running_hub
     before = time.time()
-    read = await PullRunner(hub.hub).pull("eplan", "plan_project")
+    read = await hub.hub.pulls.pull("eplan", "plan_project")
     assert read > 0
-    assert await PullRunner(hub.hub).pull("eplan", "plan_project") == 0  # nothing new, still a success
+    assert await hub.hub.pulls.pull("eplan", "plan_project") == 0  # nothing new, still a success
     samples = parse(await scrape(hub))
     assert value(samples, "prasan_pulls_total", system="eplan", outcome="success") == 2
     assert value(samples, "prasan_records_read_total", system="eplan", entity_type="plan_project") == read
@@ -168,7 +167,7 @@ async def test_pull_metrics_and_last_success_come_from_the_database(running_hub:
     assert before - 1 <= last <= time.time() + 1
 
     # Survives a restart: a fresh hub on the same database reports the same time.
-    other = Hub(hub.hub.settings)
+    other = Hub.build(hub.hub.settings)
     try:
         theirs = parse((await asyncio.to_thread(other.observer.render)).decode())
     finally:
@@ -180,7 +179,7 @@ async def test_pull_metrics_and_last_success_come_from_the_database(running_hub:
     hub.hub.systems.reconfigure("eplan", {**eplan, "base_url": "http://127.0.0.1:9"})  # nothing listens there
     try:
         with pytest.raises(Exception):
-            await PullRunner(hub.hub).pull("eplan", "plan_project")
+            await hub.hub.pulls.pull("eplan", "plan_project")
     finally:
         hub.hub.systems.reconfigure("eplan", eplan)
     samples = parse(await scrape(hub))
@@ -197,7 +196,7 @@ async def test_readyz_summarises_database_migrations_scheduler_and_cached_plugin
     assert answer["status"] == "ready"
     assert checks["database"] == "ok" and checks["migrations"] == "ok" and checks["scheduler"] == "ok"
     assert checks["plugins"]["status"] == "ok"
-    assert set(checks["plugins"]["systems"]) == {"eplan", "elaas"}
+    assert set(checks["plugins"]["systems"]) == {"eplan", "elaas", "egp", "gfmis", "ebudget", "sola"}
     assert all(s["ok"] for s in checks["plugins"]["systems"].values())
     assert (await hub.get_json(f"{hub.url}/healthz")) == {"status": "ok"}
 

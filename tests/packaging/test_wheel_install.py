@@ -169,7 +169,7 @@ def test_the_project_is_imported_from_the_wheel_and_finds_its_shipped_config(
 
     assert "demo" in _check(installed.run(installed.bin("prasan"), "--help", cwd=empty_folder)).stdout
     plugins = _check(installed.run(installed.bin("prasan"), "plugins", cwd=empty_folder)).stdout.splitlines()
-    assert sorted(line.split("\t")[0] for line in plugins) == ["elaas", "eplan"]
+    assert sorted(line.split("\t")[0] for line in plugins) == ["ebudget", "egp", "elaas", "eplan", "gfmis", "sola"]
     routes = _check(installed.run(installed.bin("prasan"), "routes", "list", cwd=empty_folder)).stdout
     assert routes.startswith("eplan-projects-to-elaas\t"), routes  # the shipped default routes
     assert (empty_folder / "var" / "prasan.db").is_file()  # ./var under the working folder

@@ -149,11 +149,11 @@ async def test_year_out_of_range_names_the_header(registry, reference):
 
 
 async def test_model_rejection_names_the_native_field(registry, reference):
-    # Passes the mapping (any code is text) but not the model (project_code is at most 500 characters).
+    # Passes the mapping (any code is text) but not the model (project_code is at most 100 characters).
     with pytest.raises(MappingError) as caught:
         await registry.get("eplan").map_in(_row(**{"รหัสโครงการ": "X" * 600}), reference)
     [rej] = caught.value.as_rejections()
-    assert rej.field == "รหัสโครงการ" and rej.rule == "string_too_long"
+    assert rej.field == "รหัสโครงการ" and rej.rule == "text.too_long"
 
 
 async def test_read_paginates_with_cursors(registry, reference, eplan_sim, http):

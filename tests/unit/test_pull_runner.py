@@ -42,19 +42,18 @@ async def test_a_source_that_never_moves_its_cursor_is_not_read_forever() -> Non
 
     marked: list[str] = []
     failed: list[str] = []
-    hub = SimpleNamespace(
-        systems=SimpleNamespace(get=lambda system: source),
-        store=SimpleNamespace(
+    runner = PullRunner(
+        store=SimpleNamespace(  # type: ignore[arg-type]
             get_cursor=lambda system, entity_type: "7", mark_pulled=lambda system, entity_type: marked.append(system)
         ),
-        ingestor=SimpleNamespace(ingest_records=ingest_records),
-        observer=SimpleNamespace(
+        systems=SimpleNamespace(get=lambda system: source),  # type: ignore[arg-type]
+        ingestor=SimpleNamespace(ingest_records=ingest_records),  # type: ignore[arg-type]
+        observer=SimpleNamespace(  # type: ignore[arg-type]
             pulled=lambda *args: None, pull_failed=lambda system, *args: failed.append(system)
         ),
-        http=None,
     )
     with pytest.raises(PermanentError, match="does not move"):
-        await PullRunner(hub).pull("stuck", "plan_project")
+        await runner.pull("stuck", "plan_project")
     assert source.reads == 1 and ingested == ["7"]  # what was read is kept
     assert marked == [] and failed == ["stuck"]  # but it is not a successful sync
 
