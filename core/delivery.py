@@ -2,6 +2,14 @@
 
 At-least-once with idempotent writes: a row is marked delivered only after the system acknowledged it,
 and each write carries the row's delivery key so that a repeat after a crash has no second effect.
+
+Outage budget (docs/decisions/0009-outage-budget.md): a delivery failing with retryable errors is
+retried with capped, jittered exponential backoff and dead-lettered only once it has had its route's
+`max_attempts` *and* its first failure is `delivery.retry_window_s` old (24 h by default). A destination
+whose writes fail as a whole several times in a row is held as *down*: its claimed rows go back unsent
+without using an attempt, and one small probe batch is sent at the backoff interval until a write
+succeeds; then the backlog drains in version order. The workers of one destination in a process share
+that state (`DestinationState`).
 """
 
 from __future__ import annotations
@@ -10,8 +18,9 @@ import asyncio
 import random
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -23,6 +32,7 @@ from core.mapping import MappingError
 from core.plugin_types import Delivered as WriteDelivered
 from core.plugin_types import Rejected, Retryable, WriteItem
 from core.settings import DeliverySettings
+from core.store.outbox import budget_spent
 from core.store.records import ClaimedDelivery, Dead, Delivered, DeliveryResult, GiveBack, Retry, utcnow
 
 log = structlog.get_logger("prasan.delivery")
@@ -30,20 +40,89 @@ log = structlog.get_logger("prasan.delivery")
 # A delivery handed back because its lease is running out is due again after this many seconds.
 GIVE_BACK_DELAY_S = 0.1
 
+# Most rows one probe of a destination held as down sends (in one write call).
+PROBE_SIZE = 10
+
 
 def lease_margin_s(settings: DeliverySettings) -> float:
     """Time kept free on a lease after the longest write, for recording its result."""
     return min(1.0, (settings.lease_s - settings.write_timeout_s) / 2)
 
 
+def nominal_delay(attempts: int, settings: DeliverySettings) -> float:
+    """The delay after the `attempts`-th failed attempt, before jitter: base x 2^(attempts-1), capped."""
+    exponent = min(max(0, attempts - 1), 62)  # beyond the cap anyway; keeps the float finite
+    return min(settings.backoff_max_s, settings.backoff_base_s * (2**exponent))
+
+
 def backoff_delay(
     attempts: int, settings: DeliverySettings, retry_after: float | None = None, rng: random.Random | None = None
 ) -> float:
-    """Exponential backoff with full-range jitter around the nominal delay, never sooner than the
-    system's own Retry-After. Jitter spreads the retries of a batch that failed together."""
-    nominal = min(settings.backoff_max_s, settings.backoff_base_s * (2 ** max(0, attempts - 1)))
-    jittered = nominal * (0.5 + (rng or random).random())
+    """Exponential backoff with jitter from half to one and a half times the nominal delay, never
+    sooner than the system's own Retry-After. Jitter spreads the retries of a batch that failed together."""
+    jittered = nominal_delay(attempts, settings) * (0.5 + (rng or random).random())
     return max(jittered, retry_after or 0.0)
+
+
+def exhausted(item: ClaimedDelivery, now: datetime, settings: DeliverySettings) -> bool:
+    """Whether `item`, failing again with a retryable error now, has used up its outage budget: its
+    route's attempts and the retry window since its first failure (core.store.outbox.budget_spent)."""
+    return budget_spent(item.attempts, item.max_attempts, item.first_failed_at, now, settings.retry_window_s)
+
+
+def retry_schedule(settings: DeliverySettings, max_attempts: int, jitter: float = 1.0) -> list[float]:
+    """The delays between the attempts of a delivery that fails every time with a retryable error (no
+    Retry-After), until it is dead-lettered: nominal delays times `jitter` (0.5 and 1.5 are the bounds
+    of the random jitter). Their sum is how long an agency system may be unreachable (record by
+    record) before anything is dead-lettered."""
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    delays: list[float] = []
+    elapsed = 0.0
+    attempts = 1
+    while not budget_spent(
+        attempts, max_attempts, start if attempts > 1 else None, start + timedelta(seconds=elapsed),
+        settings.retry_window_s,
+    ):
+        delay = nominal_delay(attempts, settings) * jitter
+        delays.append(delay)
+        elapsed += delay
+        attempts += 1
+    return delays
+
+
+@dataclass
+class DestinationState:
+    """What the delivery workers of one destination in this process know about it.
+
+    Held (nothing is claimed) until `held_until` (monotonic time): after the destination refused the
+    hub's configuration, or between two probes while it is down. `failures` counts write calls in a row
+    that failed as a whole with retryable errors; `down_after_failures` of them, covering at least two
+    different deliveries (one record failing on its own is that record's problem), make it down.
+    """
+
+    held_until: float = 0.0
+    held_reason: str | None = None
+    down: bool = False
+    failures: int = 0
+    failed_keys: set[str] = field(default_factory=set)
+    probes: int = 0  # failed probes since the destination went down
+    probing: bool = False  # a probe is being written: the other workers wait for its answer
+    probe_delay_s: float = GIVE_BACK_DELAY_S  # rows handed back while down are due at the next probe
+
+    @property
+    def waiting(self) -> bool:
+        return time.monotonic() < self.held_until
+
+
+_STATES: weakref.WeakKeyDictionary[Any, DestinationState] = weakref.WeakKeyDictionary()
+
+
+def destination_state(system: Any) -> DestinationState:
+    """The state shared by every worker of `system` (the configured instance) in this process."""
+    try:
+        return _STATES.setdefault(system, DestinationState())
+    except TypeError:  # an object that cannot be weakly referenced or hashed: its workers each keep one
+        return DestinationState()
 
 
 class DeliveryObserver:
@@ -86,9 +165,40 @@ class DeliveryWorker:
     settings: DeliverySettings
     observer: DeliveryObserver = field(default_factory=DeliveryObserver)
     worker_id: str = field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:8]}")
-    # While the destination refuses our configuration (401/403), nothing is claimed until this time.
-    held_until: float = 0.0
-    held_reason: str | None = None
+    # Shared by the workers of this destination (see destination_state); given only by tests.
+    state: DestinationState | None = None
+
+    def __post_init__(self) -> None:
+        if self.state is None:
+            self.state = destination_state(self.system)
+
+    @property
+    def _state(self) -> DestinationState:
+        assert self.state is not None
+        return self.state
+
+    # While the destination refuses our configuration (401/403) or is down, nothing is claimed until
+    # this (monotonic) time.
+    @property
+    def held_until(self) -> float:
+        return self._state.held_until
+
+    @held_until.setter
+    def held_until(self, value: float) -> None:
+        self._state.held_until = value
+
+    @property
+    def held_reason(self) -> str | None:
+        """Why the destination is held: the configuration it refused, or "down: <last error>"."""
+        return self._state.held_reason
+
+    @held_reason.setter
+    def held_reason(self, value: str | None) -> None:
+        self._state.held_reason = value
+
+    @property
+    def down(self) -> bool:
+        return self._state.down
 
     @property
     def destination(self) -> str:
@@ -108,22 +218,32 @@ class DeliveryWorker:
 
     @property
     def held(self) -> bool:
-        return time.monotonic() < self.held_until
+        """True while the destination is held: down (until a probe succeeds) or its configuration refused."""
+        return self._state.down or self._state.waiting
 
     async def run_once(self) -> int:
-        """Claim one batch of this destination and settle it; returns how many rows were claimed."""
-        if self.held:
+        """Claim one batch of this destination and settle it; returns how many rows were claimed.
+        While the destination is down, the batch is one small probe, and only one worker sends it."""
+        state = self._state
+        if state.waiting or state.probing:
             return 0
-        # Taken before the claim, so it is never later than the lease the store writes.
-        lease_ends = time.monotonic() + self.lease_s
-        claimed: list[ClaimedDelivery] = await asyncio.to_thread(
-            self.store.claim_due, self.worker_id, self.claim_size, None, self.lease_s, self.destination
-        )
-        if not claimed:
-            return 0
-        results = await self._deliver(claimed, lease_ends)
-        await asyncio.to_thread(self.store.complete, results)
-        return len(claimed)
+        probe = state.down
+        limit = min(self.claim_size, self.system.write_batch_size, PROBE_SIZE) if probe else self.claim_size
+        state.probing = probe
+        try:
+            # Taken before the claim, so it is never later than the lease the store writes.
+            lease_ends = time.monotonic() + self.lease_s
+            claimed: list[ClaimedDelivery] = await asyncio.to_thread(
+                self.store.claim_due, self.worker_id, limit, None, self.lease_s, self.destination
+            )
+            if not claimed:
+                return 0
+            results = await self._deliver(claimed, lease_ends)
+            await asyncio.to_thread(self.store.complete, results)
+            return len(claimed)
+        finally:
+            if probe:
+                state.probing = False
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -222,11 +342,73 @@ class DeliveryWorker:
             log.exception("plugin_write_failed", system=self.destination)
             answers = [Retryable(f"plugin error: {_describe(exc)}")] * len(batch)
         self.observer.on_write(self.destination, len(batch), time.perf_counter() - started)
+        if all(isinstance(answer, Retryable) for answer in answers):
+            # Nothing of the batch got through: that says more about the destination than the records.
+            if self._failed(writable, answers[0].reason):
+                return [self._give_back_down(item) for item, _ in writable]
+        else:
+            self._answered()
+        now = utcnow()
         results = []
         for (item, _), answer in zip(writable, answers, strict=True):
-            self.observer.on_result(item, _outcome_name(answer, item))
-            results.append(self._settle(item, answer))
+            result = self._settle(item, answer, now)
+            self.observer.on_result(item, _outcome_name(answer, result))
+            results.append(result)
         return results
+
+    # --- a destination that is down ------------------------------------------------------------------
+
+    def _failed(self, writable: list[tuple[ClaimedDelivery, WriteItem]], reason: str) -> bool:
+        """Note a write that failed as a whole; True when the destination is (now) held as down, so
+        the batch goes back unsent instead of using attempts."""
+        state = self._state
+        threshold = self.settings.down_after_failures
+        if threshold <= 0:
+            return False
+        state.failures += 1
+        for item, _ in writable:
+            if len(state.failed_keys) >= 2:
+                break
+            state.failed_keys.add(item.delivery_key)
+        if not state.down and (state.failures < threshold or len(state.failed_keys) < 2):
+            return False
+        first = not state.down
+        state.down = True
+        state.probes = 0 if first else state.probes + 1
+        delay = min(self.settings.down_probe_max_s, backoff_delay(state.probes + 1, self.settings))
+        state.held_until = time.monotonic() + delay
+        state.held_reason = f"down: {scrub_secrets(reason)}"
+        state.probe_delay_s = delay
+        if first:
+            log.error(
+                "destination_down", system=self.destination, error=reason, failures=state.failures,
+                probe_in_s=round(delay, 3),
+            )
+        else:
+            log.info("destination_probe_failed", system=self.destination, error=reason, probe_in_s=round(delay, 3))
+        return True
+
+    def _answered(self) -> None:
+        """A write got an answer other than "try again" for at least one record: the destination is up."""
+        state = self._state
+        if state.down:
+            log.warning("destination_recovered", system=self.destination, failed_probes=state.probes)
+            state.down = False
+            state.held_until = 0.0
+            state.held_reason = None
+            state.probes = 0
+        state.failures = 0
+        state.failed_keys.clear()
+
+    def _give_back_down(self, item: ClaimedDelivery) -> DeliveryResult:
+        """Hand a row back unsent by a destination that is down: no attempt used, due at the next probe."""
+        self.observer.on_result(item, "held")
+        return GiveBack(
+            item.outbox_id,
+            utcnow() + timedelta(seconds=self._state.probe_delay_s),
+            f"destination {self._state.held_reason or 'down'}",
+            attempt=item.attempts,
+        )
 
     def _hold(self, item: ClaimedDelivery, exc: ConfigError) -> DeliveryResult:
         if not self.held:
@@ -241,7 +423,8 @@ class DeliveryWorker:
             attempt=item.attempts,
         )
 
-    def _settle(self, item: ClaimedDelivery, answer: Any) -> DeliveryResult:
+    def _settle(self, item: ClaimedDelivery, answer: Any, now: datetime | None = None) -> DeliveryResult:
+        now = now or utcnow()
         bound = log.bind(
             delivery_key=item.delivery_key, system=item.destination, route=item.route, attempt=item.attempts
         )
@@ -251,24 +434,27 @@ class DeliveryWorker:
             bound.info("delivered", external_id=answer.external_id)
             return Delivered(item.outbox_id, answer.external_id, at, attempt=item.attempts)
         if isinstance(answer, Retryable):
-            if item.attempts >= item.max_attempts:
+            if exhausted(item, now, self.settings):
                 bound.warning("delivery_exhausted", reason=answer.reason)
                 return Dead(
                     item.outbox_id, f"exhausted after {item.attempts} attempts: {answer.reason}", attempt=item.attempts
                 )
             delay = backoff_delay(item.attempts, self.settings, answer.retry_after)
             bound.info("delivery_retry", reason=answer.reason, delay_s=round(delay, 3))
-            return Retry(item.outbox_id, utcnow() + timedelta(seconds=delay), answer.reason, attempt=item.attempts)
+            return Retry(
+                item.outbox_id, now + timedelta(seconds=delay), answer.reason, attempt=item.attempts,
+                retry_window_s=self.settings.retry_window_s,
+            )
         reason = answer.reason if isinstance(answer, Rejected) else f"unexpected write result {answer!r}"
         bound.warning("delivery_rejected", reason=reason)
         return Dead(item.outbox_id, f"rejected by {item.destination}: {reason}", attempt=item.attempts)
 
 
-def _outcome_name(answer: Any, item: ClaimedDelivery) -> str:
+def _outcome_name(answer: Any, result: DeliveryResult) -> str:
     if isinstance(answer, WriteDelivered):
         return "delivered"
     if isinstance(answer, Retryable):
-        return "exhausted" if item.attempts >= item.max_attempts else "retry"
+        return "exhausted" if isinstance(result, Dead) else "retry"
     return "rejected"
 
 

@@ -24,9 +24,29 @@ class DeliverySettings(BaseModel):
     workers: int = Field(2, ge=1, le=64, description="concurrent delivery workers in this process")
     poll_interval_s: float = Field(0.2, gt=0, description="idle wait between empty claims")
     lease_s: int = Field(60, ge=5, description="a claim not completed within this is taken over")
-    backoff_base_s: float = Field(1.0, gt=0, description="first retry delay before jitter")
+    backoff_base_s: float = Field(2.0, gt=0, description="first retry delay before jitter (doubles each retry)")
     backoff_max_s: float = Field(3600.0, gt=0, description="longest retry delay")
-    default_max_attempts: int = Field(8, ge=1, description="attempts before a delivery is exhausted")
+    retry_window_s: float = Field(
+        86_400.0,
+        ge=0,
+        description="outage budget of one delivery: a delivery that keeps failing with retryable errors is "
+        "dead-lettered only once its first failure is this old AND it has had its route's max_attempts "
+        "(0: attempts alone decide, as before); see docs/decisions/0009-outage-budget.md",
+    )
+    default_max_attempts: int = Field(
+        8, ge=1, description="attempts a delivery gets at least before it can be exhausted (with retry_window_s)"
+    )
+    down_after_failures: int = Field(
+        3,
+        ge=0,
+        description="consecutive write calls to one destination failing as a whole with retryable errors "
+        "(timeouts, refused connections, 5xx for every item) after which the destination is held as down: "
+        "claimed rows go back unsent without using an attempt and one small probe batch is sent at the "
+        "backoff interval until a write succeeds (0: never hold, every failure uses an attempt)",
+    )
+    down_probe_max_s: float = Field(
+        60.0, gt=0, description="longest wait between two probes of a destination held as down"
+    )
     write_timeout_s: float = Field(30.0, gt=0, description="timeout of one write call to a system")
     config_hold_s: float = Field(
         300.0,

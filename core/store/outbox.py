@@ -8,6 +8,11 @@ Pausing: `paused` is the set of (route, destination) pairs the caller's route ta
 rows are never claimed, a retry or replay of one goes to 'held' rather than 'pending', and
 `reconcile_holds` (run by every hub process each time it refreshes its route table) moves rows
 between 'pending' and 'held' to match, whatever state a process with an older table left them in.
+
+Outage budget (docs/decisions/0009-outage-budget.md): a retryable failure is dead-lettered only once
+the row's max_attempts are used and its first failure (`first_failed_at`) is older than the retry
+window the worker passes with the Retry. Delivering a version closes the open dead letters of older
+versions of that entity at that destination ("superseded"), in the same transaction.
 """
 
 from __future__ import annotations
@@ -155,6 +160,7 @@ def claim_due(
                 outbox.c.attempts,
                 outbox.c.max_attempts,
                 outbox.c.received_at,
+                outbox.c.first_failed_at,
                 entity_versions.c.payload,
             )
             .select_from(
@@ -191,6 +197,7 @@ def claim_due(
             received_at=r.received_at,
             payload=loads(r.payload),
             xrefs=dict(refs.get(r.entity_id, {})),
+            first_failed_at=_aware(r.first_failed_at),
         )
         for r in rows
     ]
@@ -214,6 +221,7 @@ def complete(
                 outbox.c.entity_id,
                 outbox.c.entity_type,
                 outbox.c.version,
+                outbox.c.first_failed_at,
             ).where(outbox.c.id.in_(chunk))
         ):
             current[row.id] = row
@@ -222,6 +230,7 @@ def complete(
     retried: list[dict[str, Any]] = []
     dead: list[tuple[Any, str]] = []
     xref_wanted: dict[tuple[str, str], tuple[int, str, str]] = {}
+    newest_delivered: dict[tuple[str, str], tuple[int, datetime]] = {}
     ignored: list[int] = []
     for result in results:
         row = current.get(result.outbox_id)
@@ -233,6 +242,9 @@ def complete(
                 ignored.append(result.outbox_id)
                 continue
             delivered.append({"b_id": row.id, "b_at": result.at or now})
+            newest_delivered[(row.entity_id, row.destination)] = max(
+                (row.version, result.at or now), newest_delivered.get((row.entity_id, row.destination), (0, now))
+            )
             if result.external_id is not None:
                 xref_wanted[(row.entity_id, row.destination)] = (row.id, row.entity_type, result.external_id)
         elif row is None or row.state != "in_flight" or (
@@ -242,7 +254,10 @@ def complete(
             ignored.append(result.outbox_id)
         elif isinstance(result, Retry):
             give_back = isinstance(result, GiveBack)
-            if not give_back and row.attempts >= row.max_attempts:
+            first_failed = _aware(row.first_failed_at)
+            if not give_back and budget_spent(
+                row.attempts, row.max_attempts, first_failed, now, result.retry_window_s
+            ):
                 dead.append((row, f"exhausted after {row.attempts} attempts: {result.error}"))
             else:
                 retried.append(
@@ -252,8 +267,10 @@ def complete(
                         "b_error": result.error,
                         # A paused route's retry waits for the resume instead of being sent.
                         "b_state": "held" if (row.route, row.destination) in paused else "pending",
-                        # A delivery given back unsent does not use up one of its attempts.
+                        # A delivery given back unsent does not use up one of its attempts, nor does it
+                        # start the outage budget.
                         "b_attempts": row.attempts - 1 if give_back else row.attempts,
+                        "b_first": first_failed if give_back else (first_failed or now),
                     }
                 )
         elif isinstance(result, Dead):
@@ -283,6 +300,7 @@ def complete(
                 attempts=bindparam("b_attempts"),
                 next_attempt_at=bindparam("b_next"),
                 last_error=bindparam("b_error"),
+                first_failed_at=bindparam("b_first"),
                 claimed_by=None,
                 claim_expires_at=None,
             ),
@@ -290,6 +308,8 @@ def complete(
         )
     if dead:
         _bury(conn, dead, now)
+    if newest_delivered:
+        _close_superseded(conn, newest_delivered, now)
     conflicts = _upsert_destination_xrefs(conn, xref_wanted) if xref_wanted else []
     return CompletionSummary(
         delivered=len(delivered),
@@ -298,6 +318,24 @@ def complete(
         ignored=tuple(ignored),
         xref_conflicts=tuple(conflicts),
     )
+
+
+def budget_spent(
+    attempts: int, max_attempts: int, first_failed_at: datetime | None, now: datetime, retry_window_s: float | None
+) -> bool:
+    """Whether a delivery that failed again with a retryable error has used up its budget.
+
+    Both parts must be spent: the route's `max_attempts` and, when a window is given, the time since
+    its first retryable failure (`delivery.retry_window_s`; None or 0: attempts alone decide). The
+    delivery worker applies the same rule (core.delivery.exhausted).
+    """
+    if attempts < max_attempts:
+        return False
+    if not retry_window_s:
+        return True
+    if first_failed_at is None:  # this is its first failure: the window starts now
+        return False
+    return (now - first_failed_at).total_seconds() >= retry_window_s
 
 
 def _bury(conn: Connection, dead: Sequence[tuple[Any, str]], now: datetime) -> None:
@@ -384,6 +422,83 @@ def _upsert_destination_xrefs(
             [{"b_id": i} for i in conflicts],
         )
     return conflicts
+
+
+def superseded_note(version: int, delivered_at: datetime | None) -> str:
+    at = f" at {_aware(delivered_at).isoformat()}" if delivered_at is not None else ""
+    return f"superseded by version {version} delivered{at}"
+
+
+def _close_superseded(conn: Connection, newest: dict[tuple[str, str], tuple[int, datetime]], now: datetime) -> int:
+    """Close the open dead letters of older versions than the ones just delivered (same entity, same
+    destination): the destination has a newer state, so replaying them would only roll it back."""
+    entity_ids = list({entity_id for entity_id, _ in newest})
+    closing: list[dict[str, Any]] = []
+    for chunk in chunks(entity_ids):
+        for letter_id, entity_id, destination, version in conn.execute(
+            select(dead_letters.c.id, dead_letters.c.entity_id, dead_letters.c.destination, dead_letters.c.version)
+            .where(dead_letters.c.entity_id.in_(chunk), dead_letters.c.resolved_at.is_(None))
+        ):
+            found = newest.get((entity_id, destination))
+            if found is not None and found[0] > version:
+                closing.append({"b_id": letter_id, "b_note": superseded_note(*found)})
+    return _resolve_superseded(conn, closing, now)
+
+
+def _resolve_superseded(conn: Connection, closing: list[dict[str, Any]], now: datetime) -> int:
+    if not closing:
+        return 0
+    conn.execute(
+        update(dead_letters)
+        .where(dead_letters.c.id == bindparam("b_id"), dead_letters.c.resolved_at.is_(None))
+        .values(resolved_at=now, resolution="superseded", resolution_note=bindparam("b_note")),
+        closing,
+    )
+    return len(closing)
+
+
+def close_superseded_dead_letters(conn: Connection, now: datetime, destination: str | None = None) -> int:
+    """Close every open dead letter (of `destination`, or of all) whose entity has a newer version
+    delivered to the same destination, noting which version and when; returns how many were closed.
+
+    `complete` does this as each newer version is delivered; this sweep is for dead letters that were
+    left open before that (migration 0004 runs it once) and is safe to run at any time.
+    """
+    newest = (
+        select(outbox.c.entity_id, outbox.c.destination, func.max(outbox.c.version).label("version"))
+        .where(
+            outbox.c.state == "delivered",
+            # only entities with an open dead letter: the outbox itself may hold millions of rows
+            outbox.c.entity_id.in_(select(dead_letters.c.entity_id).where(dead_letters.c.resolved_at.is_(None))),
+        )
+        .group_by(outbox.c.entity_id, outbox.c.destination)
+        .subquery()
+    )
+    delivered = outbox.alias("delivered")
+    stmt = (
+        select(dead_letters.c.id, newest.c.version, delivered.c.delivered_at)
+        .select_from(
+            dead_letters.join(
+                newest,
+                and_(newest.c.entity_id == dead_letters.c.entity_id, newest.c.destination == dead_letters.c.destination),
+            ).join(
+                delivered,
+                and_(
+                    delivered.c.entity_id == newest.c.entity_id,
+                    delivered.c.destination == newest.c.destination,
+                    delivered.c.version == newest.c.version,
+                ),
+            )
+        )
+        .where(dead_letters.c.resolved_at.is_(None), newest.c.version > dead_letters.c.version)
+    )
+    if destination is not None:
+        stmt = stmt.where(dead_letters.c.destination == destination)
+    closing = [
+        {"b_id": letter_id, "b_note": superseded_note(version, delivered_at)}
+        for letter_id, version, delivered_at in conn.execute(stmt)
+    ]
+    return _resolve_superseded(conn, closing, now)
 
 
 # --- dead letters ---------------------------------------------------------------------------------
@@ -487,6 +602,7 @@ def replay_dead_letter(
             claimed_by=None,
             claim_expires_at=None,
             delivered_at=None,
+            first_failed_at=None,  # a replay gets a whole new outage budget
         )
     )
     conn.execute(

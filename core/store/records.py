@@ -143,6 +143,9 @@ class ClaimedDelivery:
     received_at: datetime | None
     payload: dict[str, Any]
     xrefs: dict[str, str]
+    # When this delivery first failed with a retryable error (None: it has not); the outage budget
+    # (delivery.retry_window_s) runs from here.
+    first_failed_at: datetime | None = None
 
 
 # `attempt` is the fencing token: pass `ClaimedDelivery.attempts` back so that a worker whose lease
@@ -164,6 +167,9 @@ class Retry:
     next_attempt_at: datetime
     error: str
     attempt: int | None = None
+    # The outage budget the worker applied (delivery.retry_window_s). Given, a retry past the row's
+    # max_attempts is kept while the row's first failure is younger than this; None: attempts decide.
+    retry_window_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,9 @@ outbox = Table(
     Column("received_at", UTCDateTime(), nullable=True),
     Column("delivered_at", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # When the delivery first failed with a retryable error; the outage budget (delivery.retry_window_s)
+    # runs from here. Cleared by a replay.
+    Column("first_failed_at", UTCDateTime(), nullable=True),
     # The claim query walks only due pending rows in time order; delivered rows (the vast majority
     # after a while) never enter this index.
     Index(
@@ -201,6 +204,8 @@ dead_letters = Table(
     Column("resolution", String(16), nullable=True),
     Column("resolution_note", Text(), nullable=True),
     Index("ix_dead_letters_destination_resolved", "destination", "resolved_at"),
+    # Finds the dead letters a delivered newer version supersedes (closed in the same transaction).
+    Index("ix_dead_letters_entity_destination", "entity_id", "destination"),
 )
 
 pull_cursors = Table(

@@ -350,15 +350,14 @@ def test_discard_and_stale_replay(store: Store) -> None:
     ingest(store, message(), [entity("P-1", v=2)], [], to_gfmis)
     (v1,) = store.claim_due("w", now=T0)
     store.complete([Dead(v1.outbox_id, "400")], now=T0)
-    (v2,) = store.claim_due("w", now=T0)
-    store.complete([Delivered(v2.outbox_id, "G-1")], now=T0)
     (letter,) = store.list_dead_letters()
-    refused = store.replay_dead_letter(letter.id)
-    assert not refused.done and "superseded" in refused.message
-    discarded = store.discard_dead_letter(letter.id, "v2 already there")
+    refused = store.replay_dead_letter(letter.id, now=T0)
+    assert not refused.done and "version 2 is queued" in refused.message
+    discarded = store.discard_dead_letter(letter.id, "v2 is on its way")
     assert discarded.done
     assert not store.discard_dead_letter(letter.id).done
     assert not store.replay_dead_letter(999_999).done
+    # (A dead letter superseded by a delivered version is closed on its own: test_outage_budget.py.)
 
 
 def test_outbox_stats_are_per_destination(store: Store) -> None:
