@@ -1,31 +1,25 @@
-"""The hub's aiohttp application: `create_app(hub)` plus routes and middlewares."""
+"""The hub's HTTP application: `create_app(hub)` wires middlewares and every declared route.
+
+Every route is declared with its access (admin_api/access.py); the application refuses to be built, or
+to start, with a route that was added any other way.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from admin_api.observability import metrics, metrics_middleware
-from admin_api.auth import ADDRESS_LIMITER, RATE_LIMITER, address_rate_limit_middleware, admin_auth_middleware
+import admin_api.operations  # noqa: F401  (its decorators declare the admin operations in spec)
+from admin_api import health, ingest, openapi, spec
+from admin_api.access import check_every_route_declared
+from admin_api.auth import address_rate_limit_middleware, admin_auth_middleware
+from admin_api.keys import ADDRESS_LIMITER, HUB, RATE_LIMITER
+from admin_api.observability import metrics_middleware
 from admin_api.problems import problem_middleware
 from admin_api.ratelimit import RateLimiter
-from admin_api.routes import setup_routes
 from core.hub import Hub
-
-
-def setup_admin(app: web.Application) -> None:
-    """The admin operations and their OpenAPI document (imported here: they need HUB defined)."""
-    import admin_api.admin_routes  # noqa: F401  (declares the operations)
-    from admin_api import openapi, spec
-
-    spec.setup(app)
-    openapi.setup(app)
-
-HUB = web.AppKey("hub", Hub)
-MAX_BODY_BYTES = 32 * 1024 * 1024  # the default of settings.security.max_ingest_body_bytes
 
 
 def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
@@ -48,25 +42,36 @@ def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
         if start_hub:
             await hub.stop()
 
+    async def closed_by_default(app: web.Application) -> None:
+        check_every_route_declared(app)  # again at start: a route added after create_app is caught too
+
     app.cleanup_ctx.append(hub_lifecycle)
-    setup_routes(app)
-    setup_admin(app)
-    app.router.add_get("/metrics", metrics)
+    app.on_startup.append(closed_by_default)
+    health.setup(app.router)
+    ingest.setup(app.router)
+    spec.setup(app.router)
+    openapi.setup(app)
+    check_every_route_declared(app)
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start the app on host:port (0: any free port) and return the runner and the bound port."""
-    runner = web.AppRunner(app, access_log=None)
+async def serve(
+    app: web.Application, host: str, port: int, *, handler_cancellation: bool = False
+) -> tuple[web.AppRunner, int]:
+    """Start the app on host:port (0: any free port) and return the runner and the bound port. The one
+    place an aiohttp application is put on a socket: the hub, the demo's simulators and the tests."""
+    runner = web.AppRunner(
+        app, access_log=None, handler_cancellation=handler_cancellation, shutdown_timeout=1.0 if handler_cancellation else 60.0
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    sockets = site._server.sockets if site._server else []  # aiohttp keeps the bound sockets here
-    bound = sockets[0].getsockname()[1] if sockets else port
+    await web.TCPSite(runner, host, port).start()
+    bound = runner.addresses[0][1] if runner.addresses else port
     return runner, bound
 
 
-async def run_forever(app: web.Application, host: str, port: int, on_ready: Any = None) -> None:
+async def run_forever(
+    app: web.Application, host: str, port: int, on_ready: Callable[[int], Awaitable[None]] | None = None
+) -> None:
     runner, bound = await serve(app, host, port)
     try:
         if on_ready is not None:

@@ -1,7 +1,6 @@
-"""Admin authentication: every declared admin operation needs a bearer token of a sufficient role.
-
-viewer < operator < admin. Producer keys (ingest) are checked by the ingest handler, not here; routes
-that declare no operation (health, metrics, the OpenAPI document and its page) are public.
+"""Authentication by declared access (admin_api/access.py): admin tokens for viewer, operator and admin
+routes (viewer < operator < admin); producer keys are checked by the ingest handler itself; public
+routes pass. A route that declares no access is refused: closed by default.
 """
 
 from __future__ import annotations
@@ -9,15 +8,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import structlog
 from aiohttp import web
 
+from admin_api.access import ROLE_RANK, access_of
+from admin_api.keys import ACTOR, ADDRESS_LIMITER, HUB, RATE_LIMITER
 from admin_api.problems import problem
-from admin_api.ratelimit import RateLimiter, retry_after_header
-from admin_api.spec import ROLE_RANK
+from admin_api.ratelimit import retry_after_header
 
-RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-ADDRESS_LIMITER = web.AppKey("address_rate_limiter", RateLimiter)
-ACTOR = web.RequestKey("actor", str)  # "token:<name>", the audit log's "who"
+
+log = structlog.get_logger("prasan.http.auth")
 
 
 def printable_ascii(value: str) -> bool:
@@ -72,19 +72,22 @@ async def address_rate_limit_middleware(
 async def admin_auth_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    operation = getattr(request.match_info.handler, "prasan_operation", None)
-    if operation is None:
+    if request.match_info.http_exception is not None:  # no route matched: the router answers 404/405
         return await handler(request)
-    from admin_api.app import HUB
-
+    access = access_of(request.match_info.handler)
+    if access is None:
+        log.error("route_without_access", path=request.path)
+        return problem(403, "Forbidden", "this route declares no access")
+    if not access.needs_admin_token:
+        return await handler(request)
     token = bearer(request)
     if token is None:
         return _unauthorized("send an admin token as 'Authorization: Bearer <token>'")
     admin = await asyncio.to_thread(request.app[HUB].store.authenticate_admin, token)
     if admin is None:
         return _unauthorized("unknown or revoked admin token")
-    if ROLE_RANK.get(admin.role, 0) < ROLE_RANK[operation.role]:
-        return problem(403, "Forbidden", f"this needs the {operation.role} role; the token has {admin.role}")
+    if ROLE_RANK.get(admin.role, 0) < ROLE_RANK[access]:
+        return problem(403, "Forbidden", f"this needs the {access.value} role; the token has {admin.role}")
     refused = rate_limited(request, f"token:{admin.name}")
     if refused is not None:
         return refused

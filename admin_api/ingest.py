@@ -1,16 +1,17 @@
-"""Route table and the thin handlers of ingest and health (admin operations: admin_routes.py). Handlers only call core."""
+"""The ingest endpoint: an agency system posts its native payload; the handler authenticates it, checks
+its limits and scope, and hands the payload to core (`Ingestor.answer_push`)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 from aiohttp import web
 
 from admin_api import producer
+from admin_api.access import Access, declare
 from admin_api.auth import bearer, printable_ascii
-from admin_api.problems import problem
+from admin_api.keys import HUB
+from admin_api.problems import json_answer, problem
 from core.ingest import IdempotencyKeyReused
 from core.payloads import PayloadError
 from core.scope import ScopeViolation
@@ -21,29 +22,8 @@ MAX_MEDIA_TYPE = 255  # inbox.media_type is String(255)
 MAX_CHARSET = 64  # inbox.charset is String(64)
 
 
-def _hub(request: web.Request) -> Any:
-    from admin_api.app import HUB
-
-    return request.app[HUB]
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, text=json.dumps(data, ensure_ascii=False, default=str), content_type="application/json"
-    )
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return _json({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    ready, checks = await _hub(request).readiness()
-    return _json({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
-
-
 async def inbound(request: web.Request) -> web.Response:
-    hub = _hub(request)
+    hub = request.app[HUB]
     system = request.match_info["system"]
     # Authenticate before saying anything about the system, so the route does not tell strangers
     # which systems exist.
@@ -97,19 +77,17 @@ async def inbound(request: web.Request) -> web.Response:
         return problem(409, "Conflict", str(exc), message_id=exc.message_id)
     except PayloadError as exc:
         return problem(
-            415 if exc.rule == "payload.media_type" else 400,
-            "Unreadable payload",
+            exc.status,
+            "Payload too large" if exc.status == 413 else "Unreadable payload",
             exc.reason,
             rule=exc.rule,
             message_id=message.message_id,
         )
-    response = _json(answer, status=202)
+    response = json_answer(answer, status=202)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_post("/api/v1/inbound/{system}", inbound)
+def setup(router: web.UrlDispatcher) -> None:
+    declare(router, "POST", "/api/v1/inbound/{system}", inbound, Access.PRODUCER)

@@ -287,7 +287,7 @@ class DiscardIn(Strict):
 
 class BulkReplayIn(DeadLetterFilter):
     note: Text | None = None
-    limit: Limit = 100
+    limit: int | None = Field(None, ge=1, description="replay at most this many; default: every match")
 
 
 class ResolveOut(BaseModel):
@@ -297,10 +297,15 @@ class ResolveOut(BaseModel):
     delivery_key: str | None
 
 
+BULK_RESULTS_SHOWN = 1000
+
+
 class BulkReplayOut(BaseModel):
     matched: int
     replayed: int
-    results: list[ResolveOut]
+    skipped: int = Field(description="matched but left alone (a newer version already sent, or queued)")
+    results: list[ResolveOut] = Field(description=f"the first {BULK_RESULTS_SHOWN} results; the counts cover all")
+
 
 
 # --- cursors and pulls -----------------------------------------------------------------------------

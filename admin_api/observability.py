@@ -1,15 +1,14 @@
-"""HTTP side of observability: the request-metrics middleware, GET /metrics, and log context per request."""
+"""HTTP side of observability: the request-metrics middleware and the log context of each request."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
 
-from core.metrics import CONTENT_TYPE, HubMetrics
+from core.observer import HubObserver
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -23,7 +22,7 @@ def route_template(request: web.Request) -> str:
     return resource.canonical
 
 
-def metrics_middleware(observer: object) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def metrics_middleware(observer: HubObserver) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = route_template(request)
@@ -38,17 +37,6 @@ def metrics_middleware(observer: object) -> Callable[[web.Request, Handler], Awa
                 status = exc.status
                 raise
             finally:
-                if isinstance(observer, HubMetrics):
-                    observer.http_request(request.method, route, status, time.perf_counter() - started)
+                observer.http_request(request.method, route, status, time.perf_counter() - started)
 
     return middleware
-
-
-async def metrics(request: web.Request) -> web.Response:
-    from admin_api.app import HUB
-
-    hub = request.app[HUB]
-    hub.plugin_health.refresh_soon()  # only when stale; the scrape never waits for it
-    # The database gauges run SQL: off the event loop.
-    body = await asyncio.to_thread(hub.observer.render) if isinstance(hub.observer, HubMetrics) else b""
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
 from admin_api import models as m
+from admin_api.access import Access, declare
 from admin_api.spec import OPERATIONS, Operation
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -213,5 +214,5 @@ async def docs_page(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app[DOCUMENT_KEY] = build_document()
-    app.router.add_get(OPENAPI_PATH, openapi_json)
-    app.router.add_get(DOCS_PATH, docs_page)
+    declare(app.router, "GET", OPENAPI_PATH, openapi_json, Access.PUBLIC)
+    declare(app.router, "GET", DOCS_PATH, docs_page, Access.PUBLIC)

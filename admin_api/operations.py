@@ -342,9 +342,12 @@ async def replay_dead_letters(call: Call) -> Any:
     """Replay every unresolved dead letter matching a filter (each under its own delivery key)."""
     body: m.BulkReplayIn = call.body
     filters = body.model_dump(exclude={"note", "limit"})
-    results = await replay_many(call.hub.store, filters, call.actor, body.note, body.limit)
+    outcome = await replay_many(call.hub.store, filters, call.actor, body.note, body.limit)
     return m.BulkReplayOut(
-        matched=len(results), replayed=sum(1 for r in results if r.done), results=[_resolved(r) for r in results]
+        matched=outcome.matched,
+        replayed=outcome.replayed,
+        skipped=outcome.skipped,
+        results=[_resolved(r) for r in outcome.results[: m.BULK_RESULTS_SHOWN]],
     )
 
 

@@ -1,4 +1,4 @@
-"""Errors as `application/problem+json` (RFC 9457), never with a stack trace or a secret."""
+"""Answers as JSON: errors as `application/problem+json` (RFC 9457), never with a stack trace or a secret."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from core.errors import scrub_secrets
 
 log = structlog.get_logger("prasan.http")
 PROBLEM_TYPE = "application/problem+json"
+
+
+def json_answer(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, text=json.dumps(data, ensure_ascii=False, default=str), content_type="application/json"
+    )
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:

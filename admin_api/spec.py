@@ -14,10 +14,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from admin_api.access import Access, declare
+from admin_api.keys import ACTOR, HUB
 from admin_api.problems import problem
+from core.hub import Hub
 from core.payloads import PayloadError, loads_strict_json
-
-ROLE_RANK = {"viewer": 1, "operator": 2, "admin": 3}
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Call:
     """What a handler receives: the validated inputs and who is asking."""
 
     request: web.Request
-    hub: Any
+    hub: Hub
     actor: str
     path: Any
     query: Any
@@ -36,7 +37,7 @@ class Call:
 class Operation:
     method: str
     path: str
-    role: str
+    role: Access
     summary: str
     handler: Callable[[Call], Awaitable[Any]]
     response: Any
@@ -60,7 +61,7 @@ def operation(method: str, path: str, *, role: str, response: Any, **kw: Any) ->
 
     def register(handler: Callable[[Call], Awaitable[Any]]) -> Callable[[Call], Awaitable[Any]]:
         summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
-        OPERATIONS.append(Operation(method, path, role, summary, handler, response, **kw))
+        OPERATIONS.append(Operation(method, path, Access(role), summary, handler, response, **kw))
         return handler
 
     return register
@@ -104,8 +105,6 @@ async def _read_json_body(request: web.Request, limit: int) -> Any:
 
 
 def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    from admin_api.app import HUB
-
     async def handler(request: web.Request) -> web.StreamResponse:
         hub = request.app[HUB]
         try:
@@ -126,21 +125,18 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
                 body = op.body_model.model_validate(raw)
             except ValidationError as exc:
                 return _validation_problem(exc, "body")
-        from admin_api.auth import ACTOR
-
         result = await op.handler(Call(request, hub, request[ACTOR], path, query, body))
         if isinstance(result, web.StreamResponse):
             return result
         return web.Response(status=op.status, body=_dump(op.response, result), content_type="application/json")
 
     handler.__name__ = op.operation_id
-    handler.prasan_operation = op  # type: ignore[attr-defined]  # read by the auth middleware
     return handler
 
 
-def setup(app: web.Application) -> None:
+def setup(router: web.UrlDispatcher) -> None:
     for op in OPERATIONS:
-        app.router.add_route(op.method, op.path, _wrap(op), name=op.operation_id)
+        declare(router, op.method, op.path, _wrap(op), op.role, name=op.operation_id)
 
 
 def json_body(value: Any) -> Any:

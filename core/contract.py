@@ -30,7 +30,9 @@ Lifecycle, in this order, each step once:
 The error policy (the same in the delivery worker, the kit and docs/plugins.md):
 
 - a write answers one result per item: `Delivered`, `Retryable` (backoff, then a dead letter once the
-  route's attempts are used up) or `Rejected` (a dead letter at once, with the reason);
+  outage budget is spent: the route's attempts used and the first failure older than
+  `delivery.retry_window_s`) or `Rejected` (a dead letter at once, with the reason); a destination
+  whose every write fails is held as a whole and probed, using no attempts;
 - raising `TransientError` answers `Retryable` for the whole batch (timeouts and unreachable systems too);
 - raising `PermanentError` answers `Rejected` for the whole batch;
 - raising `ConfigError` (401/403, a setting the system refuses) holds the destination: the batch goes back

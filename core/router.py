@@ -35,7 +35,10 @@ class Route(BaseModel):
     entity_types: list[str] = Field(min_length=1, description="entity types this route carries")
     destinations: list[str] = Field(min_length=1, description="systems that receive them")
     filters: RouteFilter = Field(default_factory=RouteFilter)
-    max_attempts: int = Field(8, ge=1, le=100, description="delivery attempts before a dead letter")
+    max_attempts: int = Field(
+        8, ge=1, le=100, description="least number of attempts before a retried delivery may be dead-lettered "
+        "(it also needs its first failure to be older than delivery.retry_window_s)",
+    )
     paused: bool = Field(False, description="a paused route holds its deliveries until it is resumed")
     paused_destinations: list[str] = Field(
         default_factory=list, description="destinations on this route whose deliveries are held until resumed"

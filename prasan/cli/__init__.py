@@ -40,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from core.demo import run_demo
+    from prasan.cli.demo import run_demo
 
     return run_demo(port=args.port)
 
@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--hmac", action="store_true", help="require signed requests (prints the signing secret)")
     add.set_defaults(func=cmd_clients_add)
 
-    from core.admin.cli import add_admin_commands
+    from prasan.cli.admin import add_admin_commands
 
     add_admin_commands(commands)
     return parser

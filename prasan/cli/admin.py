@@ -85,7 +85,9 @@ def _dlq_replay(store: Any, args: argparse.Namespace) -> int:
         print("give dead-letter ids or --matching, not both", file=sys.stderr)
         return 2
     if args.matching:
-        results = asyncio.run(replay_many(store, _dlq_filters(args), _actor(), args.note, args.limit))
+        outcome = asyncio.run(replay_many(store, _dlq_filters(args), _actor(), args.note, args.limit))
+        print(f"matched {outcome.matched}, replayed {outcome.replayed}, skipped {outcome.skipped}", file=sys.stderr)
+        results = outcome.results
     elif args.ids:
         results = [store.replay_dead_letter(i, args.note, force=args.force, actor=_actor()) for i in args.ids]
     else:
@@ -186,7 +188,8 @@ def add_admin_commands(commands: Any) -> None:
         sub.add_argument("--destination")
         sub.add_argument("--entity-type")
         sub.add_argument("--reason-contains")
-        sub.add_argument("--limit", type=int, default=100)
+        # Listing shows a page; a bulk replay runs to the end unless told otherwise.
+        sub.add_argument("--limit", type=int, default=100 if name == "list" else None)
         if name == "list":
             sub.add_argument("--all", action="store_true", help="resolved ones too")
         else:

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shlex
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,11 @@ from typing import Any
 from aiohttp import web
 
 from core.scope import EVERY_ORGANISATION
+from prasan.testing.simulator import free_port
 from core.paths import package_folder
 from core.settings import HubSettings
 
 SIMULATOR_PORTS = {"eplan": 8091, "elaas": 8092}
-
-
-def _free_port(preferred: int) -> int:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-            return probe.getsockname()[1]
 
 
 async def start_simulators(registry: Any) -> tuple[dict[str, str], dict[str, dict[str, Any]], list[web.AppRunner]]:
@@ -46,7 +36,7 @@ async def start_simulators(registry: Any) -> tuple[dict[str, str], dict[str, dic
             continue
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        port = _free_port(SIMULATOR_PORTS.get(name, 0))
+        port = free_port(SIMULATOR_PORTS.get(name, 0))
         await web.TCPSite(runner, "127.0.0.1", port).start()
         runners.append(runner)
         urls[name] = f"http://127.0.0.1:{port}"
@@ -99,7 +89,7 @@ async def _demo(port: int) -> None:
             await asyncio.to_thread(hub.store.update_client, f"demo-{name}", every, actor="demo")
             clients[name] = key
     admin_token = await asyncio.to_thread(_fresh_admin_token, hub.store)
-    runner, bound = await serve(create_app(hub), "127.0.0.1", _free_port(port))
+    runner, bound = await serve(create_app(hub), "127.0.0.1", free_port(port))
     hub_url = f"http://127.0.0.1:{bound}"
     demo = {"hub_url": hub_url, "admin_token": admin_token, "clients": clients, "simulators": urls}
     settings.var_dir.mkdir(parents=True, exist_ok=True)

@@ -103,7 +103,7 @@ A simulator on the helper (`simulator()` of the system returns `create_app()`):
 """
 
 from prasan.testing.faults import FaultServer, closed_url
-from prasan.testing.simulator import DEFAULT_API_KEY, Applied, Fault, SimulatorState, serve, simulator_app
+from prasan.testing.simulator import DEFAULT_API_KEY, Applied, Fault, SimulatorState, free_port, serve, simulator_app
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -117,6 +117,7 @@ __all__ = [
     "SimulatorState",
     "captured_log_lines",
     "closed_url",
+    "free_port",
     "serve",
     "simulator_app",
 ]

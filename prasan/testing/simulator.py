@@ -6,6 +6,7 @@ See the package docstring (`prasan.testing`) for the API, the standard log forma
 from __future__ import annotations
 
 import asyncio
+import socket
 import itertools
 import json
 import uuid
@@ -208,9 +209,18 @@ async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) ->
     """Start `app` on `host` (port 0: a free one): `(runner, base_url)`. Stop it with `await runner.cleanup()`.
 
     No access log; a request still running at cleanup (a delayed fault) is cancelled within a second."""
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_host, bound_port = runner.addresses[0][:2]
-    return runner, f"http://{bound_host}:{bound_port}"
+    from admin_api.app import serve as serve_app
+
+    runner, bound_port = await serve_app(app, host, port, handler_cancellation=True)
+    return runner, f"http://{host}:{bound_port}"
+
+
+def free_port(preferred: int = 0) -> int:
+    """`preferred` when nothing listens there, else a port the system picks; for a process that must
+    be told its port before it starts (a subprocess, a Prometheus configuration)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from admin_api.spec import ROLE_RANK
+from admin_api.access import ROLE_RANK, access_of
 from tests.e2e.conftest import RunningHub
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +33,7 @@ async def test_every_admin_route_refuses_no_token_a_wrong_token_and_a_weaker_rol
     hub = running_hub
     store = hub.hub.store
     tokens = {}
-    for role in ROLE_RANK:
+    for role in map(str, ROLE_RANK):
         _, tokens[role] = await asyncio.to_thread(store.add_admin_token, f"t-{role}", role, actor="test")
     _, revoked = await asyncio.to_thread(store.add_admin_token, "t-revoked", "admin", actor="test")
     await asyncio.to_thread(store.revoke_admin_token, "t-revoked", actor="test")
@@ -43,11 +43,12 @@ async def test_every_admin_route_refuses_no_token_a_wrong_token_and_a_weaker_rol
         if route.method == "HEAD":
             continue
         path = route.resource.canonical
-        operation = getattr(route.handler, "prasan_operation", None)
-        if operation is None:
+        access = access_of(route.handler)
+        assert access is not None, f"{route.method} {path} declares no access"
+        if not access.needs_admin_token:
             public.add((route.method, path))
         else:
-            admin_routes.append((route.method, path, operation.role))
+            admin_routes.append((route.method, path, str(access)))
     assert public <= PUBLIC, f"routes without an admin operation that are not meant to be public: {public - PUBLIC}"
     assert len(admin_routes) >= 30
 

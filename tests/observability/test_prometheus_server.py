@@ -8,7 +8,6 @@ one second (the expressions are the real ones, checked below), so the test needs
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+
+from prasan.testing.simulator import free_port
 
 from core.paths import SHIPPED_CONFIG_DIR
 from tests.e2e.conftest import RunningHub
@@ -32,12 +33,6 @@ ALERTS = SHIPPED_CONFIG_DIR / "prometheus" / "alerts.yml"
 def database_url(tmp_path: Path) -> str:
     """SQLite only: what is under test here is Prometheus reading the hub, not the database engine."""
     return f"sqlite:///{tmp_path / 'hub.db'}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fast_rules(target: Path) -> dict[str, str]:
@@ -117,7 +112,11 @@ async def test_prometheus_scrapes_the_hub_and_fires_alerts_when_elaas_fails(
             await poll("the first scrape of the hub", lambda: query('up{job="prasan"} == 1'))
             await poll("delivery series at zero", lambda: query('prasan_deliveries_total{destination="elaas"} == 0'))
 
-            # e-LAAS answers 503 to every write: retries, then dead letters once attempts run out.
+            # e-LAAS answers 503 to every write: retries, then dead letters once attempts run out. The
+            # outage budget is switched off (no 24-hour window, no holding a destination that is down)
+            # so that the dead-letter alert can be seen firing within the test.
+            hub.hub.settings.delivery.retry_window_s = 0
+            hub.hub.settings.delivery.down_after_failures = 0
             fault = {"status": 503, "times": 10_000, "retry_after": 0}
             async with hub.http.post(f"{hub.elaas_url}/_sim/faults", json=fault) as response:
                 assert response.status < 300

@@ -49,7 +49,7 @@ def _check(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProc
 def _prasan_here() -> list[str]:
     """This environment's `prasan` console script (or the module it runs)."""
     script = Path(sys.executable).parent / "prasan"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "core.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "prasan.cli"]
 
 
 def _fresh_venv(base: Path) -> tuple[Path, Path]:
@@ -148,7 +148,7 @@ def test_a_generated_plugin_installs_passes_its_tests_and_receives_deliveries(
     assert " passed" in tests.stdout and "failed" not in tests.stdout
 
     # 4. The hub sees it.
-    hub_cli = [str(python), "-m", "core.cli"]
+    hub_cli = [str(python), "-m", "prasan.cli"]
     plugins = _check(subprocess.run([*hub_cli, "plugins"], cwd=site, capture_output=True, text=True, env=env))
     listed = {line.split("\t")[0]: line.split("\t") for line in plugins.stdout.splitlines()}
     assert NAME in listed and listed[NAME][2] == "write", plugins.stdout

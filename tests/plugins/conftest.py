@@ -15,6 +15,7 @@ from core.errors import ConfigError
 from core.plugin_manager import PluginRegistry, load_plugins, validate_settings
 from core.plugin_types import Health, MappedRecord, NativeRecord, ReadBatch, WriteItem
 from core.reference_data import ReferenceData, load_reference_data
+from prasan.testing import serve
 
 SAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "eplan" / "samples"
 
@@ -90,12 +91,7 @@ def reference() -> ReferenceData:
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
+    return await serve(app)
 
 
 @pytest.fixture

@@ -214,21 +214,18 @@ async def test_an_unreadable_poll_answer_is_a_permanent_error_not_a_crash(regist
     from aiohttp import web
 
     from core.errors import PermanentError
+    from prasan.testing import serve
 
     async def broken(request: web.Request) -> web.Response:
         return web.Response(text='{"records": [{"งบประมาณ 2566": NaN}], "more": false}', content_type="application/json")
 
     app = web.Application()
     app.router.add_get("/api/v1/projects", broken)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    runner, url = await serve(app)
     try:
         async with aiohttp.ClientSession() as http:
             with pytest.raises(PermanentError, match="unreadable JSON"):
                 plugin = registry.get("eplan")
-                await plugin.read("plan_project", None, plugin.settings_from({"base_url": f"http://127.0.0.1:{port}"}), http)
+                await plugin.read("plan_project", None, plugin.settings_from({"base_url": url}), http)
     finally:
         await runner.cleanup()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.cli import main
+from prasan.cli import main
 from core.paths import package_folder
 from core.scaffold import LAYOUT, TEMPLATES, ScaffoldError, class_name, new_plugin
 

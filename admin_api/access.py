@@ -1,0 +1,70 @@
+"""Closed by default: every HTTP route is declared with the access it needs, in one place.
+
+A route is added only through `declare(router, method, path, handler, access)`, which marks its handler.
+`check_every_route_declared(app)` refuses an application holding a route that was added any other way
+(create_app calls it, and again when the app starts, so a route slipped in afterwards is caught too),
+and the authentication middleware turns away a request for an unmarked handler. Forgetting a line can
+therefore only hide a route, never expose one.
+
+Access levels, from open to closed:
+
+    public    no credentials (health, metrics, the API description, the citizens' pages)
+    producer  an agency system's API key, checked by the ingest handler itself (it must authenticate
+              before it says anything about the system named in the path)
+    viewer    an admin token of role viewer or above
+    operator  role operator or above
+    admin     role admin
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ACCESS_ATTRIBUTE = "prasan_access"
+
+
+class Access(enum.StrEnum):
+    PUBLIC = "public"
+    PRODUCER = "producer"
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def needs_admin_token(self) -> bool:
+        return self in (Access.VIEWER, Access.OPERATOR, Access.ADMIN)
+
+
+ROLE_RANK = {Access.VIEWER: 1, Access.OPERATOR: 2, Access.ADMIN: 3}
+
+
+class UndeclaredRoute(RuntimeError):
+    """A route was added to the application without a declared access."""
+
+
+def access_of(handler: object) -> Access | None:
+    return getattr(handler, ACCESS_ATTRIBUTE, None)
+
+
+def declare(router: web.UrlDispatcher, method: str, path: str, handler: Handler, access: Access, name: str | None = None) -> None:
+    """Add a route, marking its handler with the access it needs."""
+    setattr(handler, ACCESS_ATTRIBUTE, access)
+    router.add_route(method, path, handler, name=name)
+
+
+def undeclared_routes(app: web.Application) -> list[str]:
+    return [
+        f"{route.method} {route.resource.canonical if route.resource else '?'}"
+        for route in app.router.routes()
+        if access_of(route.handler) is None
+    ]
+
+
+def check_every_route_declared(app: web.Application) -> None:
+    missing = undeclared_routes(app)
+    if missing:
+        raise UndeclaredRoute(f"routes without a declared access (use admin_api.access.declare): {', '.join(missing)}")
