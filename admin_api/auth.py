@@ -83,7 +83,7 @@ async def admin_auth_middleware(
     token = bearer(request)
     if token is None:
         return _unauthorized("send an admin token as 'Authorization: Bearer <token>'")
-    admin = await asyncio.to_thread(request.app[HUB].store.authenticate_admin, token)
+    admin = await asyncio.to_thread(request.app[HUB].store.access.authenticate_admin, token)
     if admin is None:
         return _unauthorized("unknown or revoked admin token")
     if ROLE_RANK.get(admin.role, 0) < ROLE_RANK[access]:

@@ -30,7 +30,7 @@ async def inbound(request: web.Request) -> web.Response:
     token = bearer(request)
     if token is None:
         return problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'")
-    client = await asyncio.to_thread(hub.store.authenticate, token)
+    client = await asyncio.to_thread(hub.store.access.authenticate, token)
     if client is None or client.disabled:
         return problem(401, "Unauthorized", "unknown or disabled API key")
     if client.system != system:

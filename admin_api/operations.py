@@ -162,7 +162,7 @@ async def list_messages(call: Call) -> Any:
     """The inbox, newest first, filtered by system, organisation, client, time and outcome."""
     q: m.MessageQuery = call.query
     rows = await asyncio.to_thread(
-        call.hub.store.list_messages,
+        call.hub.store.inbox.list_messages,
         system=q.system, org_code=q.org_code, client_name=q.client, since=q.since, until=q.until,
         outcome=q.outcome, limit=q.limit, offset=q.offset,
     )
@@ -186,10 +186,10 @@ def _payload_forms(payload: bytes, charset: str | None) -> tuple[str | None, str
 async def get_message(call: Call) -> Any:
     """One inbound message: its raw payload, its rejections and the entity versions it became."""
     store = call.hub.store
-    view = await asyncio.to_thread(store.get_message, call.path.message_id)
+    view = await asyncio.to_thread(store.inbox.get_message, call.path.message_id)
     if view is None:
         return _not_found("message with this id")
-    became = await asyncio.to_thread(store.message_versions, view.message_id)
+    became = await asyncio.to_thread(store.inbox.message_versions, view.message_id)
     text, b64 = _payload_forms(view.payload, view.charset)
     return m.MessageOut(
         message_id=view.message_id, system=view.system, client_name=view.client_name, received_at=view.received_at,
@@ -210,7 +210,7 @@ async def search_entities(call: Call) -> Any:
     """Entities by type, organisation, fiscal year, or any system's own id."""
     q: m.EntityQuery = call.query
     rows = await asyncio.to_thread(
-        call.hub.store.search_entities,
+        call.hub.store.entities.search_entities,
         entity_type=q.entity_type, org_code=q.org_code, fiscal_year=q.fiscal_year,
         external_id=q.external_id, system=q.system, limit=q.limit, offset=q.offset,
     )
@@ -227,10 +227,10 @@ async def search_entities(call: Call) -> Any:
 async def get_entity(call: Call) -> Any:
     """One entity: current content, versions, cross-references and deliveries."""
     store = call.hub.store
-    view = await asyncio.to_thread(store.get_entity, call.path.entity_id)
+    view = await asyncio.to_thread(store.entities.get_entity, call.path.entity_id)
     if view is None:
         return _not_found("entity with this id")
-    versions = await asyncio.to_thread(store.entity_versions, view.entity_id)
+    versions = await asyncio.to_thread(store.entities.entity_versions, view.entity_id)
     return m.EntityOut(
         id=view.entity_id, entity_type=view.entity_type, version=view.version, content_hash=view.content_hash,
         org_code=view.org_code, fiscal_year=view.fiscal_year, created_at=view.created_at, updated_at=view.updated_at,
@@ -263,10 +263,10 @@ def _pick(value: Any, path: str) -> Any:
 async def trace_entity(call: Call) -> Any:
     """Where a figure came from and went: per version, the inbound message, mapping version and deliveries."""
     store = call.hub.store
-    view = await asyncio.to_thread(store.get_entity, call.path.entity_id)
+    view = await asyncio.to_thread(store.entities.get_entity, call.path.entity_id)
     if view is None:
         return _not_found("entity with this id")
-    steps = await asyncio.to_thread(store.trace_entity, view.entity_id)
+    steps = await asyncio.to_thread(store.entities.trace_entity, view.entity_id)
     field = call.query.field
     return m.TraceOut(
         entity_id=view.entity_id,
@@ -294,14 +294,14 @@ def _letter(letter: DeadLetter) -> m.DeadLetterOut:
 async def list_dead_letters(call: Call) -> Any:
     """Dead letters with their full reason (unresolved only, unless include_resolved)."""
     q: m.DeadLetterQuery = call.query
-    letters = await asyncio.to_thread(call.hub.store.find_dead_letters, **q.model_dump())
+    letters = await asyncio.to_thread(call.hub.store.outbox.find_dead_letters, **q.model_dump())
     return [_letter(x) for x in letters]
 
 
 @operation("GET", "/api/v1/dead-letters/{dead_letter_id}", role="viewer", response=m.DeadLetterOut, path_model=m.DeadLetterPath, tag="dead letters", errors=NOT_FOUND)
 async def get_dead_letter(call: Call) -> Any:
     """One dead letter."""
-    letter = await asyncio.to_thread(call.hub.store.get_dead_letter, call.path.dead_letter_id)
+    letter = await asyncio.to_thread(call.hub.store.outbox.get_dead_letter, call.path.dead_letter_id)
     return _not_found("dead letter with this id") if letter is None else _letter(letter)
 
 
@@ -316,7 +316,7 @@ def _resolved(result: Any) -> m.ResolveOut:
 async def replay_dead_letter(call: Call) -> Any:
     """Send a dead letter again under its original delivery key (a second replay does nothing)."""
     result = await asyncio.to_thread(
-        call.hub.store.replay_dead_letter, call.path.dead_letter_id, call.body.note, force=call.body.force, actor=call.actor
+        call.hub.store.outbox.replay_dead_letter, call.path.dead_letter_id, call.body.note, force=call.body.force, actor=call.actor
     )
     if not result.done and result.message == "no such dead letter":
         return _not_found("dead letter with this id")
@@ -330,7 +330,7 @@ async def replay_dead_letter(call: Call) -> Any:
 async def discard_dead_letter(call: Call) -> Any:
     """Give up on a dead letter, with the reason why."""
     result = await asyncio.to_thread(
-        call.hub.store.discard_dead_letter, call.path.dead_letter_id, call.body.reason, actor=call.actor
+        call.hub.store.outbox.discard_dead_letter, call.path.dead_letter_id, call.body.reason, actor=call.actor
     )
     if not result.done and result.message == "no such dead letter":
         return _not_found("dead letter with this id")
@@ -357,7 +357,7 @@ async def replay_dead_letters(call: Call) -> Any:
 @operation("GET", "/api/v1/cursors", role="viewer", response=list[m.CursorOut], tag="cursors")
 async def list_cursors(call: Call) -> Any:
     """Every saved pull cursor."""
-    return [m.CursorOut.model_validate(c, from_attributes=True) for c in await asyncio.to_thread(call.hub.store.list_cursors)]
+    return [m.CursorOut.model_validate(c, from_attributes=True) for c in await asyncio.to_thread(call.hub.store.config.list_cursors)]
 
 
 def _check_pullable(call: Call) -> Any:
@@ -375,7 +375,7 @@ async def get_cursor(call: Call) -> Any:
     missing = _check_pullable(call)
     if missing is not None:
         return missing
-    view = await asyncio.to_thread(call.hub.store.get_cursor_view, call.path.system, call.path.entity_type)
+    view = await asyncio.to_thread(call.hub.store.config.get_cursor_view, call.path.system, call.path.entity_type)
     if view is None:
         return m.CursorOut(system=call.path.system, entity_type=call.path.entity_type, cursor=None, updated_at=None)
     return m.CursorOut.model_validate(view, from_attributes=True)
@@ -391,8 +391,8 @@ async def set_cursor(call: Call) -> Any:
     if missing is not None:
         return missing
     store = call.hub.store
-    await asyncio.to_thread(store.set_cursor, call.path.system, call.path.entity_type, call.body.cursor, actor=call.actor)
-    view = await asyncio.to_thread(store.get_cursor_view, call.path.system, call.path.entity_type)
+    await asyncio.to_thread(store.config.set_cursor, call.path.system, call.path.entity_type, call.body.cursor, actor=call.actor)
+    view = await asyncio.to_thread(store.config.get_cursor_view, call.path.system, call.path.entity_type)
     return m.CursorOut.model_validate(view, from_attributes=True)
 
 
@@ -420,7 +420,7 @@ async def list_audit(call: Call) -> Any:
     """The audit log, newest first: who changed what, when, before and after."""
     q: m.AuditQuery = call.query
     entries = await asyncio.to_thread(
-        call.hub.store.audit_entries, actor=q.actor, action=q.action, since=q.since, limit=q.limit, offset=q.offset
+        call.hub.store.access.audit_entries, actor=q.actor, action=q.action, since=q.since, limit=q.limit, offset=q.offset
     )
     return [m.AuditOut.model_validate(e, from_attributes=True) for e in entries]
 
@@ -431,16 +431,16 @@ async def list_audit(call: Call) -> Any:
 @operation("GET", "/api/v1/tokens", role="admin", response=list[m.TokenOut], tag="access")
 async def list_tokens(call: Call) -> Any:
     """Admin tokens (never the tokens themselves)."""
-    return [m.TokenOut.model_validate(t, from_attributes=True) for t in await asyncio.to_thread(call.hub.store.list_admin_tokens)]
+    return [m.TokenOut.model_validate(t, from_attributes=True) for t in await asyncio.to_thread(call.hub.store.access.list_admin_tokens)]
 
 
 @operation("POST", "/api/v1/tokens", role="admin", response=m.TokenCreated, status=201, body_model=m.TokenIn, tag="access", errors=(409,))
 async def create_token(call: Call) -> Any:
     """Create an admin token; the answer holds it once."""
     store = call.hub.store
-    if any(t.name == call.body.name for t in await asyncio.to_thread(store.list_admin_tokens)):
+    if any(t.name == call.body.name for t in await asyncio.to_thread(store.access.list_admin_tokens)):
         return problem(409, "Conflict", "a token with this name exists")
-    token, plain = await asyncio.to_thread(store.add_admin_token, call.body.name, call.body.role, actor=call.actor)
+    token, plain = await asyncio.to_thread(store.access.add_admin_token, call.body.name, call.body.role, actor=call.actor)
     return m.TokenCreated(**m.TokenOut.model_validate(token, from_attributes=True).model_dump(), token=plain)
 
 
@@ -450,9 +450,9 @@ async def revoke_token(call: Call) -> Any:
     if call.actor == f"token:{call.path.name}":
         return problem(409, "Conflict", "a token cannot revoke itself; use another admin token or the CLI")
     store = call.hub.store
-    if not await asyncio.to_thread(store.revoke_admin_token, call.path.name, actor=call.actor):
+    if not await asyncio.to_thread(store.access.revoke_admin_token, call.path.name, actor=call.actor):
         return _not_found("active token with this name")
-    token = next(t for t in await asyncio.to_thread(store.list_admin_tokens) if t.name == call.path.name)
+    token = next(t for t in await asyncio.to_thread(store.access.list_admin_tokens) if t.name == call.path.name)
     return m.TokenOut.model_validate(token, from_attributes=True)
 
 
@@ -467,7 +467,7 @@ def _client(client: ApiClient) -> m.ClientOut:
 @operation("GET", "/api/v1/clients", role="admin", response=list[m.ClientOut], tag="access")
 async def list_clients(call: Call) -> Any:
     """Producer API clients with their scope (never their keys or secrets)."""
-    return [_client(c) for c in await asyncio.to_thread(call.hub.store.list_clients)]
+    return [_client(c) for c in await asyncio.to_thread(call.hub.store.access.list_clients)]
 
 
 @operation("POST", "/api/v1/clients", role="admin", response=m.ClientCreated, status=201, body_model=m.ClientIn, tag="access", errors=(409,))
@@ -480,10 +480,10 @@ async def create_client(call: Call) -> Any:
     if scoped == body.all_orgs:
         return problem(400, "Bad Request", "give allowed_orgs and/or allowed_provinces, or all_orgs: true (not both)")
     store = call.hub.store
-    if await asyncio.to_thread(store.get_client, body.name) is not None:
+    if await asyncio.to_thread(store.access.get_client, body.name) is not None:
         return problem(409, "Conflict", "a client with this name exists")
     client, key = await asyncio.to_thread(
-        store.add_client, body.name, body.system, body.allowed_orgs, body.allowed_provinces, hmac=body.hmac, actor=call.actor
+        store.access.add_client, body.name, body.system, body.allowed_orgs, body.allowed_provinces, hmac=body.hmac, actor=call.actor
     )
     return m.ClientCreated(**_client(client).model_dump(), key=key, hmac_secret=client.hmac_secret)
 
@@ -502,7 +502,7 @@ async def update_client(call: Call) -> Any:
         changes["allowed_orgs"] = changes["allowed_provinces"] = None
     elif "allowed_orgs" in changes or "allowed_provinces" in changes or all_orgs is False:
         # Ending every restriction is as deliberate as creating an unrestricted client: it needs all_orgs.
-        current = await asyncio.to_thread(store.get_client, call.path.name)
+        current = await asyncio.to_thread(store.access.get_client, call.path.name)
         if current is None:
             return _not_found("client with this name")
         orgs = changes.get("allowed_orgs", current.allowed_orgs)
@@ -512,5 +512,5 @@ async def update_client(call: Call) -> Any:
                 400, "Bad Request",
                 "this change would let the client write for every organisation; send all_orgs: true to mean that",
             )
-    client = await asyncio.to_thread(store.update_client, call.path.name, changes, actor=call.actor)
+    client = await asyncio.to_thread(store.access.update_client, call.path.name, changes, actor=call.actor)
     return _not_found("client with this name") if client is None else _client(client)

@@ -36,7 +36,7 @@ async def check_signature(request: web.Request, hub: object, client: ApiClient, 
         return problem(401, "Unauthorized", str(exc), rule="signature.invalid")
     signature = request.headers[SIGNATURE_HEADER].strip()
     expires = datetime.fromtimestamp(timestamp + window + 1, UTC)
-    fresh = await asyncio.to_thread(hub.store.claim_signature, signature, client.client_id, expires)  # type: ignore[attr-defined]
+    fresh = await asyncio.to_thread(hub.store.access.claim_signature, signature, client.client_id, expires)  # type: ignore[attr-defined]
     if not fresh:
         log.warning("signature_reused", client=client.name)
         return problem(401, "Unauthorized", "this signature was already used; sign each request anew", rule="signature.reused")

@@ -33,6 +33,7 @@ from core.plugin_types import Delivered as WriteDelivered
 from core.plugin_types import Rejected, Retryable, WriteItem
 from core.settings import DeliverySettings
 from core.store.outbox import budget_spent
+from core.store.repos.outbox import OutboxRepository
 from core.store.records import ClaimedDelivery, Dead, Delivered, DeliveryResult, GiveBack, Retry, utcnow
 
 log = structlog.get_logger("prasan.delivery")
@@ -160,7 +161,7 @@ class DeliveryWorker:
     """Delivers to one destination: claims only its rows, writes them in chunks of the system's batch
     size, up to its write concurrency, so that a slow or failing system delays nobody else."""
 
-    store: Any
+    outbox: OutboxRepository
     system: AgencySystem
     settings: DeliverySettings
     observer: DeliveryObserver = field(default_factory=DeliveryObserver)
@@ -234,12 +235,12 @@ class DeliveryWorker:
             # Taken before the claim, so it is never later than the lease the store writes.
             lease_ends = time.monotonic() + self.lease_s
             claimed: list[ClaimedDelivery] = await asyncio.to_thread(
-                self.store.claim_due, self.worker_id, limit, None, self.lease_s, self.destination
+                self.outbox.claim_due, self.worker_id, limit, None, self.lease_s, self.destination
             )
             if not claimed:
                 return 0
             results = await self._deliver(claimed, lease_ends)
-            await asyncio.to_thread(self.store.complete, results)
+            await asyncio.to_thread(self.outbox.complete, results)
             return len(claimed)
         finally:
             if probe:

@@ -52,7 +52,7 @@ class Hub:
         self.store = store
         self.observer = observer
         self.ingestor = Ingestor(store, self.reference, router, observer=observer)
-        self.pulls = PullRunner(store, systems, self.ingestor, observer)
+        self.pulls = PullRunner(store.config, systems, self.ingestor, observer)
         self.admin = AdminServices(store, router, registry, settings, systems)
         self.plugin_health = PluginHealth(systems, lambda: self.http)
         self.http: aiohttp.ClientSession | None = None
@@ -125,7 +125,7 @@ class Hub:
                     continue
                 for _ in range(self.settings.delivery.workers):
                     worker = DeliveryWorker(
-                        store=self.store, system=system, settings=self.settings.delivery, observer=self.observer
+                        outbox=self.store.outbox, system=system, settings=self.settings.delivery, observer=self.observer
                     )
                     self.workers.append(worker)
                     self._tasks.append(asyncio.create_task(worker.run(self._stop), name=worker.worker_id))

@@ -171,7 +171,7 @@ class Ingestor:
 
     async def _earlier_answer(self, message: InboundMessage) -> dict[str, Any] | None:
         earlier = await asyncio.to_thread(
-            self.store.find_message_by_idempotency_key, message.client_name, message.idempotency_key
+            self.store.inbox.find_message_by_idempotency_key, message.client_name, message.idempotency_key
         )
         if earlier is None:
             return None
@@ -197,7 +197,7 @@ class Ingestor:
                 "payload.unreadable", f"the payload could not be read: {type(exc).__name__}: {exc}"[:500]
             )
             kept = dataclasses.replace(message, idempotency_key=None)
-            await asyncio.to_thread(self.store.record_failed_message, kept, failure.reason, failure.rule)
+            await asyncio.to_thread(self.store.inbox.record_failed_message, kept, failure.reason, failure.rule)
             self.observer.on_payload_failed(plugin.name, failure.rule)
             if failure is exc:
                 raise
@@ -221,7 +221,7 @@ class Ingestor:
             message.record_count = len(records)
             respond = _response_of(len(records)) if message.idempotency_key else None
             outcome = await asyncio.to_thread(
-                functools.partial(self.store.ingest, respond=respond),
+                functools.partial(self.store.inbox.ingest, respond=respond),
                 message, entities, rejections, self.route, cursor,
             )
             self.observer.on_ingested(plugin.name, outcome, cursor.entity_type if cursor else None)
@@ -260,7 +260,7 @@ class Ingestor:
         ]
         refused = dataclasses.replace(message, idempotency_key=None)
         await asyncio.to_thread(
-            self.store.record_refused_message,
+            self.store.inbox.record_refused_message,
             refused,
             rejections,
             actor=f"client:{scope.client.name}",

@@ -1,7 +1,7 @@
 """Scheduled work on APScheduler: pulls from systems that are polled, and plugin health checks.
 
 Retries need no job of their own: every delivery round claims the rows whose backoff has ended or
-whose lease expired (`Store.claim_due`), so a second "sweep" would only run the same claim twice.
+whose lease expired (`OutboxRepository.claim_due`), so a second "sweep" would only run the same claim twice.
 
 A pull saves its cursor in the same transaction as the records it read (see `Ingestor.ingest_records`),
 so a cursor never moves past a record that was not committed.
@@ -26,7 +26,7 @@ from core.health import PluginHealth
 from core.ingest import Ingestor
 from core.observer import HubObserver
 from core.plugin_manager import Systems
-from core.store import Store
+from core.store.repos.config import ConfigRepository
 from core.store.records import CursorUpdate, InboundMessage
 
 log = structlog.get_logger("prasan.scheduler")
@@ -35,8 +35,8 @@ log = structlog.get_logger("prasan.scheduler")
 class PullRunner:
     """Runs one pull of (system, entity type): read batches from the saved cursor, ingest each."""
 
-    def __init__(self, store: Store, systems: Systems, ingestor: Ingestor, observer: HubObserver) -> None:
-        self.store = store
+    def __init__(self, config: ConfigRepository, systems: Systems, ingestor: Ingestor, observer: HubObserver) -> None:
+        self.config = config  # cursors and last successful pulls
         self.systems = systems
         self.ingestor = ingestor
         self.observer = observer
@@ -53,7 +53,7 @@ class PullRunner:
                 raise
             # Kept in the database so that "last successful sync" survives restarts and is the same in
             # every hub process, even when the pull found nothing new and the cursor did not move.
-            await asyncio.to_thread(self.store.mark_pulled, system, entity_type)
+            await asyncio.to_thread(self.config.mark_pulled, system, entity_type)
             self.observer.pulled(system, entity_type, total, time.perf_counter() - started)
             log.info("pull_done", records=total)
         return total
@@ -61,7 +61,7 @@ class PullRunner:
     async def _pull(self, system: str, entity_type: str) -> int:
         plugin = self.systems.get(system)
         stream = plugin.stream_for(entity_type)
-        cursor = await asyncio.to_thread(self.store.get_cursor, system, entity_type)
+        cursor = await asyncio.to_thread(self.config.get_cursor, system, entity_type)
         total = 0
         while True:
             started_from = cursor

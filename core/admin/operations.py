@@ -45,7 +45,7 @@ async def replay_many(
     *,
     page_size: int = REPLAY_PAGE_SIZE,
 ) -> BulkReplay:
-    """Replay every open dead letter matching `filters` (the keywords of `store.find_dead_letters`),
+    """Replay every open dead letter matching `filters` (the keywords of `store.outbox.find_dead_letters`),
     reading them `page_size` at a time until none is left; `limit` (None: no limit) stops after that
     many were tried. Each replay reuses its delivery key and is audited as `actor`, so running the same
     bulk replay twice sends nothing new.
@@ -64,7 +64,7 @@ async def replay_many(
     left_open = 0
     while limit is None or len(results) < limit:
         page = await asyncio.to_thread(
-            store.find_dead_letters,
+            store.outbox.find_dead_letters,
             **filters,
             include_resolved=False,
             limit=2 * page_size,
@@ -80,7 +80,7 @@ async def replay_many(
             if letter.outbox_id in replayed_outbox:
                 left_open += 1  # died again after this run replayed it: left for the operator
                 continue
-            result = await asyncio.to_thread(store.replay_dead_letter, letter.id, note, actor=actor)
+            result = await asyncio.to_thread(store.outbox.replay_dead_letter, letter.id, note, actor=actor)
             results.append(result)
             if result.done:
                 replayed += 1
@@ -95,5 +95,5 @@ async def replay_many(
 async def pull_now(pulls: PullRunner, store: Store, system: str, entity_type: str, actor: str) -> int:
     """Run one pull of (system, entity type) at once, from its saved cursor; audited."""
     records = await pulls.pull(system, entity_type)
-    await asyncio.to_thread(store.audit, actor, "pull.now", f"cursor:{system}/{entity_type}", None, {"records": records})
+    await asyncio.to_thread(store.access.audit, actor, "pull.now", f"cursor:{system}/{entity_type}", None, {"records": records})
     return records

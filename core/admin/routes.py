@@ -38,7 +38,7 @@ class RouteService:
 
     def load(self) -> None:
         """Apply the stored changes over the baseline (blocking; call through a thread)."""
-        stored = {o.name: o.value for o in self.store.overrides(KIND)}
+        stored = {o.name: o.value for o in self.store.config.overrides(KIND)}
         if stored == self._applied:
             return
         routes = dict(self.baseline)
@@ -53,11 +53,11 @@ class RouteService:
             routes[name] = route
         self.router.replace(routes.values())
         self._applied = stored
-        self.store.paused = paused_pairs(self.router.routes)
+        self.store.outbox.paused = paused_pairs(self.router.routes)
 
     def reconcile(self) -> tuple[int, int]:
         """Hold and release outbox rows to match the pause state of the applied table (blocking)."""
-        held, released = self.store.reconcile_holds(paused_pairs(self.router.routes), list(self.systems))
+        held, released = self.store.outbox.reconcile_holds(paused_pairs(self.router.routes), list(self.systems))
         if held or released:
             log.info("deliveries_reconciled_with_pauses", held=held, released=released)
         return held, released
@@ -83,7 +83,7 @@ class RouteService:
         """Create or replace a route; validated against the installed systems before it is stored."""
         check_route(route, self.systems)
         before = self.router.get(route.name)
-        self.store.put_override(
+        self.store.config.put_override(
             KIND,
             route.name,
             route.model_dump(mode="json"),
@@ -106,7 +106,7 @@ class RouteService:
             others = [d for d in before.paused_destinations if d != destination]
             after = before.model_copy(update={"paused_destinations": others + ([destination] if paused else [])})
         action = ("route.pause" if paused else "route.resume") + ("" if destination is None else "_destination")
-        self.store.put_override(
+        self.store.config.put_override(
             KIND, name, after.model_dump(mode="json"), actor=actor, action=action, before=before.model_dump(mode="json")
         )
         self.load()

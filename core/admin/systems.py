@@ -34,7 +34,7 @@ class SystemUrls:
     def load(self) -> None:
         """Apply the stored URLs (blocking; call through a thread)."""
         wanted: dict[str, str | None] = {}  # None: stored but refused, so the configured URL applies
-        for override in self.store.overrides(KIND):
+        for override in self.store.config.overrides(KIND):
             url = override.value.get("base_url") if isinstance(override.value, dict) else None
             try:
                 if not isinstance(url, str):
@@ -68,7 +68,7 @@ class SystemUrls:
     def set(self, system: str, base_url: str, actor: str) -> str:
         check_url(base_url, self.settings.destination_url_allowlist)
         before = self.current(system)
-        self.store.put_override(
+        self.store.config.put_override(
             KIND, system, {"base_url": base_url}, actor=actor, action="system.set_url", before={"base_url": before}
         )
         # Applied to the running system at once, so the next batch goes to the new URL.

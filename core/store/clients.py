@@ -135,3 +135,17 @@ def replace_key(conn: Connection, name: str, system: str | None, now: datetime) 
     )
     row = conn.execute(select(api_clients).where(api_clients.c.name == name)).one()
     return _client(row), plain
+
+
+def audit_view(client: ApiClient | None) -> dict[str, Any] | None:
+    """What the audit log keeps of a client: never its key or signing secret."""
+    if client is None:
+        return None
+    return {
+        "name": client.name,
+        "system": client.system,
+        "allowed_orgs": client.allowed_orgs,
+        "allowed_provinces": client.allowed_provinces,
+        "disabled": client.disabled,
+        "signed_requests": client.hmac_secret is not None,
+    }

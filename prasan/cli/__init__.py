@@ -130,7 +130,7 @@ def cmd_clients_add(args: argparse.Namespace) -> int:
         )
     store = Store(_settings().resolved_database_url)
     store.upgrade()
-    client, key = store.add_client(
+    client, key = store.access.add_client(
         args.name, args.system, allowed_orgs=args.org, allowed_provinces=args.province, hmac=args.hmac, actor="cli"
     )
     store.dispose()

@@ -44,20 +44,20 @@ def _with_store(work: Callable[[Any, argparse.Namespace], int]) -> Callable[[arg
 
 
 def _tokens_add(store: Any, args: argparse.Namespace) -> int:
-    token, plain = store.add_admin_token(args.name, args.role, actor=_actor())
+    token, plain = store.access.add_admin_token(args.name, args.role, actor=_actor())
     print(f"admin token {token.name} with role {token.role}; the token is shown once:", file=sys.stderr)
     print(plain)
     return 0
 
 
 def _tokens_list(store: Any, args: argparse.Namespace) -> int:
-    for t in store.list_admin_tokens():
+    for t in store.access.list_admin_tokens():
         print(f"{t.name}\t{t.role}\t{t.token_prefix}...\t{'revoked' if t.disabled else 'active'}")
     return 0
 
 
 def _tokens_revoke(store: Any, args: argparse.Namespace) -> int:
-    if not store.revoke_admin_token(args.name, actor=_actor()):
+    if not store.access.revoke_admin_token(args.name, actor=_actor()):
         print(f"no active token named {args.name!r}", file=sys.stderr)
         return 1
     print(f"revoked {args.name}")
@@ -72,7 +72,7 @@ def _dlq_filters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _dlq_list(store: Any, args: argparse.Namespace) -> int:
-    for d in store.find_dead_letters(**_dlq_filters(args), include_resolved=args.all, limit=args.limit):
+    for d in store.outbox.find_dead_letters(**_dlq_filters(args), include_resolved=args.all, limit=args.limit):
         state = d.resolution or "open"
         print(f"{d.id}\t{d.destination}\t{d.entity_type}\t{d.entity_id}\tv{d.version}\t{state}\t{d.reason}")
     return 0
@@ -89,7 +89,7 @@ def _dlq_replay(store: Any, args: argparse.Namespace) -> int:
         print(f"matched {outcome.matched}, replayed {outcome.replayed}, skipped {outcome.skipped}", file=sys.stderr)
         results = outcome.results
     elif args.ids:
-        results = [store.replay_dead_letter(i, args.note, force=args.force, actor=_actor()) for i in args.ids]
+        results = [store.outbox.replay_dead_letter(i, args.note, force=args.force, actor=_actor()) for i in args.ids]
     else:
         print("give dead-letter ids, or --matching with filters", file=sys.stderr)
         return 2
@@ -99,7 +99,7 @@ def _dlq_replay(store: Any, args: argparse.Namespace) -> int:
 
 
 def _dlq_discard(store: Any, args: argparse.Namespace) -> int:
-    result = store.discard_dead_letter(args.id, args.reason, actor=_actor())
+    result = store.outbox.discard_dead_letter(args.id, args.reason, actor=_actor())
     print(f"{result.dead_letter_id}\t{'discarded' if result.done else 'unchanged'}\t{result.message}")
     return 0 if result.done else 1
 
@@ -143,14 +143,14 @@ def _routes_pause(paused: bool) -> Callable[[Any, argparse.Namespace], int]:
 
 
 def _cursors_list(store: Any, args: argparse.Namespace) -> int:
-    for c in store.list_cursors():
+    for c in store.config.list_cursors():
         print(f"{c.system}\t{c.entity_type}\t{c.cursor}\t{c.updated_at.isoformat()}")
     return 0
 
 
 def _cursors_set(store: Any, args: argparse.Namespace) -> int:
     cursor = None if args.reset else args.cursor
-    store.set_cursor(args.system, args.entity_type, cursor, actor=_actor())
+    store.config.set_cursor(args.system, args.entity_type, cursor, actor=_actor())
     print(f"{args.system}/{args.entity_type}: {cursor}")
     return 0
 

@@ -83,10 +83,10 @@ async def _demo(port: int) -> None:
     clients: dict[str, str] = {}
     for name in registry.names():
         if registry.get(name).cls.formats:
-            _, key = await asyncio.to_thread(hub.store.replace_client_key, f"demo-{name}", name)
+            _, key = await asyncio.to_thread(hub.store.access.replace_client_key, f"demo-{name}", name)
             # The demo's clients write for every organisation, so any area's sample works.
             every = {"allowed_orgs": EVERY_ORGANISATION, "allowed_provinces": EVERY_ORGANISATION}
-            await asyncio.to_thread(hub.store.update_client, f"demo-{name}", every, actor="demo")
+            await asyncio.to_thread(hub.store.access.update_client, f"demo-{name}", every, actor="demo")
             clients[name] = key
     admin_token = await asyncio.to_thread(_fresh_admin_token, hub.store)
     runner, bound = await serve(create_app(hub), "127.0.0.1", free_port(port))
@@ -122,10 +122,10 @@ async def _demo(port: int) -> None:
 
 def _fresh_admin_token(store: Any) -> str:
     """A new admin token for this run; those of earlier runs are revoked."""
-    for token in store.list_admin_tokens():
+    for token in store.access.list_admin_tokens():
         if token.name.startswith("demo-admin") and not token.disabled:
-            store.revoke_admin_token(token.name, actor="demo")
-    _, plain = store.add_admin_token(f"demo-admin-{secrets.token_hex(4)}", "admin", actor="demo")
+            store.access.revoke_admin_token(token.name, actor="demo")
+    _, plain = store.access.add_admin_token(f"demo-admin-{secrets.token_hex(4)}", "admin", actor="demo")
     return plain
 
 

@@ -54,7 +54,7 @@ class RunningHub:
 
     async def settled(self) -> bool:
         """No delivery pending or in flight."""
-        stats = await asyncio.to_thread(self.hub.store.outbox_stats)
+        stats = await asyncio.to_thread(self.hub.store.outbox.outbox_stats)
         return all(s.pending == 0 and s.in_flight == 0 for s in stats)
 
 
@@ -103,8 +103,8 @@ async def running_hub(database_url: str, request: pytest.FixtureRequest) -> Asyn
     hub = Hub.build(settings)
     app = create_app(hub)
     hub_runner, hub_url = await _start(app)
-    _, key = await asyncio.to_thread(hub.store.add_client, "e2e-eplan", "eplan")
-    _, admin_token = await asyncio.to_thread(hub.store.add_admin_token, "e2e-admin", "admin", actor="test")
+    _, key = await asyncio.to_thread(hub.store.access.add_client, "e2e-eplan", "eplan")
+    _, admin_token = await asyncio.to_thread(hub.store.access.add_admin_token, "e2e-admin", "admin", actor="test")
     async with aiohttp.ClientSession() as http:
         yield RunningHub(hub, hub_url, elaas_url, eplan_url, key, http, admin_token, app)
     await hub_runner.cleanup()

@@ -29,7 +29,7 @@ async def test_pausing_holds_deliveries_and_resuming_sends_them(running_hub: Run
     assert status == 202
     await asyncio.sleep(0.3)  # workers poll every 20 ms: time enough to send, had it not been held
     assert await documents_by_project(hub) == {}
-    [stats] = await asyncio.to_thread(hub.hub.store.outbox_stats)
+    [stats] = await asyncio.to_thread(hub.hub.store.outbox.outbox_stats)
     assert stats.held == 2 and stats.pending == 0
     status, _ = await call(hub, "POST", f"/api/v1/routes/{ROUTE}/destinations/elaas/resume")
     assert status == 200
@@ -161,7 +161,7 @@ async def test_dead_letters_replay_once_in_bulk_and_discard_with_a_reason(runnin
     status, letters = await call(hub, "GET", "/api/v1/dead-letters", include_resolved="true")
     assert {x["resolution"] for x in letters} == {"replayed"}
     assert (await call(hub, "POST", "/api/v1/dead-letters/999999/discard", {"reason": "x"}))[0] == 404
-    actions = [e.action for e in await asyncio.to_thread(hub.hub.store.audit_entries)]
+    actions = [e.action for e in await asyncio.to_thread(hub.hub.store.access.audit_entries)]
     assert actions.count("dead_letter.replay") == 2
 
 

@@ -34,9 +34,9 @@ async def test_every_admin_route_refuses_no_token_a_wrong_token_and_a_weaker_rol
     store = hub.hub.store
     tokens = {}
     for role in map(str, ROLE_RANK):
-        _, tokens[role] = await asyncio.to_thread(store.add_admin_token, f"t-{role}", role, actor="test")
-    _, revoked = await asyncio.to_thread(store.add_admin_token, "t-revoked", "admin", actor="test")
-    await asyncio.to_thread(store.revoke_admin_token, "t-revoked", actor="test")
+        _, tokens[role] = await asyncio.to_thread(store.access.add_admin_token, f"t-{role}", role, actor="test")
+    _, revoked = await asyncio.to_thread(store.access.add_admin_token, "t-revoked", "admin", actor="test")
+    await asyncio.to_thread(store.access.revoke_admin_token, "t-revoked", actor="test")
 
     admin_routes, public = [], set()
     for route in hub.app.router.routes():

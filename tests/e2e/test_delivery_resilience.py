@@ -36,7 +36,7 @@ async def test_wrong_credentials_hold_the_destination_until_they_are_fixed(runni
     assert {state for state, _, _ in found} <= {"pending", "in_flight"}
     assert all(attempts <= 1 for _, attempts, _ in found)  # holding uses no attempt (1: one in flight now)
     assert all("credentials" in (error or "") for _, _, error in found)
-    assert await asyncio.to_thread(hub.hub.store.list_dead_letters) == []
+    assert await asyncio.to_thread(hub.hub.store.outbox.list_dead_letters) == []
     assert await documents_by_project(hub) == {}
     answer = await hub.get_json(f"{hub.url}/readyz")
     assert "credentials" in answer["checks"]["plugins"]["held_destinations"]["elaas"]
@@ -44,4 +44,4 @@ async def test_wrong_credentials_hold_the_destination_until_they_are_fixed(runni
     hub.hub.systems.reconfigure("elaas", configured)
     await hub.wait_until(hub.settled, "backlog delivered once the credentials are right")
     assert len(await documents_by_project(hub)) == 3
-    assert await asyncio.to_thread(hub.hub.store.list_dead_letters) == []
+    assert await asyncio.to_thread(hub.hub.store.outbox.list_dead_letters) == []

@@ -75,7 +75,7 @@ async def test_a_hanging_destination_does_not_delay_another(database_url: str, t
     )
     hub = Hub.build(settings, registry=load_plugins(extra_plugins=[("stalled", StalledPlugin())]))
     hub_runner, hub_url = await _start(create_app(hub))
-    _, key = await asyncio.to_thread(hub.store.add_client, "isolation", "eplan")
+    _, key = await asyncio.to_thread(hub.store.access.add_client, "isolation", "eplan")
     try:
         async with aiohttp.ClientSession() as http:
             running = RunningHub(hub, hub_url, elaas_url, "", key, http)
@@ -96,7 +96,7 @@ async def test_a_hanging_destination_does_not_delay_another(database_url: str, t
 
             await running.wait_until(elaas_has_all, "e-LAAS receives every project while the other system hangs")
             assert len(received) == 1 and not release.is_set()  # the stalled system is still on its first write
-            stats = {s.destination: s for s in await asyncio.to_thread(hub.store.outbox_stats)}
+            stats = {s.destination: s for s in await asyncio.to_thread(hub.store.outbox.outbox_stats)}
             assert stats["elaas"].pending == 0 and stats["elaas"].in_flight == 0
             assert stats["stalled"].in_flight + stats["stalled"].pending == 5
 

@@ -167,7 +167,7 @@ async def test_bad_rows_are_rejected_with_reasons_and_kept_while_others_go_throu
     assert rejected[2]["field"] == "งบประมาณ 2566" and rejected[2]["value"] == "12,34,5.678" and rejected[2]["reason"]
     assert rejected[3]["field"] == "รหัส อปท." and rejected[3]["value"] == "5500199"
     assert rejected[3]["rule"] == "org.unknown"
-    message = await asyncio.to_thread(hub.hub.store.get_message, answer["message_id"])
+    message = await asyncio.to_thread(hub.hub.store.inbox.get_message, answer["message_id"])
     assert message is not None and message.payload == to_csv(rows)
     assert {r.row for r in message.rejections} == {2, 3}
     assert all(r.native_record for r in message.rejections)
@@ -207,7 +207,7 @@ async def test_retry_after_503s_and_dead_letter_after_400_block_nothing_else(run
         [delivery] = await _deliveries_of(hub, entity["id"])
         states[entity["id"]] = (delivery["state"], delivery["attempts"])
     assert sorted(states.values()) == [("dead", 1), ("delivered", 1)]
-    dead = await asyncio.to_thread(hub.hub.store.list_dead_letters)
+    dead = await asyncio.to_thread(hub.hub.store.outbox.list_dead_letters)
     assert len(dead) == 1 and "400" in dead[0].reason
     assert dead[0].entity_id == second["entities"][0]["id"]
 
@@ -281,7 +281,7 @@ async def test_ingest_refuses_missing_and_foreign_keys(running_hub: RunningHub) 
         assert response.status == 401
     status, _ = await hub.post(to_csv(p02_rows(1)), "text/csv", key="prs_not-a-real-key-at-all")
     assert status == 401
-    _, elaas_key = await asyncio.to_thread(hub.hub.store.add_client, "e2e-elaas", "elaas")
+    _, elaas_key = await asyncio.to_thread(hub.hub.store.access.add_client, "e2e-elaas", "elaas")
     status, problem = await hub.post(to_csv(p02_rows(1)), "text/csv", key=elaas_key)
     assert status == 403 and "elaas" in problem["detail"]  # a key of one system cannot write another
 
@@ -313,7 +313,7 @@ async def test_scheduled_pull_saves_its_cursor_and_does_not_reread(running_hub: 
     runner = hub.hub.pulls
     first = await runner.pull("eplan", "plan_project")
     assert first > 0
-    cursor = await asyncio.to_thread(hub.hub.store.get_cursor, "eplan", "plan_project")
+    cursor = await asyncio.to_thread(hub.hub.store.config.get_cursor, "eplan", "plan_project")
     assert cursor is not None
     assert await runner.pull("eplan", "plan_project") == 0
     await hub.wait_until(hub.settled, "pulled projects delivered")

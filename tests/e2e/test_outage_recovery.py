@@ -52,8 +52,8 @@ async def hub(database_url: str) -> AsyncIterator[RunningHub]:
     )
     built = Hub.build(settings)
     hub_runner, hub_url = await _start(create_app(built))
-    _, key = await asyncio.to_thread(built.store.add_client, "outage", "eplan")
-    _, token = await asyncio.to_thread(built.store.add_admin_token, "outage-admin", "admin", actor="test")
+    _, key = await asyncio.to_thread(built.store.access.add_client, "outage", "eplan")
+    _, token = await asyncio.to_thread(built.store.access.add_admin_token, "outage-admin", "admin", actor="test")
     try:
         async with aiohttp.ClientSession() as http:
             yield RunningHub(built, hub_url, elaas_url, eplan_url, key, http, token)
@@ -108,7 +108,7 @@ async def test_an_outage_longer_than_the_window_ends_delivered_in_order(hub: Run
     await asyncio.sleep(WINDOW_S * 1.5)  # the outage outlasts every delivery's retry window
     refused = [e for e in await log_entries(hub) if e["status"] == 503]
     assert len(refused) > 20  # probed again and again: far more tries than the route's 8 attempts
-    assert await asyncio.to_thread(hub.hub.store.list_dead_letters) == []
+    assert await asyncio.to_thread(hub.hub.store.outbox.list_dead_letters) == []
     found = await asyncio.to_thread(outbox_rows, hub)
     assert {state for _, _, state, _ in found} <= {"pending", "in_flight"}
     assert max(attempts for _, _, _, attempts in found) <= DELIVERY.down_after_failures  # attempts barely used
@@ -120,7 +120,7 @@ async def test_an_outage_longer_than_the_window_ends_delivered_in_order(hub: Run
     await hub.wait_until(hub.settled, "the backlog delivered without an operator")
     found = await asyncio.to_thread(outbox_rows, hub)
     assert len(found) == 9 and {state for _, _, state, _ in found} == {"delivered"}
-    assert await asyncio.to_thread(hub.hub.store.list_dead_letters) == []
+    assert await asyncio.to_thread(hub.hub.store.outbox.list_dead_letters) == []
     assert not any(w.held for w in hub.hub.workers)
     ready = await hub.get_json(f"{hub.url}/readyz")
     assert "held_destinations" not in ready["checks"]["plugins"]
@@ -145,15 +145,15 @@ async def test_a_dead_letter_superseded_by_a_delivered_version_is_closed(hub: Ru
     status, first = await hub.post(to_csv(rows), "text/csv; charset=utf-8")
     assert status == 202
     await hub.wait_until(hub.settled, "version 1 settled")
-    (letter,) = await asyncio.to_thread(hub.hub.store.list_dead_letters)
+    (letter,) = await asyncio.to_thread(hub.hub.store.outbox.list_dead_letters)
     assert letter.version == 1 and "400" in letter.reason
     assert (await asyncio.to_thread(hub.hub.store.gauge_snapshot)).unresolved_dead_letters == {"elaas": 1}
 
     status, second = await hub.post(to_csv(changed(rows, [0])), "text/csv; charset=utf-8")
     assert status == 202
     await hub.wait_until(hub.settled, "version 2 delivered")
-    assert await asyncio.to_thread(hub.hub.store.list_dead_letters) == []
-    closed = await asyncio.to_thread(hub.hub.store.get_dead_letter, letter.id)
+    assert await asyncio.to_thread(hub.hub.store.outbox.list_dead_letters) == []
+    closed = await asyncio.to_thread(hub.hub.store.outbox.get_dead_letter, letter.id)
     assert closed.resolution == "superseded"
     assert closed.resolution_note.startswith("superseded by version 2 delivered at ")
     assert (await asyncio.to_thread(hub.hub.store.gauge_snapshot)).unresolved_dead_letters == {}

@@ -25,8 +25,8 @@ async def _post(hub: RunningHub, body: bytes, key: str, **headers: str) -> tuple
 
 
 async def _counts(hub: RunningHub) -> tuple[int, int]:
-    entities = await asyncio.to_thread(hub.hub.store.search_entities, limit=1000)
-    stats = await asyncio.to_thread(hub.hub.store.outbox_stats)
+    entities = await asyncio.to_thread(hub.hub.store.entities.search_entities, limit=1000)
+    stats = await asyncio.to_thread(hub.hub.store.outbox.outbox_stats)
     return len(entities), sum(s.pending + s.in_flight + s.delivered + s.held for s in stats)
 
 
@@ -34,16 +34,16 @@ async def test_a_record_outside_the_clients_organisations_fails_the_whole_reques
     hub = running_hub
     rows = p02_rows(3)
     mine = [rows[0][1], rows[1][1]]
-    _, key = await asyncio.to_thread(hub.hub.store.add_client, "scoped", "eplan", allowed_orgs=mine)
+    _, key = await asyncio.to_thread(hub.hub.store.access.add_client, "scoped", "eplan", allowed_orgs=mine)
     status, answer, headers = await _post(hub, to_csv(rows), key)
     assert status == 403 and headers["Content-Type"].startswith("application/problem+json")
     outsider = chiang_mai_orgs(3)[2]
     assert answer["rule"] == "scope.org_outside" and answer["org_codes"] == [outsider]
     assert await _counts(hub) == (0, 0)  # nothing of the request is stored as accepted
-    message = await asyncio.to_thread(hub.hub.store.get_message, answer["message_id"])
+    message = await asyncio.to_thread(hub.hub.store.inbox.get_message, answer["message_id"])
     assert message.outcome == "refused" and message.accepted_count == 0
     assert [r.rule for r in message.rejections] == ["scope.org_outside"] and message.rejections[0].row == 3
-    [audit] = await asyncio.to_thread(hub.hub.store.audit_entries, action="ingest.refused")
+    [audit] = await asyncio.to_thread(hub.hub.store.access.audit_entries, action="ingest.refused")
     assert audit.actor == "client:scoped" and outsider in audit.detail
 
     status, answer, _ = await _post(hub, to_csv(rows[:2]), key)  # only its own organisations: accepted
@@ -53,7 +53,7 @@ async def test_a_record_outside_the_clients_organisations_fails_the_whole_reques
 async def test_province_scope_admits_its_organisations_and_unknown_codes_stay_row_rejections(running_hub: RunningHub) -> None:
     hub = running_hub
     rows = p02_rows(2)  # Chiang Mai (50)
-    _, key = await asyncio.to_thread(hub.hub.store.add_client, "cm", "eplan", allowed_provinces=["50"])
+    _, key = await asyncio.to_thread(hub.hub.store.access.add_client, "cm", "eplan", allowed_provinces=["50"])
     unknown = list(rows[1])
     unknown[1] = _unregistered_code(rows[1][1])  # no such organisation: a rejected row, not a refusal
     status, answer, _ = await _post(hub, to_csv([rows[0], unknown]), key)
@@ -86,7 +86,7 @@ def _unregistered_code(near: str) -> str:
 async def test_idempotency_key_under_scope_and_signatures(running_hub: RunningHub) -> None:
     hub = running_hub
     rows = p02_rows(2)
-    _, key = await asyncio.to_thread(hub.hub.store.add_client, "one-org", "eplan", allowed_orgs=[rows[0][1]])
+    _, key = await asyncio.to_thread(hub.hub.store.access.add_client, "one-org", "eplan", allowed_orgs=[rows[0][1]])
     # A refusal is never replayed as an acceptance: the same key and body are judged again.
     for _ in range(2):
         status, _, _ = await _post(hub, to_csv(rows), key, **{"Idempotency-Key": "k-1"})
@@ -98,7 +98,7 @@ async def test_idempotency_key_under_scope_and_signatures(running_hub: RunningHu
     status, conflict, _ = await _post(hub, to_csv(rows[:1]) + b"\n", key, **{"Idempotency-Key": "k-1"})
     assert status == 409 and conflict["message_id"] == first["message_id"]
 
-    client, signed_key = await asyncio.to_thread(hub.hub.store.add_client, "signer-idem", "eplan", hmac=True)
+    client, signed_key = await asyncio.to_thread(hub.hub.store.access.add_client, "signer-idem", "eplan", hmac=True)
     body = to_csv(rows[1:])
     status, first, _ = await _post(hub, body, signed_key, **{"Idempotency-Key": "k-2"}, **sign_headers(client.hmac_secret, body))
     assert status == 202
@@ -110,7 +110,7 @@ async def test_idempotency_key_under_scope_and_signatures(running_hub: RunningHu
 
 async def test_signed_requests_refuse_replayed_tampered_stale_and_unsigned(running_hub: RunningHub) -> None:
     hub = running_hub
-    client, key = await asyncio.to_thread(hub.hub.store.add_client, "signer", "eplan", hmac=True)
+    client, key = await asyncio.to_thread(hub.hub.store.access.add_client, "signer", "eplan", hmac=True)
     secret = client.hmac_secret
     body = to_csv(p02_rows(1))
     headers = sign_headers(secret, body)
@@ -179,7 +179,7 @@ async def test_rate_limits_answer_429_with_retry_after_per_client(running_hub: R
         statuses.append(status)
     assert statuses[:3] == [400, 400, 400] and statuses[3] == 429
     assert int(headers["Retry-After"]) >= 1 and answer["status"] == 429
-    _, other = await asyncio.to_thread(hub.hub.store.add_client, "other", "eplan")
+    _, other = await asyncio.to_thread(hub.hub.store.access.add_client, "other", "eplan")
     assert (await _post(hub, b"", other))[0] == 400  # another client has its own bucket
 
     auth = {"Authorization": f"Bearer {hub.admin_token}"}

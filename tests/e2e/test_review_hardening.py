@@ -55,7 +55,7 @@ async def test_header_bytes_that_are_not_ascii_get_401_or_400_never_500(running_
     assert status == 400, body
 
     # A client that signs: a signature header with a byte that is not ASCII is refused as unsigned.
-    _, signed_key = await asyncio.to_thread(hub.hub.store.add_client, "signer", "eplan", hmac=True, actor="test")
+    _, signed_key = await asyncio.to_thread(hub.hub.store.access.add_client, "signer", "eplan", hmac=True, actor="test")
     timestamp = sign_headers("x", BODY)["X-Prasan-Timestamp"].encode()
     for signature in (b"sha256=\xff", b"sha256=\xc3\xa9"):
         status, _, body = await raw_request(
@@ -88,13 +88,13 @@ async def test_inbound_authenticates_before_naming_systems(running_hub: RunningH
 
 async def test_over_long_media_type_or_charset_is_refused_before_the_store(running_hub: RunningHub) -> None:
     hub = running_hub
-    before = await asyncio.to_thread(hub.hub.store.list_messages)
+    before = await asyncio.to_thread(hub.hub.store.inbox.list_messages)
     for content_type in ("application/" + "x" * 300, "application/json; charset=" + "u" * 100):
         headers = {"Authorization": f"Bearer {hub.eplan_key}", "Content-Type": content_type}
         async with hub.http.post(f"{hub.url}/api/v1/inbound/eplan", data=BODY, headers=headers) as response:
             assert response.status == 400, await response.text()
             assert response.content_type == "application/problem+json"
-    assert await asyncio.to_thread(hub.hub.store.list_messages) == before
+    assert await asyncio.to_thread(hub.hub.store.inbox.list_messages) == before
 
 
 async def _patch(hub: RunningHub, name: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -105,11 +105,11 @@ async def _patch(hub: RunningHub, name: str, body: dict[str, Any]) -> tuple[int,
 
 async def test_ending_a_clients_restrictions_needs_all_orgs_true(running_hub: RunningHub) -> None:
     hub = running_hub
-    await asyncio.to_thread(hub.hub.store.add_client, "scoped", "eplan", ["0001"], None, actor="test")
+    await asyncio.to_thread(hub.hub.store.access.add_client, "scoped", "eplan", ["0001"], None, actor="test")
 
     status, body = await _patch(hub, "scoped", {"allowed_orgs": None})
     assert status == 400, body
-    client = await asyncio.to_thread(hub.hub.store.get_client, "scoped")
+    client = await asyncio.to_thread(hub.hub.store.access.get_client, "scoped")
     assert client.allowed_orgs == ["0001"] and not client.writes_every_org
 
     status, body = await _patch(hub, "scoped", {"allowed_orgs": ["0002"], "all_orgs": True})

@@ -65,16 +65,16 @@ async def test_a_stored_url_no_longer_on_the_allow_list_is_not_applied(shared_ur
 
 
 def test_last_success_moves_only_when_a_pull_succeeds(store: Store) -> None:
-    store.set_cursor("eplan", "plan_project", "page-1")
+    store.config.set_cursor("eplan", "plan_project", "page-1")
     assert ("eplan", "plan_project") not in store.gauge_snapshot().last_pulled_at  # a cursor is not a pull
-    store.mark_pulled("eplan", "plan_project")
+    store.config.mark_pulled("eplan", "plan_project")
     succeeded = store.gauge_snapshot().last_pulled_at[("eplan", "plan_project")]
 
     # The next pull ingests its first page (the cursor moves) and then fails: no mark_pulled.
-    store.set_cursor("eplan", "plan_project", "page-2")
+    store.config.set_cursor("eplan", "plan_project", "page-2")
     # An operator edits the cursor, too.
-    store.set_cursor("eplan", "plan_project", "page-1", actor="token:ops")
+    store.config.set_cursor("eplan", "plan_project", "page-1", actor="token:ops")
     assert store.gauge_snapshot().last_pulled_at[("eplan", "plan_project")] == succeeded
 
-    store.mark_pulled("eplan", "plan_project")
+    store.config.mark_pulled("eplan", "plan_project")
     assert store.gauge_snapshot().last_pulled_at[("eplan", "plan_project")] > succeeded

@@ -25,9 +25,9 @@ def test_in_memory_store_survives_many_threads_at_once() -> None:
         def work(n):
             try:
                 for i in range(30):
-                    store.ingest(message(), [entity(f"P-{n}-{i}")], [], to_gfmis, now=T0)
-                    store.claim_due(f"w{n}", 5, now=T0 + timedelta(seconds=1))
-                    store.outbox_stats()
+                    store.inbox.ingest(message(), [entity(f"P-{n}-{i}")], [], to_gfmis, now=T0)
+                    store.outbox.claim_due(f"w{n}", 5, now=T0 + timedelta(seconds=1))
+                    store.outbox.outbox_stats()
                     store.is_current()
             except Exception as exc:
                 errors.append(repr(exc))

@@ -20,7 +20,7 @@ def to_gfmis(system: str, ent: IncomingEntity) -> list[Destination]:
 
 def test_concurrent_claims_never_hand_out_the_same_row(pg_store: Store) -> None:
     entities = [entity(f"P-{i}", i) for i in range(2000)]
-    pg_store.ingest(message(), entities, [], to_gfmis, now=T0)
+    pg_store.inbox.ingest(message(), entities, [], to_gfmis, now=T0)
     now = T0 + timedelta(seconds=1)
     # A second Store is a second connection pool, as a second hub process would have.
     other = Store(pg_store.url)
@@ -32,7 +32,7 @@ def test_concurrent_claims_never_hand_out_the_same_row(pg_store: Store) -> None:
         try:
             barrier.wait()
             while True:
-                batch = store.claim_due(name, limit=37, now=now)
+                batch = store.outbox.claim_due(name, limit=37, now=now)
                 if not batch:
                     return
                 claimed[name].extend(c.outbox_id for c in batch)
@@ -54,7 +54,7 @@ def test_concurrent_claims_never_hand_out_the_same_row(pg_store: Store) -> None:
 
 def test_concurrent_claims_keep_version_order(pg_store: Store) -> None:
     for v in range(1, 6):
-        pg_store.ingest(message(), [entity(f"P-{i}", i, v=v) for i in range(100)], [], to_gfmis, now=T0)
+        pg_store.inbox.ingest(message(), [entity(f"P-{i}", i, v=v) for i in range(100)], [], to_gfmis, now=T0)
     other = Store(pg_store.url)
     delivered: list[tuple[str, int]] = []
     lock = threading.Lock()
@@ -64,14 +64,14 @@ def test_concurrent_claims_keep_version_order(pg_store: Store) -> None:
         barrier.wait()
         idle = 0
         while idle < 3:
-            batch = store.claim_due(name, limit=25, now=T0 + timedelta(seconds=1))
+            batch = store.outbox.claim_due(name, limit=25, now=T0 + timedelta(seconds=1))
             if not batch:
                 idle += 1
                 continue
             idle = 0
             with lock:
                 delivered.extend((c.entity_id, c.version) for c in batch)
-            store.complete([Delivered(c.outbox_id, None, attempt=c.attempts) for c in batch])
+            store.outbox.complete([Delivered(c.outbox_id, None, attempt=c.attempts) for c in batch])
 
     threads = [threading.Thread(target=worker, args=("a", pg_store)), threading.Thread(target=worker, args=("b", other))]
     for t in threads:
@@ -96,7 +96,7 @@ def test_concurrent_ingest_of_the_same_new_records_makes_one_entity_each(pg_stor
             barrier.wait()
             for batch in range(5):
                 rows = [entity(f"P-{i}", i, tag=tag, batch=batch) for i in range(50)]
-                store.ingest(InboundMessage(system="eplan", payload=b"x"), rows, [], to_gfmis)
+                store.inbox.ingest(InboundMessage(system="eplan", payload=b"x"), rows, [], to_gfmis)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -108,7 +108,7 @@ def test_concurrent_ingest_of_the_same_new_records_makes_one_entity_each(pg_stor
     other.dispose()
     assert not errors
     for i in range(50):
-        view = pg_store.find_entity_by_xref("eplan", "project", f"P-{i}")
+        view = pg_store.entities.find_entity_by_xref("eplan", "project", f"P-{i}")
         assert view is not None
-        versions = pg_store.entity_versions(view.entity_id)
+        versions = pg_store.entities.entity_versions(view.entity_id)
         assert [v.version for v in versions] == list(range(1, 11))

@@ -77,7 +77,7 @@ async def test_metrics_after_a_sync_count_what_happened_and_pass_promtool(runnin
     # No label holds an id: not by name, and no value is one of this sync's ids or keys.
     ids = {answer["message_id"], *(e["id"] for e in answer["entities"])}
     for entity in answer["entities"]:
-        view = await asyncio.to_thread(hub.hub.store.get_entity, entity["id"])
+        view = await asyncio.to_thread(hub.hub.store.entities.get_entity, entity["id"])
         ids.update(d.delivery_key for d in view.deliveries)
     assert len(ids) == 1 + 4 + 4
     for sample in samples:

@@ -87,7 +87,7 @@ def item(
 
 
 def worker(store: FakeStore, system: FakeSystem, **settings: Any) -> DeliveryWorker:
-    return DeliveryWorker(store=store, system=system, settings=DeliverySettings(**settings))  # type: ignore[arg-type]
+    return DeliveryWorker(outbox=store, system=system, settings=DeliverySettings(**settings))  # type: ignore[arg-type]
 
 
 async def test_rows_whose_write_could_outlast_the_lease_are_given_back(monkeypatch: pytest.MonkeyPatch) -> None:

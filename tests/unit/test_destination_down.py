@@ -90,7 +90,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 async def test_repeated_whole_batch_failures_hold_the_destination_as_down(clock: Clock) -> None:
     system, store = Destination(), Outbox(40, attempts=8, failing_for_s=10 * 86_400)  # budgets long spent
-    worker = DeliveryWorker(store=store, system=system, settings=settings(retry_window_s=0))  # type: ignore[arg-type]
+    worker = DeliveryWorker(outbox=store, system=system, settings=settings(retry_window_s=0))  # type: ignore[arg-type]
     await worker.run_once()
     await worker.run_once()
     # Two failed batches are ordinary failures (these rows were on their last attempt)...
@@ -123,7 +123,7 @@ async def test_repeated_whole_batch_failures_hold_the_destination_as_down(clock:
 async def test_probe_intervals_grow_to_their_cap(clock: Clock) -> None:
     system, store = Destination(), Outbox(100)
     system.raise_it = True  # unreachable: the plugin raises instead of answering per item
-    worker = DeliveryWorker(store=store, system=system, settings=settings())  # type: ignore[arg-type]
+    worker = DeliveryWorker(outbox=store, system=system, settings=settings())  # type: ignore[arg-type]
     for _ in range(3):
         await worker.run_once()
     waits = []
@@ -140,7 +140,7 @@ async def test_retryable_answers_mixed_with_successes_stay_per_record(clock: Clo
     system, store = Destination(), Outbox(20)
     system.down = False
     system.bad = {"elaas:E1:1", "elaas:E5:1", "elaas:E9:1"}  # one record of each batch is refused for now
-    worker = DeliveryWorker(store=store, system=system, settings=settings())  # type: ignore[arg-type]
+    worker = DeliveryWorker(outbox=store, system=system, settings=settings())  # type: ignore[arg-type]
     for _ in range(5):
         await worker.run_once()
     assert not worker.held
@@ -150,7 +150,7 @@ async def test_retryable_answers_mixed_with_successes_stay_per_record(clock: Clo
 
 async def test_one_record_failing_alone_does_not_make_the_destination_down(clock: Clock) -> None:
     system, store = Destination(), Outbox(1)
-    worker = DeliveryWorker(store=store, system=system, settings=settings())  # type: ignore[arg-type]
+    worker = DeliveryWorker(outbox=store, system=system, settings=settings())  # type: ignore[arg-type]
     for _ in range(6):
         await worker.run_once()
     assert not worker.held
@@ -160,7 +160,7 @@ async def test_one_record_failing_alone_does_not_make_the_destination_down(clock
 async def test_holding_can_be_switched_off(clock: Clock) -> None:
     system, store = Destination(), Outbox(40)
     off = settings(down_after_failures=0)
-    worker = DeliveryWorker(store=store, system=system, settings=off)  # type: ignore[arg-type]
+    worker = DeliveryWorker(outbox=store, system=system, settings=off)  # type: ignore[arg-type]
     for _ in range(6):
         await worker.run_once()
     assert not worker.held and all(type(r) is Retry for r in store.results)
@@ -169,9 +169,9 @@ async def test_holding_can_be_switched_off(clock: Clock) -> None:
 async def test_the_workers_of_one_destination_share_its_state(clock: Clock) -> None:
     system, store = Destination(), Outbox(40)
     one, two = (
-        DeliveryWorker(store=store, system=system, settings=settings()) for _ in range(2)  # type: ignore[arg-type]
+        DeliveryWorker(outbox=store, system=system, settings=settings()) for _ in range(2)  # type: ignore[arg-type]
     )
-    other = DeliveryWorker(store=Outbox(4), system=Destination("egp"), settings=settings())  # type: ignore[arg-type]
+    other = DeliveryWorker(outbox=Outbox(4), system=Destination("egp"), settings=settings())  # type: ignore[arg-type]
     await one.run_once()
     await two.run_once()
     await one.run_once()

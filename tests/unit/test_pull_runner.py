@@ -43,7 +43,7 @@ async def test_a_source_that_never_moves_its_cursor_is_not_read_forever() -> Non
     marked: list[str] = []
     failed: list[str] = []
     runner = PullRunner(
-        store=SimpleNamespace(  # type: ignore[arg-type]
+        config=SimpleNamespace(  # type: ignore[arg-type]
             get_cursor=lambda system, entity_type: "7", mark_pulled=lambda system, entity_type: marked.append(system)
         ),
         systems=SimpleNamespace(get=lambda system: source),  # type: ignore[arg-type]

@@ -1,0 +1,78 @@
+"""The database as the repositories share it: one engine, transactions, migrations.
+
+Every repository method is synchronous and exactly one transaction (`write` or `read`); the async hub
+calls them through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from core.store import migrate as _migrate
+from core.store.engine import DEFAULT_URL, create_store_engine, read_transaction, write_transaction
+
+T = TypeVar("T")
+
+# PostgreSQL error codes worth one more try: unique violation (two processes created the same new
+# entity at once), serialization failure, deadlock.
+_RETRYABLE_PG_CODES = {"23505", "40001", "40P01"}
+_MAX_TRIES = 4
+
+
+class Database:
+    def __init__(self, url: str = DEFAULT_URL, *, engine: Engine | None = None, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = engine if engine is not None else create_store_engine(url, **engine_kwargs)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply Alembic migrations up to `revision` (safe to call from several processes at once)."""
+        _migrate.upgrade(self.engine, revision)
+
+    def current_revision(self) -> str | None:
+        return _migrate.current_revision(self.engine)
+
+    @staticmethod
+    def head_revision() -> str | None:
+        return _migrate.head_revision()
+
+    def is_current(self) -> bool:
+        """True when the database schema is at the newest migration (for /readyz)."""
+        try:
+            return self.current_revision() == self.head_revision()
+        except DBAPIError:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- transactions ------------------------------------------------------------------------
+
+    def write(self, work: Callable[[Connection], T], *, retry: bool = False) -> T:
+        """`work` in one write transaction; with `retry`, PostgreSQL conflicts are tried again."""
+        tries = _MAX_TRIES if retry and self.dialect == "postgresql" else 1
+        for attempt in range(1, tries + 1):
+            try:
+                with write_transaction(self.engine) as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                if attempt == tries or code not in _RETRYABLE_PG_CODES:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        with read_transaction(self.engine) as conn:
+            return work(conn)

@@ -1,0 +1,94 @@
+"""The inbox repository: payloads as received and what became of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from core.store import audit as _audit
+from core.store import reads as _reads
+from core.store import search as _search
+from core.store.database import Database
+from core.store.inbox import ingest as _ingest
+from core.store.records import (
+    CursorUpdate,
+    InboundMessage,
+    IncomingEntity,
+    IngestOutcome,
+    MessageSummary,
+    MessageView,
+    RowRejection,
+    utcnow,
+)
+
+
+class InboxRepository:
+    """The inbox: raw payloads as received, their rejections and the answers given; `ingest` is the one
+transaction that also versions entities and queues deliveries, since a payload is kept with what it
+became or not at all."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def ingest(
+        self,
+        message: InboundMessage,
+        entities: Sequence[IncomingEntity],
+        rejections: Sequence[RowRejection],
+        route: Callable[[str, IncomingEntity], Sequence[Any]],
+        cursor: CursorUpdate | None = None,
+        *,
+        now: datetime | None = None,
+        respond: Callable[[IngestOutcome], Any] | None = None,
+    ) -> IngestOutcome:
+        """Keep the message, version what changed, queue deliveries and move the cursor, all or nothing.
+
+        `respond` builds the producer's answer from the outcome; it is stored with the message in the
+        same transaction, for idempotent repeats. Raises `IdempotencyConflict` when the client already
+        used the message's idempotency key.
+        """
+        at = now or utcnow()
+        return self.db.write(
+            lambda conn: _ingest.ingest_batch(conn, message, entities, rejections, route, cursor, at, respond),
+            retry=True,
+        )
+
+    def record_failed_message(self, message: InboundMessage, reason: str, rule: str = "payload.unreadable") -> None:
+        """Keep a payload that could not even be parsed, with outcome 'failed' and the reason."""
+        rejection = RowRejection(row=None, rule=rule, reason=reason)
+        self.db.write(lambda conn: _ingest.record_failed(conn, message, rejection))
+
+    def record_refused_message(
+        self, message: InboundMessage, rejections: Sequence[RowRejection], *, actor: str, detail: str
+    ) -> None:
+        """Keep a request refused as a whole (outcome 'refused') and audit the refusal, together."""
+        at = utcnow()
+
+        def work(conn: Connection) -> None:
+            _ingest.record_refused(conn, message, rejections)
+            _audit.append(
+                conn, at, actor, "ingest.refused", f"message:{message.message_id}", None, {"system": message.system}, detail
+            )
+
+        self.db.write(work)
+
+    def get_message(self, message_id: str) -> MessageView | None:
+        return self.db.read(lambda conn: _reads.get_message(conn, message_id))
+
+    def find_message_by_idempotency_key(self, client_name: str | None, idempotency_key: str) -> MessageView | None:
+        return self.db.read(lambda conn: _reads.find_message_by_idempotency_key(conn, client_name, idempotency_key))
+
+    def set_response(self, message_id: str, response: Any) -> bool:
+        """Remember the answer given for a message, so an idempotent repeat gets the same answer."""
+        return self.db.write(lambda conn: _reads.set_response(conn, message_id, response))
+
+    def list_messages(self, **filters: Any) -> list[MessageSummary]:
+        """Inbox messages by system, organisation, client, time and outcome, newest first."""
+        return self.db.read(lambda conn: _search.list_messages(conn, **filters))
+
+    def message_versions(self, message_id: str) -> list[dict[str, Any]]:
+        """The entity versions a message became."""
+        return self.db.read(lambda conn: _search.versions_from_message(conn, message_id))
