@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy
 
-from core.store import Delivered, Destination, InboundMessage, IncomingEntity, Store, make_store_url_for_sqlite
+from core.store import Acknowledged, Destination, InboundMessage, IncomingEntity, Store, make_store_url_for_sqlite
 
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -60,7 +60,7 @@ def _ingest_all(store: Store, n: int, batch: int, revision: int) -> float:
     for start in range(0, n, batch):
         rows = [_entity(i, revision) for i in range(start, min(n, start + batch))]
         raw = json.dumps([r.payload for r in rows], ensure_ascii=False).encode()
-        store.ingest(InboundMessage(system="eplan", payload=raw, media_type="application/json"), rows, [], _route)
+        store.inbox.ingest(InboundMessage(system="eplan", payload=raw, media_type="application/json"), rows, [], _route)
     return time.perf_counter() - started
 
 
@@ -68,11 +68,11 @@ def _drain(store: Store, batch: int) -> tuple[float, int]:
     started = time.perf_counter()
     done = 0
     while True:
-        claimed = store.claim_due("bench", limit=batch)
+        claimed = store.outbox.claim_due("bench", limit=batch)
         if not claimed:
             break
         now = datetime.now(UTC)
-        store.complete([Delivered(c.outbox_id, f"X-{c.outbox_id}", now, attempt=c.attempts) for c in claimed])
+        store.outbox.complete([Acknowledged(c.outbox_id, f"X-{c.outbox_id}", now, attempt=c.attempts) for c in claimed])
         done += len(claimed)
     return time.perf_counter() - started, done
 
@@ -87,7 +87,7 @@ def run(url: str, n: int, batch: int) -> dict[str, Any]:
         t_changed = _ingest_all(store, n, batch, revision=2)
         t_drain2, delivered2 = _drain(store, batch)
         t_stats = time.perf_counter()
-        store.outbox_stats()
+        store.outbox.outbox_stats()
         t_stats = time.perf_counter() - t_stats
     finally:
         store.dispose()

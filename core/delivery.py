@@ -29,12 +29,12 @@ from canonical_model.rejection import Rejection
 from core.contract import AgencySystem, await_me_maybe
 from core.errors import ConfigError, PermanentError, TransientError, scrub_secrets
 from core.mapping import MappingError
-from core.plugin_types import Delivered as WriteDelivered
+from core.plugin_types import Delivered
 from core.plugin_types import Rejected, Retryable, WriteItem
 from core.settings import DeliverySettings
 from core.store.outbox import budget_spent
 from core.store.repos.outbox import OutboxRepository
-from core.store.records import ClaimedDelivery, Dead, Delivered, DeliveryResult, GiveBack, Retry, utcnow
+from core.store.records import Acknowledged, ClaimedDelivery, Dead, DeliveryResult, GiveBack, Retry, utcnow
 
 log = structlog.get_logger("prasan.delivery")
 
@@ -429,11 +429,11 @@ class DeliveryWorker:
         bound = log.bind(
             delivery_key=item.delivery_key, system=item.destination, route=item.route, attempt=item.attempts
         )
-        if isinstance(answer, WriteDelivered):
+        if isinstance(answer, Delivered):
             at = utcnow()
             self.observer.on_delivered(item, at)
             bound.info("delivered", external_id=answer.external_id)
-            return Delivered(item.outbox_id, answer.external_id, at, attempt=item.attempts)
+            return Acknowledged(item.outbox_id, answer.external_id, at, attempt=item.attempts)
         if isinstance(answer, Retryable):
             if exhausted(item, now, self.settings):
                 bound.warning("delivery_exhausted", reason=answer.reason)
@@ -452,7 +452,7 @@ class DeliveryWorker:
 
 
 def _outcome_name(answer: Any, result: DeliveryResult) -> str:
-    if isinstance(answer, WriteDelivered):
+    if isinstance(answer, Delivered):
         return "delivered"
     if isinstance(answer, Retryable):
         return "exhausted" if isinstance(result, Dead) else "retry"

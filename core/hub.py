@@ -51,7 +51,7 @@ class Hub:
         self.router = router
         self.store = store
         self.observer = observer
-        self.ingestor = Ingestor(store, self.reference, router, observer=observer)
+        self.ingestor = Ingestor(store, self.reference, router.destinations, observer=observer)
         self.pulls = PullRunner(store.config, systems, self.ingestor, observer)
         self.admin = AdminServices(store, router, registry, settings, systems)
         self.plugin_health = PluginHealth(systems, lambda: self.http)
@@ -87,7 +87,7 @@ class Hub:
 
     @property
     def runs_scheduler(self) -> bool:
-        return self.settings.scheduler_enabled and self.settings.role in ("all", "api")
+        return self.settings.scheduler_enabled and self.settings.role in ("all", "scheduler")
 
     def unconfigured_destinations(self) -> dict[str, list[str]]:
         """Destinations of enabled routes that cannot be delivered to: system -> what is wrong."""

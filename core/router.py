@@ -131,7 +131,6 @@ class Router:
             found.setdefault(system, destination)
         return list(found.values())
 
-    __call__ = destinations
 
 
 def check_route(route: Route, systems: Mapping[str, Any]) -> None:

@@ -189,11 +189,18 @@ class HubSettings(BaseSettings):
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: str = Field("auto", description="json, console, or auto (console on a terminal)")
     scheduler_enabled: bool = Field(True, description="run scheduled pulls and health checks in this process")
-    role: Literal["all", "api", "worker"] = Field(
+    role: Literal["all", "scheduler", "worker"] = Field(
         "all",
-        description="what this process runs besides HTTP: all (workers and scheduler), api (scheduler, no "
-        "delivery workers) or worker (delivery workers, no scheduler); several processes share one database",
+        description="what this process runs besides HTTP: all (delivery workers and the scheduler), scheduler "
+        "(scheduled pulls and health checks, no delivery workers) or worker (delivery workers, no scheduler); "
+        "several processes share one database. 'api', its former name, still means scheduler",
     )
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _former_role_name(cls, value: Any) -> Any:
+        # 'api' said what the process served, not what it ran; kept so that deployments keep working.
+        return "scheduler" if value == "api" else value
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     systems: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-system settings")
     pull_schedules: dict[str, dict[str, Any]] = Field(

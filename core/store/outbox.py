@@ -42,7 +42,7 @@ from core.store.records import (
     CompletionSummary,
     Dead,
     DeadLetter,
-    Delivered,
+    Acknowledged,
     DeliveryResult,
     DestinationStats,
     GiveBack,
@@ -234,7 +234,7 @@ def complete(
     ignored: list[int] = []
     for result in results:
         row = current.get(result.outbox_id)
-        if isinstance(result, Delivered):
+        if isinstance(result, Acknowledged):
             # A late acknowledgement still counts: the destination has the data whatever the lease
             # says (even if its route was paused meanwhile). Only a row already delivered (or
             # dead-lettered) is left alone.

@@ -154,7 +154,7 @@ class ClaimedDelivery:
 
 
 @dataclass(frozen=True)
-class Delivered:
+class Acknowledged:
     outbox_id: int
     external_id: str | None = None
     at: datetime | None = None
@@ -185,7 +185,7 @@ class Dead:
     attempt: int | None = None
 
 
-DeliveryResult = Delivered | Retry | Dead
+DeliveryResult = Acknowledged | Retry | Dead
 
 
 @dataclass(frozen=True)

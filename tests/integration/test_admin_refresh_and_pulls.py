@@ -24,7 +24,7 @@ def _settings(url: str, allowlist: list[str]) -> HubSettings:
     return HubSettings(
         database_url=url,
         scheduler_enabled=False,
-        role="api",
+        role="scheduler",
         destination_url_allowlist=allowlist,
         security=SecuritySettings(route_refresh_s=0.05),
         systems={"elaas": {"base_url": "http://127.0.0.1:9001", "api_key": "k"}},

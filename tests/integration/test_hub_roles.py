@@ -1,4 +1,4 @@
-"""PRASAN_ROLE splits one hub into processes sharing a database: api (scheduler) and worker (delivery)."""
+"""PRASAN_ROLE splits one hub into processes sharing a database: scheduler (pulls) and worker (delivery); "api" is the former name of scheduler."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from core.settings import HubSettings
 
 @pytest.mark.parametrize(
     ("role", "workers", "scheduler"),
-    [("all", True, True), ("api", False, True), ("worker", True, False)],
+    [("all", True, True), ("scheduler", False, True), ("api", False, True), ("worker", True, False)],
 )
 async def test_each_role_runs_only_its_part(tmp_path: Path, role: str, workers: bool, scheduler: bool) -> None:
     elaas = {"api_key": "k"}  # the default route delivers to e-LAAS: without its key a worker would refuse to start

@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import select, update
 
 from core.admin.operations import replay_many
-from core.store import Dead, Delivered, Destination, Retry, Store
+from core.store import Acknowledged, Dead, Destination, Retry, Store
 from core.store import outbox as outbox_module
 from core.store.migrate import alembic_config
 from core.store.records import GiveBack
@@ -63,14 +63,14 @@ def test_a_delivered_newer_version_closes_the_older_dead_letter(store: Store) ->
     p1 = {c.destination: c for c in first if c.payload.get("v") == 1}
     others = [c for c in first if c.payload.get("v") != 1]
     store.outbox.complete([Dead(c.outbox_id, "rejected: 400") for c in p1.values()], now=T0)
-    store.outbox.complete([Delivered(c.outbox_id, None) for c in others], now=T0)
+    store.outbox.complete([Acknowledged(c.outbox_id, None) for c in others], now=T0)
     assert len(store.outbox.list_dead_letters()) == 2
     assert store.gauge_snapshot().unresolved_dead_letters == {"gfmis": 1, "egp": 1}
 
     later = T0 + timedelta(minutes=5)
     (v2_gfmis,) = [c for c in store.outbox.claim_due("w", now=later) if c.destination == "gfmis"]
     assert v2_gfmis.version == 2
-    store.outbox.complete([Delivered(v2_gfmis.outbox_id, None, at=later)], now=later)
+    store.outbox.complete([Acknowledged(v2_gfmis.outbox_id, None, at=later)], now=later)
 
     (still_open,) = store.outbox.list_dead_letters()
     assert still_open.destination == "egp"  # version 2 has not reached egp yet: its dead letter stays
@@ -88,7 +88,7 @@ def _superseded_but_open(store: Store) -> int:
     (v1,) = store.outbox.claim_due("w", now=T0)
     store.outbox.complete([Dead(v1.outbox_id, "400")], now=T0)
     (v2,) = store.outbox.claim_due("w", now=T0)
-    store.outbox.complete([Delivered(v2.outbox_id, None, at=T0)], now=T0)
+    store.outbox.complete([Acknowledged(v2.outbox_id, None, at=T0)], now=T0)
     with store.engine.begin() as conn:
         conn.execute(update(dead_letters).values(resolved_at=None, resolution=None, resolution_note=None))
     (letter,) = store.outbox.list_dead_letters()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.admin.routes import RouteService, paused_pairs
 from core.router import Route, Router
-from core.store import Dead, Delivered, Destination, Retry, Store
+from core.store import Acknowledged, Dead, Destination, Retry, Store
 from core.store.records import GiveBack
 from core.store.schema import outbox
 from tests.integration.test_store import T0, entity, ingest, message
@@ -36,7 +36,7 @@ def states(store: Store) -> list[tuple[int, str]]:
 def test_rows_held_by_a_stale_router_are_released_by_the_next_reconcile(store: Store) -> None:
     ingest(store, message(), [entity("P-1", v=1)], [], to_gfmis)
     (v1,) = store.outbox.claim_due("w", now=T0)
-    store.outbox.complete([Delivered(v1.outbox_id, "G-1")], now=T0)
+    store.outbox.complete([Acknowledged(v1.outbox_id, "G-1")], now=T0)
     # The route was resumed; a process with an older table still queues v2 as held, then v3 arrives.
     ingest(store, message(), [entity("P-1", v=2)], [], to_gfmis_held)
     ingest(store, message(), [entity("P-1", v=3)], [], to_gfmis)
@@ -46,7 +46,7 @@ def test_rows_held_by_a_stale_router_are_released_by_the_next_reconcile(store: S
     assert store.outbox.reconcile_holds(frozenset(), ["gfmis"], now=T0) == (0, 1)
     (v2,) = store.outbox.claim_due("w", now=T0 + timedelta(seconds=1))
     assert v2.version == 2
-    store.outbox.complete([Delivered(v2.outbox_id, "G-1")], now=T0)
+    store.outbox.complete([Acknowledged(v2.outbox_id, "G-1")], now=T0)
     assert [c.version for c in store.outbox.claim_due("w", now=T0 + timedelta(seconds=2))] == [3]
 
 
@@ -97,7 +97,7 @@ def test_a_paused_route_claims_nothing_even_before_its_rows_are_held(store: Stor
     assert store.outbox.claim_due("w2", now=T0 + timedelta(seconds=61)) == []
     assert store.outbox.reconcile_holds(PAUSED, ["gfmis"], now=T0 + timedelta(seconds=61)) == (2, 0)
     # The crashed worker's late success still counts.
-    assert store.outbox.complete([Delivered(item.outbox_id, None)], now=T0 + timedelta(seconds=62)).delivered == 1
+    assert store.outbox.complete([Acknowledged(item.outbox_id, None)], now=T0 + timedelta(seconds=62)).delivered == 1
 
 
 def test_replay_on_a_paused_route_is_held(store: Store) -> None:
@@ -157,7 +157,7 @@ async def test_a_running_hub_releases_rows_a_stale_process_held(tmp_path) -> Non
     from core.hub import Hub
     from core.settings import HubSettings
 
-    settings = HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", scheduler_enabled=False, role="api")
+    settings = HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", scheduler_enabled=False, role="scheduler")
     settings = settings.model_copy(update={"security": settings.security.model_copy(update={"route_refresh_s": 0.05})})
     hub = Hub.build(settings)
     await hub.start()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from core.store import (
     CursorUpdate,
     Dead,
-    Delivered,
+    Acknowledged,
     Destination,
     IdempotencyConflict,
     InboundMessage,
@@ -271,7 +271,7 @@ def test_claim_respects_version_order(store: Store) -> None:
     (again,) = store.outbox.claim_due("w", now=now + timedelta(seconds=30))
     assert again.version == 1 and again.attempts == 2
 
-    store.outbox.complete([Delivered(again.outbox_id, "G-77", now)], now=now)
+    store.outbox.complete([Acknowledged(again.outbox_id, "G-77", now)], now=now)
     (second,) = store.outbox.claim_due("w", now=now + timedelta(seconds=31))
     assert second.version == 2 and second.xrefs == {"eplan": "P-1", "gfmis": "G-77"}
 
@@ -302,8 +302,8 @@ def test_expired_claims_are_reclaimed(store: Store) -> None:
     assert late.retried == 0 and late.ignored == (lost.outbox_id,)
     late = store.outbox.complete([Dead(lost.outbox_id, "400", attempt=lost.attempts)], now=T0 + timedelta(seconds=62))
     assert late.dead == 0
-    store.outbox.complete([Delivered(found.outbox_id, None)], now=T0 + timedelta(seconds=63))
-    ignored = store.outbox.complete([Delivered(found.outbox_id, None)], now=T0 + timedelta(seconds=64))
+    store.outbox.complete([Acknowledged(found.outbox_id, None)], now=T0 + timedelta(seconds=63))
+    ignored = store.outbox.complete([Acknowledged(found.outbox_id, None)], now=T0 + timedelta(seconds=64))
     assert ignored.ignored == (found.outbox_id,)
 
 
@@ -365,7 +365,7 @@ def test_outbox_stats_are_per_destination(store: Store) -> None:
     ingest(store, early, [entity("P-1"), entity("P-2", 2)], [], to_gfmis_and_egp, now=T0)
     ingest(store, message(), [entity("P-3")], [], to_gfmis, now=T0)
     delivered = [c for c in store.outbox.claim_due("w", now=T0) if c.destination == "egp"]
-    store.outbox.complete([Delivered(c.outbox_id, None) for c in delivered], now=T0)
+    store.outbox.complete([Acknowledged(c.outbox_id, None) for c in delivered], now=T0)
     stats = {s.destination: s for s in store.outbox.outbox_stats()}
     assert (stats["egp"].pending, stats["egp"].delivered, stats["egp"].in_flight) == (0, 2, 0)
     assert stats["gfmis"].in_flight == 3 and stats["gfmis"].pending == 0
@@ -379,7 +379,7 @@ def test_outbox_stats_are_per_destination(store: Store) -> None:
 def test_delivered_external_ids_become_xrefs(store: Store) -> None:
     ingest(store, message(), [entity("P-1"), entity("P-2", 2)], [], to_gfmis)
     a, b = store.outbox.claim_due("w", now=T0)
-    summary = store.outbox.complete([Delivered(a.outbox_id, "G-1"), Delivered(b.outbox_id, "G-1")], now=T0)
+    summary = store.outbox.complete([Acknowledged(a.outbox_id, "G-1"), Acknowledged(b.outbox_id, "G-1")], now=T0)
     assert summary.delivered == 2 and summary.xref_conflicts == (b.outbox_id,)
     view = store.entities.get_entity(a.entity_id)
     assert view is not None and {"system": "gfmis", "external_id": "G-1"} in view.xrefs

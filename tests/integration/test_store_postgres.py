@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.store import Delivered, Destination, InboundMessage, IncomingEntity, Store
+from core.store import Acknowledged, Destination, InboundMessage, IncomingEntity, Store
 from tests.integration.test_store import T0, entity, message
 
 pytestmark = pytest.mark.postgres
@@ -71,7 +71,7 @@ def test_concurrent_claims_keep_version_order(pg_store: Store) -> None:
             idle = 0
             with lock:
                 delivered.extend((c.entity_id, c.version) for c in batch)
-            store.outbox.complete([Delivered(c.outbox_id, None, attempt=c.attempts) for c in batch])
+            store.outbox.complete([Acknowledged(c.outbox_id, None, attempt=c.attempts) for c in batch])
 
     threads = [threading.Thread(target=worker, args=("a", pg_store)), threading.Thread(target=worker, args=("b", other))]
     for t in threads:

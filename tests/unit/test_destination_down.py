@@ -15,7 +15,7 @@ from core.errors import TransientError
 from core.plugin_types import Delivered as WriteDelivered
 from core.plugin_types import Retryable
 from core.settings import DeliverySettings
-from core.store.records import ClaimedDelivery, Dead, Delivered, GiveBack, Retry, utcnow
+from core.store.records import Acknowledged, ClaimedDelivery, Dead, GiveBack, Retry, utcnow
 from tests.unit.test_delivery_worker import Clock
 
 
@@ -117,7 +117,7 @@ async def test_repeated_whole_batch_failures_hold_the_destination_as_down(clock:
     assert not worker.held and worker.held_reason is None
     while store.queue:
         await worker.run_once()
-    assert sum(isinstance(r, Delivered) for r in store.results) == 40 - 8
+    assert sum(isinstance(r, Acknowledged) for r in store.results) == 40 - 8
 
 
 async def test_probe_intervals_grow_to_their_cap(clock: Clock) -> None:
