@@ -26,10 +26,19 @@ _SECRET_KEY = r"(?:x-api-key|api[_-]?key|access[_-]?token|token|password|passwd|
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 # key = value, key: value, "key": "value", 'key': 'value' (a Python dict's repr), with the value
 # quoted or bare; an Authorization value's scheme and credential are masked as one unit.
+_SCHEME = r"(?:basic|bearer|digest|negotiate|token|apikey)\s+"
+# A placeholder such as `<key>`, `<admin token>` or `Bearer <token>` is how the hub's own hints and
+# docs show where a credential goes; it is not one, and masking it would turn "send
+# 'Authorization: Bearer <key>'" into nonsense. Letters, spaces, `_` and `-` only, between angle
+# brackets and ending at a delimiter, so a real credential with other characters around or after it
+# (`<key>abc123`, `<k3y>`) is still masked.
+_PLACEHOLDER_TEXT = r"(?:" + _SCHEME + r")?<[A-Za-z][A-Za-z _-]{0,40}>"
+_PLACEHOLDER = re.compile(r"(?i)" + _PLACEHOLDER_TEXT)
 _KEYED = re.compile(
     r"(?i)(" + _SECRET_KEY + r"[\"']?\s*[=:]\s*)"
     r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
-    r"|(?:(?:basic|bearer|digest|negotiate|token|apikey)\s+)?[^\s&,;\"'}\]]+)"
+    r"|" + _PLACEHOLDER_TEXT + r"(?=$|[\s&,;\"'}\]])"
+    r"|(?:" + _SCHEME + r")?[^\s&,;\"'}\]]+)"
 )
 _PRASAN_KEY = re.compile(r"prs(?:adm|hmac)?_[A-Za-z0-9_-]{8,}")
 
@@ -37,6 +46,8 @@ _PRASAN_KEY = re.compile(r"prs(?:adm|hmac)?_[A-Za-z0-9_-]{8,}")
 def _masked_value(match: re.Match[str]) -> str:
     value = match.group(2)
     quote = value[0] if value[:1] in ("'", '"') else ""
+    if _PLACEHOLDER.fullmatch(value[1:-1] if quote else value):
+        return match.group(0)
     return match.group(1) + quote + "***" + quote
 
 

@@ -32,6 +32,46 @@ def test_scrub_secrets_masks_each_form(text: str, expected: str) -> None:
     assert scrub_secrets(text) == expected
 
 
+@pytest.mark.parametrize(
+    "hint",
+    [
+        "send an API key as 'Authorization: Bearer <key>'",
+        "send an admin token as 'Authorization: Bearer <token>'",
+        "Every admin operation needs Authorization: Bearer <admin token>",
+        "Authorization: <key>",
+        '{"Authorization": "Bearer <API key>"}',
+        "GET /x?api_key=<key>&page=2",
+        "password=<password>, user=a",
+        "sent Bearer <token>",
+    ],
+)
+def test_placeholders_in_the_hubs_own_hints_are_not_secrets(hint: str) -> None:
+    assert scrub_secrets(hint) == hint
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A real credential after Authorization is masked, also beside or glued to a placeholder.
+        ("send 'Authorization: Bearer prsadm_abcdefghijk'", "send 'Authorization: ***'"),
+        ("Authorization: Bearer <key>abc123", "Authorization: ***"),
+        ("Authorization: <k3y>", "Authorization: ***"),
+        ("Authorization: Bearer abc.def <key>", "Authorization: *** <key>"),
+        ('{"Authorization": "Bearer <token> s3cr3t"}', '{"Authorization": "***"}'),
+        ("password=<secret>x", "password=***"),
+    ],
+)
+def test_real_secrets_next_to_placeholders_are_still_masked(text: str, expected: str) -> None:
+    assert scrub_secrets(text) == expected
+
+
+def test_the_401_hint_for_a_missing_key_reads_as_written() -> None:
+    from admin_api.problems import problem
+
+    answer = problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'")
+    assert json.loads(answer.body)["detail"] == "send an API key as 'Authorization: Bearer <key>'"
+
+
 def test_log_values_under_secret_keys_are_masked_at_any_depth() -> None:
     buffer = io.StringIO()
     configure_logging("info", "json", stream=buffer, cache=False)
