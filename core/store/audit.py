@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from core.store.query import Listing
 from core.store.records import AuditEntry
 from core.store.schema import audit_log
 from core.store.util import dumps, loads
@@ -44,14 +45,13 @@ def list_entries(
     limit: int,
     offset: int,
 ) -> list[AuditEntry]:
-    stmt = select(audit_log)
-    if actor is not None:
-        stmt = stmt.where(audit_log.c.actor == actor)
-    if action is not None:
-        stmt = stmt.where(audit_log.c.action == action)
-    if since is not None:
-        stmt = stmt.where(audit_log.c.at >= since)
-    stmt = stmt.order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+    listing = (
+        Listing(select(audit_log))
+        .equal(audit_log.c.actor, actor)
+        .equal(audit_log.c.action, action)
+        .range(audit_log.c.at, since, None)
+        .page((audit_log.c.id.desc(),), limit, offset)
+    )
     return [
         AuditEntry(
             id=r.id,
@@ -63,5 +63,5 @@ def list_entries(
             after=loads(r.after_json),
             detail=r.detail,
         )
-        for r in conn.execute(stmt)
+        for r in listing.fetch(conn)
     ]

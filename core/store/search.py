@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from core.store.outbox import _dead_letter
+from core.store.query import Listing
 from core.store.records import CursorView, DeadLetter, EntitySummary, MessageSummary
 from core.store.schema import dead_letters, entities, entity_versions, inbox_messages, outbox, pull_cursors, xrefs
 from core.store.util import loads
@@ -36,27 +37,22 @@ def list_messages(
         inbox_messages.c.rejected_count,
         inbox_messages.c.outcome,
     )
-    if system is not None:
-        stmt = stmt.where(inbox_messages.c.system == system)
-    if outcome is not None:
-        stmt = stmt.where(inbox_messages.c.outcome == outcome)
-    if client_name is not None:
-        stmt = stmt.where(inbox_messages.c.client_name == client_name)
-    if since is not None:
-        stmt = stmt.where(inbox_messages.c.received_at >= since)
-    if until is not None:
-        stmt = stmt.where(inbox_messages.c.received_at < until)
-    if org_code is not None:
-        # A message concerns an organisation when it produced a version of one of its entities.
-        stmt = stmt.where(
-            inbox_messages.c.message_id.in_(
-                select(entity_versions.c.message_id)
-                .select_from(entity_versions.join(entities, entities.c.entity_id == entity_versions.c.entity_id))
-                .where(entities.c.org_code == org_code)
-            )
-        )
-    stmt = stmt.order_by(inbox_messages.c.received_at.desc(), inbox_messages.c.message_id).limit(limit).offset(offset)
-    return [MessageSummary(**row._mapping) for row in conn.execute(stmt)]
+    # A message concerns an organisation when it produced a version of one of its entities.
+    of_org = None if org_code is None else inbox_messages.c.message_id.in_(
+        select(entity_versions.c.message_id)
+        .select_from(entity_versions.join(entities, entities.c.entity_id == entity_versions.c.entity_id))
+        .where(entities.c.org_code == org_code)
+    )
+    listing = (
+        Listing(stmt)
+        .equal(inbox_messages.c.system, system)
+        .equal(inbox_messages.c.outcome, outcome)
+        .equal(inbox_messages.c.client_name, client_name)
+        .range(inbox_messages.c.received_at, since, until)
+        .where(of_org)
+        .page((inbox_messages.c.received_at.desc(), inbox_messages.c.message_id), limit, offset)
+    )
+    return [MessageSummary(**row._mapping) for row in listing.fetch(conn)]
 
 
 def versions_from_message(conn: Connection, message_id: str) -> list[dict[str, Any]]:
@@ -103,23 +99,21 @@ def search_entities(
         entities.c.current_version,
         entities.c.updated_at,
     )
-    if entity_type is not None:
-        stmt = stmt.where(entities.c.entity_type == entity_type)
-    if org_code is not None:
-        stmt = stmt.where(entities.c.org_code == org_code)
-    if fiscal_year is not None:
-        stmt = stmt.where(entities.c.fiscal_year == fiscal_year)
+    referenced = None
     if external_id is not None or system is not None:
-        refs = select(xrefs.c.entity_id)
-        if external_id is not None:
-            refs = refs.where(xrefs.c.external_id == external_id)
-        if system is not None:
-            refs = refs.where(xrefs.c.system == system)
-        stmt = stmt.where(entities.c.entity_id.in_(refs))
-    stmt = stmt.order_by(entities.c.entity_id).limit(limit).offset(offset)
+        refs = Listing(select(xrefs.c.entity_id)).equal(xrefs.c.external_id, external_id).equal(xrefs.c.system, system)
+        referenced = entities.c.entity_id.in_(refs.stmt)
+    listing = (
+        Listing(stmt)
+        .equal(entities.c.entity_type, entity_type)
+        .equal(entities.c.org_code, org_code)
+        .equal(entities.c.fiscal_year, fiscal_year)
+        .where(referenced)
+        .page((entities.c.entity_id,), limit, offset)
+    )
     return [
         EntitySummary(r.entity_id, r.entity_type, r.org_code, r.fiscal_year, r.current_version, r.updated_at)
-        for r in conn.execute(stmt)
+        for r in listing.fetch(conn)
     ]
 
 
@@ -187,23 +181,17 @@ def find_dead_letters(
     limit: int = 100,
     offset: int = 0,
 ) -> list[DeadLetter]:
-    stmt = select(dead_letters)
-    if destination is not None:
-        stmt = stmt.where(dead_letters.c.destination == destination)
-    if entity_type is not None:
-        stmt = stmt.where(dead_letters.c.entity_type == entity_type)
-    if entity_id is not None:
-        stmt = stmt.where(dead_letters.c.entity_id == entity_id)
-    if since is not None:
-        stmt = stmt.where(dead_letters.c.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(dead_letters.c.created_at < until)
-    if reason_contains:
-        stmt = stmt.where(dead_letters.c.reason.contains(reason_contains, autoescape=True))
-    if not include_resolved:
-        stmt = stmt.where(dead_letters.c.resolved_at.is_(None))
-    stmt = stmt.order_by(dead_letters.c.id).limit(limit).offset(offset)
-    return [_dead_letter(r) for r in conn.execute(stmt)]
+    listing = (
+        Listing(select(dead_letters))
+        .equal(dead_letters.c.destination, destination)
+        .equal(dead_letters.c.entity_type, entity_type)
+        .equal(dead_letters.c.entity_id, entity_id)
+        .range(dead_letters.c.created_at, since, until)
+        .contains(dead_letters.c.reason, reason_contains)
+        .where(None if include_resolved else dead_letters.c.resolved_at.is_(None))
+        .page((dead_letters.c.id,), limit, offset)
+    )
+    return [_dead_letter(r) for r in listing.fetch(conn)]
 
 
 def list_cursors(conn: Connection) -> list[CursorView]:
