@@ -142,7 +142,7 @@ def _public_paths() -> dict[str, Any]:
                 "operationId": "inbound",
                 "summary": "Push a payload of a system (JSON, CSV or XLSX, UTF-8 or TIS-620)",
                 "description": "Needs the system's producer key. Optional headers: Idempotency-Key; "
-                "X-Prasan-Timestamp and X-Prasan-Signature for clients that sign.",
+                "X-Prasan-Timestamp, X-Prasan-Nonce and X-Prasan-Signature for clients that sign.",
                 "tags": ["ingest"],
                 "security": [{"producerKey": []}],
                 "parameters": [

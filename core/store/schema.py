@@ -264,8 +264,9 @@ audit_log = Table(
     Column("detail", Text(), nullable=True),
 )
 
-# Signatures seen within their validity window; the primary key makes a second use fail in every
-# hub process that shares the database, and expired rows are pruned as new ones arrive.
+# Signed requests seen within their validity window, by the hash of client and nonce (the column kept
+# its first name); the primary key makes a second use fail in every hub process that shares the
+# database, and expired rows are pruned as new ones arrive.
 used_signatures = Table(
     "used_signatures",
     metadata,

@@ -1,4 +1,7 @@
-"""Signatures already used, so that a captured signed request cannot be sent again."""
+"""Signed requests already seen, so that a captured one cannot be sent again.
+
+The `signature` column keeps what identifies a used request: since the nonce was signed, the hash of
+the client and its nonce (core/signing.py `used_nonce_key`), 64 hex characters."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from core.store.schema import used_signatures
 
 
 def claim(conn: Connection, signature: str, client_id: str, expires_at: datetime, now: datetime) -> bool:
-    """Record a signature as used; False when it was used before and has not expired yet."""
+    """Record a used value (a client's nonce key) as used; False when it was used before and has not expired yet."""
     conn.execute(delete(used_signatures).where(used_signatures.c.expires_at < now))
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     # ON CONFLICT DO NOTHING rather than catching an IntegrityError: on PostgreSQL a failed INSERT

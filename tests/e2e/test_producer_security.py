@@ -10,7 +10,7 @@ import time
 import pytest
 
 from core.reference_data import load_reference_data
-from core.signing import sign_headers
+from core.signing import NONCE_HEADER, TIMESTAMP_HEADER, sign_headers
 from tests.e2e.conftest import RunningHub
 from tests.e2e.test_hub_end_to_end import chiang_mai_orgs, p02_rows, to_csv
 
@@ -100,10 +100,11 @@ async def test_idempotency_key_under_scope_and_signatures(running_hub: RunningHu
 
     client, signed_key = await asyncio.to_thread(hub.hub.store.access.add_client, "signer-idem", "eplan", hmac=True)
     body = to_csv(rows[1:])
-    status, first, _ = await _post(hub, body, signed_key, **{"Idempotency-Key": "k-2"}, **sign_headers(client.hmac_secret, body))
+    headers_first = sign_headers(client.hmac_secret, body)
+    status, first, _ = await _post(hub, body, signed_key, **{"Idempotency-Key": "k-2"}, **headers_first)
     assert status == 202
-    # A repeat must be signed anew (a new timestamp), and then replays the first answer.
-    later = sign_headers(client.hmac_secret, body, int(time.time()) + 1)
+    # A repeat must be signed anew (a new nonce, in the same second too), and then replays the first answer.
+    later = sign_headers(client.hmac_secret, body, int(headers_first["X-Prasan-Timestamp"]))
     status, again, headers = await _post(hub, body, signed_key, **{"Idempotency-Key": "k-2"}, **later)
     assert status == 202 and again == first and headers.get("Idempotent-Replayed") == "true"
 
@@ -119,6 +120,10 @@ async def test_signed_requests_refuse_replayed_tampered_stale_and_unsigned(runni
 
     status, answer, _ = await _post(hub, body, key, **headers)  # the same signed request again
     assert status == 401 and answer["rule"] == "signature.reused"
+    # The same nonce under a new timestamp, correctly signed, is a reuse too.
+    again = sign_headers(secret, body, int(headers["X-Prasan-Timestamp"]) - 1, nonce=headers["X-Prasan-Nonce"])
+    status, answer, _ = await _post(hub, body, key, **again)
+    assert status == 401 and answer["rule"] == "signature.reused"
 
     fresh = sign_headers(secret, body, int(time.time()) - 1)
     status, answer, _ = await _post(hub, body.replace(b"300", b"900"), key, **fresh)  # tampered body
@@ -132,11 +137,38 @@ async def test_signed_requests_refuse_replayed_tampered_stale_and_unsigned(runni
 
     status, answer, _ = await _post(hub, body, key)  # unsigned
     assert status == 401 and answer["rule"] == "signature.invalid"
+    unsigned_nonce = {k: v for k, v in sign_headers(secret, body).items() if k != "X-Prasan-Nonce"}
+    assert (await _post(hub, body, key, **unsigned_nonce))[0] == 401
+    for nonce in ("short", "n" * 129, "has.a.dot.in.it.here", "tab\tin-the-nonce-here"):
+        status, answer, _ = await _post(hub, body, key, **sign_headers(secret, body, nonce=nonce))
+        assert status == 401 and answer["rule"] == "signature.invalid", nonce
+    # The nonce is signed: swapping in another one breaks the signature.
+    swapped = {**sign_headers(secret, body), "X-Prasan-Nonce": "another-nonce-of-enough-length"}
+    assert (await _post(hub, body, key, **swapped))[0] == 401
     wrong = sign_headers("prshmac_someone-else", body)
     assert (await _post(hub, body, key, **wrong))[0] == 401
     entities, _ = await _counts(hub)
     assert entities == 1  # only the first, properly signed request was stored
     assert secret not in json.dumps(answer)
+
+
+async def test_two_signed_requests_with_the_same_body_in_the_same_second_are_both_accepted(
+    running_hub: RunningHub,
+) -> None:
+    hub = running_hub
+    client, key = await asyncio.to_thread(hub.hub.store.access.add_client, "twice", "eplan", hmac=True)
+    other, other_key = await asyncio.to_thread(hub.hub.store.access.add_client, "elsewhere", "eplan", hmac=True)
+    body = to_csv(p02_rows(1))
+    second = int(time.time())
+    first, again = sign_headers(client.hmac_secret, body, second), sign_headers(client.hmac_secret, body, second)
+    assert first[TIMESTAMP_HEADER] == again[TIMESTAMP_HEADER] and first[NONCE_HEADER] != again[NONCE_HEADER]
+    assert (await _post(hub, body, key, **first))[0] == 202
+    assert (await _post(hub, body, key, **again))[0] == 202
+    # A nonce is the client's own: another client may use the same one.
+    same_nonce = sign_headers(other.hmac_secret, body, second, nonce=first[NONCE_HEADER])
+    assert (await _post(hub, body, other_key, **same_nonce))[0] == 202
+    status, answer, _ = await _post(hub, body, key, **first)
+    assert status == 401 and answer["rule"] == "signature.reused"
 
 
 @pytest.mark.hub_settings(security={"max_ingest_body_bytes": 4096, "max_admin_body_bytes": 2048})

@@ -54,14 +54,15 @@ async def test_header_bytes_that_are_not_ascii_get_401_or_400_never_500(running_
     )
     assert status == 400, body
 
-    # A client that signs: a signature header with a byte that is not ASCII is refused as unsigned.
+    # A client that signs: a signature or nonce header with a byte that is not ASCII is refused as unsigned.
     _, signed_key = await asyncio.to_thread(hub.hub.store.access.add_client, "signer", "eplan", hmac=True, actor="test")
-    timestamp = sign_headers("x", BODY)["X-Prasan-Timestamp"].encode()
-    for signature in (b"sha256=\xff", b"sha256=\xc3\xa9"):
+    signed = sign_headers("x", BODY)
+    timestamp, nonce = signed["X-Prasan-Timestamp"].encode(), signed["X-Prasan-Nonce"].encode()
+    for bad_nonce, signature in ((nonce, b"sha256=\xff"), (nonce, b"sha256=\xc3\xa9"), (nonce + b"\xc3\xa9", b"sha256=00")):
         status, _, body = await raw_request(
             url, "POST", "/api/v1/inbound/eplan",
-            [(b"Authorization", b"Bearer " + signed_key.encode()), json_type,
-             (b"X-Prasan-Timestamp", timestamp), (b"X-Prasan-Signature", signature)], BODY,
+            [(b"Authorization", b"Bearer " + signed_key.encode()), json_type, (b"X-Prasan-Timestamp", timestamp),
+             (b"X-Prasan-Nonce", bad_nonce), (b"X-Prasan-Signature", signature)], BODY,
         )
         assert status == 401, body
         assert json.loads(body)["rule"] == "signature.invalid"

@@ -86,7 +86,8 @@ class AccessRepository:
         return self.db.write(lambda conn: _clients.set_disabled(conn, name, disabled))
 
     def claim_signature(self, signature: str, client_id: str, expires_at: datetime) -> bool:
-        """Record a request signature as used; False if it was already used (a replayed request)."""
+        """Record a signed request's nonce key (core/signing.py `used_nonce_key`) as used; False if it was
+        already used (a replayed request)."""
         at = utcnow()
         return self.db.write(lambda conn: _signatures.claim(conn, signature, client_id, expires_at, at))
 
