@@ -476,6 +476,10 @@ async def create_client(call: Call) -> Any:
     body: m.ClientIn = call.body
     if body.system not in call.hub.registry:
         return problem(400, "Bad Request", f"no plugin provides system {body.system!r}")
+    # A client exists to push to POST /api/v1/inbound/{system}; for a system without push formats
+    # every post would be refused, so its key would be a credential with no use (as `prasan clients add`).
+    if not call.hub.registry.get(body.system).cls.formats:
+        return problem(400, "Bad Request", f"system {body.system!r} takes no inbound data; a client for it could never post")
     scoped = body.allowed_orgs is not None or body.allowed_provinces is not None
     if scoped == body.all_orgs:
         return problem(400, "Bad Request", "give allowed_orgs and/or allowed_provinces, or all_orgs: true (not both)")

@@ -200,8 +200,13 @@ async def test_plugins_tokens_clients_and_the_documentation(running_hub: Running
     status, client = await call(hub, "POST", "/api/v1/clients", body)
     assert status == 201 and client["key"].startswith("prs_") and client["hmac_secret"] and client["signed_requests"]
     assert (await call(hub, "POST", "/api/v1/clients", {"name": "n", "system": "eplan"}))[0] == 400  # no scope
+    # Only systems that accept inbound data get clients: e-LAAS takes no pushes, "nosuch" does not exist.
+    for system in ("elaas", "nosuch"):
+        status, refused = await call(hub, "POST", "/api/v1/clients", {"name": f"c-{system}", "system": system, "all_orgs": True})
+        assert status == 400 and repr(system) in refused["detail"], refused
     status, listed = await call(hub, "GET", "/api/v1/clients")
     assert all("key" not in c and "hmac_secret" not in c for c in listed)
+    assert not {c["name"] for c in listed} & {"c-elaas", "c-nosuch"}
     status, patched = await call(hub, "PATCH", "/api/v1/clients/amphoe", {"allowed_orgs": ["6500101"], "disabled": True})
     assert status == 200 and patched["allowed_orgs"] == ["6500101"] and patched["disabled"]
 
