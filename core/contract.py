@@ -47,6 +47,7 @@ The error policy (the same in the delivery worker, the kit and docs/plugins.md):
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ from core.plugin_types import (
     WriteItem,
     WriteResult,
 )
+from core.settings import PayloadLimits
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -95,11 +97,14 @@ class Stream(BaseModel):
 
 @dataclass(frozen=True)
 class SystemContext:
-    """What the hub gives a system at construction: read-only reference data and the converters its
-    mappings may use (the core set plus every plugin's, namespaced)."""
+    """What the hub gives a system at construction: read-only reference data, the converters its
+    mappings may use (the core set plus every plugin's, namespaced) and the hub's payload limits, which
+    `parse` passes to `prasan.tabular_records` / `loads_strict_json` so that an operator's `limits:`
+    reach every format the system reads."""
 
     reference: ReferenceData
     converters: ConverterTable | None = None
+    limits: PayloadLimits = field(default_factory=PayloadLimits)
 
     def load_mapping(self, path: str | Path) -> Mapping:
         """Compile a mapping file with this hub's reference data and converters."""
@@ -135,6 +140,9 @@ class AgencySystem:
     write_concurrency: ClassVar[int] = 1
     #: longest a `write` call may take; the delivery lease is sized from it
     write_timeout_s: ClassVar[float] = 30.0
+    #: module of the system's simulator: its `create_app()` and, optionally, `SIMULATOR_SETTINGS`, the
+    #: settings (credentials included) that point the system at it besides `base_url`
+    simulator_module: ClassVar[str | None] = None
 
     def __init__(self, settings: SystemSettings | None, context: SystemContext) -> None:
         self.settings = settings
@@ -191,13 +199,18 @@ class AgencySystem:
     # --- simulator (tests and `prasan demo`) -----------------------------------------------------
     @classmethod
     def simulator(cls) -> web.Application | None:
-        """An aiohttp imitation of the system, with its own storage and quirks, or None."""
-        return None
+        """An aiohttp imitation of the system, with its own storage and quirks, or None. Imported only
+        when asked for, so that production never loads it."""
+        if cls.simulator_module is None:
+            return None
+        app: web.Application = importlib.import_module(cls.simulator_module).create_app()
+        return app
 
     @classmethod
     def simulator_settings(cls, base_url: str) -> dict[str, Any]:
         """Settings that point the system at its simulator running at `base_url`."""
-        return {"base_url": base_url}
+        declared = getattr(importlib.import_module(cls.simulator_module), "SIMULATOR_SETTINGS", {}) if cls.simulator_module else {}
+        return {"base_url": base_url, **declared}
 
     # --- derived ---------------------------------------------------------------------------------
     @classmethod

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
 
 from plugins.ebudget import converters, mapper, parse, reading
 from plugins.ebudget.settings import EbudgetSettings
@@ -46,6 +45,7 @@ class Ebudget(RestSystem):
     title = "e-budgeting: ระบบการจัดทำงบประมาณ สำนักงบประมาณ"
     label = "e-budgeting"
     owner_agency = "สำนักงบประมาณ (Budget Bureau)"
+    simulator_module = "plugins.ebudget.simulator"
     Settings = EbudgetSettings
     formats = parse.FORMATS
     # The Act's lines change a few times a year at most; once a day is plenty.
@@ -87,7 +87,7 @@ class Ebudget(RestSystem):
         return {key: value for key, value in params.items() if value}
 
     def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
-        return parse.parse(payload, media_type, charset)
+        return parse.parse(payload, media_type, charset, self.context.limits)
 
     async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
         years, max_pages = self.settings.fiscal_years, self.settings.max_pages
@@ -137,19 +137,6 @@ class Ebudget(RestSystem):
     async def healthcheck(self) -> Health:
         year = str(self.settings.fiscal_years[-1])
         return await self.probe(reading.BBGFPROJECT, {**self.read_params(), "year": year, "offset": "0"})
-
-    @classmethod
-    def simulator(cls) -> web.Application:
-        from plugins.ebudget.simulator import create_app
-
-        return create_app()
-
-    @classmethod
-    def simulator_settings(cls, base_url: str) -> dict[str, Any]:
-        from plugins.ebudget.simulator import READ_TOKEN, REQUEST_KEY, SEEDED_YEARS
-
-        return {"base_url": base_url, "api_key": READ_TOKEN, "requests_api_key": REQUEST_KEY,
-                "fiscal_years": list(SEEDED_YEARS)}  # fmt: skip
 
 
 @hookimpl

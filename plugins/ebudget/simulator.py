@@ -38,6 +38,8 @@ REQUEST_KEY = "ebudget-sim-key"
 PAGE_SIZE = 20
 SAMPLES = Path(__file__).parent / "samples"
 SEEDED_YEARS = (2559, 2568)
+# What points e-budgeting at this simulator, besides its URL: both credentials and the years it holds.
+SIMULATOR_SETTINGS = {"api_key": READ_TOKEN, "requests_api_key": REQUEST_KEY, "fiscal_years": list(SEEDED_YEARS)}
 GRANT_TYPES = {"เงินอุดหนุนทั่วไป", "เงินอุดหนุนเฉพาะกิจ"}
 STATUSES = {"ร่างคำขอ", "ยื่นคำขอ", "อนุมัติ", "ไม่อนุมัติ"}
 _AMOUNT = re.compile(r"^[0-9]{1,16}\.[0-9]{2}$")

@@ -11,10 +11,8 @@ import json
 from collections.abc import AsyncIterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from plugins.egp import converters, feed, feedcursor, mapper, parse
 from plugins.egp.settings import EgpSettings
@@ -41,6 +39,7 @@ class Egp(RestSystem):
     title = "e-GP: ระบบการจัดซื้อจัดจ้างภาครัฐ"
     label = "e-GP"
     owner_agency = "กรมบัญชีกลาง (Comptroller General's Department)"
+    simulator_module = "plugins.egp.simulator"
     Settings = EgpSettings
     auth_header = "api-key"
     formats = ("text/csv", "application/json")
@@ -56,7 +55,7 @@ class Egp(RestSystem):
         return {name: self.context.load_mapping(path) for name, path in mapper.MAPPING_FILES.items()}
 
     def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
-        return parse.parse(payload, media_type, charset)
+        return parse.parse(payload, media_type, charset, self.context.limits)
 
     def map_in(self, record: NativeRecord) -> list[MappedRecord]:
         return mapper.map_in(record, self.mappings, self.reference)
@@ -109,18 +108,6 @@ class Egp(RestSystem):
 
     async def healthcheck(self) -> Health:
         return await self.probe(CONTRACTS, {"year": str(self.settings.budget_year), "limit": "1"})
-
-    @classmethod
-    def simulator(cls) -> web.Application:
-        from plugins.egp.simulator import create_app
-
-        return create_app()
-
-    @classmethod
-    def simulator_settings(cls, base_url: str) -> dict[str, Any]:
-        from plugins.egp.simulator import API_KEY
-
-        return {"base_url": base_url, "api_key": API_KEY, "dept_sub_ids": ["5810401", "6810403", "4500103"]}
 
 
 @hookimpl

@@ -31,6 +31,7 @@ from aiohttp import web
 from prasan.testing import SimulatorState, simulator_app
 
 API_KEY = "egp-sim-key"
+SIMULATOR_SETTINGS = {"api_key": API_KEY, "dept_sub_ids": ["5810401", "6810403", "4500103"]}
 API_HEADER = "api-key"
 CONTRACTS = "/govspending/cgdcontract"
 FEED = "/EPROCRssFeedWeb/egpannouncerss.xml"

@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
 
 from plugins.elaas import converters, mapper
 from plugins.elaas.settings import ElaasSettings
@@ -41,6 +40,7 @@ class Elaas(RestSystem):
     title = "e-LAAS: ระบบบัญชีคอมพิวเตอร์ขององค์กรปกครองส่วนท้องถิ่น"
     label = "e-LAAS"
     owner_agency = "กรมส่งเสริมการปกครองท้องถิ่น (DLA)"
+    simulator_module = "plugins.elaas.simulator"
     Settings = ElaasSettings
     writes = ("plan_project", "budget_line")
     write_batch_size = 500
@@ -141,18 +141,6 @@ class Elaas(RestSystem):
             return Health(ok=False, detail=f"GetExpExpensePlan answered {answer.status}")
         count = answer.text.count("<DropdownData>")
         return Health(ok=count > 0, detail=f"{count} แผนงาน in the master data", extra={"plans": count})
-
-    @classmethod
-    def simulator(cls) -> web.Application:
-        from plugins.elaas.simulator import create_app
-
-        return create_app()
-
-    @classmethod
-    def simulator_settings(cls, base_url: str) -> dict[str, Any]:
-        from plugins.elaas.simulator import DEFAULT_API_KEY
-
-        return {"base_url": base_url, "api_key": DEFAULT_API_KEY}
 
 
 @hookimpl

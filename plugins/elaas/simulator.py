@@ -38,6 +38,7 @@ from aiohttp import web
 from plugins.elaas.guids import GuidCrosswalk, default_guids
 
 DEFAULT_API_KEY = "elaas-sim-key"
+SIMULATOR_SETTINGS = {"api_key": DEFAULT_API_KEY}  # what points e-LAAS at this simulator, besides its URL
 _AMOUNT = re.compile(r"^\d{1,16}\.\d{2}$")
 _LAO_CODE = re.compile(r"^\d{7}$")
 # Which GUID field of a line names which master-data level, and which field must be its parent.

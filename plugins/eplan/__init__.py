@@ -10,7 +10,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
-from aiohttp import web
 
 from plugins.eplan import converters, mapper, parse
 from plugins.eplan.settings import EplanSettings
@@ -37,6 +36,7 @@ class Eplan(RestSystem):
     title = "e-Plan: ระบบสารสนเทศเพื่อการวางแผนพัฒนาท้องถิ่น"
     label = "e-Plan"
     owner_agency = "กรมส่งเสริมการปกครองท้องถิ่น (DLA)"
+    simulator_module = "plugins.eplan.simulator"
     Settings = EplanSettings
     formats = ("text/csv", "application/json", XLSX)
     streams = (Stream(entity_type="plan_project", interval_s=300),)
@@ -49,7 +49,7 @@ class Eplan(RestSystem):
         return self.context.load_mapping(self.mapping_file)
 
     def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
-        return parse.parse(payload, media_type, charset)
+        return parse.parse(payload, media_type, charset, self.context.limits)
 
     async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
         pages = self.pages(
@@ -76,12 +76,6 @@ class Eplan(RestSystem):
 
     async def healthcheck(self) -> Health:
         return await self.probe(PROJECTS, {"since": "0", "limit": "1"})
-
-    @classmethod
-    def simulator(cls) -> web.Application:
-        from plugins.eplan.simulator import create_app
-
-        return create_app()
 
 
 @hookimpl

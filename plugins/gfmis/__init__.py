@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import cached_property
-from typing import Any
 
-from aiohttp import web
 
 from plugins.gfmis import converters, mapper, nfma46, parse
 from plugins.gfmis.settings import GfmisSettings
@@ -35,6 +33,7 @@ class Gfmis(RestSystem):
     title = "GF-MIS: ระบบบริหารการเงินการคลังภาครัฐแบบอิเล็กทรอนิกส์ (New GFMIS Thai)"
     label = "GF-MIS"
     owner_agency = "กรมบัญชีกลาง (CGD)"
+    simulator_module = "plugins.gfmis.simulator"
     Settings = GfmisSettings
     formats = ("text/csv", "application/json", XLSX)
     # GF-MIS is rate limited and posts in batches through the day; every quarter hour is enough.
@@ -49,7 +48,7 @@ class Gfmis(RestSystem):
     def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
         if media_type.split(";")[0].strip().lower() == XLSX:
             return nfma46.parse_report(payload)
-        return parse.parse_lines(payload, media_type, charset)
+        return parse.parse_lines(payload, media_type, charset, self.context.limits)
 
     async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
         pages = self.pages(
@@ -71,18 +70,6 @@ class Gfmis(RestSystem):
 
     async def healthcheck(self) -> Health:
         return await self.probe(LINES, {"cursor": "0", "limit": "1"})
-
-    @classmethod
-    def simulator(cls) -> web.Application:
-        from plugins.gfmis.simulator import create_app
-
-        return create_app()
-
-    @classmethod
-    def simulator_settings(cls, base_url: str) -> dict[str, Any]:
-        from plugins.gfmis.simulator import API_KEY
-
-        return {"base_url": base_url, "api_key": API_KEY}
 
 
 @hookimpl

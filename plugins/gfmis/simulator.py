@@ -37,6 +37,7 @@ from prasan.canonical import format_thai_date, to_thai_digits
 from prasan.testing import SimulatorState, simulator_app
 
 API_KEY = "gfmis-sim-key"
+SIMULATOR_SETTINGS = {"api_key": API_KEY}
 LINES = "/api/v1/disbursements"
 MAX_LIMIT = 1000
 

@@ -8,9 +8,7 @@ the real format is known.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from aiohttp import web
 
 from plugins.sola import converters
 from plugins.sola.declared import DeclaredRestSystem
@@ -24,20 +22,9 @@ class Sola(DeclaredRestSystem):
     title = "SOLA: ระบบข้อมูลโครงการขององค์กรปกครองส่วนท้องถิ่น (กรมส่งเสริมการปกครองท้องถิ่น)"
     label = "SOLA"
     owner_agency = "กรมส่งเสริมการปกครองท้องถิ่น (DLA)"
+    simulator_module = "plugins.sola.simulator"
     version = "1"
     transport_file = HERE / "transport.yaml"
-
-    @classmethod
-    def simulator(cls) -> web.Application:
-        from plugins.sola.simulator import create_app
-
-        return create_app()
-
-    @classmethod
-    def simulator_settings(cls, base_url: str) -> dict[str, Any]:
-        from plugins.sola.simulator import API_KEY
-
-        return {"base_url": base_url, "api_key": API_KEY}
 
 
 @hookimpl

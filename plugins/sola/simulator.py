@@ -36,6 +36,7 @@ from prasan.testing import SimulatorState, simulator_app
 from prasan.canonical import to_thai_digits
 
 API_KEY = "sola-sim-key"
+SIMULATOR_SETTINGS = {"api_key": API_KEY}
 
 SEED_PROJECTS: list[dict[str, Any]] = [
     {
