@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from canonical_model.entities.common import CanonicalId, ClassificationRef
+from canonical_model.entities.common import CanonicalId, ClassificationRef, YearAmount
 from canonical_model.envelope import Entity
 from canonical_model.fiscal_year import FiscalYear
 from canonical_model.money import Money
@@ -33,3 +33,6 @@ class BudgetLine(Entity):
     amount: Money
     project_id: CanonicalId | None = None
     funding_source: LabelText | None = None
+    # What was actually spent in earlier fiscal years under the same line, as a budget ordinance
+    # (ข้อบัญญัติ) prints it beside the new amount (รายจ่ายจริง of the two years before).
+    past_years: list[YearAmount] = Field(default_factory=list, max_length=10)

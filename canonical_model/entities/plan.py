@@ -73,6 +73,9 @@ class PlanProject(Entity):
     funding_source: LabelText | None = None
     location: ProjectLocation | None = None
     links: ProjectLinks = Field(default_factory=ProjectLinks)
+    # The edition of the local development plan the project was last written in (ฉบับแรก, เพิ่มเติม,
+    # เปลี่ยนแปลง, แก้ไข ครั้งที่ N): a later edition's row is a new version of the same project.
+    revision: Revision | None = None
 
     @model_validator(mode="after")
     def _one_amount_per_year(self) -> PlanProject:

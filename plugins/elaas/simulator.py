@@ -143,6 +143,14 @@ def validate_document(doc: Any, guids: GuidCrosswalk) -> list[str]:
             problems.append(f"{where}.Description is required")
         if not line.get("PlanGUID"):
             problems.append(f"{where}.PlanGUID is required")
+        for j, past in enumerate(line.get("PastYears") or []):
+            # The ordinance's columns of earlier years: actual spending, each of a year before this one.
+            if not isinstance(past, dict) or not isinstance(past.get("BudgetYear"), int) or not isinstance(year, int):
+                problems.append(f"{where}.PastYears[{j}] must be an object with an integer BudgetYear")
+            elif past["BudgetYear"] >= year:
+                problems.append(f"{where}.PastYears[{j}].BudgetYear {past['BudgetYear']} is not before {year}")
+            elif not _AMOUNT.match(str(past.get("ActualAmount", ""))):
+                problems.append(f"{where}.PastYears[{j}].ActualAmount {past.get('ActualAmount')!r} must have two decimals")
         for name, level, parent_field in _LINE_GUIDS:
             value = line.get(name)
             if value in (None, ""):

@@ -82,5 +82,6 @@ class Eplan(RestSystem):
 def prasan_register(register: Registrar) -> None:
     register.add_system(Eplan)
     register.add_converter("known_org", converters.KnownOrgArgs, converters.known_org, needs_reference=True)
+    register.add_converter("revision", converters.RevisionArgs, converters.revision)
 
 

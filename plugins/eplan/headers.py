@@ -23,10 +23,12 @@ EXPECTED = "ผลที่คาดว่าจะได้รับ"
 UNIT = "หน่วยงานรับผิดชอบหลัก"
 SEQ = "ที่"
 CODE = "รหัสโครงการ"
+# Which edition of the plan the row comes from: "ฉบับแรก", "เพิ่มเติม ครั้งที่ 1", "เปลี่ยนแปลง ครั้งที่ 2" ...
+REVISION = "ฉบับ"
 BUDGET_PREFIX = "งบประมาณ "
 
 REQUIRED = (ORG, TITLE)
-KNOWN = (ORG, STRATEGY, PROGRAMME, TITLE, OBJECTIVE, TARGET, KPI, EXPECTED, UNIT, SEQ, CODE)
+KNOWN = (ORG, STRATEGY, PROGRAMME, TITLE, OBJECTIVE, TARGET, KPI, EXPECTED, UNIT, SEQ, CODE, REVISION)
 
 _ALIASES = {
     "รหัสอปท.": ORG,
@@ -41,6 +43,9 @@ _ALIASES = {
     "หน่วยงานที่รับผิดชอบ": UNIT,
     "หน่วยงานรับผิดชอบ": UNIT,
     "ลำดับที่": SEQ,
+    "ฉบับแผน": REVISION,
+    "แผนฉบับ": REVISION,
+    "ฉบับที่": REVISION,
 }
 # "งบประมาณ 2566", "งบประมาณ ปี พ.ศ. ๒๕๖๖ (บาท)", "งบประมาณ\n2566"; a bare year column is not accepted,
 # since wide sheets carry other year-named columns (actuals) that must not be read as plan amounts.

@@ -261,3 +261,25 @@ async def test_a_new_version_replaces_the_record_and_a_vanished_record_is_recrea
     assert len(documents) == 2
     [kept] = [d for d in documents if d["RecordID"] == first.external_id]
     assert kept["Revision"] == 2 and kept["Lines"][0]["Amount"] == "5.00"
+
+
+async def test_a_budget_line_carries_the_ordinances_past_years_and_elaas_checks_them(
+    registry, reference, settings, elaas_sim, http
+):
+    plugin = registry.get("elaas")
+    past = [{"fiscal_year": 2566, "amount": "1980000.00"}, {"fiscal_year": 2567, "amount": "2104500.50"}]
+    native = await plugin.map_out("budget_line", {**BUDGET_LINE, "past_years": past}, reference)
+    assert native["Lines"][0]["PastYears"] == [
+        {"BudgetYear": 2566, "ActualAmount": "1980000.00"},
+        {"BudgetYear": 2567, "ActualAmount": "2104500.50"},
+    ]
+    [written] = await plugin.write([item(native, "elaas:line-past:1")], settings, http)
+    assert isinstance(written, Delivered)
+    stored = await _get(http, f"{elaas_sim}/_sim/records")
+    [line] = [d for d in stored["documents"] if d.get("RecordID") == written.external_id][0]["Lines"]
+    assert [p["BudgetYear"] for p in line["PastYears"]] == [2566, 2567]
+
+    # A "past" year that is not before the line's own year is refused by e-LAAS, with its reason.
+    wrong = await plugin.map_out("budget_line", {**BUDGET_LINE, "past_years": [{"fiscal_year": 2568, "amount": "1.00"}]}, reference)
+    [refused] = await plugin.write([item(wrong, "elaas:line-past:2")], settings, http)
+    assert isinstance(refused, Rejected) and "is not before 2568" in refused.reason

@@ -229,3 +229,32 @@ async def test_an_unreadable_poll_answer_is_a_permanent_error_not_a_crash(regist
                 await plugin.read("plan_project", None, plugin.settings_from({"base_url": url}), http)
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("written", "kind", "number"),
+    [
+        ("ฉบับแรก", "original", 0),
+        ("เพิ่มเติม ครั้งที่ 1", "addition", 1),
+        ("เปลี่ยนแปลง ครั้งที่ ๒", "change", 2),
+        ("ฉบับแก้ไข ครั้งที่ 3", "correction", 3),
+        ("เพิ่มเติม", "addition", 1),
+    ],
+)
+async def test_the_plan_edition_of_a_row_is_kept(registry, reference, written, kind, number):
+    [mapped] = await registry.get("eplan").map_in(_row(**{"ฉบับ": written}), reference)
+    assert mapped.body()["revision"] == {"kind": kind, "number": number}
+
+
+async def test_the_edition_column_is_read_under_its_other_names(registry, reference):
+    payload = "รหัส อปท.,ชื่อโครงการ,งบประมาณ 2568,ฉบับที่\n5400103,ถนนสายใหม่,100000,เปลี่ยนแปลง ครั้งที่ 1\n"
+    [record] = await registry.get("eplan").parse(payload.encode("utf-8"), "text/csv", "utf-8")
+    [mapped] = await registry.get("eplan").map_in(record, reference)
+    assert mapped.body()["revision"] == {"kind": "change", "number": 1}
+
+
+async def test_an_unknown_plan_edition_is_rejected(registry, reference):
+    with pytest.raises(MappingError) as caught:
+        await registry.get("eplan").map_in(_row(**{"ฉบับ": "ฉบับพิเศษ"}), reference)
+    [rej] = caught.value.as_rejections()
+    assert (rej.field, rej.value, rej.rule) == ("ฉบับ", "ฉบับพิเศษ", "eplan.revision_unknown")
