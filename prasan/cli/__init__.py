@@ -185,8 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_clients_add)
 
     from prasan.cli.admin import add_admin_commands
+    from prasan.cli.importing import add_import_command
+    from prasan.cli.simulate import add_simulate_command
 
     add_admin_commands(commands)
+    add_import_command(commands)
+    add_simulate_command(commands)
     return parser
 
 
