@@ -420,3 +420,82 @@ class ClientCreated(ClientOut):
 
 class ClientPath(Strict):
     name: Name
+
+
+# --- links (core/linking.py) -----------------------------------------------------------------------
+
+
+class UnlinkedQuery(Strict):
+    system: Code | None = Field(None, description="the system the record's current version came from")
+    entity_type: Code | None = None
+    org_code: Code | None = None
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+class UnlinkedOut(BaseModel):
+    entity_id: str
+    entity_type: str
+    system: str
+    org_code: str | None
+    fiscal_year: int | None
+    reason: str = Field(description="link.no_reference, link.no_match, link.ambiguous or link.removed_by_operator")
+    detail: str = Field(description="each rule tried, the values it looked for, and the candidates when ambiguous")
+    evaluated_at: datetime
+
+
+class LinkIn(Strict):
+    from_: Code = Field(alias="from", description="the record that belongs to another (a procurement)")
+    to: Code = Field(description="the record it belongs to (its plan project)")
+    note: Text | None = Field(None, description="why; kept with the link and in the audit log")
+
+
+class LinkPath(Strict):
+    from_id: Code
+    to_id: Code
+
+
+class LinkOut(BaseModel):
+    from_id: str
+    to_id: str
+    from_type: str
+    to_type: str
+    rule: str = Field(description="the link rule that made it, or `operator`")
+    evidence: dict[str, Any] | None = Field(description="the field values the rule matched")
+    made_by: str = Field(description="`rule:<name>` or `operator:<actor>`")
+    note: str | None
+    at: datetime
+
+
+class ChainAmountOut(BaseModel):
+    name: str = Field(description="the canonical field: amount, budget_amount, agreed_price, budget_by_year, ...")
+    fiscal_year: int | None = None
+    amount: str = Field(description="baht as a decimal string, never a float")
+
+
+class ChainMemberOut(BaseModel):
+    id: str
+    entity_type: str
+    version: int
+    org_code: str | None
+    fiscal_year: int | None
+    label: str | None = Field(description="title, description, contract or document number")
+    amounts: list[ChainAmountOut]
+    xrefs: list[XrefOut] = Field(description="the record's id in each system")
+    deliveries: list[DeliveryOut]
+    links: list[LinkOut] = Field(description="its links to records nearer the root of the chain")
+
+
+class ChainOut(BaseModel):
+    """A record (a plan project) and everything linked to it, directly or through another record, grouped
+    by entity type; each member names the records it is linked to."""
+
+    root: ChainMemberOut
+    budget_lines: list[ChainMemberOut]
+    budget_requests: list[ChainMemberOut]
+    procurements: list[ChainMemberOut]
+    contracts: list[ChainMemberOut]
+    disbursements: list[ChainMemberOut]
+    progress_reports: list[ChainMemberOut]
+    other: list[ChainMemberOut] = Field(description="linked records of any other type")
+    truncated: bool = Field(description="the chain was cut at its size limit")

@@ -19,6 +19,7 @@ from core.admin.routes import RouteNotFound
 from core.errors import ConfigError, PrasanError
 from core.router import Route
 from core.store.records import ApiClient, DeadLetter
+from core.store.repos.links import LinkRefused
 
 NOT_FOUND = (404,)
 
@@ -518,3 +519,75 @@ async def update_client(call: Call) -> Any:
             )
     client = await asyncio.to_thread(store.access.update_client, call.path.name, changes, actor=call.actor)
     return _not_found("client with this name") if client is None else _client(client)
+
+
+# --- links -------------------------------------------------------------------------------------------
+
+
+def _link(view: Any) -> m.LinkOut:
+    return m.LinkOut.model_validate(view, from_attributes=True)
+
+
+@operation("GET", "/api/v1/links/unlinked", role="viewer", response=list[m.UnlinkedOut], query_model=m.UnlinkedQuery, tag="links")
+async def list_unlinked(call: Call) -> Any:
+    """Records no link rule could link, with the reason (nothing to match, no match, or two candidates)."""
+    q: m.UnlinkedQuery = call.query
+    rows = await asyncio.to_thread(call.hub.store.links.list_unlinked, **q.model_dump())
+    return [m.UnlinkedOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@operation("POST", "/api/v1/links", role="operator", response=m.LinkOut, status=201, body_model=m.LinkIn, tag="links", errors=(400,))
+async def create_link(call: Call) -> Any:
+    """Link one record to another by hand (audited); the record leaves the unlinked list."""
+    body: m.LinkIn = call.body
+    try:
+        view = await asyncio.to_thread(call.hub.store.links.link, body.from_, body.to, actor=call.actor, note=body.note)
+    except LinkRefused as exc:
+        return problem(400, "Bad Request", str(exc), rule="link.refused")
+    return _link(view)
+
+
+@operation("DELETE", "/api/v1/links/{from_id}/{to_id}", role="operator", response=m.LinkOut, path_model=m.LinkPath, tag="links", errors=NOT_FOUND)
+async def delete_link(call: Call) -> Any:
+    """Remove a link (audited); the rules will not make it again, and a record left without links is
+    listed as unlinked."""
+    view = await asyncio.to_thread(call.hub.store.links.unlink, call.path.from_id, call.path.to_id, actor=call.actor)
+    return _not_found("link between these records") if view is None else _link(view)
+
+
+# Per entity type, the fields that hold money, in the order they are shown.
+_AMOUNT_FIELDS = ("amount", "approved_amount", "budget_amount", "reference_price", "agreed_price", "spent_amount")
+_LABEL_FIELDS = ("title", "description", "contract_number", "document_number", "egp_project_number")
+_CHAIN_GROUPS = {
+    "budget_line": "budget_lines", "budget_request": "budget_requests", "procurement": "procurements",
+    "contract": "contracts", "disbursement": "disbursements", "progress_report": "progress_reports",
+}
+
+
+def _chain_member(node: Any) -> m.ChainMemberOut:
+    body = node.payload if isinstance(node.payload, dict) else {}
+    amounts = [m.ChainAmountOut(name=f, amount=str(body[f])) for f in _AMOUNT_FIELDS if body.get(f) is not None]
+    amounts += [
+        m.ChainAmountOut(name="budget_by_year", fiscal_year=item.get("fiscal_year"), amount=str(item["amount"]))
+        for item in body.get("budget_by_year") or []
+        if isinstance(item, dict) and item.get("amount") is not None
+    ]
+    label = next((str(body[f]) for f in _LABEL_FIELDS if body.get(f)), None)
+    return m.ChainMemberOut(
+        id=node.entity_id, entity_type=node.entity_type, version=node.version, org_code=node.org_code,
+        fiscal_year=node.fiscal_year, label=label, amounts=amounts, xrefs=[m.XrefOut(**x) for x in node.xrefs],
+        deliveries=[m.DeliveryOut(**d) for d in node.deliveries], links=[_link(v) for v in node.links],
+    )
+
+
+@operation("GET", "/api/v1/entities/{entity_id}/chain", role="viewer", response=m.ChainOut, path_model=m.EntityPath, tag="entities", errors=NOT_FOUND)
+async def entity_chain(call: Call) -> Any:
+    """Everything linked to a record (for a plan project: its budget lines, grant requests, procurements,
+    contracts, disbursements and progress), each with its amounts, its ids in each system and its deliveries."""
+    found = await asyncio.to_thread(call.hub.store.links.chain, call.path.entity_id)
+    if found is None:
+        return _not_found("entity with this id")
+    groups: dict[str, list[m.ChainMemberOut]] = {name: [] for name in (*_CHAIN_GROUPS.values(), "other")}
+    for node in found.members:
+        groups[_CHAIN_GROUPS.get(node.entity_type, "other")].append(_chain_member(node))
+    return m.ChainOut(root=_chain_member(found.root), truncated=found.truncated, **groups)

@@ -218,7 +218,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         families = self._families()
-        up, backlog, oldest, dead, last_pull, interval, duration = families
+        up, backlog, oldest, dead, last_pull, interval, duration, unlinked = families
         try:
             snap = self.hub.store.gauge_snapshot()
         except Exception as exc:  # an unreachable database must not fail the whole scrape
@@ -238,6 +238,8 @@ class DatabaseCollector(Collector):
                 dead.add_metric([destination], snap.unresolved_dead_letters.get(destination, 0))
             for (system, entity_type), at in sorted(snap.last_pulled_at.items()):
                 last_pull.add_metric([system, entity_type], at.timestamp())
+            for (system, entity_type), count in sorted(snap.unlinked.items()):
+                unlinked.add_metric([system, entity_type], count)
         # Only a process that runs the pulls says how often they should happen: the "never pulled"
         # alert keys on this series, and a process without a scheduler must not make it fire.
         if self.hub.scheduler_running:
@@ -276,6 +278,12 @@ class DatabaseCollector(Collector):
             ),
             GaugeMetricFamily(
                 "prasan_database_scrape_duration_seconds", "Time taken to read the database gauges."
+            ),
+            GaugeMetricFamily(
+                "prasan_unlinked_records",
+                "Records no link rule could link to what they belong to (core/linking.py), by the system "
+                "they came from and entity type.",
+                labels=["system", "entity_type"],
             ),
         ]
 

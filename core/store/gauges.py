@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from core.store.links import unlinked_counts
 from core.store.schema import dead_letters, outbox, pull_cursors
 
 
@@ -23,6 +24,7 @@ class GaugeSnapshot:
     oldest_pending_created_at: dict[str, datetime] = field(default_factory=dict)
     unresolved_dead_letters: dict[str, int] = field(default_factory=dict)
     last_pulled_at: dict[tuple[str, str], datetime] = field(default_factory=dict)  # last *successful* pull
+    unlinked: dict[tuple[str, str], int] = field(default_factory=dict)  # by (system, entity type)
 
 
 def snapshot(conn: Connection) -> GaugeSnapshot:
@@ -56,7 +58,7 @@ def snapshot(conn: Connection) -> GaugeSnapshot:
             )
         )
     }
-    return GaugeSnapshot(rows, oldest, dead, pulled)
+    return GaugeSnapshot(rows, oldest, dead, pulled, unlinked_counts(conn))
 
 
 def mark_pulled(conn: Connection, system: str, entity_type: str, now: datetime) -> None:

@@ -286,3 +286,63 @@ config_overrides = Table(
     Column("updated_by", String(160), nullable=False),
     PrimaryKeyConstraint("kind", "name"),
 )
+
+# --- links between records of different systems (revision 0005, core/linking.py) ---------------------
+
+# One record belongs to another (a procurement to its plan project, a contract to its procurement). A link
+# removed by an operator stays as a tombstone (removed_at set) so that the rules do not make it again.
+entity_links = Table(
+    "entity_links",
+    metadata,
+    Column("from_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    Column("to_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    Column("from_type", String(64), nullable=False),
+    Column("to_type", String(64), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("evidence_json", Text(), nullable=True),
+    Column("made_by", String(200), nullable=False),
+    Column("note", Text(), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime(), nullable=True),
+    Column("removed_by", String(200), nullable=True),
+    PrimaryKeyConstraint("from_id", "to_id"),
+    # The chain walks links backwards, from a plan project to what belongs to it.
+    Index("ix_entity_links_to_id", "to_id"),
+)
+
+# The codes by which a record can be found by others (core/linking.py KEYS), kept with each version.
+link_keys = Table(
+    "link_keys",
+    metadata,
+    Column("key", String(64), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("key", "value", "entity_id"),
+    Index("ix_link_keys_entity_id", "entity_id"),
+)
+
+# Records without a link, why, and the keys they looked for: a record arriving with one of them makes
+# the hub run the rules of the waiting record again.
+unlinked_records = Table(
+    "unlinked_records",
+    metadata,
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), primary_key=True),
+    Column("entity_type", String(64), nullable=False),
+    Column("system", String(64), nullable=False),
+    Column("org_code", String(64), nullable=True),
+    Column("fiscal_year", Integer(), nullable=True),
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text(), nullable=False),
+    Column("evaluated_at", UTCDateTime(), nullable=False),
+    Index("ix_unlinked_records_system_type", "system", "entity_type"),
+)
+
+link_wanted = Table(
+    "link_wanted",
+    metadata,
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("value", String(255), nullable=False),
+    PrimaryKeyConstraint("entity_id", "key", "value"),
+    Index("ix_link_wanted_key_value", "key", "value"),
+)

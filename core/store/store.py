@@ -5,6 +5,7 @@
     store.outbox     deliveries, leases, results, dead letters, pauses
     store.access     producer clients, request signatures, admin tokens, the audit log
     store.config     pull cursors and last pulls, run-time configuration overrides
+    store.links      which record belongs to which (core/linking.py), run in the ingest transaction
 
 The store never calls plugins: routing arrives as a plain callable.
 """
@@ -22,6 +23,7 @@ from core.store.repos.access import AccessRepository
 from core.store.repos.config import ConfigRepository
 from core.store.repos.entities import EntityRepository
 from core.store.repos.inbox import InboxRepository
+from core.store.repos.links import LinkRepository
 from core.store.repos.outbox import OutboxRepository
 
 
@@ -33,6 +35,8 @@ class Store(Database):
         self.outbox = OutboxRepository(self)
         self.access = AccessRepository(self)
         self.config = ConfigRepository(self)
+        self.links = LinkRepository(self)
+        self.inbox.after_ingest.append(self.links.on_ingested)
 
     def gauge_snapshot(self) -> _gauges.GaugeSnapshot:
         """Backlog, oldest pending row, unresolved dead letters and last pulls, in one read: the figures

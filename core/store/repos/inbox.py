@@ -32,6 +32,9 @@ became or not at all."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Work that must happen in the ingest transaction itself, each called with (conn, system, entities,
+        # entity outcomes, now) after the versions are written: the Store adds linking (core/linking.py).
+        self.after_ingest: list[Callable[..., None]] = []
 
     def ingest(
         self,
@@ -51,10 +54,14 @@ became or not at all."""
         used the message's idempotency key.
         """
         at = now or utcnow()
-        return self.db.write(
-            lambda conn: _ingest.ingest_batch(conn, message, entities, rejections, route, cursor, at, respond),
-            retry=True,
-        )
+
+        def work(conn: Connection) -> IngestOutcome:
+            outcome = _ingest.ingest_batch(conn, message, entities, rejections, route, cursor, at, respond)
+            for hook in self.after_ingest:
+                hook(conn, message.system, entities, outcome.entities, at)
+            return outcome
+
+        return self.db.write(work, retry=True)
 
     def record_failed_message(self, message: InboundMessage, reason: str, rule: str = "payload.unreadable") -> None:
         """Keep a payload that could not even be parsed, with outcome 'failed' and the reason."""
