@@ -45,3 +45,56 @@ def postgres_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
+
+
+# --- what was skipped, by group ----------------------------------------------------------------------
+# `make test` runs everything the machine can run: without a PostgreSQL server or Prometheus' promtool
+# those tests skip. Dozens of "SKIPPED" lines hide what is missing, so the run ends with one line per
+# group and the reason, e.g. "skipped: 93 PostgreSQL tests (no server: ...), 4 Prometheus tests (...)".
+
+SKIP_GROUPS = (
+    # (group, label of its reason, test of a skipped report's keywords and reason)
+    ("PostgreSQL", "no server: ", lambda keywords, reason: "postgres" in keywords or POSTGRES_URL_ENV in reason),
+    ("Prometheus", "", lambda keywords, reason: "promtool" in reason or "prometheus" in reason.lower()),
+)
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def summarise_skips(reports: list[pytest.TestReport | pytest.CollectReport]) -> list[str]:
+    """'<n> <group> tests (<reasons>)' for each group of skipped reports, in the order of SKIP_GROUPS, then
+    the rest by reason."""
+    groups: dict[str, dict[str, int]] = {}
+    labels: dict[str, str] = {}
+    for report in reports:
+        reason = _skip_reason(report)
+        for name, label, belongs in SKIP_GROUPS:
+            if belongs(set(getattr(report, "keywords", ())), reason):
+                break
+        else:
+            name, label = "other", ""
+        labels[name] = label
+        reasons = groups.setdefault(name, {})
+        reasons[reason] = reasons.get(reason, 0) + 1
+    order = [name for name, _, _ in SKIP_GROUPS if name in groups] + (["other"] if "other" in groups else [])
+    lines = []
+    for name in order:
+        count = sum(groups[name].values())
+        why = "; ".join(sorted(groups[name], key=lambda r: -groups[name][r])[:3])
+        noun = "test" if count == 1 else "tests"
+        lines.append(f"{count} {name} {noun} ({labels[name]}{why})")
+    return lines
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    # The outermost wrapper, so the line comes after pytest's own list of skips (-ra), just above the totals.
+    yield
+    reports = terminalreporter.stats.get("skipped", [])
+    skipped = [r for r in reports if isinstance(r, pytest.TestReport | pytest.CollectReport)]
+    if skipped:
+        terminalreporter.write_line("skipped: " + ", ".join(summarise_skips(skipped)), yellow=True, bold=True)
