@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, tuple_, update
 
 from core import linking
-from core.linking import Decision, LinkRule, Subject
+from core.linking import LinkRule, Subject
 from core.store import audit as _audit
 from core.store.query import Listing
 from core.store.records import EntityOutcome, IncomingEntity
