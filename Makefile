@@ -26,7 +26,9 @@ test: $(STAMP)
 	PYTHON_BIN=$(BIN)/python bash scripts/make_test.sh $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.end_to_end
+	$(BIN)/pip install --quiet -e '.[bench]'
+	rm -rf prasan.egg-info
+	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* var/simulators .pytest_cache .hypothesis

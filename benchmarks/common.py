@@ -1,0 +1,262 @@
+"""Shared pieces of the benchmark suite (benchmarks/run_all.py): generated ผ.02 records, processes,
+databases, sizes, percentiles. Nothing here imports the hub, so a refactor of core/ moves nothing here."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PROGRAMMES = ["บริหารงานทั่วไป", "การศึกษา", "สาธารณสุข", "เคหะและชุมชน", "อุตสาหกรรมและการโยธา"]
+HEADER = ["รหัส อปท.", "แผนงาน", "ชื่อโครงการ", "วัตถุประสงค์", "งบประมาณ 2568", "งบประมาณ 2569", "หน่วยงานรับผิดชอบหลัก"]
+PG_ADMIN_URL = os.environ.get("PRASAN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:54329/prasan_test")
+
+
+def organisations() -> list[str]:
+    """DLA organisation codes the hub knows (its shipped master data), read the hub's own way."""
+    from core.reference_data import load_reference_data
+
+    return sorted(load_reference_data().organizations)
+
+
+def row(index: int, orgs: list[str], run: str = "") -> list[str]:
+    return [
+        orgs[index % len(orgs)],
+        PROGRAMMES[index % len(PROGRAMMES)],
+        f"โครงการก่อสร้างถนน คสล. หมายเลข {run}{index}",
+        "เพื่อการสัญจร",
+        f"{100_000 + index:,}.00",
+        f"{120_000 + index:,}.50",
+        "กองช่าง",
+    ]
+
+
+def csv_body(start: int, stop: int, orgs: list[str], run: str = "") -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    for index in range(start, stop):
+        writer.writerow(row(index, orgs, run))
+    return buffer.getvalue().encode("utf-8")
+
+
+def csv_batches(records: int, batch: int, orgs: list[str], run: str = "") -> list[bytes]:
+    """ผ.02 CSV bodies of `batch` rows. `run` makes the project names (hence the ids) unique per run."""
+    return [csv_body(s, min(records, s + batch), orgs, run) for s in range(0, records, batch)]
+
+
+def json_batches(records: int, batch: int, orgs: list[str], run: str = "") -> list[bytes]:
+    """The same records as JSON arrays of objects keyed by the ผ.02 headers (for the bare pipeline)."""
+    return [
+        json.dumps(
+            [dict(zip(HEADER, row(i, orgs, run), strict=True)) for i in range(s, min(records, s + batch))],
+            ensure_ascii=False,
+        ).encode("utf-8")
+        for s in range(0, records, batch)
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def pcts(values: list[float], digits: int = 4) -> dict[str, float]:
+    return {
+        "p50": round(percentile(values, 0.50), digits),
+        "p95": round(percentile(values, 0.95), digits),
+        "p99": round(percentile(values, 0.99), digits),
+        "max": round(max(values), digits) if values else float("nan"),
+        "n": len(values),
+    }
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else float("nan")
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """VmHWM: the peak resident set of a live process, in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def self_peak_rss_mb() -> float:
+    return peak_rss_mb(os.getpid()) or 0.0
+
+
+@dataclass
+class Proc:
+    """A benchmark child process that prints `READY <port>` once it listens."""
+
+    name: str
+    popen: subprocess.Popen[str]
+    port: int = 0
+    peak_rss_mb: float | None = None
+    output: list[str] = field(default_factory=list)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.popen.poll() is None:
+            self.peak_rss_mb = peak_rss_mb(self.popen.pid)
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def start(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0) -> Proc:
+    popen = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=None,
+        text=True,
+    )
+    proc = Proc(name, popen)
+    deadline = time.monotonic() + timeout
+    assert popen.stdout is not None
+    while time.monotonic() < deadline:
+        line = popen.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{name} exited before it was ready (exit {popen.wait()})")
+        proc.output.append(line)
+        if line.startswith("READY "):
+            proc.port = int(line.split()[1])
+            return proc
+    popen.kill()
+    raise RuntimeError(f"{name} did not start within {timeout} s")
+
+
+def stop_all(procs: list[Proc]) -> dict[str, float | None]:
+    rss: dict[str, float | None] = {}
+    for proc in procs:
+        proc.stop()
+        rss[proc.name] = proc.peak_rss_mb
+    return rss
+
+
+async def wait_listening(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+# --- databases --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    url: str  # SQLAlchemy URL
+    engine: str  # sqlite | postgresql
+    path: Path | None = None  # the SQLite file
+    pg_name: str | None = None
+
+    @property
+    def dbapi_dsn(self) -> str:
+        assert self.pg_name is not None
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        return f"{base}/{self.pg_name}"
+
+    def size_bytes(self) -> int:
+        if self.engine == "sqlite":
+            assert self.path is not None
+            with sqlite3.connect(self.path) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                pages, size = conn.execute("PRAGMA page_count").fetchone()[0], conn.execute("PRAGMA page_size").fetchone()[0]
+            return pages * size
+        import psycopg
+
+        with psycopg.connect(self.dbapi_dsn, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+            return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.engine == "sqlite":
+            assert self.path is not None
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                return conn.execute(sql).fetchall()
+            finally:
+                conn.close()
+        import psycopg
+
+        with psycopg.connect(self.dbapi_dsn, autocommit=True) as conn:
+            return conn.execute(sql).fetchall()
+
+
+def pg_version() -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        return str(conn.execute("SHOW server_version").fetchone()[0])
+
+
+def pg_settings() -> dict[str, str]:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        return {
+            name: str(conn.execute(f"SHOW {name}").fetchone()[0])
+            for name in ("fsync", "synchronous_commit", "shared_buffers")
+        }
+
+
+@contextmanager
+def fresh_database(engine: str, folder: Path, label: str) -> Iterator[Database]:
+    """An empty database of its own for one measurement: a new SQLite file or a new PostgreSQL database."""
+    if engine == "sqlite":
+        path = folder / f"{label}-{uuid.uuid4().hex[:6]}.db"
+        yield Database(f"sqlite:///{path}", "sqlite", path=path)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    name = f"prasan_bench_{label.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield Database(f"{base}/{name}", "postgresql", pg_name=name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,402 @@
+"""`make bench`: the hub's throughput, latency and memory, and the baselines that give them a meaning,
+all measured in one run on this machine. Writes benchmarks/results/latest.json and latest.md (and,
+with the profile step, profile.md and the raw profiles).
+
+Measured (generated ผ.02 CSV, 20,000 records in batches of 1,000 posted by two concurrent clients,
+delivered to benchmarks/sink.py, a null e-LAAS in a process of its own):
+  hub   SQLite, one process (role all) · SQLite, API process + worker process · PostgreSQL, API process
+        + one worker process · PostgreSQL, API process + two worker processes
+  then, per hub topology on SQLite (and PostgreSQL with two workers): receipt→delivered latency at an
+        offered 500 records/s (batches of 50), ingest request latency at 70% of the measured peak
+        ingest rate (batches of 100), single-record POSTs per second (32 concurrent clients)
+  baselines  storage limit (the hub's rows per record by executemany) · dlt (the same canonical
+        records from a generator) · the bare pipeline (benchmarks/bare_pipeline.py), 1 and 2 processes
+  the real e-LAAS simulator as destination, once, for comparison with the null sink
+  a 100 MB CSV in one request (benchmarks/large_file.py)
+Each throughput figure is the median of --repeat runs (fresh database each).
+
+    python -m benchmarks.run_all [--records 20000] [--repeat 3] [--no-profile] [--no-large-file]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import baselines
+from benchmarks.common import (
+    RESULTS_DIR,
+    fresh_database,
+    median,
+    organisations,
+    pg_settings,
+    pg_version,
+    start,
+    stop_all,
+)
+from benchmarks.hub_runs import HubSession, paced, single_posts, throughput
+
+TOPOLOGIES = {
+    # name: (engine, worker processes; 0 = one process doing everything)
+    "sqlite_1proc": ("sqlite", 0),
+    "sqlite_2proc": ("sqlite", 1),
+    "postgres_1w": ("postgresql", 1),
+    "postgres_2w": ("postgresql", 2),
+}
+LATENCY_TOPOLOGIES = ("sqlite_1proc", "sqlite_2proc", "postgres_2w")
+
+
+def log(*parts: Any) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
+
+
+def pick_median(runs: list[dict[str, Any]], key: str = "records_per_s") -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: r[key])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen[f"{key}_all_runs"] = [r[key] for r in runs]
+    return chosen
+
+
+async def hub_throughput(name: str, folder: Path, sink_url: str, orgs: list[str], records: int, batch: int, repeat: int) -> dict[str, Any]:
+    engine, workers = TOPOLOGIES[name]
+    runs = []
+    for _ in range(repeat):
+        with fresh_database(engine, folder, name) as db:
+            session = HubSession(db, sink_url, "k", workers=workers)
+            with session:
+                result = await throughput(session, orgs, records, batch)
+            result["db_bytes_per_million_records"] = int((db.size_bytes() - session.empty_bytes) / records * 1_000_000)
+            result["peak_rss_mb"] = session.rss
+            runs.append(result)
+            log(name, result["records_per_s"], "rec/s; ingest", result["ingest_records_per_s"], session.rss)
+    out = pick_median(runs)
+    out["ingest_records_per_s_median"] = median([r["ingest_records_per_s"] for r in runs])
+    out["ingest_requests_per_s_median"] = median([r["ingest_requests_per_s"] for r in runs])
+    out["peak_rss_mb_max"] = max(v for r in runs for v in r["peak_rss_mb"].values() if v)
+    return out
+
+
+async def hub_latency(name: str, folder: Path, sink_url: str, orgs: list[str], peak_ingest: float) -> dict[str, Any]:
+    engine, workers = TOPOLOGIES[name]
+    with fresh_database(engine, folder, f"{name}-lat") as db:
+        session = HubSession(db, sink_url, "k", workers=workers)
+        with session:
+            at_500 = await paced(session, orgs, rate=500, batch=50, seconds=20)
+            log(name, "500 rec/s:", at_500["receipt_to_delivered_s"], "post", at_500["post_latency_s"])
+            rate70 = 0.7 * peak_ingest
+            at_70 = await paced(session, orgs, rate=rate70, batch=100, seconds=10)
+            log(name, f"70% of peak ({rate70:.0f} rec/s):", at_70["post_latency_s"])
+            singles = await single_posts(session, orgs, seconds=8, concurrency=32)
+            log(name, "single-record posts/s", singles["posts_per_s"], singles["post_latency_s"])
+    return {
+        "at_500_records_per_s": at_500,
+        "at_70pct_of_peak_ingest": {**at_70, "peak_ingest_records_per_s": peak_ingest},
+        "single_record_posts": singles,
+        "peak_rss_mb": session.rss,
+    }
+
+
+async def elaas_simulator_reference(folder: Path, orgs: list[str], records: int, batch: int) -> dict[str, Any]:
+    """One run of SQLite API + worker against the real e-LAAS simulator (validates and stores each document)."""
+    from benchmarks.common import free_port, wait_listening
+
+    port = free_port()
+    import subprocess
+
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "plugins.elaas.simulator", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_listening(port)
+        from plugins.elaas.simulator import DEFAULT_API_KEY
+
+        with fresh_database("sqlite", folder, "elaas-sim") as db:
+            session = HubSession(db, f"http://127.0.0.1:{port}", DEFAULT_API_KEY, workers=1)
+            with session:
+                result = await throughput(session, orgs, records, batch)
+            result["peak_rss_mb"] = session.rss
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=10)
+    return result
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    orgs = organisations()
+    records, batch, repeat = args.records, args.batch, args.repeat
+    started = time.perf_counter()
+    results: dict[str, Any] = {"hub": {}, "latency": {}, "baselines": {}, "load_average_at_start": os.getloadavg()}
+    sink = start("sink", ["-m", "benchmarks.sink"])
+    sink_url = f"http://127.0.0.1:{sink.port}"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            for name in TOPOLOGIES:
+                results["hub"][name] = await hub_throughput(name, folder, sink_url, orgs, records, batch, repeat)
+            for name in LATENCY_TOPOLOGIES:
+                peak = results["hub"][name]["ingest_records_per_s_median"]
+                results["latency"][name] = await hub_latency(name, folder, sink_url, orgs, peak)
+
+            log("baselines: mapping the records once for the storage limit and dlt")
+            canonical = await baselines.canonical_entities(orgs, records, batch)
+            for engine in ("sqlite", "postgresql"):
+                runs = []
+                for _ in range(repeat):
+                    with fresh_database(engine, folder, "storage") as db:
+                        runs.append(baselines.storage_limit(db, canonical))
+                results["baselines"][f"storage_limit_{engine}"] = pick_median(runs)
+                log("storage limit", engine, results["baselines"][f"storage_limit_{engine}"]["records_per_s_all_runs"])
+                runs = []
+                for _ in range(repeat):
+                    with fresh_database(engine, folder, "dlt") as db:
+                        runs.append(baselines.dlt_load(db, canonical, folder))
+                results["baselines"][f"dlt_{engine}"] = pick_median(runs)
+                log("dlt", engine, results["baselines"][f"dlt_{engine}"]["records_per_s_all_runs"])
+            for processes in (1, 2):
+                runs = []
+                for _ in range(repeat):
+                    with fresh_database("sqlite", folder, "bare") as db:
+                        runs.append(await baselines.bare_pipeline(db, sink.port, orgs, records, batch, processes))
+                results["baselines"][f"bare_pipeline_{processes}proc"] = pick_median(runs)
+                log("bare pipeline", processes, results["baselines"][f"bare_pipeline_{processes}proc"]["records_per_s_all_runs"])
+
+            if not args.no_simulator:
+                results["hub"]["sqlite_2proc_elaas_simulator"] = await elaas_simulator_reference(folder, orgs, records, batch)
+                log("e-LAAS simulator", results["hub"]["sqlite_2proc_elaas_simulator"]["records_per_s"])
+            if not args.no_large_file:
+                from benchmarks import large_file
+
+                log("large file")
+                results["large_file"] = await large_file.run(folder, sink.port, orgs, args.large_mb)
+    finally:
+        stop_all([sink])
+    if not args.no_profile:
+        from benchmarks import profile_run
+
+        log("profile")
+        profiled = await profile_run.main(records)
+        results["profile_us_cpu_per_record"] = {k: v["us_cpu_per_record"] for k, v in profiled["summaries"].items()}
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["load_average_at_end"] = os.getloadavg()
+    return results
+
+
+def summarise(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    hub, lat, base = results["hub"], results["latency"], results["baselines"]
+    rate = {name: hub[name]["records_per_s"] for name in TOPOLOGIES}
+    sl = {e: base[f"storage_limit_{e}"]["records_per_s"] for e in ("sqlite", "postgresql")}
+    dl = {e: base[f"dlt_{e}"]["records_per_s"] for e in ("sqlite", "postgresql")}
+    bare = {n: base[f"bare_pipeline_{n}proc"]["records_per_s"] for n in (1, 2)}
+    best_sqlite = max(rate["sqlite_1proc"], rate["sqlite_2proc"])
+    rss = [v for name in TOPOLOGIES for r in [hub[name]] for v in r["peak_rss_mb"].values() if v]
+    rss += [v for r in lat.values() for v in r["peak_rss_mb"].values() if v]
+    summary = {
+        "sqlite_records_per_s": rate["sqlite_1proc"],
+        "sqlite_2proc_records_per_s": rate["sqlite_2proc"],
+        "postgres_1w_records_per_s": rate["postgres_1w"],
+        "postgres_2w_records_per_s": rate["postgres_2w"],
+        # The hub's best SQLite figure against the same database's limit, dlt on it, and the bare pipeline
+        # with the same number of processes.
+        "ratio_to_storage_limit": round(best_sqlite / sl["sqlite"], 3),
+        "ratio_to_dlt": round(best_sqlite / dl["sqlite"], 3),
+        "ratio_to_bare_pipeline": round(rate["sqlite_1proc"] / bare[1], 3),
+        "ratios": {
+            "sqlite_1proc_to_storage_limit": round(rate["sqlite_1proc"] / sl["sqlite"], 3),
+            "sqlite_2proc_to_storage_limit": round(rate["sqlite_2proc"] / sl["sqlite"], 3),
+            "postgres_2w_to_storage_limit": round(rate["postgres_2w"] / sl["postgresql"], 3),
+            "sqlite_1proc_to_dlt": round(rate["sqlite_1proc"] / dl["sqlite"], 3),
+            "sqlite_2proc_to_dlt": round(rate["sqlite_2proc"] / dl["sqlite"], 3),
+            "postgres_2w_to_dlt": round(rate["postgres_2w"] / dl["postgresql"], 3),
+            "sqlite_1proc_to_bare_1proc": round(rate["sqlite_1proc"] / bare[1], 3),
+            "sqlite_2proc_to_bare_2proc": round(rate["sqlite_2proc"] / bare[2], 3),
+        },
+        "single_record_posts_per_s": lat["sqlite_2proc"]["single_record_posts"]["posts_per_s"],
+        "single_record_posts_per_s_by_topology": {n: r["single_record_posts"]["posts_per_s"] for n, r in lat.items()},
+        # receipt → delivered at an offered 500 records/s, SQLite API + worker
+        "p99_latency_s": lat["sqlite_2proc"]["at_500_records_per_s"]["receipt_to_delivered_s"]["p99"],
+        "receipt_to_delivered_at_500_per_s": {n: r["at_500_records_per_s"]["receipt_to_delivered_s"] for n, r in lat.items()},
+        "ingest_p99_s_at_70pct_of_peak": {n: r["at_70pct_of_peak_ingest"]["post_latency_s"]["p99"] for n, r in lat.items()},
+        "peak_rss_mb": max(rss),
+        "ingest_records_per_s": {n: hub[n]["ingest_records_per_s_median"] for n in TOPOLOGIES},
+        "ingest_requests_per_s": {n: hub[n]["ingest_requests_per_s_median"] for n in TOPOLOGIES},
+        "db_bytes_per_million_records": {
+            **{n: hub[n]["db_bytes_per_million_records"] for n in TOPOLOGIES},
+            **{k: v["db_bytes_per_million_records"] for k, v in base.items()},
+        },
+        "storage_limit_sqlite_records_per_s": sl["sqlite"],
+        "storage_limit_postgres_records_per_s": sl["postgresql"],
+        "dlt_sqlite_records_per_s": dl["sqlite"],
+        "dlt_postgres_records_per_s": dl["postgresql"],
+        "bare_pipeline_1proc_records_per_s": bare[1],
+        "bare_pipeline_2proc_records_per_s": bare[2],
+    }
+    sqlite_version = sqlite3.sqlite_version
+    environment = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite_version,
+        "postgresql": pg_version(),
+        "postgresql_settings": pg_settings(),
+        "machine": f"{platform.machine()} {platform.system()} {platform.release()}",
+        "records": args.records,
+        "batch_rows": args.batch,
+        "repeat": args.repeat,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # Other work on the machine during the run (1, 5, 15-minute load averages): on 2 cores anything
+        # above ~0.5 before the run means the figures are low.
+        "load_average_at_start": results.get("load_average_at_start"),
+        "load_average_at_end": results.get("load_average_at_end"),
+        "seconds": results.get("seconds"),
+    }
+    try:
+        import dlt
+
+        environment["dlt"] = dlt.__version__
+    except ImportError:
+        pass
+    return {**summary, "environment": environment, "detail": results}
+
+
+def _ms(v: float) -> str:
+    return f"{v * 1000:,.0f} ms"
+
+
+def markdown(out: dict[str, Any]) -> str:
+    env, d = out["environment"], out["detail"]
+    hub, lat, base = d["hub"], d["latency"], d["baselines"]
+    lines = [
+        "# Benchmark results (`make bench`)",
+        "",
+        f"Machine: {env['cores']} cores, {env['machine']}; Python {env['python']}; SQLite {env['sqlite']}; "
+        f"PostgreSQL {env['postgresql']} (local, fsync={env['postgresql_settings']['fsync']}, "
+        f"synchronous_commit={env['postgresql_settings']['synchronous_commit']}); dlt {env.get('dlt', '-')}. "
+        f"Measured {env['measured_at']}, {env['records']:,} records in batches of {env['batch_rows']:,}, median of "
+        f"{env['repeat']} runs. Every process (hub, sink, load generator) shares the same cores. Load average "
+        f"(1/5/15 min) at start {env['load_average_at_start']}, at end {env['load_average_at_end']}; whole run {env['seconds']} s.",
+        "",
+        "## End to end (posted → acknowledged by the destination)",
+        "",
+        "| configuration | records/s | all runs | ingest records/s | ingest requests/s | peak RSS MiB per process | DB bytes / 1M records |",
+        "|---|---:|---|---:|---:|---|---:|",
+    ]
+    labels = {
+        "sqlite_1proc": "hub, SQLite, one process",
+        "sqlite_2proc": "hub, SQLite, API + worker process",
+        "postgres_1w": "hub, PostgreSQL, API + 1 worker process",
+        "postgres_2w": "hub, PostgreSQL, API + 2 worker processes",
+    }
+    for name, label in labels.items():
+        r = hub[name]
+        lines.append(
+            f"| {label} | {r['records_per_s']:,.0f} | {', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])} | "
+            f"{r['ingest_records_per_s_median']:,.0f} | {r['ingest_requests_per_s_median']:.1f} | "
+            f"{', '.join(f'{k} {v}' for k, v in r['peak_rss_mb'].items())} | {r['db_bytes_per_million_records'] / 1e9:.2f} GB |"
+        )
+    if "sqlite_2proc_elaas_simulator" in hub:
+        r = hub["sqlite_2proc_elaas_simulator"]
+        lines.append(
+            f"| hub, SQLite, API + worker, to the real e-LAAS simulator (1 run) | {r['records_per_s']:,.0f} | | "
+            f"{r['ingest_records_per_s']:,.0f} | {r['ingest_requests_per_s']:.1f} | "
+            f"{', '.join(f'{k} {v}' for k, v in r['peak_rss_mb'].items())} | |"
+        )
+    for key, label in (
+        ("bare_pipeline_1proc", "bare pipeline, one process"),
+        ("bare_pipeline_2proc", "bare pipeline, API + worker process"),
+    ):
+        r = base[key]
+        lines.append(
+            f"| {label} | {r['records_per_s']:,.0f} | {', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])} | "
+            f"{r['ingest_records_per_s']:,.0f} | | {', '.join(f'{k} {v}' for k, v in r['peak_rss_mb'].items())} | "
+            f"{r['db_bytes_per_million_records'] / 1e9:.2f} GB |"
+        )
+    lines += [
+        "",
+        "## Baselines (no HTTP)",
+        "",
+        "| baseline | records/s | all runs | detail | DB bytes / 1M records |",
+        "|---|---:|---|---|---:|",
+    ]
+    for engine in ("sqlite", "postgresql"):
+        r = base[f"storage_limit_{engine}"]
+        lines.append(
+            f"| storage limit, {engine} (the hub's rows per record by executemany) | {r['records_per_s']:,.0f} | "
+            f"{', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])} | inserts alone {r['insert_only_records_per_s']:,.0f}/s, "
+            f"claim + acknowledge alone {r['claim_ack_records_per_s']:,.0f}/s | {r['db_bytes_per_million_records'] / 1e9:.2f} GB |"
+        )
+    for engine in ("sqlite", "postgresql"):
+        r = base[f"dlt_{engine}"]
+        lines.append(
+            f"| dlt {r['dlt_version']}, {r['destination']} | {r['records_per_s']:,.0f} | "
+            f"{', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])} | extract + normalize + load, fresh pipeline | "
+            f"{r['db_bytes_per_million_records'] / 1e9:.2f} GB |"
+        )
+    lines += [
+        "",
+        "## Latency and single records",
+        "",
+        "| configuration | receipt → delivered at 500 rec/s offered (p50 / p95 / p99) | ingest request at 70% of peak ingest (rate; p50 / p95 / p99) | single-record POSTs/s (32 clients; p99) |",
+        "|---|---|---|---|",
+    ]
+    for name, r in lat.items():
+        a, b, c = r["at_500_records_per_s"]["receipt_to_delivered_s"], r["at_70pct_of_peak_ingest"], r["single_record_posts"]
+        p = b["post_latency_s"]
+        lines.append(
+            f"| {labels[name]} | {_ms(a['p50'])} / {_ms(a['p95'])} / {_ms(a['p99'])} | {b['offered_records_per_s']:,.0f} rec/s in batches of "
+            f"{b['batch_rows']}: {_ms(p['p50'])} / {_ms(p['p95'])} / {_ms(p['p99'])} | {c['posts_per_s']:,.0f} ({_ms(c['post_latency_s']['p99'])}) |"
+        )
+    if "large_file" in d:
+        lf = d["large_file"]
+        lines += ["", "## One large ผ.02 CSV in one request (API process only, no delivery workers)", ""]
+        lines.append(
+            f"- Default limits, {lf['defaults_largest']['bytes'] / 1e6:.0f} MB: HTTP {lf['defaults_largest']['status']} "
+            f"{json.dumps(lf['defaults_largest']['answer'], ensure_ascii=False)}"
+        )
+        lines.append(
+            f"- Default limits, {lf['defaults_20mb']['bytes'] / 1e6:.0f} MB ({lf['defaults_20mb']['records']:,} records): HTTP "
+            f"{lf['defaults_20mb']['status']} {json.dumps(lf['defaults_20mb']['answer'], ensure_ascii=False)}"
+        )
+        lines += ["", "| file | records | answer | seconds | records/s | RSS before → peak (MiB) | MiB of RSS per MB of file |", "|---:|---:|---|---:|---:|---|---:|"]
+        for c in lf["cases"]:
+            lines.append(
+                f"| {c['file_mb']} MB | {c['records']:,} | {c['status']} | {c['seconds']} | {c['records_per_s']:,.0f} | "
+                f"{c['rss_before_mb']} → {c['peak_rss_mb']} | {c.get('rss_growth_per_file_mb', '')} |"
+            )
+        lines.append("")
+        lines.append("`prasan import` (a file import outside HTTP) does not exist yet, so it is not measured.")
+    lines += ["", "## Headline figures (latest.json)", "", "```json"]
+    lines.append(json.dumps({k: v for k, v in out.items() if k not in ("detail", "environment")}, indent=1, ensure_ascii=False))
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--large-mb", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--no-large-file", action="store_true")
+    parser.add_argument("--no-simulator", action="store_true")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    out = summarise(results, args)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "latest.json").write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (RESULTS_DIR / "latest.md").write_text(markdown(out), encoding="utf-8")
+    print(json.dumps({k: v for k, v in out.items() if k != "detail"}, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
