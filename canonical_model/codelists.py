@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from canonical_model.fiscal_year import fiscal_year_bounds
 from canonical_model.rejection import Rejection
 from canonical_model.thai_text import normalize_text
 
@@ -72,6 +73,11 @@ class CodeNode:
 
     def valid_on(self, on: date) -> bool:
         return _valid_on(self.valid_from, self.valid_to, on)
+
+    def valid_in_fiscal_year(self, fiscal_year: int) -> bool:
+        """Valid on at least one day of the BE fiscal year (1 October to 30 September)."""
+        first, last = fiscal_year_bounds(fiscal_year)
+        return (self.valid_from is None or self.valid_from <= last) and (self.valid_to is None or first <= self.valid_to)
 
 
 class CodeList:
@@ -250,6 +256,95 @@ class CodeList:
 
     def at_level(self, level: str) -> list[CodeNode]:
         return [n for n in self._nodes.values() if n.level == level]
+
+    def in_fiscal_year(self, fiscal_year: int) -> CodeList:
+        """The nodes that exist in BE fiscal year `fiscal_year`: valid on one of its days, and so is every
+        node above them (a plan of an agency that was dissolved that year is gone with it)."""
+        kept: dict[str, CodeNode] = {}
+        for node in self._nodes.values():  # file order: a parent is judged before the children that follow it
+            if node.valid_in_fiscal_year(fiscal_year) and all(
+                above.valid_in_fiscal_year(fiscal_year) for above in self.path(node.code)[:-1]
+            ):
+                kept[node.code] = node
+        return CodeList(self.scheme, self.levels, kept.values(), title=self.title)
+
+    def with_nodes(self, extra: Iterable[CodeNode]) -> CodeList:
+        """This list and `extra` as one list, checked as a whole (a clash or a dangling parent raises)."""
+        return CodeList(self.scheme, self.levels, [*self._nodes.values(), *extra], title=self.title)
+
+
+class YearlyCodeList:
+    """A code list answering "which nodes exist in fiscal year N": the shipped list (its nodes' own
+    valid_from/valid_to decide their years; a node without dates is in every year) with a layer of nodes
+    per fiscal year on top, added at run time by the system that is the authority on the scheme.
+
+    A layer belongs to its year only: the national programme tree is set anew by each year's Budget Act
+    (from FY 2561 it is organised around strategic and integrated plans that earlier years do not have),
+    so a plan first seen in FY 2561 says nothing about FY 2562. Immutable: `with_added` returns a new
+    object, so a reader on another thread always sees one whole state.
+    """
+
+    def __init__(self, base: CodeList, layers: Mapping[int, Iterable[CodeNode]] | None = None) -> None:
+        self.base = base
+        self.scheme = base.scheme
+        self.levels = base.levels
+        problems: list[str] = []
+        self._layers: dict[int, tuple[CodeNode, ...]] = {}
+        self._years: dict[int, CodeList] = {}
+        for year in sorted(layers or {}):
+            nodes = tuple(_in_year(node, year) for node in (layers or {})[year])
+            try:
+                self._years[year] = base.in_fiscal_year(year).with_nodes(nodes)
+            except CodeListError as exc:
+                problems.extend(f"FY {year}: {p}" for p in exc.problems)
+                continue
+            self._layers[year] = nodes
+        if problems:
+            raise CodeListError(f"code list {self.scheme} by fiscal year", problems)
+        # Every code in any year, for "does this exist at all" without building each year's list.
+        self._any_year = {node.code: node for layer in self._layers.values() for node in layer}
+
+    def __repr__(self) -> str:
+        added = sum(len(layer) for layer in self._layers.values())
+        return f"YearlyCodeList({self.scheme!r}, {len(self.base)} nodes, {added} added in {sorted(self._layers)})"
+
+    def in_fiscal_year(self, fiscal_year: int) -> CodeList:
+        """The list of one fiscal year: the shipped nodes valid in it and the nodes added for it."""
+        found = self._years.get(fiscal_year)
+        if found is None:
+            found = self.base.in_fiscal_year(fiscal_year)
+            self._years[fiscal_year] = found  # a benign race: two threads build the same value
+        return found
+
+    def added(self, fiscal_year: int | None = None) -> list[CodeNode]:
+        """The nodes added at run time, of one year or of all of them (year by year)."""
+        if fiscal_year is not None:
+            return list(self._layers.get(fiscal_year, ()))
+        return [node for year in sorted(self._layers) for node in self._layers[year]]
+
+    def years_added(self) -> list[int]:
+        return sorted(self._layers)
+
+    def get(self, code: str, fiscal_year: int | None = None) -> CodeNode | None:
+        """The node with this code in that fiscal year; without a year, in the shipped list or any layer."""
+        if fiscal_year is not None:
+            return self.in_fiscal_year(fiscal_year).get(code)
+        return self.base.get(code) or self._any_year.get(code)
+
+    def with_added(self, fiscal_year: int, nodes: Iterable[CodeNode]) -> YearlyCodeList:
+        """A new list with `nodes` added to the layer of `fiscal_year` (codes already there are skipped)."""
+        year = self.in_fiscal_year(fiscal_year)
+        fresh = [node for node in nodes if node.code not in year]
+        if not fresh:
+            return self
+        layers = {**self._layers, fiscal_year: (*self._layers.get(fiscal_year, ()), *fresh)}
+        return YearlyCodeList(self.base, layers)
+
+
+def _in_year(node: CodeNode, fiscal_year: int) -> CodeNode:
+    """A node of a year's layer carries that year as its validity, so `valid_on` tells the truth about it."""
+    first, last = fiscal_year_bounds(fiscal_year)
+    return CodeNode(node.scheme, node.code, node.name_th, node.parent, node.level, first, last, node.aliases)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class Hub:
         self.ingestor = Ingestor(store, self.reference, router.destinations, observer=observer)
         self.pulls = PullRunner(store.config, systems, self.ingestor, observer)
         self.admin = AdminServices(store, router, registry, settings, systems)
+        self.ingestor.classifications = self.admin.classifications
         self.plugin_health = PluginHealth(systems, lambda: self.http)
         self.http: aiohttp.ClientSession | None = None
         self.workers: list[DeliveryWorker] = []

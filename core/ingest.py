@@ -93,12 +93,21 @@ def _is_fault(exc: Exception) -> bool:
     return not (callable(getattr(exc, "as_rejections", None)) or isinstance(exc, (Rejection, ValidationError)))
 
 
-def require_owner(reference: Any, org_code: str) -> None:
+def require_owner(
+    reference: Any, org_code: str, classifications: Any = None, adding: tuple[Any, ...] = ()
+) -> None:
     """The owning organisation must exist: a DLA code in the registry, or a 5-digit Budget Bureau
-    agency code in the national classification."""
+    agency code in the national classification, as shipped or as its authority (e-budgeting) extended
+    it (`classifications`, core/classification.py), this very record's additions (`adding`) included."""
     if len(org_code) == 5:
-        node = reference.code_lists["national-classification"].get(org_code)
-        if node is None or node.level != "budgetary_unit":
+        if classifications is not None:
+            known = classifications.is_agency(org_code) or any(
+                a.code == org_code and a.level == "budgetary_unit" for a in adding
+            )
+        else:
+            node = reference.code_lists["national-classification"].get(org_code)
+            known = node is not None and node.level == "budgetary_unit"
+        if not known:
             raise Rejection("org.unknown_agency", "no budgetary unit has this agency code", org_code, "org_code")
         return
     reference.require_org(org_code, "org_code")
@@ -135,6 +144,10 @@ class IdempotencyKeyInProgress(IdempotencyKeyReused):
 
 
 class Ingestor:
+    # The classifications an authority may extend (core/classification.py), set by the Hub; None: the
+    # shipped lists only, and nobody extends them.
+    classifications: Any = None
+
     def __init__(
         self,
         store: Any,
@@ -225,6 +238,8 @@ class Ingestor:
                 message, entities, rejections, self.route, cursor,
             )
             self.observer.on_ingested(plugin.name, outcome, cursor.entity_type if cursor else None)
+            if self.classifications is not None:  # known here at once; other processes on their refresh
+                self.classifications.applied(entities)
             log.info(
                 "ingested",
                 message_id=outcome.message_id,
@@ -280,7 +295,7 @@ class Ingestor:
                 continue
             try:
                 mapped: list[MappedRecord] = await await_me_maybe(plugin.map_in(record))
-                row_entities = [self._to_incoming(record.row, item) for item in mapped]
+                row_entities = [self._to_incoming(record.row, item, plugin.name, record) for item in mapped]
             except Exception as exc:  # every failure of one record stays that record's rejection
                 if _is_fault(exc):
                     log.error("plugin_map_in_failed", row=record.row, exc_info=exc)
@@ -292,12 +307,19 @@ class Ingestor:
             entities.extend(row_entities)
         return entities, rejections
 
-    def _to_incoming(self, row: int, mapped: MappedRecord) -> IncomingEntity:
+    def _to_incoming(
+        self, row: int, mapped: MappedRecord, system: str | None = None, record: NativeRecord | None = None
+    ) -> IncomingEntity:
         model = ENTITY_TYPES.get(mapped.entity_type)
         if model is None:
             raise Rejection("entity.unknown_type", "the plugin produced an unknown entity type", mapped.entity_type)
         entity = mapped.payload if isinstance(mapped.payload, model) else model.model_validate(mapped.payload)
-        require_owner(self.reference, entity.org_code)
+        additions: tuple[Any, ...] = ()
+        if self.classifications is not None and system is not None:
+            # Nodes its authority names that the year's classification lacks are added, not rejected.
+            native = record.data if record is not None else {}
+            additions = self.classifications.additions_for(system, entity, row, mapped.external_id, native)
+        require_owner(self.reference, entity.org_code, self.classifications, additions)
         body = entity.content()
         return IncomingEntity(
             row=row,
@@ -308,4 +330,5 @@ class Ingestor:
             payload=body,
             content_hash=content_hash(body),
             mapping_version=mapped.mapping_version,
+            classification_additions=additions,
         )

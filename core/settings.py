@@ -215,6 +215,11 @@ class HubSettings(BaseSettings):
         description="origins (scheme://host[:port]) a system URL may be changed to through the admin API; "
         "an entry without a port allows any port of that host; empty: no URL may be changed at run time",
     )
+    classification_authorities: dict[str, list[str]] = Field(
+        default_factory=lambda: {"national-classification": ["ebudget"]},
+        description="code list scheme -> the systems that are its authority: a line from one of them naming a "
+        "node its fiscal year's list lacks adds the node (listed for review) instead of being rejected",
+    )
 
     @field_validator("config_dir")
     @classmethod

@@ -58,6 +58,30 @@ class IncomingEntity:
     payload: dict[str, Any]
     content_hash: str
     mapping_version: str | None = None
+    # Classification nodes this entity names that the hub had not seen, from the system that is the
+    # authority on them (core/classification.py); stored with the message that brought them.
+    classification_additions: tuple[ClassificationAddition, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassificationAddition:
+    """A node added to a fiscal year's classification by its authority, with where it came from."""
+
+    scheme: str
+    fiscal_year: int
+    level: str
+    code: str
+    name_th: str
+    parent: str | None
+    system: str
+    row: int
+    external_id: str
+    # The native record's scalar fields, bounded: what the system actually sent for this node.
+    native: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.fiscal_year}:{self.scheme}:{self.code}"
 
 
 @dataclass

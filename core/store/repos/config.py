@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from core.store import audit as _audit
+from core.store import classification as _classification
 from core.store import cursors as _cursors
 from core.store import gauges as _gauges
 from core.store import overrides as _overrides
@@ -66,3 +67,21 @@ class ConfigRepository:
 
     def overrides(self, kind: str) -> list[ConfigOverride]:
         return self.db.read(lambda conn: _overrides.list_kind(conn, kind))
+
+    def classification_fingerprint(self) -> tuple[int, Any]:
+        """(count, last change) of the classification additions: cheap enough to ask on every refresh."""
+        return self.db.read(_classification.fingerprint)
+
+    def classification_additions(self, fiscal_year: int | None = None) -> list[ConfigOverride]:
+        """The classification nodes added at run time, of one fiscal year or all, by name."""
+        return self.db.read(lambda conn: _classification.list_additions(conn, fiscal_year))
+
+    def get_classification_addition(self, name: str) -> ConfigOverride | None:
+        return self.db.read(lambda conn: _classification.get_addition(conn, name))
+
+    def review_classification_addition(
+        self, name: str, *, actor: str, note: str | None = None
+    ) -> tuple[ConfigOverride | None, bool]:
+        """Mark an addition reviewed, audited in the same transaction: (addition or None, newly reviewed)."""
+        at = utcnow()
+        return self.db.write(lambda conn: _classification.review(conn, name, actor, note, at))

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from core.store import audit as _audit
+from core.store import classification as _classification
 from core.store import reads as _reads
 from core.store import search as _search
 from core.store.database import Database
@@ -54,9 +55,14 @@ became or not at all."""
         used the message's idempotency key.
         """
         at = now or utcnow()
+        # Classification nodes the entities add (core/classification.py) are stored with the message that
+        # brought them, or not at all, and audited as done by the system that sent it.
+        additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> IngestOutcome:
             outcome = _ingest.ingest_batch(conn, message, entities, rejections, route, cursor, at, respond)
+            if additions:
+                _classification.add_missing(conn, additions, f"system:{message.system}", at)
             for hook in self.after_ingest:
                 hook(conn, message.system, entities, outcome.entities, at)
             return outcome
