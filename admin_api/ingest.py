@@ -12,7 +12,7 @@ from admin_api.access import Access, declare
 from admin_api.auth import bearer, printable_ascii
 from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
-from core.ingest import IdempotencyKeyReused
+from core.ingest import IdempotencyKeyReused, IngestBusy
 from core.payloads import PayloadError
 from core.scope import ScopeViolation
 from core.store.records import InboundMessage
@@ -75,6 +75,9 @@ async def inbound(request: web.Request) -> web.Response:
         return producer.scope_problem(exc)
     except IdempotencyKeyReused as exc:
         return problem(409, "Conflict", str(exc), message_id=exc.message_id)
+    except IngestBusy as exc:
+        # Nothing was read or kept: the payload is the producer's to send again after Retry-After.
+        return problem(503, "Service Unavailable", exc.reason, rule="ingest.busy", retry_after=exc.retry_after_s)
     except PayloadError as exc:
         return problem(
             exc.status,
@@ -83,7 +86,8 @@ async def inbound(request: web.Request) -> web.Response:
             rule=exc.rule,
             message_id=message.message_id,
         )
-    response = json_answer(answer, status=202)
+    # Serialising the answer of a 50,000-row payload takes long enough to be kept off the loop.
+    response = await asyncio.to_thread(json_answer, answer, 202)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response

@@ -129,7 +129,7 @@ def _public_paths() -> dict[str, Any]:
     any_json = {"application/json": {"schema": {"type": "object"}}}
     inbound_responses = {
         "202": {"description": "Accepted: what became of each record", "content": any_json},
-        **{str(s): _problem_response(s) for s in (400, 401, 403, 404, 409, 413, 415, 429)},
+        **{str(s): _problem_response(s) for s in (400, 401, 403, 404, 409, 413, 415, 429, 503)},
     }
     return {
         "/healthz": {"get": {"operationId": "healthz", "summary": "The process is up", "security": [], "tags": ["health"],

@@ -51,7 +51,7 @@ class Hub:
         self.router = router
         self.store = store
         self.observer = observer
-        self.ingestor = Ingestor(store, self.reference, router.destinations, observer=observer)
+        self.ingestor = Ingestor(store, self.reference, router.destinations, observer=observer, settings=settings.ingest)
         self.pulls = PullRunner(store.config, systems, self.ingestor, observer)
         self.admin = AdminServices(store, router, registry, settings, systems)
         self.ingestor.classifications = self.admin.classifications
@@ -72,7 +72,7 @@ class Hub:
     ) -> Hub:
         """The one composition root of the hub's core: plugins, reference data, routes, store, metrics."""
         registry = registry or load_plugins()
-        systems = registry.configure(load_reference_data(), settings.systems)
+        systems = registry.configure(load_reference_data(), settings.systems, settings.limits)
         router = Router.from_file(settings.routes_file, systems.reference.organizations.get)
         router.check_against(registry.systems)
         store = Store(settings.resolved_database_url)
@@ -115,6 +115,7 @@ class Hub:
         await asyncio.to_thread(self.admin.load)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s))
         await self.systems.start(self.http)
+        self.ingestor.start()
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.admin.refresh_forever(self._stop), name="admin-refresh"))
         if workers:
@@ -202,6 +203,7 @@ class Hub:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         self.workers.clear()
+        self.ingestor.stop()
         await self.systems.close()
         if self.http is not None:
             await self.http.close()

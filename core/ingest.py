@@ -2,31 +2,54 @@
 
 Used by the push endpoint and by scheduled pulls alike. Nothing here raises for a bad record: every
 record ends accepted or rejected with its field, value and rule, and the raw payload is always kept.
+
+No upload can stall the hub: parsing, mapping and validating a payload is CPU work of seconds for a
+large file, so it runs in the ingestor's own thread pool, never on the event loop that answers every
+other request (docs/decisions/0010-ingest-off-the-loop.md). A pushed payload first takes a parse slot
+(`ParseGate`): a few at once overall and per client; one that cannot get a slot in time is answered 503
+with Retry-After (`IngestBusy`) instead of joining a queue without end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import inspect
+import json
+import math
+import re
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import ValidationError
 
-from canonical_model import ENTITY_TYPES
+from canonical_model import ENTITY_TYPES, formula_warnings
 from canonical_model.envelope import content_hash
 from canonical_model.rejection import Rejection, rejections_from_validation_error
 from core.payloads import PayloadError
 from core.contract import AgencySystem, await_me_maybe
 from core.plugin_types import MappedRecord, NativeRecord
 from core.scope import ProducerScope, ScopeViolation
+from core.settings import IngestSettings
 from core.store import IdempotencyConflict
 from core.store.records import CursorUpdate, InboundMessage, IncomingEntity, IngestOutcome, RowRejection
 
 log = structlog.get_logger("prasan.ingest")
+
+
+T = TypeVar("T")
+
+_MAYBE_FORMULA = re.compile(r'"(?:\\[tr])*[=+\-@]')
+
+# Warnings answered per payload at most: a 50,000-row file of formula-like titles must not make an
+# answer of megabytes; the count of those left out is answered instead.
+MAX_WARNINGS = 1_000
 
 
 @dataclass
@@ -35,9 +58,13 @@ class IngestReport:
 
     outcome: IngestOutcome
     records: int
+    # text.formula_like and the like: about rows that were accepted, unchanged (see `_warnings_of`).
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def as_response(self) -> dict[str, Any]:
-        return {
+        accepted_rows = {e.row for e in self.outcome.entities}
+        warnings = [w for w in self.warnings if w["row"] in accepted_rows]
+        answer = {
             "message_id": self.outcome.message_id,
             "accepted": len(self.outcome.entities),
             "entities": [
@@ -47,7 +74,11 @@ class IngestReport:
             "rejected": [_row_answer(r) for r in self.outcome.rejected if r.rule != PLUGIN_FAULT],
             # The hub's own failures, not the producer's mistakes: kept, and replayable once fixed.
             "faults": [_row_answer(r) for r in self.outcome.rejected if r.rule == PLUGIN_FAULT],
+            "warnings": warnings[:MAX_WARNINGS],
         }
+        if len(warnings) > MAX_WARNINGS:
+            answer["warnings_omitted"] = len(warnings) - MAX_WARNINGS
+        return answer
 
 
 def _row_answer(rejection: RowRejection) -> dict[str, Any]:
@@ -60,8 +91,21 @@ def _row_answer(rejection: RowRejection) -> dict[str, Any]:
     }
 
 
-def _response_of(records: int) -> Callable[[IngestOutcome], dict[str, Any]]:
-    return lambda outcome: IngestReport(outcome, records).as_response()
+def _response_of(records: int, warnings: list[dict[str, Any]]) -> Callable[[IngestOutcome], dict[str, Any]]:
+    return lambda outcome: IngestReport(outcome, records, warnings).as_response()
+
+
+def _warnings_of(row: int, entity_type: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """What an accepted record holds that the producer should know about, without refusing or altering
+    it: text a spreadsheet would run as a formula (`text.formula_like`), forwarded as it came."""
+    # Walking every string of every record costs a quarter of mapping; one C-speed search of the
+    # record's JSON finds the few that may hold a formula (a string starting with = + - @, after tabs
+    # or carriage returns), and only those are walked.
+    if not _MAYBE_FORMULA.search(json.dumps(body, ensure_ascii=False, default=str)):
+        return []
+    return [
+        {"row": row, "entity_type": entity_type, **warning.as_dict()} for warning in formula_warnings(body)
+    ]
 
 
 def _text(value: Any) -> Any:
@@ -91,6 +135,23 @@ def _mapping_rejections(exc: Exception) -> list[Rejection]:
 
 def _is_fault(exc: Exception) -> bool:
     return not (callable(getattr(exc, "as_rejections", None)) or isinstance(exc, (Rejection, ValidationError)))
+
+
+@dataclass
+class Mapped:
+    """What mapping a payload's records made of them."""
+
+    entities: list[IncomingEntity]
+    rejections: list[RowRejection]
+    warnings: list[dict[str, Any]]
+
+
+def _on_loop(value: Any, loop: asyncio.AbstractEventLoop) -> Any:
+    """From a pool thread: `value` itself, or, when a plugin method answered an awaitable (a coroutine
+    method), its result awaited on the loop while this thread waits."""
+    if not inspect.isawaitable(value):
+        return value
+    return asyncio.run_coroutine_threadsafe(await_me_maybe(value), loop).result()
 
 
 def require_owner(
@@ -143,6 +204,82 @@ class IdempotencyKeyInProgress(IdempotencyKeyReused):
         self.message_id = message_id
 
 
+class IngestBusy(Exception):
+    """Every parse slot stayed taken for `ingest.parse_wait_s` (or too many payloads already wait): the
+    payload is not read and the producer is answered 503 with Retry-After, to send it again later."""
+
+    def __init__(self, reason: str, retry_after_s: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+class ParseGate:
+    """Admission to the parse pool: at most `max_concurrent_parses` payloads parse at once, at most
+    `max_concurrent_parses_per_client` of one client, at most `max_waiting_parses` wait, each no longer
+    than `parse_wait_s`. Bounded in every direction, so a burst of uploads costs a bounded amount of
+    memory and answers 503 rather than growing a queue."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self.settings = settings
+        self._overall = asyncio.Semaphore(settings.max_concurrent_parses)
+        # Per client, only while the client has a payload waiting or parsing: the dict stays as small as
+        # the number of requests in flight, whatever the number of clients.
+        self._clients: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self.waiting = 0
+        self.busy = 0
+
+    @property
+    def retry_after_s(self) -> int:
+        return max(1, math.ceil(self.settings.parse_wait_s))
+
+    @asynccontextmanager
+    async def slot(self, client: str | None) -> AsyncIterator[None]:
+        if self.waiting >= self.settings.max_waiting_parses and (self._overall.locked() or self._client_full(client)):
+            raise IngestBusy(
+                f"{self.waiting} payloads already wait to be read (ingest.max_waiting_parses); send it again later",
+                self.retry_after_s,
+            )
+        key = client or ""
+        semaphore, users = self._clients.get(key) or (asyncio.Semaphore(self.settings.max_concurrent_parses_per_client), 0)
+        self._clients[key] = (semaphore, users + 1)
+        self.waiting += 1
+        acquired: list[asyncio.Semaphore] = []
+        try:
+            try:
+                async with asyncio.timeout(self.settings.parse_wait_s):
+                    await semaphore.acquire()
+                    acquired.append(semaphore)
+                    await self._overall.acquire()
+                    acquired.append(self._overall)
+            except TimeoutError:
+                whose = "this client's" if len(acquired) == 0 else "the hub's"
+                raise IngestBusy(
+                    f"{whose} parse slots stayed taken for {self.settings.parse_wait_s:g} s "
+                    "(ingest.max_concurrent_parses, ingest.max_concurrent_parses_per_client); send it again later",
+                    self.retry_after_s,
+                ) from None
+            finally:
+                self.waiting -= 1
+            self.busy += 1
+            try:
+                yield
+            finally:
+                self.busy -= 1
+        finally:
+            for taken in reversed(acquired):
+                taken.release()
+            semaphore, users = self._clients[key]
+            if users <= 1:
+                del self._clients[key]
+            else:
+                self._clients[key] = (semaphore, users - 1)
+
+    def _client_full(self, client: str | None) -> bool:
+        entry = self._clients.get(client or "")
+        return entry is not None and entry[0].locked()
+
+
 class Ingestor:
     # The classifications an authority may extend (core/classification.py), set by the Hub; None: the
     # shipped lists only, and nobody extends them.
@@ -154,11 +291,35 @@ class Ingestor:
         reference: Any,
         route: Callable[[str, IncomingEntity], list[Any]],
         observer: IngestObserver | None = None,
+        settings: IngestSettings | None = None,
     ) -> None:
         self.store = store
         self.reference = reference
         self.route = route
         self.observer = observer or IngestObserver()
+        self.settings = settings or IngestSettings()
+        self.gate = ParseGate(self.settings)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Create the parse pool; called by `Hub.start`."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.settings.max_concurrent_parses, thread_name_prefix="prasan-parse")
+
+    def stop(self) -> None:
+        """Shut the parse pool down without waiting: a parse still running finishes in its thread, and
+        nothing queued behind it starts."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def off_loop(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` in the parse pool, with this task's context (the log's bound message_id).
+        An ingestor that was not started (tools, benchmarks) still keeps the work off the loop, in the
+        loop's default executor."""
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._pool, functools.partial(context.run, function, *args))
 
     async def answer_push(
         self, plugin: AgencySystem, message: InboundMessage, scope: ProducerScope | None = None
@@ -180,7 +341,9 @@ class Ingestor:
             if replay is None:
                 raise IdempotencyKeyReused(message.message_id) from None
             return replay, True
-        return report.as_response(), False
+        # 50,000 entities make an answer worth building off the loop too (not in the parse pool, where
+        # it would wait behind other payloads' parsing).
+        return await asyncio.to_thread(report.as_response), False
 
     async def _earlier_answer(self, message: InboundMessage) -> dict[str, Any] | None:
         earlier = await asyncio.to_thread(
@@ -198,11 +361,18 @@ class Ingestor:
         self, plugin: AgencySystem, message: InboundMessage, scope: ProducerScope | None = None
     ) -> IngestReport:
         """Parse, map and store one pushed payload. A payload that cannot be read at all is stored as
-        failed and the PayloadError is raised again for the caller to answer 400."""
+        failed and the PayloadError is raised again for the caller to answer 400 (413 for a limit).
+        Parsing and mapping hold a parse slot (IngestBusy when none comes in time); storing does not."""
+        async with self.gate.slot(message.client_name):
+            records = await self._parse(plugin, message)
+            with structlog.contextvars.bound_contextvars(message_id=message.message_id, system=plugin.name):
+                mapped = await self._map(plugin, records)
+        return await self._store(plugin, message, records, mapped, scope=scope)
+
+    async def _parse(self, plugin: AgencySystem, message: InboundMessage) -> list[NativeRecord]:
+        loop = asyncio.get_running_loop()
         try:
-            records = await await_me_maybe(plugin.parse(message.payload, message.media_type or "", message.charset))
-            if not isinstance(records, list) or not all(isinstance(r, NativeRecord) for r in records):
-                raise PayloadError("payload.unreadable", f"the {plugin.name} plugin could not read the payload")
+            records = await self.off_loop(self._parse_sync, plugin, message, loop)
         except Exception as exc:
             # Any failure to read the payload, expected or not, is the producer's 400, never a 500,
             # and the payload is kept. Without its Idempotency-Key: a corrected repeat is judged anew.
@@ -215,7 +385,16 @@ class Ingestor:
             if failure is exc:
                 raise
             raise failure from exc
-        return await self.ingest_records(plugin, message, records, scope=scope)
+        return records
+
+    @staticmethod
+    def _parse_sync(plugin: AgencySystem, message: InboundMessage, loop: asyncio.AbstractEventLoop) -> list[NativeRecord]:
+        # In a pool thread. A coroutine `parse` is the plugin's choice to run on the loop: it is awaited
+        # there, and this thread waits for it.
+        records = _on_loop(plugin.parse(message.payload, message.media_type or "", message.charset), loop)
+        if not isinstance(records, list) or not all(isinstance(r, NativeRecord) for r in records):
+            raise PayloadError("payload.unreadable", f"the {plugin.name} plugin could not read the payload")
+        return records
 
     async def ingest_records(
         self,
@@ -226,13 +405,28 @@ class Ingestor:
         *,
         scope: ProducerScope | None = None,
     ) -> IngestReport:
+        """Map and store records read by a pull (or parsed by `ingest_payload`)."""
+        with structlog.contextvars.bound_contextvars(message_id=message.message_id, system=plugin.name):
+            mapped = await self._map(plugin, records)
+        return await self._store(plugin, message, records, mapped, cursor, scope=scope)
+
+    async def _store(
+        self,
+        plugin: AgencySystem,
+        message: InboundMessage,
+        records: list[NativeRecord],
+        mapped: Mapped,
+        cursor: CursorUpdate | None = None,
+        *,
+        scope: ProducerScope | None = None,
+    ) -> IngestReport:
         # Bound for every line logged while this message is handled, the store's and plugins' included.
         with structlog.contextvars.bound_contextvars(message_id=message.message_id, system=plugin.name):
-            entities, rejections = await self.map_records(plugin, records)
+            entities, rejections = mapped.entities, mapped.rejections
             if scope is not None:
                 await self._refuse_outside_scope(scope, message, entities)
             message.record_count = len(records)
-            respond = _response_of(len(records)) if message.idempotency_key else None
+            respond = _response_of(len(records), mapped.warnings) if message.idempotency_key else None
             outcome = await asyncio.to_thread(
                 functools.partial(self.store.inbox.ingest, respond=respond),
                 message, entities, rejections, self.route, cursor,
@@ -247,7 +441,7 @@ class Ingestor:
                 changed=outcome.changed_count,
                 rejected=len(outcome.rejected),
             )
-        return IngestReport(outcome, len(records))
+        return IngestReport(outcome, len(records), mapped.warnings)
 
     async def _refuse_outside_scope(
         self, scope: ProducerScope, message: InboundMessage, entities: list[IncomingEntity]
@@ -287,14 +481,25 @@ class Ingestor:
     async def map_records(
         self, plugin: AgencySystem, records: list[NativeRecord]
     ) -> tuple[list[IncomingEntity], list[RowRejection]]:
+        """The records as canonical entities and rejections, mapped and validated off the loop."""
+        mapped = await self._map(plugin, records)
+        return mapped.entities, mapped.rejections
+
+    async def _map(self, plugin: AgencySystem, records: list[NativeRecord]) -> Mapped:
+        return await self.off_loop(self._map_sync, plugin, records, asyncio.get_running_loop())
+
+    def _map_sync(self, plugin: AgencySystem, records: list[NativeRecord], loop: asyncio.AbstractEventLoop) -> Mapped:
+        # In a pool thread: map_in and the pydantic validation of `_to_incoming` are the CPU work of
+        # ingest. A coroutine map_in is awaited on the loop, record by record; its validation stays here.
         entities: list[IncomingEntity] = []
         rejections: list[RowRejection] = []
+        warnings: list[dict[str, Any]] = []
         for record in records:
             if record.problems:
                 rejections.extend(RowRejection.from_rejection(record.row, p, record.data) for p in record.problems)
                 continue
             try:
-                mapped: list[MappedRecord] = await await_me_maybe(plugin.map_in(record))
+                mapped: list[MappedRecord] = _on_loop(plugin.map_in(record), loop)
                 row_entities = [self._to_incoming(record.row, item, plugin.name, record) for item in mapped]
             except Exception as exc:  # every failure of one record stays that record's rejection
                 if _is_fault(exc):
@@ -305,7 +510,9 @@ class Ingestor:
                 )
                 continue
             entities.extend(row_entities)
-        return entities, rejections
+            for entity in row_entities:
+                warnings.extend(_warnings_of(entity.row, entity.entity_type, entity.payload))
+        return Mapped(entities, rejections, warnings)
 
     def _to_incoming(
         self, row: int, mapped: MappedRecord, system: str | None = None, record: NativeRecord | None = None

@@ -26,6 +26,7 @@ from core.errors import ConfigError
 from core.mapping.converters import ConverterClash, ConverterTable, ConverterType
 from core.plugin_types import SystemDescription
 from core.reference_data import ReferenceData, ReferenceDataError, load_code_list_file, with_code_lists
+from core.settings import PayloadLimits
 
 log = structlog.get_logger("prasan.plugins")
 
@@ -139,9 +140,14 @@ class PluginRegistry:
         """The shipped reference data plus the code lists plugins contributed."""
         return with_code_lists(reference, {scheme: code_list for scheme, (_, code_list) in self.code_lists.items()})
 
-    def configure(self, reference: ReferenceData, raw_settings: dict[str, dict[str, Any]]) -> Systems:
-        """Validate every system's settings once and build the systems whose settings are valid."""
-        context = SystemContext(self.reference_with_contributions(reference), self.converters)
+    def configure(
+        self, reference: ReferenceData, raw_settings: dict[str, dict[str, Any]], limits: PayloadLimits | None = None
+    ) -> Systems:
+        """Validate every system's settings once and build the systems whose settings are valid; `limits`
+        (the hub's `settings.limits`) reach each system through its context."""
+        context = SystemContext(
+            self.reference_with_contributions(reference), self.converters, limits if limits is not None else PayloadLimits()
+        )
         systems = Systems(self, context.reference)
         for name, registered in sorted(self.systems.items()):
             settings, problems = validate_settings(registered.cls, raw_settings.get(name))

@@ -170,6 +170,40 @@ class PayloadLimits(BaseModel):
         return self
 
 
+class IngestSettings(BaseModel):
+    """How many pushed payloads the hub parses and maps at once. Parsing runs in a small thread pool, off
+    the event loop (docs/decisions/0010-ingest-off-the-loop.md); these caps keep a burst of large uploads
+    from queueing without end: a payload over them waits at most `parse_wait_s`, then gets 503."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent_parses: int = Field(
+        2, ge=1, le=64, description="payloads parsed and mapped at once in this process (the size of the parse pool)"
+    )
+    max_concurrent_parses_per_client: int = Field(
+        1, ge=1, le=64, description="payloads of one API client parsed and mapped at once"
+    )
+    max_waiting_parses: int = Field(
+        16,
+        ge=0,
+        le=1024,
+        description="payloads that may wait for a parse slot at once; one more is answered 503 at once "
+        "(each waiting payload is held in memory, up to security.max_ingest_body_bytes)",
+    )
+    parse_wait_s: float = Field(
+        10.0, gt=0, le=300, description="longest a payload waits for a parse slot before it is answered 503 with Retry-After"
+    )
+
+    @model_validator(mode="after")
+    def _per_client_fits(self) -> IngestSettings:
+        if self.max_concurrent_parses_per_client > self.max_concurrent_parses:
+            raise ValueError(
+                f"ingest.max_concurrent_parses_per_client ({self.max_concurrent_parses_per_client}) cannot be "
+                f"larger than ingest.max_concurrent_parses ({self.max_concurrent_parses})"
+            )
+        return self
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRASAN_", extra="ignore", env_nested_delimiter="__")
 
@@ -210,6 +244,7 @@ class HubSettings(BaseSettings):
     )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: PayloadLimits = Field(default_factory=PayloadLimits)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     destination_url_allowlist: list[str] = Field(
         default_factory=list,
         description="origins (scheme://host[:port]) a system URL may be changed to through the admin API; "

@@ -34,6 +34,7 @@ from core.plugin_types import (
     WriteItem,
     WriteResult,
 )
+from core.settings import PayloadLimits
 
 __all__ = [
     "ENTITY_TYPES",
@@ -52,6 +53,7 @@ __all__ = [
     "MappingProblem",
     "NativeRecord",
     "PayloadError",
+    "PayloadLimits",
     "PermanentError",
     "PrasanError",
     "ReadBatch",

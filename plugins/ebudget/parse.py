@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prasan import NativeRecord, PayloadError, Rejection, loads_strict_json
+from prasan import NativeRecord, PayloadError, PayloadLimits, Rejection, loads_strict_json
 
 JSON = "application/json"
 JSON_LINES = ("application/x-ndjson", "application/jsonl")
@@ -41,12 +41,12 @@ def decode(payload: bytes, charset: str | None) -> str:
         raise PayloadError("payload.encoding", reason) from None
 
 
-def rows_of(value: Any) -> list[Any]:
+def rows_of(value: Any, limits: PayloadLimits | None = None) -> list[Any]:
     """The rows of a JSON document: an array, an API page `{"result": ...}`, or one row."""
     if isinstance(value, dict) and "result" in value:
         value = value["result"]
         if isinstance(value, str):
-            value = loads_strict_json(value) if value.strip() else []
+            value = loads_strict_json(value, limits or PayloadLimits()) if value.strip() else []
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list):
@@ -61,22 +61,27 @@ def record_of(row: int, value: Any) -> NativeRecord:
     return NativeRecord(row=row, data={}, problems=(problem,))
 
 
-def _line_record(row: int, line: str) -> NativeRecord:
+def _line_record(row: int, line: str, limits: PayloadLimits) -> NativeRecord:
     try:
-        return record_of(row, loads_strict_json(line))
+        return record_of(row, loads_strict_json(line, limits))
     except PayloadError as exc:
         return NativeRecord(row=row, data={}, problems=(Rejection(exc.rule, exc.reason, line[:200], None),))
 
 
-def parse(payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
+def parse(
+    payload: bytes, media_type: str, charset: str | None, limits: PayloadLimits | None = None
+) -> list[NativeRecord]:
+    """`limits`: the hub's (`self.context.limits`); None reads within the defaults."""
+    limits = limits or PayloadLimits()
     text = decode(payload, charset)
     if media_type in JSON_LINES:
         lines = [line for line in text.splitlines() if line.strip()]
-        records = [_line_record(n, line) for n, line in enumerate(lines, 1)]
+        records = [_line_record(n, line, limits) for n, line in enumerate(lines, 1)]
     else:
-        records = [record_of(n, value) for n, value in enumerate(rows_of(loads_strict_json(text)), 1)]
+        records = [record_of(n, value) for n, value in enumerate(rows_of(loads_strict_json(text, limits), limits), 1)]
     if not records:
         raise PayloadError("payload.no_records", "the payload holds no rows")
-    if len(records) > MAX_ROWS:
-        raise PayloadError("payload.too_many_rows", f"a payload may hold at most {MAX_ROWS:,} rows; split it")
+    most = min(MAX_ROWS, limits.max_records)  # the operator's limit may be tighter than the plugin's own
+    if len(records) > most:
+        raise PayloadError("payload.too_many_rows", f"a payload may hold at most {most:,} rows; split it", status=413)
     return records

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.egp import headers as h
-from prasan import NativeRecord, PayloadError, tabular_records
+from prasan import NativeRecord, PayloadError, PayloadLimits, tabular_records
 
 
 def csv_row(raw: dict[str, Any]) -> dict[str, Any]:
@@ -29,8 +29,11 @@ def _json_projects(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def parse(payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
-    rows = tabular_records(payload, media_type, charset)
+def parse(
+    payload: bytes, media_type: str, charset: str | None, limits: PayloadLimits | None = None
+) -> list[NativeRecord]:
+    """`limits`: the hub's (`self.context.limits`); None reads within the defaults."""
+    rows = tabular_records(payload, media_type, charset, limits or PayloadLimits())
     if "json" in media_type:
         return [NativeRecord(row=n, data=row) for n, row in enumerate(_json_projects(rows), start=1)]
     rows = [csv_row(row) for row in rows]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.gfmis import headers as h
-from prasan import NativeRecord, PayloadError, Rejection, tabular_records
+from prasan import NativeRecord, PayloadError, PayloadLimits, Rejection, tabular_records
 
 
 def canonical_record(raw: dict[str, Any]) -> dict[str, Any]:
@@ -40,8 +40,11 @@ def _is_total_row(record: dict[str, Any]) -> bool:
     return any(isinstance(value, str) and value.strip().startswith("รวม") for value in record.values())
 
 
-def parse_lines(payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
-    rows = [canonical_record(row) for row in tabular_records(payload, media_type, charset)]
+def parse_lines(
+    payload: bytes, media_type: str, charset: str | None, limits: PayloadLimits | None = None
+) -> list[NativeRecord]:
+    """`limits`: the hub's (`self.context.limits`); None reads within the defaults."""
+    rows = [canonical_record(row) for row in tabular_records(payload, media_type, charset, limits or PayloadLimits())]
     present = set().union(*(row.keys() for row in rows)) if rows else set()
     missing = [name for name in h.REQUIRED if name not in present]
     if missing:

@@ -138,7 +138,7 @@ class DeclaredRestSystem(RestSystem):
             self.raise_for_status(answer)
             charset = wire.charset_of(answer.headers.get("Content-Type"), read.body)
             try:
-                found, document = wire.records_of(raw, read.body, charset, read.records)
+                found, document = wire.records_of(raw, read.body, charset, read.records, self.context.limits)
             except PayloadError as exc:
                 message = f"{self.display_name} answered an unreadable page: {exc.reason}"
                 raise PermanentError(message, system=self.name) from None
@@ -166,7 +166,7 @@ class DeclaredRestSystem(RestSystem):
         if not payload.strip():
             raise PayloadError("payload.empty", "the request body is empty")
         body = Body(media_type=media_type, charset=charset or "utf-8")
-        found, _ = wire.records_of(payload, body, body.charset, push.records)
+        found, _ = wire.records_of(payload, body, body.charset, push.records, self.context.limits)
         if not found:
             raise PayloadError("payload.no_records", "the payload holds no records")
         return [self._native(n, row, [], {}) for n, row in enumerate(found, start=1)]

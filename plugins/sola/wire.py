@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from plugins.sola.transport import CSV, Body
-from prasan import PayloadError, loads_strict_json, tabular_records
+from prasan import PayloadError, PayloadLimits, loads_strict_json, tabular_records
 
 
 def at_path(value: Any, path: str | None) -> Any:
@@ -48,19 +48,23 @@ def decode_text(payload: bytes, charset: str) -> str:
         raise PayloadError("payload.encoding", f"the body is not valid {charset} (byte {exc.start})") from None
 
 
-def records_of(payload: bytes, body: Body, charset: str, records_path: str | None) -> tuple[list[Any], Any]:
+def records_of(
+    payload: bytes, body: Body, charset: str, records_path: str | None, limits: PayloadLimits | None = None
+) -> tuple[list[Any], Any]:
     """(records, the whole JSON answer or None for CSV). An empty page is no records, not an error; an
-    item that is not an object is left for the caller to reject on its own, not the whole page."""
+    item that is not an object is left for the caller to reject on its own, not the whole page.
+    `limits`: the hub's (`context.limits`); None reads within the defaults."""
+    limits = limits or PayloadLimits()
     if body.media_type == CSV:
         if not payload.strip():
             return [], None
         try:
-            return tabular_records(payload, CSV, charset), None
+            return tabular_records(payload, CSV, charset, limits), None
         except PayloadError as exc:
             if exc.rule == "payload.no_records":  # a header line alone: the last page
                 return [], None
             raise
-    document = loads_strict_json(decode_text(payload, charset))
+    document = loads_strict_json(decode_text(payload, charset), limits)
     found = at_path(document, records_path) if isinstance(document, dict) else document
     # A path that finds nothing is a wrong declaration, not an empty page: reading nothing in silence
     # would let a changed interface go unnoticed.
