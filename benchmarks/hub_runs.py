@@ -133,9 +133,14 @@ def _ts(value: Any) -> datetime:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
-async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> int:
+async def post(
+    http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], busy_ok: bool = False
+) -> int:
+    """The records accepted; with busy_ok, -1 for a 503 (the hub's ingest.max_waiting_parses)."""
     async with http.post(url, data=body, headers=headers) as response:
         answer = await response.json()
+        if busy_ok and response.status == 503:
+            return -1
         if response.status != 202:
             raise RuntimeError(f"post failed: {response.status} {str(answer)[:300]}")
         return int(answer["accepted"])
@@ -192,12 +197,15 @@ async def paced(
     already = session.delivered()
     await asyncio.to_thread(session.latencies)  # skip rows of earlier phases
     post_s: list[float] = []
+    busy: list[int] = []
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
 
         async def one(body: bytes) -> None:
             t = time.perf_counter()
-            await post(http, session.url, body, session.headers)
+            while await post(http, session.url, body, session.headers, busy_ok=True) < 0:
+                busy.append(1)  # 503: ingest.max_waiting_parses reached; the time until accepted counts
+                await asyncio.sleep(0.05)
             post_s.append(time.perf_counter() - t)
 
         started = time.perf_counter()
@@ -215,6 +223,7 @@ async def paced(
         "batch_rows": batch,
         "records": count * batch,
         "post_latency_s": pcts(post_s, 4),
+        "busy_503": len(busy),
     }
     if wait_delivery:
         await session.wait_delivered(already + count * batch)
@@ -222,8 +231,9 @@ async def paced(
     return result
 
 
-async def single_posts(session: HubSession, orgs: list[str], seconds: float = 8.0, concurrency: int = 32) -> dict[str, Any]:
-    """Closed loop: `concurrency` clients each posting one-record CSVs for `seconds`."""
+async def single_posts(session: HubSession, orgs: list[str], seconds: float = 8.0, concurrency: int = 16) -> dict[str, Any]:
+    """Closed loop: `concurrency` clients each posting one-record CSVs for `seconds`. A 503 (more payloads
+    waiting to be read than ingest.max_waiting_parses, 16 by default) is counted and sent again 50 ms later."""
     run = uuid.uuid4().hex[:6]
     counter = iter(range(10**9))
     latencies: list[float] = []
@@ -234,10 +244,15 @@ async def single_posts(session: HubSession, orgs: list[str], seconds: float = 8.
         while time.perf_counter() < stop_at:
             i = next(counter)
             body = csv_body(i, i + 1, orgs, run)
-            t = time.perf_counter()
-            await post(http, session.url, body, session.headers)
-            latencies.append(time.perf_counter() - t)
+            while True:
+                t = time.perf_counter()
+                if await post(http, session.url, body, session.headers, busy_ok=True) >= 0:
+                    latencies.append(time.perf_counter() - t)
+                    break
+                busy.append(1)
+                await asyncio.sleep(0.05)
 
+    busy: list[int] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as http:
         started = time.perf_counter()
@@ -248,5 +263,6 @@ async def single_posts(session: HubSession, orgs: list[str], seconds: float = 8.
         "posts": len(latencies),
         "concurrency": concurrency,
         "posts_per_s": round(len(latencies) / elapsed, 1),
+        "busy_503": len(busy),
         "post_latency_s": pcts(latencies, 4),
     }

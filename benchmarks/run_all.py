@@ -8,7 +8,7 @@ delivered to benchmarks/sink.py, a null e-LAAS in a process of its own):
         + one worker process · PostgreSQL, API process + two worker processes
   then, per hub topology on SQLite (and PostgreSQL with two workers): receipt→delivered latency at an
         offered 500 records/s (batches of 50), ingest request latency at 70% of the measured peak
-        ingest rate (batches of 100), single-record POSTs per second (32 concurrent clients)
+        ingest rate (batches of 100), single-record POSTs per second (16 concurrent clients)
   baselines  storage limit (the hub's rows per record by executemany) · dlt (the same canonical
         records from a generator) · the bare pipeline (benchmarks/bare_pipeline.py), 1 and 2 processes
   the real e-LAAS simulator as destination, once, for comparison with the null sink
@@ -96,7 +96,7 @@ async def hub_latency(name: str, folder: Path, sink_url: str, orgs: list[str], p
             rate70 = 0.7 * peak_ingest
             at_70 = await paced(session, orgs, rate=rate70, batch=100, seconds=10)
             log(name, f"70% of peak ({rate70:.0f} rec/s):", at_70["post_latency_s"])
-            singles = await single_posts(session, orgs, seconds=8, concurrency=32)
+            singles = await single_posts(session, orgs, seconds=8)
             log(name, "single-record posts/s", singles["posts_per_s"], singles["post_latency_s"])
     return {
         "at_500_records_per_s": at_500,
@@ -345,7 +345,7 @@ def markdown(out: dict[str, Any]) -> str:
         "",
         "## Latency and single records",
         "",
-        "| configuration | receipt → delivered at 500 rec/s offered (p50 / p95 / p99) | ingest request at 70% of peak ingest (rate; p50 / p95 / p99) | single-record POSTs/s (32 clients; p99) |",
+        "| configuration | receipt → delivered at 500 rec/s offered (p50 / p95 / p99) | ingest request at 70% of peak ingest (rate; p50 / p95 / p99) | single-record POSTs/s (16 clients; p99) |",
         "|---|---|---|---|",
     ]
     for name, r in lat.items():
