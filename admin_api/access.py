@@ -19,6 +19,7 @@ Access levels, from open to closed:
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -51,9 +52,16 @@ def access_of(handler: object) -> Access | None:
 
 
 def declare(router: web.UrlDispatcher, method: str, path: str, handler: Handler, access: Access, name: str | None = None) -> None:
-    """Add a route, marking its handler with the access it needs."""
-    setattr(handler, ACCESS_ATTRIBUTE, access)
-    router.add_route(method, path, handler, name=name)
+    """Add a route with the access it needs. The mark goes on a wrapper made for this one declaration,
+    never on the handler itself: passing a declared handler to `add_route` again, under another path,
+    finds no mark (and is refused), and one function declared twice keeps each route's own access."""
+
+    @functools.wraps(handler)
+    async def declared(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+
+    setattr(declared, ACCESS_ATTRIBUTE, access)
+    router.add_route(method, path, declared, name=name)
 
 
 def undeclared_routes(app: web.Application) -> list[str]:

@@ -422,6 +422,48 @@ class ClientPath(Strict):
     name: Name
 
 
+# --- classification additions ----------------------------------------------------------------------
+
+
+class ClassificationAdditionQuery(Strict):
+    fiscal_year: int | None = Field(None, ge=2400, le=2700, description="additions to this BE fiscal year only")
+    reviewed: bool | None = Field(None, description="true: reviewed ones only; false: those awaiting review")
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+class ClassificationAdditionPath(Strict):
+    addition_id: Name = Field(description="<fiscal year>:<scheme>:<code>, as listed")
+
+
+class ClassificationReviewIn(Strict):
+    note: Text | None = Field(None, description="what the reviewer found; kept with the addition and in the audit log")
+
+
+class ClassificationSourceOut(BaseModel):
+    system: str = Field(description="the authority that named the node")
+    message_id: str | None = Field(description="the inbound message whose line named it first")
+    row: int | None
+    external_id: str | None = Field(description="that line's id in the system")
+    native: dict[str, Any] = Field(description="the line's scalar fields as the system sent them")
+
+
+class ClassificationAdditionOut(BaseModel):
+    id: str
+    scheme: str
+    fiscal_year: int
+    level: str
+    code: str
+    name_th: str
+    parent: str | None
+    source: ClassificationSourceOut
+    added_at: datetime
+    reviewed: bool
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_note: str | None
+
+
 # --- links (core/linking.py) -----------------------------------------------------------------------
 
 
@@ -499,45 +541,3 @@ class ChainOut(BaseModel):
     progress_reports: list[ChainMemberOut]
     other: list[ChainMemberOut] = Field(description="linked records of any other type")
     truncated: bool = Field(description="the chain was cut at its size limit")
-
-
-# --- classification additions ----------------------------------------------------------------------
-
-
-class ClassificationAdditionQuery(Strict):
-    fiscal_year: int | None = Field(None, ge=2400, le=2700, description="additions to this BE fiscal year only")
-    reviewed: bool | None = Field(None, description="true: reviewed ones only; false: those awaiting review")
-    limit: Limit = 100
-    offset: Offset = 0
-
-
-class ClassificationAdditionPath(Strict):
-    addition_id: Name = Field(description="<fiscal year>:<scheme>:<code>, as listed")
-
-
-class ClassificationReviewIn(Strict):
-    note: Text | None = Field(None, description="what the reviewer found; kept with the addition and in the audit log")
-
-
-class ClassificationSourceOut(BaseModel):
-    system: str = Field(description="the authority that named the node")
-    message_id: str | None = Field(description="the inbound message whose line named it first")
-    row: int | None
-    external_id: str | None = Field(description="that line's id in the system")
-    native: dict[str, Any] = Field(description="the line's scalar fields as the system sent them")
-
-
-class ClassificationAdditionOut(BaseModel):
-    id: str
-    scheme: str
-    fiscal_year: int
-    level: str
-    code: str
-    name_th: str
-    parent: str | None
-    source: ClassificationSourceOut
-    added_at: datetime
-    reviewed: bool
-    reviewed_by: str | None
-    reviewed_at: datetime | None
-    review_note: str | None

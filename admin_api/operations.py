@@ -521,6 +521,55 @@ async def update_client(call: Call) -> Any:
     return _not_found("client with this name") if client is None else _client(client)
 
 
+# --- classification additions ----------------------------------------------------------------------
+
+
+def _addition(found: Any) -> m.ClassificationAdditionOut:
+    value = found.value if isinstance(found.value, dict) else {}
+    source = value.get("source") or {}
+    review = value.get("reviewed") or {}
+    return m.ClassificationAdditionOut(
+        id=found.name, scheme=value.get("scheme", ""), fiscal_year=value.get("fiscal_year", 0),
+        level=value.get("level", ""), code=value.get("code", ""), name_th=value.get("name_th", ""),
+        parent=value.get("parent"), added_at=value.get("added_at") or found.updated_at,
+        source=m.ClassificationSourceOut(
+            system=source.get("system", ""), message_id=source.get("message_id"), row=source.get("row"),
+            external_id=source.get("external_id"), native=source.get("native") or {},
+        ),
+        reviewed=bool(review), reviewed_by=review.get("by"), reviewed_at=review.get("at"), review_note=review.get("note"),
+    )  # fmt: skip
+
+
+@operation(
+    "GET", "/api/v1/classification/additions", role="viewer", response=list[m.ClassificationAdditionOut],
+    query_model=m.ClassificationAdditionQuery, tag="classification",
+)
+async def list_classification_additions(call: Call) -> Any:
+    """Classification nodes their authority (e-budgeting) added at run time, for review."""
+    q: m.ClassificationAdditionQuery = call.query
+    found = await asyncio.to_thread(call.hub.store.config.classification_additions, q.fiscal_year)
+    if q.reviewed is not None:
+        found = [a for a in found if bool(isinstance(a.value, dict) and a.value.get("reviewed")) == q.reviewed]
+    return [_addition(a) for a in found[q.offset : q.offset + q.limit]]
+
+
+@operation(
+    "POST", "/api/v1/classification/additions/{addition_id}/review", role="operator",
+    response=m.ClassificationAdditionOut, path_model=m.ClassificationAdditionPath, body_model=m.ClassificationReviewIn,
+    tag="classification", errors=(404, 409),
+)
+async def review_classification_addition(call: Call) -> Any:
+    """Mark an added classification node reviewed (once; audited)."""
+    found, done = await asyncio.to_thread(
+        call.hub.store.config.review_classification_addition, call.path.addition_id, actor=call.actor, note=call.body.note
+    )
+    if found is None:
+        return _not_found("classification addition with this id")
+    if not done:
+        return problem(409, "Conflict", "this addition was reviewed already", rule="classification.reviewed")
+    return _addition(found)
+
+
 # --- links -------------------------------------------------------------------------------------------
 
 
@@ -591,52 +640,3 @@ async def entity_chain(call: Call) -> Any:
     for node in found.members:
         groups[_CHAIN_GROUPS.get(node.entity_type, "other")].append(_chain_member(node))
     return m.ChainOut(root=_chain_member(found.root), truncated=found.truncated, **groups)
-
-
-# --- classification additions ----------------------------------------------------------------------
-
-
-def _addition(found: Any) -> m.ClassificationAdditionOut:
-    value = found.value if isinstance(found.value, dict) else {}
-    source = value.get("source") or {}
-    review = value.get("reviewed") or {}
-    return m.ClassificationAdditionOut(
-        id=found.name, scheme=value.get("scheme", ""), fiscal_year=value.get("fiscal_year", 0),
-        level=value.get("level", ""), code=value.get("code", ""), name_th=value.get("name_th", ""),
-        parent=value.get("parent"), added_at=value.get("added_at") or found.updated_at,
-        source=m.ClassificationSourceOut(
-            system=source.get("system", ""), message_id=source.get("message_id"), row=source.get("row"),
-            external_id=source.get("external_id"), native=source.get("native") or {},
-        ),
-        reviewed=bool(review), reviewed_by=review.get("by"), reviewed_at=review.get("at"), review_note=review.get("note"),
-    )  # fmt: skip
-
-
-@operation(
-    "GET", "/api/v1/classification/additions", role="viewer", response=list[m.ClassificationAdditionOut],
-    query_model=m.ClassificationAdditionQuery, tag="classification",
-)
-async def list_classification_additions(call: Call) -> Any:
-    """Classification nodes their authority (e-budgeting) added at run time, for review."""
-    q: m.ClassificationAdditionQuery = call.query
-    found = await asyncio.to_thread(call.hub.store.config.classification_additions, q.fiscal_year)
-    if q.reviewed is not None:
-        found = [a for a in found if bool(isinstance(a.value, dict) and a.value.get("reviewed")) == q.reviewed]
-    return [_addition(a) for a in found[q.offset : q.offset + q.limit]]
-
-
-@operation(
-    "POST", "/api/v1/classification/additions/{addition_id}/review", role="operator",
-    response=m.ClassificationAdditionOut, path_model=m.ClassificationAdditionPath, body_model=m.ClassificationReviewIn,
-    tag="classification", errors=(404, 409),
-)
-async def review_classification_addition(call: Call) -> Any:
-    """Mark an added classification node reviewed (once; audited)."""
-    found, done = await asyncio.to_thread(
-        call.hub.store.config.review_classification_addition, call.path.addition_id, actor=call.actor, note=call.body.note
-    )
-    if found is None:
-        return _not_found("classification addition with this id")
-    if not done:
-        return problem(409, "Conflict", "this addition was reviewed already", rule="classification.reviewed")
-    return _addition(found)

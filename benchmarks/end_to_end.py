@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from core.hub import Hub
 from core.reference_data import load_reference_data
 from core.settings import DeliverySettings, HubSettings
 from plugins.elaas import simulator as elaas_simulator
+from prasan.testing.simulator import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 PROGRAMMES = ["บริหารงานทั่วไป", "การศึกษา", "สาธารณสุข", "เคหะและชุมชน", "อุตสาหกรรมและการโยธา"]
@@ -62,12 +62,6 @@ def generate_batches(records: int, batch: int) -> list[bytes]:
     return bodies
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def _wait_until_listening(port: int) -> None:
     for _ in range(200):
         try:
@@ -90,7 +84,7 @@ async def run(
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # warnings and worse only
     with tempfile.TemporaryDirectory() as folder:
         # The simulator is the agency's system, not the hub: it runs in its own process, as it would.
-        elaas_port = _free_port()
+        elaas_port = free_port()
         simulator = subprocess.Popen(
             [sys.executable, "-m", "plugins.elaas.simulator", "--port", str(elaas_port)],
             stdout=subprocess.DEVNULL,
@@ -123,7 +117,7 @@ async def run(
             subprocess.Popen([str(prasan), "serve", "--port", "0"], env=worker_env, stdout=subprocess.DEVNULL)
             for _ in range(worker_processes)
         ]
-        _, key = await asyncio.to_thread(hub.store.add_client, "bench", "eplan")
+        _, key = await asyncio.to_thread(hub.store.access.add_client, "bench", "eplan")
         bodies = generate_batches(records, batch)
         url = f"http://127.0.0.1:{hub_port}/api/v1/inbound/eplan"
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/csv; charset=utf-8"}
@@ -149,13 +143,13 @@ async def run(
             accepted = sum(await asyncio.gather(*(producer(http) for _ in range(producers))))
             ingested = time.perf_counter()
             while True:
-                stats = await asyncio.to_thread(hub.store.outbox_stats)
+                stats = await asyncio.to_thread(hub.store.outbox.outbox_stats)
                 if all(s.pending == 0 and s.in_flight == 0 for s in stats):
                     break
                 await asyncio.sleep(0.05)
         finished = time.perf_counter()
-        latencies = await asyncio.to_thread(hub.store.delivery_latencies, "elaas")
-        delivered = sum(s.delivered for s in await asyncio.to_thread(hub.store.outbox_stats))
+        latencies = await asyncio.to_thread(hub.store.outbox.delivery_latencies, "elaas")
+        delivered = sum(s.delivered for s in await asyncio.to_thread(hub.store.outbox.outbox_stats))
         await hub_runner.cleanup()
         for process in worker_procs:
             process.terminate()

@@ -35,6 +35,8 @@ from typing import Any
 
 import aiohttp
 
+from prasan.testing.simulator import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "hostile_payloads.json"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -92,11 +94,6 @@ def normal_p02(count: int = 20) -> tuple[bytes, list[str]]:
         writer.writerow([n, "5400103", "อุตสาหกรรมและการโยธา", title, f"{100_000 + n:,}.00", "กองช่าง"])
     return buffer.getvalue().encode("utf-8"), titles
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for_http(url: str, process: subprocess.Popen[str], limit_s: float = 60.0) -> None:

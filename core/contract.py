@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,25 +253,29 @@ class AgencySystem:
 
     @classmethod
     def declaration_problems(cls) -> list[str]:
-        """What is wrong with the class as declared; the registrar refuses a class with problems."""
-        import re
-
-        problems: list[str] = []
-        for attribute in ("name", "title", "owner_agency"):
-            if not isinstance(getattr(cls, attribute, None), str) or not getattr(cls, attribute):
-                problems.append(f"declare {attribute} (a non-empty string)")
-        if isinstance(getattr(cls, "name", None), str) and not re.match(SYSTEM_NAME_PATTERN, cls.name):
+        """What is wrong with the class as declared; the plugin registry leaves out a plugin whose
+        classes have problems (and reports it)."""
+        problems = cls._shape_problems()
+        if problems:  # the checks below rely on the shapes
+            return problems
+        if not re.fullmatch(SYSTEM_NAME_PATTERN, cls.name):
             problems.append(f"name {cls.name!r} must match {SYSTEM_NAME_PATTERN}")
+        entity_types = [stream.entity_type for stream in cls.streams]
+        if len(set(entity_types)) != len(entity_types):
+            problems.append("streams repeat an entity type (a stream's cursor and schedule are per entity type)")
         needs = [
             (Capability.PUSH, ("parse", "map_in")),
             (Capability.READ, ("read", "map_in")),
             (Capability.WRITE, ("map_out", "write")),
         ]
-        capabilities = cls.capabilities() if not problems else frozenset()
+        capabilities = cls.capabilities()
         for capability, methods in needs:
             for method in methods:
                 if capability in capabilities and not _overrides(cls, method):
                     problems.append(f"declares {capability.value} but does not implement {method}()")
+        if Capability.WRITE in capabilities and _overrides(cls, "write") and not inspect.iscoroutinefunction(cls.write):
+            # A plain write would block the event loop, and could not be cancelled at its timeout.
+            problems.append("write() must be a coroutine function (async def)")
         if cls.Settings is not None:
             if not (isinstance(cls.Settings, type) and issubclass(cls.Settings, BaseModel)):
                 problems.append("Settings must be a pydantic model")
@@ -284,6 +289,25 @@ class AgencySystem:
             problems.append("write_batch_size and write_concurrency must be >= 1, write_timeout_s > 0")
         return problems
 
+    @classmethod
+    def _shape_problems(cls) -> list[str]:
+        """Declarations of the wrong type, found before anything is computed from them."""
+        problems: list[str] = []
+        for attribute in ("name", "title", "owner_agency", "version"):
+            if not isinstance(getattr(cls, attribute, None), str) or not getattr(cls, attribute):
+                problems.append(f"declare {attribute} (a non-empty string)")
+        for attribute in ("formats", "writes"):
+            value = getattr(cls, attribute, None)
+            if not isinstance(value, tuple) or not all(isinstance(item, str) for item in value):
+                problems.append(f"{attribute} must be a tuple of strings")
+        if not isinstance(cls.streams, tuple) or not all(isinstance(stream, Stream) for stream in cls.streams):
+            problems.append("streams must be a tuple of Stream(...)")
+        for attribute in ("write_batch_size", "write_concurrency"):
+            if type(getattr(cls, attribute, None)) is not int:
+                problems.append(f"{attribute} must be an int")
+        if not isinstance(cls.write_timeout_s, (int, float)) or isinstance(cls.write_timeout_s, bool):
+            problems.append("write_timeout_s must be a number of seconds")
+        return problems
 
 async def await_me_maybe(value: Any) -> Any:
     """Methods may be plain or coroutine functions; core awaits whichever it got (datasette's pattern)."""

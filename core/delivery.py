@@ -101,8 +101,12 @@ class DestinationState:
     different deliveries (one record failing on its own is that record's problem), make it down.
     """
 
-    held_until: float = 0.0
-    held_reason: str | None = None
+    held_until: float = 0.0  # down: when the next probe may go
+    held_reason: str | None = None  # down: "down: <last error>"
+    # The destination refused the hub's configuration (401/403, a setting): held apart from being down,
+    # so that a probe answering while a credentials hold runs cannot lift it, nor the reverse.
+    config_until: float = 0.0
+    config_reason: str | None = None
     down: bool = False
     failures: int = 0
     failed_keys: set[str] = field(default_factory=set)
@@ -111,8 +115,21 @@ class DestinationState:
     probe_delay_s: float = GIVE_BACK_DELAY_S  # rows handed back while down are due at the next probe
 
     @property
+    def config_held(self) -> bool:
+        return time.monotonic() < self.config_until
+
+    @property
     def waiting(self) -> bool:
-        return time.monotonic() < self.held_until
+        return time.monotonic() < self.held_until or self.config_held
+
+    @property
+    def hold_kind(self) -> str | None:
+        """"config" (its configuration refused), "down" (it does not answer), or None."""
+        return "config" if self.config_held else ("down" if self.down else None)
+
+    def release_config_hold(self) -> None:
+        """The configuration changed: try the destination again at once."""
+        self.config_until, self.config_reason = 0.0, None
 
 
 _STATES: weakref.WeakKeyDictionary[Any, DestinationState] = weakref.WeakKeyDictionary()
@@ -191,15 +208,16 @@ class DeliveryWorker:
     @property
     def held_reason(self) -> str | None:
         """Why the destination is held: the configuration it refused, or "down: <last error>"."""
-        return self._state.held_reason
-
-    @held_reason.setter
-    def held_reason(self, value: str | None) -> None:
-        self._state.held_reason = value
+        return self._state.config_reason if self._state.config_held else self._state.held_reason
 
     @property
     def down(self) -> bool:
         return self._state.down
+
+    @property
+    def hold_kind(self) -> str | None:
+        """"config" or "down" while the destination is held, else None."""
+        return self._state.hold_kind
 
     @property
     def destination(self) -> str:
@@ -269,6 +287,14 @@ class DeliveryWorker:
                 self.observer.on_result(item, "unmappable")
                 results.append(self._settle(item, Rejected(f"map-out failed: {_describe(exc)}")))
                 continue
+            except ConfigError as exc:  # the same policy as a write: the destination waits for a fix
+                results.append(self._hold(item, exc))
+                continue
+            except TransientError as exc:  # a lookup the map-out needs is away for now
+                result = self._settle(item, Retryable(f"map-out: {exc.message}", exc.retry_after))
+                self.observer.on_result(item, _outcome_name(Retryable(""), result))
+                results.append(result)
+                continue
             except Exception as exc:  # a bug in the plugin, not in the record: say so, with the traceback
                 log.exception("plugin_map_out_failed", system=self.destination, delivery_key=item.delivery_key)
                 self.observer.on_result(item, "unmappable")
@@ -310,14 +336,15 @@ class DeliveryWorker:
         left = lease_ends - time.monotonic()
         return left >= self.write_timeout_s + lease_margin_s(self.settings)
 
+    def _hand_back(self, item: ClaimedDelivery, due_in_s: float, reason: str, outcome: str) -> DeliveryResult:
+        """A claimed row returned unsent: due again in `due_in_s`, the attempt its claim counted not charged."""
+        self.observer.on_result(item, outcome)
+        return GiveBack(item.outbox_id, utcnow() + timedelta(seconds=due_in_s), reason, attempt=item.attempts)
+
     def _give_back(self, item: ClaimedDelivery) -> DeliveryResult:
-        self.observer.on_result(item, "given_back")
         log.info("delivery_given_back", delivery_key=item.delivery_key, system=item.destination)
-        return GiveBack(
-            item.outbox_id,
-            utcnow() + timedelta(seconds=GIVE_BACK_DELAY_S),
-            "given back unsent: the lease would have ended during the write",
-            attempt=item.attempts,
+        return self._hand_back(
+            item, GIVE_BACK_DELAY_S, "given back unsent: the lease would have ended during the write", "given_back"
         )
 
     async def _write(self, writable: list[tuple[ClaimedDelivery, WriteItem]]) -> list[DeliveryResult]:
@@ -326,14 +353,15 @@ class DeliveryWorker:
         try:
             answers = await asyncio.wait_for(self.system.write(batch), timeout=self.write_timeout_s)
             if len(answers) != len(batch):
-                raise PermanentError(
-                    f"plugin answered {len(answers)} results for {len(batch)} items", system=self.destination
-                )
+                # Some may have been written: a fault of the plugin, retried under the same keys, never lost.
+                log.error("plugin_write_miscounted", system=self.destination, answers=len(answers), items=len(batch))
+                answers = [Retryable(f"plugin answered {len(answers)} results for {len(batch)} items")] * len(batch)
         except TransientError as exc:
             answers = [Retryable(exc.message, exc.retry_after)] * len(batch)
         except ConfigError as exc:
             # Wrong credentials or settings say nothing about the records: the destination is held for
             # an operator, and the rows go back unsent, without using an attempt or dead-lettering.
+            self.observer.on_write(self.destination, len(batch), time.perf_counter() - started)
             return [self._hold(item, exc) for item, _ in writable]
         except PermanentError as exc:
             answers = [Rejected(exc.message)] * len(batch)
@@ -403,26 +431,16 @@ class DeliveryWorker:
 
     def _give_back_down(self, item: ClaimedDelivery) -> DeliveryResult:
         """Hand a row back unsent by a destination that is down: no attempt used, due at the next probe."""
-        self.observer.on_result(item, "held")
-        return GiveBack(
-            item.outbox_id,
-            utcnow() + timedelta(seconds=self._state.probe_delay_s),
-            f"destination {self._state.held_reason or 'down'}",
-            attempt=item.attempts,
-        )
+        reason = f"destination {self._state.held_reason or 'down'}"
+        return self._hand_back(item, self._state.probe_delay_s, reason, "down")
 
     def _hold(self, item: ClaimedDelivery, exc: ConfigError) -> DeliveryResult:
-        if not self.held:
+        state = self._state
+        if not state.config_held:
             log.error("destination_held", system=self.destination, error=exc.message, hold_s=self.settings.config_hold_s)
-        self.held_until = time.monotonic() + self.settings.config_hold_s
-        self.held_reason = exc.message
-        self.observer.on_result(item, "held")
-        return GiveBack(
-            item.outbox_id,
-            utcnow() + timedelta(seconds=self.settings.config_hold_s),
-            f"destination held: {exc.message}",
-            attempt=item.attempts,
-        )
+        state.config_until = time.monotonic() + self.settings.config_hold_s
+        state.config_reason = exc.message
+        return self._hand_back(item, self.settings.config_hold_s, f"destination held: {exc.message}", "held")
 
     def _settle(self, item: ClaimedDelivery, answer: Any, now: datetime | None = None) -> DeliveryResult:
         now = now or utcnow()
@@ -435,18 +453,17 @@ class DeliveryWorker:
             bound.info("delivered", external_id=answer.external_id)
             return Acknowledged(item.outbox_id, answer.external_id, at, attempt=item.attempts)
         if isinstance(answer, Retryable):
+            reason = scrub_secrets(answer.reason)  # a plugin's words are stored and shown: never a secret
             if exhausted(item, now, self.settings):
-                bound.warning("delivery_exhausted", reason=answer.reason)
-                return Dead(
-                    item.outbox_id, f"exhausted after {item.attempts} attempts: {answer.reason}", attempt=item.attempts
-                )
+                bound.warning("delivery_exhausted", reason=reason)
+                return Dead(item.outbox_id, f"exhausted after {item.attempts} attempts: {reason}", attempt=item.attempts)
             delay = backoff_delay(item.attempts, self.settings, answer.retry_after)
-            bound.info("delivery_retry", reason=answer.reason, delay_s=round(delay, 3))
+            bound.info("delivery_retry", reason=reason, delay_s=round(delay, 3))
             return Retry(
-                item.outbox_id, now + timedelta(seconds=delay), answer.reason, attempt=item.attempts,
+                item.outbox_id, now + timedelta(seconds=delay), reason, attempt=item.attempts,
                 retry_window_s=self.settings.retry_window_s,
             )
-        reason = answer.reason if isinstance(answer, Rejected) else f"unexpected write result {answer!r}"
+        reason = scrub_secrets(answer.reason if isinstance(answer, Rejected) else f"unexpected write result {answer!r}")
         bound.warning("delivery_rejected", reason=reason)
         return Dead(item.outbox_id, f"rejected by {item.destination}: {reason}", attempt=item.attempts)
 

@@ -98,10 +98,13 @@ class RecordError(PrasanError):
 
 
 def classify_http_status(status: int) -> type[PrasanError] | None:
-    """Which branch of the tree an HTTP status from an agency system belongs to (None: success)."""
-    if status < 400:
+    """Which branch of the tree an HTTP status from an agency system belongs to (None: success).
+
+    Only 2xx is a success. A redirect is not followed (it would re-send the credentials elsewhere, and
+    turn a write into a read of another page) and says the configured URL is wrong: the hub's setting."""
+    if 200 <= status < 300:
         return None
-    if status in (401, 403):
+    if status in (401, 403) or status < 400:
         return ConfigError
     if status in (408, 425, 429) or status >= 500:
         return TransientError

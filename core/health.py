@@ -45,6 +45,11 @@ class PluginHealth:
         self._running: asyncio.Task[None] | None = None
 
     @property
+    def running(self) -> list[asyncio.Task[None]]:
+        """The background refresh in progress, if any (awaited when the hub stops)."""
+        return [self._running] if self._running is not None and not self._running.done() else []
+
+    @property
     def stale(self) -> bool:
         return self._refreshed_at is None or time.monotonic() - self._refreshed_at > self.max_age_s
 

@@ -4,7 +4,8 @@ Idempotency-Key, paging and secrets kept out of messages, written once for every
 The status table is the hub's (`core.errors.classify_http_status`):
 
     2xx                       Delivered (with the id `external_id_of` finds in the answer)
-    401, 403                  ConfigError: the destination is held for an operator
+    401, 403, 1xx, 3xx        ConfigError: the destination is held for an operator (a redirect is never
+                              followed: it would carry the credentials to another host)
     408, 425, 429, 5xx        Retryable, honouring Retry-After (seconds or an HTTP date)
     other 4xx                 Rejected, with the system's own message
     timeout, refused, reset   Retryable
@@ -13,7 +14,6 @@ The status table is the hub's (`core.errors.classify_http_status`):
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,6 +122,7 @@ class RestSystem(AgencySystem):
                 json=json_body,
                 headers=self.headers(idempotency_key),
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s),
+                allow_redirects=False,
             ) as response:
                 text = await response.text()
                 return HttpAnswer(response.status, dict(response.headers), text)
@@ -168,7 +169,8 @@ class RestSystem(AgencySystem):
                                  f"{type(exc).__name__}")
         message = f"{self.display_name} answered {answer.status}: {self.message_of(answer)}"
         if kind is ConfigError:
-            raise ConfigError(f"{self.display_name} refused the credentials ({answer.status})", system=self.name)
+            what = "refused the credentials" if answer.status in (401, 403) else "answered outside the API (check base_url)"
+            raise ConfigError(f"{self.display_name} {what} ({answer.status})", system=self.name)
         if kind is TransientError:
             return Retryable(message, retry_after=answer.retry_after)
         return Rejected(message)
@@ -229,12 +231,3 @@ class RestSystem(AgencySystem):
         if answer.status in (401, 403):
             return Health(ok=False, detail=f"{self.display_name} refused the credentials ({answer.status})")
         return Health(ok=200 <= answer.status < 300, detail=f"GET {path} answered {answer.status}")
-
-
-def json_message(text: str, key: str) -> str | None:
-    """`key` of a JSON object body, when the body is one and has it."""
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return None
-    return str(body[key]) if isinstance(body, dict) and body.get(key) else None

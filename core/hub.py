@@ -15,13 +15,14 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from core.admin.services import AdminServices
-from core.delivery import DeliveryWorker
+from core.delivery import DeliveryWorker, destination_state
 from core.errors import ConfigError
 from core.health import PluginHealth
 from core.ingest import Ingestor
 from core.metrics import HubMetrics
 from core.observer import HubObserver
 from core.plugin_manager import PluginRegistry, Systems, load_plugins
+from core.leader import Leadership, process_identity
 from core.scheduler import PullRunner, build_scheduler, planned_pulls
 from core.reference_data import load_reference_data
 from core.router import Router
@@ -53,7 +54,7 @@ class Hub:
         self.observer = observer
         self.ingestor = Ingestor(store, self.reference, router.destinations, observer=observer, settings=settings.ingest)
         self.pulls = PullRunner(store.config, systems, self.ingestor, observer)
-        self.admin = AdminServices(store, router, registry, settings, systems)
+        self.admin = AdminServices(store, router, registry, settings, systems, self.reconfigure_system)
         self.ingestor.classifications = self.admin.classifications
         self.plugin_health = PluginHealth(systems, lambda: self.http)
         self.http: aiohttp.ClientSession | None = None
@@ -61,6 +62,8 @@ class Hub:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.scheduler: AsyncIOScheduler | None = None
+        self.identity = process_identity()  # names this process in leases
+        self.leadership: Leadership | None = None
 
     @classmethod
     def build(
@@ -74,7 +77,14 @@ class Hub:
         registry = registry or load_plugins()
         systems = registry.configure(load_reference_data(), settings.systems, settings.limits)
         router = Router.from_file(settings.routes_file, systems.reference.organizations.get)
-        router.check_against(registry.systems)
+        try:
+            router.check_against(registry.systems)
+        except ConfigError as exc:
+            if not registry.failures:
+                raise
+            # A route naming an unknown system most likely names one whose plugin did not load: say so.
+            failed = "; ".join(f"{f.plugin} ({f.stage}: {f.error})" for f in registry.failures)
+            raise ConfigError(f"{exc.message}; plugins that failed to load: {failed}") from exc
         store = Store(settings.resolved_database_url)
         observer = (observer_factory or HubMetrics)()
         hub = cls(settings, registry, systems, router, store, observer)
@@ -115,6 +125,11 @@ class Hub:
         await asyncio.to_thread(self.admin.load)
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s))
         await self.systems.start(self.http)
+        # Deliveries handed back while a destination's configuration was refused are due again now that
+        # this process starts with its (perhaps corrected) settings, not when the old hold would end.
+        for name in self.systems.names():
+            if self.systems.get(name).writes:
+                await asyncio.to_thread(self.store.outbox.release_held_destination, name)
         self.ingestor.start()
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.admin.refresh_forever(self._stop), name="admin-refresh"))
@@ -132,10 +147,12 @@ class Hub:
                     self.workers.append(worker)
                     self._tasks.append(asyncio.create_task(worker.run(self._stop), name=worker.worker_id))
         if scheduler if scheduler is not None else self.runs_scheduler:
-            self.scheduler = build_scheduler(
-                self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health
+            # Any number of processes may be able to schedule; the one holding the database lease does.
+            self.leadership = Leadership(
+                self.store.config, self.identity, on_gain=self._start_scheduler, on_lose=self._stop_scheduler
             )
-            self.scheduler.start()
+            await self.leadership.step()  # a lone process leads from the start, not one renewal later
+            self._tasks.append(asyncio.create_task(self.leadership.run(self._stop), name="scheduler-leadership"))
         log.info("hub_started", workers=len(self.workers), systems=self.registry.names())
 
     async def readiness(self, wait_for_first_check_s: float = 2.0) -> tuple[bool, dict[str, Any]]:
@@ -152,15 +169,19 @@ class Hub:
             checks["database"] = "ok"
             head = self.store.head_revision()
             checks["migrations"] = "ok" if current == head else f"at {current}, expected {head}"
-        if not self.runs_scheduler:
-            checks["scheduler"] = "ok"  # disabled on purpose in this process (another one leads)
-        else:
+        if self.leadership is None:
+            checks["scheduler"] = "ok"  # not this process's job (PRASAN_ROLE, scheduler_enabled)
+        elif self.leadership.leader:
             checks["scheduler"] = "ok" if self.scheduler_running else "stopped"
+        else:
+            checks["scheduler"] = "ok"  # standing by: another process leads
         if self.runs_workers:
             # Workers run per configured destination; with none configured there is nothing to deliver to.
             destinations = [name for name in self.systems.names() if self.systems.get(name).writes]
             checks["workers"] = "ok" if self.workers or not destinations else "none"
         ready = all(value == "ok" for value in checks.values())
+        if self.leadership is not None:
+            checks["scheduler_leader"] = self.leadership.holder or "unknown (database unreachable)"
 
         cache = self.plugin_health
         running = cache.refresh_soon()
@@ -191,17 +212,45 @@ class Hub:
             }
         return ready, checks
 
+    def reconfigure_system(self, name: str, raw: dict[str, Any]) -> None:
+        """A system's settings changed at run time (its URL, through the admin API): the running system
+        takes them, and a destination held for its configuration is tried again at once. Blocking (it
+        writes to the store): called from a thread."""
+        if not self.systems.reconfigure(name, raw):
+            return
+        destination_state(self.systems.get(name)).release_config_hold()
+        released = self.store.outbox.release_held_destination(name)
+        log.info("system_reconfigured", system=name, deliveries_released=released)
+
+    def _start_scheduler(self) -> None:
+        self.scheduler = build_scheduler(
+            self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health
+        )
+        self.scheduler.start()
+
+    def _stop_scheduler(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.scheduler = None
+
     @property
     def scheduler_running(self) -> bool:
         return bool(self.scheduler and self.scheduler.running)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
         self._stop.set()
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        self._stop_scheduler()  # the leadership loop, stopping, also releases its lease
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        # A pull or health check already running finishes (its records and cursor commit together)
+        # before the systems, the session and the store it uses are closed; past `grace_s` it is cut.
+        running = [*self.pulls.running, *self.plugin_health.running]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         self.workers.clear()
         self.ingestor.stop()
         await self.systems.close()

@@ -43,7 +43,11 @@ def _masked(value: Any, depth: int = 0) -> Any:
         return [_masked(v, depth + 1) for v in value]
     if isinstance(value, tuple):  # a named tuple becomes a plain one: the renderer only needs the values
         return tuple(_masked(v, depth + 1) for v in value)
-    return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    # Anything else is rendered from its repr after this processor: scrub that text now (a settings
+    # object, an HTTP answer with its body, a pydantic model holding a credential).
+    return scrub_secrets(repr(value))
 
 
 def _scrub(logger: object, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -101,7 +101,7 @@ class HubMetrics(HubObserver):
         self.deliveries = Counter(
             "prasan_deliveries",
             "Delivery attempts settled, by destination, route (its name in routes.yaml), entity type and "
-            "outcome (delivered, retry, exhausted, rejected, unmappable, given_back, held).",
+            "outcome (delivered, retry, exhausted, rejected, unmappable, given_back, held, down).",
             ["destination", "route", "entity_type", "outcome"],
             registry=r,
         )
@@ -305,10 +305,10 @@ class PluginHealthCollector(Collector):
             checked.add_metric([status.system], status.checked_at)
         for failure in self.hub.registry.failures:
             failed.add_metric([failure.plugin, failure.stage], 1)
-        held_now = {worker.destination for worker in self.hub.workers if worker.held}
-        held_now |= set(self.hub.unconfigured_destinations())
-        for destination in sorted(held_now):
-            held.add_metric([destination], 1)
+        held_now = {(name, "unconfigured") for name in self.hub.unconfigured_destinations()}
+        held_now |= {(w.destination, w.hold_kind) for w in self.hub.workers if w.hold_kind is not None}
+        for destination, reason in sorted(held_now):
+            held.add_metric([destination, reason], 1)
         yield from families
 
     @staticmethod
@@ -327,9 +327,9 @@ class PluginHealthCollector(Collector):
             ),
             GaugeMetricFamily(
                 "prasan_destination_held",
-                "1 while a destination is held: its settings are missing or invalid, or it refused the hub's "
-                "credentials; its deliveries wait unsent.",
-                labels=["destination"],
+                "1 while a destination's deliveries wait unsent, by reason: unconfigured (settings missing or "
+                "invalid), config (it refused the hub's credentials or URL), down (it does not answer; probed).",
+                labels=["destination", "reason"],
             ),
         ]
 

@@ -80,11 +80,15 @@ class PluginRegistry:
         except Exception as exc:  # a broken plugin is reported, the others still run
             self._fail(plugin_name, "register", exc)
             return None
-        problems = [
-            f"{system.__name__}: {problem}"
-            for system in register.contribution.systems
-            for problem in system.declaration_problems()
-        ]
+        try:
+            problems = [
+                f"{system.__name__}: {problem}"
+                for system in register.contribution.systems
+                for problem in system.declaration_problems()
+            ]
+        except Exception as exc:  # a declaration so wrong that checking it fails: still only this plugin's
+            self._fail(plugin_name, "declaration", exc)
+            return None
         if problems:
             self.failures.append(PluginFailure(plugin_name, "declaration", "; ".join(problems)))
             log.error("plugin_declaration_invalid", plugin=plugin_name, problems=problems)
@@ -214,21 +218,36 @@ class Systems:
     def names(self) -> list[str]:
         return sorted(self.instances)
 
-    def reconfigure(self, name: str, raw: dict[str, Any] | None) -> None:
+    def reconfigure(self, name: str, raw: dict[str, Any] | None) -> bool:
         """New settings for a running system (a URL changed through the admin API): applied when
-        valid, else the old ones stay and the problems are logged."""
+        valid (True), else the old ones stay and the problems are logged."""
         instance = self.instances.get(name)
         if instance is None:
-            return
+            return False
         settings, problems = validate_settings(type(instance), raw)
         if problems:
             log.error("system_settings_refused", system=name, problems=[str(p) for p in problems])
-            return
-        instance.settings = settings
+            return False
+        if settings != instance.settings:
+            instance.settings = settings
+            return True
+        return False
 
     async def start(self, http: aiohttp.ClientSession) -> None:
+        """Start every system; one whose start fails is reported like a misconfigured one (its
+        deliveries wait, the hub runs) and closed again."""
         for name, instance in sorted(self.instances.items()):
-            await instance.start(http)
+            try:
+                await instance.start(http)
+            except Exception as exc:
+                log.error("system_start_failed", system=name, exc_info=exc)
+                del self.instances[name]
+                self.problems[name] = [SettingProblem(name, None, f"could not start: {type(exc).__name__}: {exc}")]
+                try:
+                    await instance.close()
+                except Exception:  # already failing; its start's error is the one worth reporting
+                    log.exception("system_close_failed", system=name)
+                continue
             log.info("system_started", system=name)
 
     async def close(self) -> None:

@@ -26,6 +26,7 @@ from core.health import PluginHealth
 from core.ingest import Ingestor
 from core.observer import HubObserver
 from core.plugin_manager import Systems
+from core.settings import PullSchedule
 from core.store.repos.config import ConfigRepository
 from core.store.records import CursorUpdate, InboundMessage
 
@@ -37,11 +38,16 @@ class PullRunner:
 
     def __init__(self, config: ConfigRepository, systems: Systems, ingestor: Ingestor, observer: HubObserver) -> None:
         self.config = config  # cursors and last successful pulls
+        self.running: set[asyncio.Task[Any]] = set()  # pulls in progress, awaited when the hub stops
         self.systems = systems
         self.ingestor = ingestor
         self.observer = observer
 
     async def pull(self, system: str, entity_type: str) -> int:
+        task = asyncio.current_task()
+        if task is not None:
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
         started = time.perf_counter()
         run_id = uuid.uuid4().hex[:12]
         with structlog.contextvars.bound_contextvars(system=system, entity_type=entity_type, run_id=run_id):
@@ -108,7 +114,8 @@ def planned_pulls(
     its streams, or those listed under `entity_types` (`entity_type` names one), every `interval_s`
     (default: the stream's own)."""
     planned: list[PlannedPull] = []
-    for name, schedule in sorted(pull_schedules.items()):
+    for name, raw in sorted(pull_schedules.items()):
+        schedule = PullSchedule.model_validate(raw)
         if name not in systems:
             if warn:
                 log.warning(
@@ -116,11 +123,11 @@ def planned_pulls(
                 )
             continue
         streams = systems.get(name).streams
-        wanted = schedule.get("entity_types") or ([schedule["entity_type"]] if schedule.get("entity_type") else None)
+        wanted = schedule.entity_types or ([schedule.entity_type] if schedule.entity_type else None)
         for stream in streams:
             if wanted is not None and stream.entity_type not in wanted:
                 continue
-            interval = float(schedule.get("interval_s") or stream.interval_s)
+            interval = schedule.interval_s or stream.interval_s
             planned.append(PlannedPull(name, stream.entity_type, interval))
         unknown = set(wanted or ()) - {stream.entity_type for stream in streams}
         if unknown and warn:

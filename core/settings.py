@@ -204,6 +204,16 @@ class IngestSettings(BaseModel):
         return self
 
 
+class PullSchedule(BaseModel):
+    """One system's entry in `pull_schedules`: which of its streams to pull, and how often."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_s: float | None = Field(None, gt=0, description="time between pulls; default: each stream's own")
+    entity_types: list[str] | None = Field(None, min_length=1, description="the streams to pull; default: all")
+    entity_type: str | None = Field(None, description="one stream (the form of earlier versions)")
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRASAN_", extra="ignore", env_nested_delimiter="__")
 
@@ -237,7 +247,7 @@ class HubSettings(BaseSettings):
         return "scheduler" if value == "api" else value
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     systems: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-system settings")
-    pull_schedules: dict[str, dict[str, Any]] = Field(
+    pull_schedules: dict[str, PullSchedule] = Field(
         default_factory=dict,
         description="systems to poll: system -> {interval_s, entity_types} (each of the system's streams, "
         "or those listed; interval_s defaults to the stream's own)",

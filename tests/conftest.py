@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, text
 
 POSTGRES_URL_ENV = "PRASAN_TEST_POSTGRES_URL"
@@ -98,3 +99,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterat
     skipped = [r for r in reports if isinstance(r, pytest.TestReport | pytest.CollectReport)]
     if skipped:
         terminalreporter.write_line("skipped: " + ", ".join(summarise_skips(skipped)), yellow=True, bold=True)
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A test that runs a CLI command in-process configures logging onto the stream pytest captures for it;
+    later tests would then write into a closed stream. Every test ends with structlog's defaults again."""
+    yield
+    structlog.reset_defaults()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -19,10 +21,16 @@ log = structlog.get_logger("prasan.admin")
 
 class AdminServices:
     def __init__(
-        self, store: Store, router: Router, registry: PluginRegistry, settings: HubSettings, systems: Systems
+        self,
+        store: Store,
+        router: Router,
+        registry: PluginRegistry,
+        settings: HubSettings,
+        systems: Systems,
+        reconfigure: Callable[[str, dict[str, Any]], object],
     ) -> None:
         self.routes = RouteService(store, router, registry.systems)
-        self.system_urls = SystemUrls(store, settings, systems.reconfigure)
+        self.system_urls = SystemUrls(store, settings, reconfigure)
         self.classifications = Classifications(
             store, systems.reference.code_lists, settings.classification_authorities
         )

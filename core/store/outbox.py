@@ -632,6 +632,22 @@ def discard_dead_letter(conn: Connection, dead_letter_id: int, note: str | None,
 # --- pausing ---------------------------------------------------------------------------------------
 
 
+def release_held_destination(conn: Connection, destination: str, now: datetime) -> int:
+    """Make the deliveries a destination handed back for its configuration due now (its configuration
+    changed); returns how many. They used no attempt while held, and use none now."""
+    result = conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.destination == destination,
+            outbox.c.state == PENDING,
+            outbox.c.last_error.like("destination held:%"),
+            outbox.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
 def reconcile_holds(
     conn: Connection, paused: Paused, destinations: Sequence[str], now: datetime
 ) -> tuple[int, int]:

@@ -59,6 +59,8 @@ class Listing:
         """Ordered by `order` (the last column must make the order total), `limit` rows from `offset`, or
         from just past the row whose sort key is `after` (keyset paging needs an ascending order)."""
         if after is not None:
+            if any(getattr(column, "modifier", None) is not None for column in order):
+                raise ValueError("keyset paging needs an ascending order (a descending column would skip rows)")
             self.stmt = self.stmt.where(tuple_(*order) > tuple_(*after))
         self.stmt = self.stmt.order_by(*order).limit(limit).offset(offset)
         return self

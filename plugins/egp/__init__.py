@@ -78,7 +78,8 @@ class Egp(RestSystem):
         url = f"{(self.settings.feed_base_url or self.settings.base_url).rstrip('/')}{FEED}"
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
         try:
-            async with self.http.get(url, params=params, timeout=timeout) as response:
+            # Never followed: a redirect means a wrong URL (a ConfigError below), not another feed.
+            async with self.http.get(url, params=params, timeout=timeout, allow_redirects=False) as response:
                 body = await response.read()
                 status, headers = response.status, dict(response.headers)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

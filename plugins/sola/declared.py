@@ -108,6 +108,7 @@ class DeclaredRestSystem(RestSystem):
             async with self.http.request(
                 method, self.url(path), params=params, data=data, headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s),
+                allow_redirects=False,  # a redirect would carry the credentials elsewhere: judged as a wrong URL
             ) as response:
                 raw = await response.read()
                 charset = wire.charset_of(response.headers.get("Content-Type"), body)

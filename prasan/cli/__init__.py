@@ -83,10 +83,15 @@ def cmd_plugin_new(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the configuration as `prasan serve` would, without starting anything. A system with bad
     settings is a problem when a route or a pull schedule uses it; an unused one is only noted."""
+    from core.errors import ConfigError
     from core.hub import Hub
 
     settings = _settings()
-    hub = Hub.build(settings)
+    try:
+        hub = Hub.build(settings)
+    except ConfigError as exc:  # routes or reference data the hub could not even be built with
+        print(f"problem\t{exc.message}")
+        return 1
     problems: list[str] = [f"plugin {f.plugin} failed to load ({f.stage}): {f.error}" for f in hub.registry.failures]
     used = {system for route in hub.router.routes for system in (route.source, *route.destinations)}
     used |= set(settings.pull_schedules)

@@ -71,6 +71,8 @@ SCENARIOS: dict[str, Scenario] = {
     for s in (
         Scenario("401", "config", 401),
         Scenario("403", "config", 403),
+        # A redirect must not be followed: the credentials would go to another host, a POST become a GET.
+        Scenario("302", "config", 302, {"Location": "http://127.0.0.1:9/elsewhere"}),
         Scenario("429", "retryable", 429, {"Retry-After": "7"}, retry_after=7.0),
         Scenario("503", "retryable", 503),
         Scenario("timeout", "retryable", 200, delay_s=FAULT_DELAY_S),

@@ -91,7 +91,10 @@ async def running_hub(database_url: str, request: pytest.FixtureRequest) -> Asyn
         database_url=database_url,
         scheduler_enabled=False,
         delivery=DeliverySettings(
-            backoff_base_s=0.05, backoff_max_s=0.2, poll_interval_s=0.02, workers=2, config_hold_s=0.3
+            **{
+                "backoff_base_s": 0.05, "backoff_max_s": 0.2, "poll_interval_s": 0.02, "workers": 2,
+                "config_hold_s": 0.3, **overrides.pop("delivery", {}),
+            }
         ),
         systems={
             **others,

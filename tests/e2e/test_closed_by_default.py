@@ -78,3 +78,13 @@ async def test_the_auth_middleware_refuses_an_undeclared_handler() -> None:
                 assert response.status == 404
     finally:
         await runner.cleanup()
+
+
+def test_a_public_handler_added_again_under_another_path_is_not_public(tmp_path: Path) -> None:
+    from admin_api.health import readyz  # declared public at /readyz
+
+    hub = Hub.build(HubSettings(database_url=f"sqlite:///{tmp_path}/hub.db", systems={"elaas": {"api_key": "k"}}))
+    app = create_app(hub, start_hub=False)
+    app.router.add_get("/api/v1/admin/readiness", readyz)
+    with pytest.raises(UndeclaredRoute, match="/api/v1/admin/readiness"):
+        check_every_route_declared(app)

@@ -41,7 +41,26 @@ async def test_wrong_credentials_hold_the_destination_until_they_are_fixed(runni
     answer = await hub.get_json(f"{hub.url}/readyz")
     assert "credentials" in answer["checks"]["plugins"]["held_destinations"]["elaas"]
 
-    hub.hub.systems.reconfigure("elaas", configured)
+    await asyncio.to_thread(hub.hub.reconfigure_system, "elaas", configured)
     await hub.wait_until(hub.settled, "backlog delivered once the credentials are right")
     assert len(await documents_by_project(hub)) == 3
     assert await asyncio.to_thread(hub.hub.store.outbox.list_dead_letters) == []
+
+
+
+@pytest.mark.hub_settings(delivery={"config_hold_s": 3600, "workers": 1})
+async def test_a_configuration_change_releases_a_held_destination_at_once(running_hub: RunningHub) -> None:
+    hub = running_hub
+    configured = dict(hub.hub.settings.systems["elaas"])
+    hub.hub.systems.reconfigure("elaas", {**configured, "api_key": "not-the-key"})
+    status, _ = await hub.post(to_csv(p02_rows(2)), "text/csv; charset=utf-8")
+    assert status == 202
+
+    async def held() -> bool:
+        return any(w.hold_kind == "config" for w in hub.hub.workers)
+
+    await hub.wait_until(held, "e-LAAS held for its refused credentials (for an hour)")
+    # The operator fixes the setting: the hour-long hold ends now, the backlog goes out.
+    await asyncio.to_thread(hub.hub.reconfigure_system, "elaas", configured)
+    await hub.wait_until(hub.settled, "backlog delivered right after the fix, not an hour later")
+    assert len(await documents_by_project(hub)) == 2

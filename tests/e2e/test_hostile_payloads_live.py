@@ -1,6 +1,6 @@
 """No upload can stall the hub, proved live: `prasan serve` in its own process takes each hostile payload
 while /healthz is polled every 20 ms and a normal ผ.02 delivery is in flight (benchmarks/hostile_payloads.py
-runs the scenario; this test asserts on it and writes its numbers to benchmarks/results/). Also: formula-
+runs the scenario and writes its numbers to benchmarks/results/; this test asserts on it). Also: formula-
 looking text is flagged in the answer, not altered, and a payload that finds no parse slot gets 503."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.hostile_payloads import run_scenario, write_result
+from benchmarks.hostile_payloads import run_scenario
 from core.settings import IngestSettings
 from tests.e2e.conftest import RunningHub
 
@@ -49,8 +49,8 @@ async def test_hostile_payloads_do_not_stall_the_hub(database_url: str, tmp_path
     assert outcome.poll_failures == []
     assert len(outcome.latencies_ms) > 50  # polled all along, not just once
     assert max(outcome.latencies_ms) < HEALTHZ_BOUND_MS, max(outcome.latencies_ms)
-    write_result(outcome.summary("sqlite" if database_url.startswith("sqlite") else "postgresql",
-                                 "tests/e2e/test_hostile_payloads_live.py"))
+    # The figures themselves are the benchmark's (python -m benchmarks.hostile_payloads writes them to
+    # benchmarks/results/); a test run leaves the repository as it found it.
 
 
 def _table(*titles: str) -> bytes:

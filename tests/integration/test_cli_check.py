@@ -48,3 +48,23 @@ def test_an_unused_unconfigured_system_is_only_noted(
     assert main(["check"]) == 0
     out = capsys.readouterr().out
     assert "unused\telaas: not configured, and no route or pull uses it" in out and "problem" not in out
+
+
+def test_a_route_to_a_system_whose_plugin_failed_is_a_problem_naming_the_plugin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.metadata as md
+
+    real = md.entry_points
+
+    class Broken:
+        name, group = "elaas", "prasan.plugins"
+
+        def load(self) -> object:
+            raise ModuleNotFoundError("No module named 'prasan_elaas_v9'")
+
+    # The installed e-LAAS plugin is replaced by one that cannot be imported; the default route needs it.
+    monkeypatch.setattr(md, "entry_points", lambda group=None: [Broken(), *[e for e in real(group=group) if e.name != "elaas"]])
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "unknown destination 'elaas'" in out and "prasan_elaas_v9" in out

@@ -43,7 +43,7 @@ async def test_a_route_to_an_unconfigured_destination_stops_the_start_unless_tol
         assert "api_key" in checks["plugins"]["held_destinations"]["elaas"]
         assert checks["plugins"]["systems"]["elaas"]["ok"] is False
         assert "not configured" in checks["plugins"]["systems"]["elaas"]["detail"]
-        assert 'prasan_destination_held{destination="elaas"} 1.0' in held.observer.render().decode()
+        assert 'prasan_destination_held{destination="elaas",reason="unconfigured"} 1.0' in held.observer.render().decode()
     finally:
         await held.stop()
 

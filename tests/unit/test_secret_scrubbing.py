@@ -91,3 +91,26 @@ def test_log_values_under_secret_keys_are_masked_at_any_depth() -> None:
     assert line["note"] == "Authorization: ***" and line["token"] == "***"
     for secret in ("k1", "p1", "k2", "t1", "dXNlcjpwYXNz"):
         assert secret not in buffer.getvalue()
+
+
+def test_an_object_logged_as_it_is_is_scrubbed_in_its_text_form() -> None:
+    import io
+    import json
+
+    import structlog
+
+    from core.logging import configure_logging
+
+    class Answer:  # anything whose repr holds a credential: an HTTP answer, a settings object
+        def __repr__(self) -> str:
+            return "Answer(headers={'X-Api-Key': 'prs_live_abcdefghijkl'}, token=s3cr3t-token)"
+
+    out = io.StringIO()
+    configure_logging("info", "json", stream=out, cache=False)
+    try:
+        structlog.get_logger("t").info("answered", answer=Answer(), count=3)
+    finally:
+        structlog.reset_defaults()  # as the other log tests do: no later test writes into this buffer
+    line = json.loads(out.getvalue())
+    assert "abcdefghijkl" not in line["answer"] and "s3cr3t" not in line["answer"]
+    assert line["count"] == 3

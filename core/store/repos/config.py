@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from core.store import audit as _audit
+from core.store import leases as _leases
 from core.store import classification as _classification
 from core.store import cursors as _cursors
 from core.store import gauges as _gauges
@@ -85,3 +87,10 @@ class ConfigRepository:
         """Mark an addition reviewed, audited in the same transaction: (addition or None, newly reviewed)."""
         at = utcnow()
         return self.db.write(lambda conn: _classification.review(conn, name, actor, note, at))
+
+    def hold_lease(self, name: str, owner: str, ttl_s: float, now: datetime) -> str:
+        """Take or renew lease `name` for `owner` (core/store/leases.py); returns its holder afterwards."""
+        return self.db.write(lambda conn: _leases.hold(conn, name, owner, ttl_s, now), retry=True)
+
+    def release_lease(self, name: str, owner: str) -> bool:
+        return self.db.write(lambda conn: _leases.release(conn, name, owner))

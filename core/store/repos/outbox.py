@@ -54,7 +54,9 @@ class OutboxRepository:
             return CompletionSummary()
         at = now or utcnow()
         paused = self.paused
-        return self.db.write(lambda conn: _outbox.complete(conn, results, at, paused))
+        # Runs beside claims and pause reconciliation in every process: a PostgreSQL conflict is tried again
+        # (the results re-read each row's state and attempt, so a second try records nothing twice).
+        return self.db.write(lambda conn: _outbox.complete(conn, results, at, paused), retry=True)
 
     def outbox_stats(self) -> list[DestinationStats]:
         return self.db.read(_outbox.outbox_stats)
@@ -120,6 +122,11 @@ class OutboxRepository:
     def find_dead_letters(self, **filters: Any) -> list[DeadLetter]:
         """Dead letters by destination, entity type or id, creation time, reason text (see search)."""
         return self.db.read(lambda conn: _search.find_dead_letters(conn, **filters))
+
+    def release_held_destination(self, destination: str, now: datetime | None = None) -> int:
+        """After a configuration change: the deliveries held for the destination's configuration are due now."""
+        at = now or utcnow()
+        return self.db.write(lambda conn: _outbox.release_held_destination(conn, destination, at), retry=True)
 
     def reconcile_holds(
         self, paused: _outbox.Paused, destinations: Sequence[str], *, now: datetime | None = None
