@@ -26,7 +26,7 @@ from pydantic import Field, SecretStr
 from core.contract import AgencySystem, SystemSettings
 from core.errors import ConfigError, PermanentError, TransientError, classify_http_status, scrub_secrets
 from core.payloads import PayloadError, loads_strict_json
-from core.plugin_types import Delivered, Health, Rejected, Retryable, WriteItem, WriteResult
+from core.plugin_types import Delivered, Health, NativeRecord, ReadBatch, Rejected, Retryable, WriteItem, WriteResult
 
 # Enough of an error body to say what was wrong, never a whole page.
 MESSAGE_CHARS = 500
@@ -220,6 +220,35 @@ class RestSystem(AgencySystem):
             if not more or next_cursor == cursor:
                 return
             cursor = next_cursor
+
+    async def read_pages(
+        self,
+        path: str,
+        *,
+        cursor: str | None,
+        cursor_param: str,
+        next_key: str,
+        to_record: Callable[[int, Any], NativeRecord],
+        params: dict[str, str] | None = None,
+        records_key: str = "records",
+        more_key: str = "more",
+        max_pages: int = 100,
+    ) -> AsyncIterator[ReadBatch]:
+        """`pages` over the common answer `{records_key: [...], next_key: cursor, more_key: bool}`, each
+        page one `ReadBatch` of `to_record(position on the page, item)`: a `read` in one call."""
+        pages = self.pages(
+            path,
+            cursor=cursor,
+            cursor_param=cursor_param,
+            params=params,
+            records_of=lambda body: body.get(records_key) or [],  # an item that is no object is to_record's to refuse
+            next_cursor_of=lambda body: str(body[next_key]) if body.get(next_key) else None,
+            more_of=lambda body: bool(body.get(more_key)),
+            max_pages=max_pages,
+        )
+        async for rows, next_cursor, more in pages:
+            records = [to_record(position, row) for position, row in enumerate(rows, start=1)]
+            yield ReadBatch(records=records, next_cursor=next_cursor or "0", more=more)
 
     async def probe(self, path: str, params: dict[str, str] | None = None) -> Health:
         """A health check by one light GET: refused credentials and unreachable systems are reported,

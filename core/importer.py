@@ -41,7 +41,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -184,6 +184,25 @@ def _media_type(plugin: AgencySystem, wanted: tuple[str, ...], what: str) -> str
     )
 
 
+def _chunked(
+    found: Iterable[tuple[Any, list[Any]]], reason_at: int | None, rows: int, chars: int
+) -> Iterator[list[Row]]:
+    """Rows numbered from 1, without the `reason` column of a rejects file, in chunks of at most `rows`
+    rows or about `chars` characters (whichever comes first), the way both tabular readers cut a file."""
+    chunk: list[Row] = []
+    size = 0
+    for number, (where, cells) in enumerate(found, start=1):
+        if reason_at is not None and len(cells) > reason_at:
+            cells = cells[:reason_at] + cells[reason_at + 1 :]
+        chunk.append(Row(number, where, cells))
+        size += _size(cells)
+        if len(chunk) >= rows or size >= chars:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
 def _size(cells: list[Any]) -> int:
     return sum(len(str(cell)) for cell in cells) + len(cells)
 
@@ -241,18 +260,7 @@ class CsvSource:
         if self.header and self.header[-1].strip() == REASON_COLUMN:
             self.reason_at = len(self.header) - 1
             self.header = self.header[:-1]
-        chunk: list[Row] = []
-        size = 0
-        for number, (line, cells) in enumerate(found, start=1):
-            if self.reason_at is not None and len(cells) > self.reason_at:
-                cells = cells[: self.reason_at] + cells[self.reason_at + 1 :]
-            chunk.append(Row(number, line, cells))
-            size += _size(cells)
-            if len(chunk) >= rows or size >= chars:
-                yield chunk
-                chunk, size = [], 0
-        if chunk:
-            yield chunk
+        yield from _chunked(found, self.reason_at, rows, chars)
 
     def encode(self, rows: list[Row]) -> bytes:
         buffer = io.StringIO()
@@ -339,18 +347,7 @@ class XlsxSource:
         if isinstance(header[-1], str) and header[-1].strip() == REASON_COLUMN:
             self.reason_at = len(header) - 1
             self.preamble[-1] = header[:-1]
-        chunk: list[Row] = []
-        size = 0
-        for number, (where, cells) in enumerate(found, start=1):
-            if self.reason_at is not None and len(cells) > self.reason_at:
-                cells = cells[: self.reason_at] + cells[self.reason_at + 1 :]
-            chunk.append(Row(number, where, cells))
-            size += _size(cells)
-            if len(chunk) >= rows or size >= chars:
-                yield chunk
-                chunk, size = [], 0
-        if chunk:
-            yield chunk
+        yield from _chunked(found, self.reason_at, rows, chars)
 
     def encode(self, rows: list[Row]) -> bytes:
         from openpyxl import Workbook

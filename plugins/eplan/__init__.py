@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 from plugins.eplan import converters, mapper, parse
@@ -52,24 +52,16 @@ class Eplan(RestSystem):
         return parse.parse(payload, media_type, charset, self.context.limits)
 
     async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
-        pages = self.pages(
-            PROJECTS,
-            cursor=cursor,
-            cursor_param="since",
-            params={"limit": str(self.settings.page_size)},
-            records_of=lambda body: body.get("records") or [],
-            next_cursor_of=lambda body: str(body["next_since"]) if body.get("next_since") else None,
-            more_of=lambda body: bool(body.get("more")),
-        )
-        async for rows, next_cursor, more in pages:
+        def record(position: int, row: dict[str, Any]) -> NativeRecord:
             # Polled rows go through the same header folding as pushed ones, so one mapping serves both.
-            records = [
-                parse.canonical_native_record(
-                    NativeRecord(row=offset, data={k: v for k, v in row.items() if k not in _TRANSPORT_KEYS})
-                )
-                for offset, row in enumerate(rows, start=1)
-            ]
-            yield ReadBatch(records=records, next_cursor=next_cursor or cursor or "0", more=more)
+            data = {k: v for k, v in row.items() if k not in _TRANSPORT_KEYS}
+            return parse.canonical_native_record(NativeRecord(row=position, data=data))
+
+        async for batch in self.read_pages(
+            PROJECTS, cursor=cursor, cursor_param="since", next_key="next_since", to_record=record,
+            params={"limit": str(self.settings.page_size)},
+        ):
+            yield batch
 
     def map_in(self, record: NativeRecord) -> list[MappedRecord]:
         return mapper.map_in(record, self.mapping)

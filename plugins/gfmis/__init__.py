@@ -51,19 +51,11 @@ class Gfmis(RestSystem):
         return parse.parse_lines(payload, media_type, charset, self.context.limits)
 
     async def read(self, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:
-        pages = self.pages(
-            LINES,
-            cursor=cursor,
-            cursor_param="cursor",
-            params={"limit": str(self.settings.page_size)},
-            records_of=lambda body: body.get("records") or [],
-            next_cursor_of=lambda body: str(body["next_cursor"]) if body.get("next_cursor") else None,
-            more_of=lambda body: bool(body.get("more")),
-            max_pages=self.settings.max_pages,
-        )
-        async for rows, next_cursor, more in pages:
-            records = [parse.polled_record(row, raw) for row, raw in enumerate(rows, start=1)]
-            yield ReadBatch(records=records, next_cursor=next_cursor or cursor or "0", more=more)
+        async for batch in self.read_pages(
+            LINES, cursor=cursor, cursor_param="cursor", next_key="next_cursor", to_record=parse.polled_record,
+            params={"limit": str(self.settings.page_size)}, max_pages=self.settings.max_pages,
+        ):
+            yield batch
 
     def map_in(self, record: NativeRecord) -> list[MappedRecord]:
         return mapper.map_in(record, self.mappings)
