@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from plugins.elaas import Elaas
+from tests.plugins.test_elaas import BUDGET_LINE
 from prasan.testing import PluginConformance, Sample
 
 SAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "eplan" / "samples"
@@ -34,21 +35,5 @@ class TestElaasConformance(PluginConformance):
                 "links": {"local_programme": "อุตสาหกรรมและการโยธา"},
             },
         ),
-        (
-            "budget_line",
-            {
-                "entity_type": "budget_line",
-                "org_code": "4500103",
-                "fiscal_year": 2568,
-                "phase": "approved",
-                "description": "ค่าจัดซื้อรถบรรทุกขยะ",
-                "amount": "2500000.00",
-                "classification": [
-                    {"scheme": "local-classification", "level": "programme", "code": "00240"},
-                    {"scheme": "local-classification", "level": "activity", "code": "00244"},
-                    {"scheme": "local-expense-category", "level": "budget_group", "code": "investment"},
-                    {"scheme": "local-expense-category", "level": "expense_category", "code": "investment.equipment"},
-                ],
-            },
-        ),
+        ("budget_line", BUDGET_LINE),
     ]

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr
 from core import hookspecs
 from core.errors import ConfigError
 from core.mapping import Mapping
+from core.mapping.converters import ConverterClash, ConverterTable, ConverterType
 from core.plugin_manager import SystemNotConfigured, load_plugins
 from core.reference_data import load_reference_data
 from prasan import (
@@ -199,17 +200,26 @@ fields:
         Mapping.from_yaml(spec)  # without the hub's table, a plugin's converter is not known
 
 
-def test_a_converter_clash_is_an_error_naming_both_plugins() -> None:
-    def both(name: str) -> Namespace:
-        def prasan_register(register: Any) -> None:
-            register.add_converter("upper", UpperArgs, upper)
+def test_a_converter_name_is_given_out_once() -> None:
+    # Plugin converters are named after their plugin, so two plugins cannot meet in one name; the table
+    # still refuses a second owner (or a core name) rather than letting one silently replace the other.
+    table = ConverterTable()
+    table.add("shout", ConverterType("shout.upper", UpperArgs, upper, None, False))
+    with pytest.raises(ConverterClash, match="contributed by two plugins: 'shout' and 'echo'"):
+        table.add("echo", ConverterType("shout.upper", UpperArgs, upper, None, False))
+    with pytest.raises(ConverterClash, match="a core converter"):
+        table.add("echo", ConverterType("money", UpperArgs, upper, None, False))
+    assert table.owner("shout.upper") == "shout" and table.owner("money") == "core"
 
-        return Namespace(prasan_register=hookimpl(prasan_register))
 
-    # Two distributions registering under one plugin name is the only way to clash inside a namespace.
-    registry = load_plugins(load_entrypoints=False, extra_plugins=[("shout", both("a"))])
-    with pytest.raises(ConfigError, match="contributed by two plugins: 'shout' and 'shout'"):
-        registry._accept(registry._contribution_of("shout", registry.pm.get_plugin("shout")))  # noqa: SLF001
+def test_a_plugin_registering_one_converter_twice_is_left_out() -> None:
+    def twice(register: Any) -> None:
+        register.add_converter("upper", UpperArgs, upper)
+        register.add_converter("upper", UpperArgs, upper)
+
+    registry = load_plugins(load_entrypoints=False, extra_plugins=[("shout", Namespace(prasan_register=hookimpl(twice)))])
+    [failure] = registry.failures
+    assert failure.plugin == "shout" and "registers converter 'shout.upper' twice" in failure.error
 
 
 def test_code_lists_are_contributed_under_the_plugins_name(tmp_path: Path) -> None:
