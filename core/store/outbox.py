@@ -522,18 +522,6 @@ def _dead_letter(row: Any) -> DeadLetter:
     )
 
 
-def list_dead_letters(
-    conn: Connection, destination: str | None, unresolved_only: bool, limit: int, offset: int = 0
-) -> list[DeadLetter]:
-    stmt = select(dead_letters)
-    if destination is not None:
-        stmt = stmt.where(dead_letters.c.destination == destination)
-    if unresolved_only:
-        stmt = stmt.where(dead_letters.c.resolved_at.is_(None))
-    stmt = stmt.order_by(dead_letters.c.id).limit(limit).offset(offset)
-    return [_dead_letter(r) for r in conn.execute(stmt)]
-
-
 def get_dead_letter(conn: Connection, dead_letter_id: int) -> DeadLetter | None:
     row = conn.execute(select(dead_letters).where(dead_letters.c.id == dead_letter_id)).first()
     return None if row is None else _dead_letter(row)

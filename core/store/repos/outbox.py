@@ -68,7 +68,11 @@ class OutboxRepository:
     def list_dead_letters(
         self, destination: str | None = None, unresolved_only: bool = True, limit: int = 100, offset: int = 0
     ) -> list[DeadLetter]:
-        return self.db.read(lambda conn: _outbox.list_dead_letters(conn, destination, unresolved_only, limit, offset))
+        return self.db.read(
+            lambda conn: _search.find_dead_letters(
+                conn, destination=destination, include_resolved=not unresolved_only, limit=limit, offset=offset
+            )
+        )
 
     def get_dead_letter(self, dead_letter_id: int) -> DeadLetter | None:
         return self.db.read(lambda conn: _outbox.get_dead_letter(conn, dead_letter_id))
