@@ -186,6 +186,16 @@ class VersionOut(BaseModel):
     created_at: datetime
 
 
+class ConflictOut(BaseModel):
+    field: str
+    system: str = Field(description="the system whose value was not taken")
+    offered: Any
+    kept_by: str = Field(description="the system authoritative for the field")
+    kept: Any
+    message_id: str | None
+    at: datetime
+
+
 class EntityOut(BaseModel):
     id: str
     entity_type: str
@@ -199,6 +209,10 @@ class EntityOut(BaseModel):
     xrefs: list[XrefOut]
     deliveries: list[DeliveryOut]
     versions: list[VersionOut]
+    conflicts: list[ConflictOut] = Field(
+        description="values a system offered for a field another system of this record is authoritative for "
+        "(config/identity.yaml): not taken, kept here, newest first"
+    )
 
 
 class EntityPath(Strict):

@@ -232,12 +232,14 @@ async def get_entity(call: Call) -> Any:
     if view is None:
         return _not_found("entity with this id")
     versions = await asyncio.to_thread(store.entities.entity_versions, view.entity_id)
+    conflicts = await asyncio.to_thread(store.entities.conflicts, view.entity_id)
     return m.EntityOut(
         id=view.entity_id, entity_type=view.entity_type, version=view.version, content_hash=view.content_hash,
         org_code=view.org_code, fiscal_year=view.fiscal_year, created_at=view.created_at, updated_at=view.updated_at,
         entity=view.payload, xrefs=[m.XrefOut(**x) for x in view.xrefs],
         deliveries=[m.DeliveryOut.model_validate(d, from_attributes=True) for d in view.deliveries],
         versions=[m.VersionOut.model_validate(v, from_attributes=True) for v in versions],
+        conflicts=[m.ConflictOut.model_validate(c, from_attributes=True) for c in conflicts],
     )
 
 

@@ -27,6 +27,7 @@ from core.scheduler import PullRunner, build_scheduler, planned_pulls
 from core.reference_data import load_reference_data
 from core.router import Router
 from core.settings import HubSettings
+from core.record_identity import IdentityRules
 from core.store import Store
 
 log = structlog.get_logger("prasan.hub")
@@ -85,7 +86,10 @@ class Hub:
             # A route naming an unknown system most likely names one whose plugin did not load: say so.
             failed = "; ".join(f"{f.plugin} ({f.stage}: {f.error})" for f in registry.failures)
             raise ConfigError(f"{exc.message}; plugins that failed to load: {failed}") from exc
+        identity = IdentityRules.from_file(settings.identity_file)
+        identity.check_systems(registry.systems)
         store = Store(settings.resolved_database_url)
+        store.inbox.identity = identity
         observer = (observer_factory or HubMetrics)()
         hub = cls(settings, registry, systems, router, store, observer)
         if isinstance(observer, HubMetrics):

@@ -73,6 +73,11 @@ ID = "id"
 KEYS: tuple[TargetKey, ...] = (
     # The plan's own project code within its organisation (e-Plan's รหัสโครงการ, SOLA's project number).
     TargetKey("plan_project.code", "plan_project", ("org_code", "project_code")),
+    # The e-GP number of the procurement that carries a plan project out, once e-Plan records it.
+    TargetKey("plan_project.egp_number", "plan_project", ("org_code", "egp_project_number")),
+    # The GF-MIS budget code an approved grant request is paid from; the payer is the granting agency, not
+    # the organisation that asked, so the organisation is not part of the key.
+    TargetKey("budget_request.gfmis_budget_code", "budget_request", ("fiscal_year", "budget_code")),
     # e-GP numbers are the procurement's identity; within the organisation, since a number reused by
     # another organisation's record would otherwise link across owners.
     TargetKey("procurement.egp_number", "procurement", ("org_code", "egp_project_number")),
@@ -118,6 +123,11 @@ RULES: tuple[LinkRule, ...] = (
         "the plan project of the same organisation is coded with the e-GP project number",
     ),
     LinkRule(
+        "procurement.plan_egp_number", "procurement", "plan_project", ("org_code", "egp_project_number"),
+        "plan_project.egp_number",
+        "the plan project of the same organisation records this e-GP project number",
+    ),
+    LinkRule(
         "contract.procurement_id", "contract", "procurement", ("procurement_id",), ID,
         "the contract cites the hub's id of its procurement",
     ),
@@ -134,6 +144,11 @@ RULES: tuple[LinkRule, ...] = (
         "disbursement.budget_code", "disbursement", "budget_line", ("org_code", "fiscal_year", "budget_code"),
         "budget_line.gfmis_budget_code",
         "the GF-MIS budget code, agency and fiscal year of the line the money came from",
+    ),
+    LinkRule(
+        "disbursement.grant_budget_code", "disbursement", "budget_request", ("fiscal_year", "budget_code"),
+        "budget_request.gfmis_budget_code",
+        "the approved grant request paid from this GF-MIS budget code in this fiscal year",
     ),
     LinkRule(
         "disbursement.project_id", "disbursement", "plan_project", ("project_id",), ID,
@@ -180,7 +195,7 @@ class Subject:
 _LIST_ITEM = re.compile(r"^(?P<list>[a-z_]+)\[(?P<key>[a-z_]+)=(?P<value>[^\]]+)\]$")
 
 
-def read_field(subject: Subject, path: str) -> str | None:
+def read_field(subject: Subject, path: str, max_length: int = MAX_VALUE_LENGTH) -> str | None:
     """The value at `path` as text, or None when the record has none (or it is too long to be a code)."""
     value: Any
     if path.startswith("@xref:"):
@@ -205,12 +220,12 @@ def read_field(subject: Subject, path: str) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()
-    return text if text and len(text) <= MAX_VALUE_LENGTH else None
+    return text if text and len(text) <= max_length else None
 
 
-def values_of(subject: Subject, paths: tuple[str, ...]) -> tuple[str, ...] | None:
+def values_of(subject: Subject, paths: tuple[str, ...], max_length: int = MAX_VALUE_LENGTH) -> tuple[str, ...] | None:
     """Every field's value, or None when one is missing: a partial key matches nothing."""
-    values = tuple(read_field(subject, path) for path in paths)
+    values = tuple(read_field(subject, path, max_length) for path in paths)
     return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 

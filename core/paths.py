@@ -40,6 +40,10 @@ SHIPPED_ROUTES_FILE: Path = SHIPPED_CONFIG_DIR / "routes.yaml"
 """The routes in force when the operator's configuration folder has no ``routes.yaml``."""
 
 
+SHIPPED_IDENTITY_FILE: Path = SHIPPED_CONFIG_DIR / "identity.yaml"
+"""Which records of different systems are the same record, and which system owns which fields."""
+
+
 def default_var_dir() -> Path:
     """``./var`` under the current working directory (``PRASAN_VAR_DIR`` overrides it in the settings)."""
     return Path.cwd() / "var"

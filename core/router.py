@@ -25,6 +25,9 @@ class RouteFilter(BaseModel):
     provinces: list[str] | None = Field(None, description="only organisations in these DOPA provinces")
     org_codes: list[str] | None = Field(None, description="only these organisations")
     fiscal_years: list[int] | None = Field(None, description="only these fiscal years")
+    funding_sources: list[str] | None = Field(
+        None, description="only records whose funding_source is one of these (e.g. เงินอุดหนุนเฉพาะกิจ)"
+    )
 
 
 class Route(BaseModel):
@@ -102,6 +105,8 @@ class Router:
         if filters.fiscal_years is not None and entity.fiscal_year not in filters.fiscal_years:
             return False
         if filters.org_codes is not None and entity.org_code not in filters.org_codes:
+            return False
+        if filters.funding_sources is not None and entity.payload.get("funding_source") not in filters.funding_sources:
             return False
         if filters.org_types is None and filters.provinces is None:
             return True

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from canonical_model.codes import GfmisBudgetCode
 from canonical_model.entities.common import CanonicalId, ClassificationRef, YearAmount
 from canonical_model.envelope import Entity
 from canonical_model.fiscal_year import FiscalYear
@@ -22,6 +23,8 @@ class BudgetRequest(Entity):
     grant_kind: Literal["general", "specific", "own_revenue"] | None = None
     status: Literal["draft", "submitted", "approved", "rejected"] = "draft"
     approved_amount: Money | None = None
+    # The GF-MIS budget code an approved grant is paid from: the key by which the payments find the request.
+    budget_code: GfmisBudgetCode | None = None
 
 
 class BudgetLine(Entity):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from canonical_model.codes import DopaSubdistrict
+from canonical_model.codes import DopaSubdistrict, EgpProjectNumber
 from canonical_model.entities.common import CanonicalId, Latitude, Longitude, YearAmount
 from canonical_model.envelope import CanonicalModel, Entity
 from canonical_model.fiscal_year import FiscalYear
@@ -76,6 +76,9 @@ class PlanProject(Entity):
     # The edition of the local development plan the project was last written in (ฉบับแรก, เพิ่มเติม,
     # เปลี่ยนแปลง, แก้ไข ครั้งที่ N): a later edition's row is a new version of the same project.
     revision: Revision | None = None
+    # The e-GP project number of the procurement that carries the project out, once there is one (e-Plan's
+    # follow-up records it): the key by which the procurement, and through it its contracts, find the plan.
+    egp_project_number: EgpProjectNumber | None = None
 
     @model_validator(mode="after")
     def _one_amount_per_year(self) -> PlanProject:

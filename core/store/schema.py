@@ -346,3 +346,32 @@ link_wanted = Table(
     PrimaryKeyConstraint("entity_id", "key", "value"),
     Index("ix_link_wanted_key_value", "key", "value"),
 )
+
+# The match keys of config/identity.yaml, kept with each version: a record from another system with one of
+# them is the same record (core/record_identity.py).
+identity_keys = Table(
+    "identity_keys",
+    metadata,
+    Column("key", String(64), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("key", "value", "entity_id"),
+    Index("ix_identity_keys_entity_id", "entity_id"),
+)
+
+# Values a system offered for a field another system of the same entity is authoritative for: not taken,
+# and not lost either.
+entity_conflicts = Table(
+    "entity_conflicts",
+    metadata,
+    Column("conflict_id", Integer(), primary_key=True, autoincrement=True),
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("system", String(64), nullable=False),
+    Column("offered_json", Text(), nullable=True),
+    Column("kept_by", String(64), nullable=False),
+    Column("kept_json", Text(), nullable=True),
+    Column("message_id", String(32), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_entity_conflicts_entity_id", "entity_id"),
+)

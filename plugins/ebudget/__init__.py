@@ -3,7 +3,7 @@ local-grant budget requests.
 
 Read: bbgfproject rows (the Budget Bureau's line items as published through the open-data API), polled
 by offset year after year, or pushed as a JSON array, an API page or JSON lines; each becomes a
-`budget_line`. Written: `budget_request`s, as the local-grant request channel (bbl.bb.go.th) would take
+`budget_line`. Written: `budget_request`s and the grant requests of plan projects, as the local-grant request channel (bbl.bb.go.th) would take
 them, idempotent by delivery key and answered with a request number. See README.md in this folder.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ class Ebudget(RestSystem):
     formats = parse.FORMATS
     # The Act's lines change a few times a year at most; once a day is plenty.
     streams = (Stream(entity_type="budget_line", interval_s=86_400),)
-    writes = ("budget_request",)
+    # A plan project that asks for a grant is filed as the request it makes (mapper.grant_request_of).
+    writes = ("budget_request", "plan_project")
     write_timeout_s = 30.0
 
     settings: EbudgetSettings
@@ -97,15 +99,19 @@ class Ebudget(RestSystem):
             yield batch
 
     def map_in(self, record: NativeRecord) -> list[MappedRecord]:
+        if mapper.is_request(record.data):
+            return mapper.map_in_request(record, self.request_mapping)
         return mapper.map_in(record, self.line_mapping)
 
     def map_out(self, entity_type: str, entity: dict[str, Any]) -> dict[str, Any]:
-        return mapper.map_out(self.request_mapping, entity_type, entity)
+        return mapper.map_out(self.request_mapping, entity_type, entity, self.settings.grant_request_year)
 
     async def write(self, batch: list[WriteItem]) -> list[WriteResult]:
         return [await self.write_one(item) for item in batch]
 
     async def write_one(self, item: WriteItem) -> WriteResult:
+        if item.entity_type == "plan_project":  # the request names the project it funds, by the hub's id
+            item = replace(item, native={**item.native, "project_ref": item.entity_id})
         if item.external_id:  # filed before: the new version amends that request, never files a second one
             return await self.send("PUT", f"{REQUESTS}/{quote(item.external_id, safe='')}", item)
         return await self.send("POST", REQUESTS, item)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from prasan import MappedRecord, Mapping, MappingError, MappingProblem, NativeRecord, Rejection
-from prasan.canonical import BudgetLine, rejections_from_validation_error
+from prasan.canonical import BudgetLine, BudgetRequest, rejections_from_validation_error
 
 SYSTEM = "ebudget"
 HERE = Path(__file__).parent
@@ -49,6 +50,61 @@ def _validated(mapping: Mapping, body: dict[str, Any], native: dict[str, Any]) -
         raise MappingError(problems, mapping=mapping.name, system=SYSTEM, entity_type="budget_line") from None
 
 
+def is_request(data: dict[str, Any]) -> bool:
+    """A request read back from the channel (an approval, say) rather than a bbgfproject row."""
+    return "request_no" in data
+
+
+def map_in_request(record: NativeRecord, mapping: Mapping) -> list[MappedRecord]:
+    body = mapping.map_in(record.data)
+    try:
+        request = BudgetRequest.model_validate(body)
+    except ValidationError as exc:
+        problems = [
+            MappingProblem(0, rej.field or "", _source_of_request(mapping, rej.field), rej.value, rej.rule, rej.reason)
+            for rej in rejections_from_validation_error(exc)
+        ]
+        raise MappingError(problems, mapping=mapping.name, system=SYSTEM, entity_type="budget_request") from None
+    request_no = str(record.data["request_no"]).strip()
+    if not request_no:
+        problem = MappingProblem(0, "", "request_no", record.data["request_no"], "ebudget.request_no", "request_no is empty")
+        raise MappingError([problem], system=SYSTEM, entity_type="budget_request")
+    return [MappedRecord("budget_request", request_no, request, mapping_version=str(mapping.version))]
+
+
+def _source_of_request(mapping: Mapping, canonical: str | None) -> str | None:
+    top = (canonical or "").split(".")[0]
+    return next((f.source for f in mapping.spec.fields or [] if f.target == top and isinstance(f.source, str)), canonical)
+
+
+def grant_request_of(project: dict[str, Any], fiscal_year: int | None) -> dict[str, Any]:
+    """The local-grant request a plan project makes: the amount it plans for the year asked for (by default
+    the first year it plans money in), of the grant its funding source names."""
+    planned = {int(y["fiscal_year"]): y["amount"] for y in project.get("budget_by_year") or []}
+    year = fiscal_year or min((y for y, amount in planned.items() if Decimal(str(amount)) > 0), default=None)
+    if year is None or year not in planned:
+        wanted = f"fiscal year {fiscal_year}" if fiscal_year else "any year"
+        raise _refused("budget_by_year", project.get("budget_by_year"), "ebudget.no_amount",
+                       f"the project plans no amount for {wanted}; a grant request needs one")  # fmt: skip
+    kind = GRANT_KINDS.get(str(project.get("funding_source") or ""))
+    if kind is None:
+        raise _refused("funding_source", project.get("funding_source"), "ebudget.not_a_grant",
+                       f"only projects funded by {' or '.join(GRANT_KINDS)} are requested from the Budget Bureau")  # fmt: skip
+    return {
+        "entity_type": "budget_request", "org_code": project["org_code"], "fiscal_year": year,
+        "amount": planned[year], "grant_kind": kind, "budget_type": None, "status": "submitted",
+        "approved_amount": None, "project_id": None, "budget_code": None,
+    }  # fmt: skip
+
+
+# Funding sources (as e-Plan and SOLA name them) that are asked for through the request channel.
+GRANT_KINDS = {"เงินอุดหนุนเฉพาะกิจ": "specific", "เงินอุดหนุนทั่วไป": "general"}
+
+
+def _refused(field: str, value: Any, rule: str, reason: str) -> MappingError:
+    return MappingError([MappingProblem(0, field, None, value, rule, reason)], system=SYSTEM, entity_type="plan_project")
+
+
 def map_in(record: NativeRecord, mapping: Mapping) -> list[MappedRecord]:
     if record.problems:
         raise MappingError(
@@ -63,11 +119,13 @@ def map_in(record: NativeRecord, mapping: Mapping) -> list[MappedRecord]:
     return [MappedRecord("budget_line", external_id, line, mapping_version=str(mapping.version))]
 
 
-def map_out(mapping: Mapping, entity_type: str, entity: dict[str, Any]) -> dict[str, Any]:
-    if entity_type != "budget_request":
+def map_out(mapping: Mapping, entity_type: str, entity: dict[str, Any], request_year: int | None = None) -> dict[str, Any]:
+    if entity_type == "plan_project":
+        entity = grant_request_of(entity, request_year)
+    elif entity_type != "budget_request":
         raise MappingError(
             [MappingProblem(0, "entity_type", None, entity_type, "ebudget.entity_type",
-                            f"the request channel takes budget_request, not {entity_type!r}")],
+                            f"the request channel takes budget_request or plan_project, not {entity_type!r}")],
             system=SYSTEM, entity_type=entity_type,
         )  # fmt: skip
     return mapping.map_out(entity)

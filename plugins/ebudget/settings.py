@@ -44,6 +44,11 @@ class EbudgetSettings(HttpSettings):
         default=None,
         description="Root URL of the local-grant request channel (bbl.bb.go.th); null: the same as base_url.",
     )
+    grant_request_year: int | None = Field(
+        default=None, ge=2400, le=2700,
+        description="Buddhist-Era fiscal year a plan project's grant request asks for; null: the first year "
+        "the project plans money in.",
+    )
     requests_api_key: SecretStr | None = Field(
         default=None, description="Credential of the request channel, sent as X-Api-Key with each request."
     )

@@ -13,6 +13,7 @@ real one publishes none [U]): a request is filed once per Idempotency-Key and an
     POST /bbl/api/v1/requests                  file a request (X-Api-Key, Idempotency-Key)
     PUT  /bbl/api/v1/requests/{request_no}     amend a filed request
     GET  /bbl/api/v1/requests/{request_no}
+    POST /_sim/approve/{request_no}            the Bureau approves: {"budget_code", "approved_amount"}
     GET  /_sim/health  /_sim/log  /_sim/records      POST|DELETE /_sim/faults   (prasan.testing)
 
 `python -m plugins.ebudget.simulator --port 8094` runs it.
@@ -193,13 +194,37 @@ async def get_request(request: web.Request) -> web.Response:
     return web.json_response({k: v for k, v in found.record.items() if k != "_keys"}, dumps=dumps_json)
 
 
-def create_app(*, result_as_text: bool = False) -> web.Application:
+async def approve_request(request: web.Request) -> web.Response:
+    """The Bureau's decision, for tests and demos: the request approved with an amount and the GF-MIS budget
+    code it will be paid from; answered with the request as the channel now holds it."""
+    state = SimulatorState.of(request)
+    found = state.records.get(request.match_info["request_no"])
+    if found is None:
+        return _error(404, "no such request")
+    try:
+        decision = loads_strict_json(await request.text() or "{}")
+    except ValueError as exc:
+        return _error(400, f"the body is not JSON: {exc}")
+    if not isinstance(decision, dict) or not re.fullmatch(r"[0-9]{20}", str(decision.get("budget_code", ""))):
+        return _error(422, "budget_code must be the 20-digit GF-MIS budget code")
+    approved = str(decision.get("approved_amount") or found.record["request_amount"])
+    found.record.update(request_status="อนุมัติ", approved_amount=approved, budget_code=decision["budget_code"])
+    state.save()
+    return web.json_response(
+        {"request_no": found.record_id, **{k: v for k, v in found.record.items() if k != "_keys"}}, dumps=dumps_json
+    )
+
+
+def create_app(state_dir: Path | None = None, *, result_as_text: bool = False) -> web.Application:
+    """`state_dir`: where the filed requests and the log are kept across restarts (None: in memory)."""
     # Credentials are checked per channel by the handlers (a query token here, a header there).
-    app = simulator_app(SimulatorState(api_key=None), [
+    state_file = state_dir / "requests.json" if state_dir is not None else None
+    app = simulator_app(SimulatorState(api_key=None, state_file=state_file), [
         web.get("/api/service/bbgfproject", get_bbgfproject),
         web.post("/bbl/api/v1/requests", post_request),
         web.put("/bbl/api/v1/requests/{request_no}", put_request),
         web.get("/bbl/api/v1/requests/{request_no}", get_request),
+        web.post("/_sim/approve/{request_no}", approve_request),
     ])  # fmt: skip
     app[ROWS] = _seed_rows()
     app[OPTIONS] = {"result_as_text": result_as_text}

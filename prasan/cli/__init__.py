@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from core.settings import HubSettings
@@ -43,6 +44,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from prasan.cli.demo import run_demo
 
     return run_demo(port=args.port)
+
+
+def cmd_pilot(args: argparse.Namespace) -> int:
+    from prasan.cli.pilot import run_pilot
+
+    return run_pilot(Path(args.demo_file) if args.demo_file else _settings().var_dir / "demo.json")
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -158,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the hub with every bundled simulator on 127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
     demo.set_defaults(func=cmd_demo)
+    pilot = commands.add_parser(
+        "pilot", help="play the pilot's scenario (one project through all six systems) against a running demo"
+    )
+    pilot.add_argument("--demo-file", help="the running demo's demo.json (default: var/demo.json)")
+    pilot.set_defaults(func=cmd_pilot)
 
     plugins = commands.add_parser("plugins", help="list installed system plugins (and those that failed to load)")
     plugins.set_defaults(func=cmd_plugins)

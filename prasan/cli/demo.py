@@ -194,6 +194,12 @@ async def _demo(port: int) -> None:
             f"       '{hub_url}/api/v1/entities?entity_type=plan_project&limit=5'",
             f"  curl -sS -H {shlex.quote('Authorization: Bearer ' + admin_token)} {hub_url}/api/v1/entities/ENTITY_ID",
         ]
+    lines += [
+        "",
+        "Play the pilot's scenario (an อบต. in Nakhon Nayok enters a project once; e-LAAS, e-budgeting, e-GP and",
+        "GF-MIS recognise it) in another terminal, then see the project's chain it prints:",
+        f"  prasan pilot --demo-file {shlex.quote(str(settings.var_dir / 'demo.json'))}",
+    ]
     lines += ["", f"(the same as JSON in {settings.var_dir / 'demo.json'}; Ctrl-C stops)"]
     print("\n".join(lines), flush=True)
     try:

@@ -9,10 +9,12 @@ import asyncio
 import socket
 import itertools
 import json
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -60,8 +62,30 @@ class SimulatorState:
     records: dict[str, Applied] = field(default_factory=dict)
     entries: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # A JSON file the records, the idempotency table and the log are kept in across restarts (None: memory).
+    state_file: Path | None = None
     _keys: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _seq: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.state_file is None or not self.state_file.is_file():
+            return
+        kept = json.loads(self.state_file.read_text(encoding="utf-8"))
+        self.records = {r["record_id"]: Applied(**r) for r in kept["records"]}
+        self._keys = dict(kept["keys"])
+        self.entries = list(kept["entries"])
+        self._seq = itertools.count(len(self.entries) + 1)
+
+    def save(self) -> None:
+        """Write what the simulator holds to its state file (a handler that changes a record in place calls
+        this); replaced whole, so a crash mid-write leaves the previous state, never half of one."""
+        if self.state_file is None:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        kept = {"records": [asdict(a) for a in self.records.values()], "keys": self._keys, "entries": self.entries}
+        partial = self.state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(kept, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(partial, self.state_file)
 
     # --- what handlers call ------------------------------------------------------------------------
     @staticmethod
@@ -85,6 +109,7 @@ class SimulatorState:
         self.records[record_id] = Applied(record_id, record, key)
         if key is not None:
             self._keys[key] = record_id
+        self.save()
         return record_id, True
 
     def log(
@@ -102,6 +127,7 @@ class SimulatorState:
             **extra,
         }
         self.entries.append(entry)
+        self.save()
         return entry
 
     # --- used by the middleware ------------------------------------------------------------------

@@ -163,3 +163,23 @@ def test_a_demo_delivering_to_a_simulator_without_state_starts_afresh_and_says_s
         assert answer["accepted"] > 0 and all(e["changed"] for e in answer["entities"])
     finally:
         _stop(process)
+
+
+def test_the_pilot_scenario_plays_against_the_demo_as_it_prints(tmp_path: Path) -> None:
+    process, demo, printed = _run_demo(tmp_path)
+    try:
+        printed += _printed_until(process, "prasan pilot")
+        command = _command(printed, "prasan pilot")
+        prasan = Path(sys.executable).with_name("prasan")
+        played = subprocess.run(
+            ["bash", "-c", command.replace("prasan", str(prasan), 1)], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert played.returncode == 0, played.stdout + played.stderr
+        told = played.stdout.splitlines()
+        chain = _sh(_command(told, "curl -sS"))
+        assert {x["system"] for x in chain["root"]["xrefs"]} == {"eplan", "elaas", "ebudget"}
+        kinds = {group: len(chain[group]) for group in ("budget_requests", "procurements", "contracts", "disbursements")}
+        assert kinds == {"budget_requests": 1, "procurements": 1, "contracts": 1, "disbursements": 1}
+        assert any(line.startswith("  disbursement: gfmis 15008:2570:3100012345:1; amount 1099000.00") for line in told)
+    finally:
+        _stop(process)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from core.store import identity as _identity
 from core.store import reads as _reads
 from core.store import search as _search
 from core.store.database import Database
@@ -24,6 +25,10 @@ class EntityRepository:
 
     def get_entity(self, entity_id: str) -> EntityView | None:
         return self.db.read(lambda conn: _reads.get_entity(conn, entity_id))
+
+    def conflicts(self, entity_id: str) -> list[_identity.ConflictView]:
+        """Values systems offered for fields another of the entity's systems is authoritative for, newest first."""
+        return self.db.read(lambda conn: _identity.conflicts_of(conn, entity_id))
 
     def entity_versions(self, entity_id: str) -> list[EntityVersionView]:
         return self.db.read(lambda conn: _reads.list_entity_versions(conn, entity_id))

@@ -10,8 +10,10 @@ from sqlalchemy import Connection
 
 from core.store import audit as _audit
 from core.store import classification as _classification
+from core.store import identity as _identity
 from core.store import reads as _reads
 from core.store import search as _search
+from core.record_identity import IdentityRules
 from core.store.database import Database
 from core.store.inbox import ingest as _ingest
 from core.store.records import (
@@ -36,6 +38,9 @@ became or not at all."""
         # Work that must happen in the ingest transaction itself, each called with (conn, system, entities,
         # entity outcomes, now) after the versions are written: the Store adds linking (core/linking.py).
         self.after_ingest: list[Callable[..., None]] = []
+        # Which records of different systems are one (config/identity.yaml); none: every system's record
+        # is its own entity.
+        self.identity: IdentityRules = IdentityRules()
 
     def ingest(
         self,
@@ -60,11 +65,13 @@ became or not at all."""
         additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> IngestOutcome:
-            outcome = _ingest.ingest_batch(conn, message, entities, rejections, route, cursor, at, respond)
+            resolved = _identity.resolve(conn, self.identity, message, entities, at)
+            outcome = _ingest.ingest_batch(conn, message, resolved, rejections, route, cursor, at, respond)
             if additions:
                 _classification.add_missing(conn, additions, f"system:{message.system}", at)
+            _identity.store_keys(conn, self.identity, resolved, outcome.entities)
             for hook in self.after_ingest:
-                hook(conn, message.system, entities, outcome.entities, at)
+                hook(conn, message.system, resolved, outcome.entities, at)
             return outcome
 
         return self.db.write(work, retry=True)

@@ -1,0 +1,228 @@
+"""Record identity in SQL (core/record_identity.py): joining a record to the entity another system already
+holds, merging by field authority, and keeping the match keys and the conflicts.
+
+Everything takes the caller's connection and runs inside the ingest transaction; nothing commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, select, tuple_
+
+from canonical_model.envelope import content_hash
+from core.record_identity import IdentityRules
+from core.store.records import EntityOutcome, InboundMessage, IncomingEntity
+from core.store.schema import entities, entity_conflicts, entity_versions, identity_keys, xrefs
+from core.store.util import chunks, dumps, loads, unique
+
+# Conflicts listed for one entity, newest first: an entity two systems disagree on daily stays readable.
+MAX_CONFLICTS_SHOWN = 500
+
+
+@dataclass(frozen=True)
+class ConflictView:
+    field: str
+    system: str
+    offered: Any
+    kept_by: str
+    kept: Any
+    message_id: str | None
+    at: datetime
+
+
+def resolve(
+    conn: Connection, rules: IdentityRules, message: InboundMessage, incoming: Sequence[IncomingEntity], now: datetime
+) -> list[IncomingEntity]:
+    """Join records no id of this system knows to the one entity that shares a match key (by adding this
+    system's cross-reference to it), then merge every record of an entity that other systems feed too.
+    Returns the records to store, bodies merged and hashes recomputed."""
+    concerned = [e for e in incoming if rules.applies_to(e.entity_type)]
+    if not concerned:
+        return list(incoming)
+    system = message.system
+    held = _entity_of_xrefs(conn, system, concerned)
+    _join_by_keys(conn, rules, system, [e for e in concerned if (e.entity_type, e.external_id) not in held], held)
+    if not held:
+        return list(incoming)
+    sources = _other_sources(conn, system, unique(held.values()))
+    if not sources:
+        return list(incoming)
+    current = _current_bodies(conn, list(sources))
+    out = []
+    for ent in incoming:
+        entity_id = held.get((ent.entity_type, ent.external_id))
+        others = sources.get(entity_id or "", set())
+        if entity_id is None or not others or entity_id not in current:
+            out.append(ent)
+            continue
+        body, conflicts = rules.merge(ent.entity_type, system, current[entity_id], ent.payload, others)
+        if conflicts:
+            conn.execute(
+                insert(entity_conflicts),
+                [
+                    {
+                        "entity_id": entity_id,
+                        "field": c.field,
+                        "system": c.system,
+                        "offered_json": dumps(c.offered),
+                        "kept_by": c.kept_by,
+                        "kept_json": dumps(c.kept),
+                        "message_id": message.message_id,
+                        "at": now,
+                    }
+                    for c in conflicts
+                ],
+            )
+        out.append(replace(ent, payload=body, content_hash=content_hash(body)))
+    return out
+
+
+def _entity_of_xrefs(conn: Connection, system: str, incoming: Sequence[IncomingEntity]) -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    pairs = unique((e.entity_type, e.external_id) for e in incoming)
+    for chunk in chunks(pairs):
+        rows = conn.execute(
+            select(xrefs.c.entity_type, xrefs.c.external_id, xrefs.c.entity_id).where(
+                xrefs.c.system == system, tuple_(xrefs.c.entity_type, xrefs.c.external_id).in_(chunk)
+            )
+        )
+        for entity_type, external_id, entity_id in rows:
+            found[(entity_type, external_id)] = entity_id
+    return found
+
+
+def _join_by_keys(
+    conn: Connection, rules: IdentityRules, system: str, unknown: Sequence[IncomingEntity], held: dict[tuple[str, str], str]
+) -> None:
+    """A new record joins an entity when exactly one entity of its type has one of its keys and no record of
+    this system yet (one system's two records are two records, whatever their keys say)."""
+    wanted = {(e.entity_type, e.external_id): rules.keys(e.entity_type, e.payload) for e in unknown}
+    pairs = unique((name, value) for keys in wanted.values() for name, value in keys.items())
+    if not pairs:
+        return
+    owners: dict[tuple[str, str], set[str]] = {}
+    for chunk in chunks(pairs):
+        for name, value, entity_id in conn.execute(
+            select(identity_keys.c.key, identity_keys.c.value, identity_keys.c.entity_id).where(
+                tuple_(identity_keys.c.key, identity_keys.c.value).in_(chunk)
+            )
+        ):
+            owners.setdefault((name, value), set()).add(entity_id)
+    taken = _has_xref_of(conn, system, unique(i for ids in owners.values() for i in ids))
+    joins = []
+    for (entity_type, external_id), keys in wanted.items():
+        entity_id = _single_candidate(keys, owners, taken)
+        if entity_id is None or entity_id in held.values():
+            continue  # nothing to join, a guess, or another record of this batch already joined it
+        held[(entity_type, external_id)] = entity_id
+        joins.append({"entity_id": entity_id, "system": system, "entity_type": entity_type, "external_id": external_id})
+    if joins:
+        conn.execute(insert(xrefs), joins)
+
+
+def _single_candidate(keys: dict[str, str], owners: dict[tuple[str, str], set[str]], taken: set[str]) -> str | None:
+    """Keys in their declared order: the first that finds one entity decides; one that finds several stops
+    the search, so a weaker key never settles what a stronger one found ambiguous."""
+    for pair in keys.items():
+        candidates = owners.get(pair, set()) - taken
+        if len(candidates) == 1:
+            return next(iter(candidates))
+        if candidates:
+            return None
+    return None
+
+
+def _has_xref_of(conn: Connection, system: str, entity_ids: list[str]) -> set[str]:
+    out: set[str] = set()
+    for chunk in chunks(entity_ids):
+        out.update(
+            conn.execute(
+                select(xrefs.c.entity_id).where(xrefs.c.system == system, xrefs.c.entity_id.in_(chunk))
+            ).scalars()
+        )
+    return out
+
+
+def _other_sources(conn: Connection, system: str, entity_ids: list[str]) -> dict[str, set[str]]:
+    """The other systems whose versions an entity holds (a destination's xref is not a source)."""
+    out: dict[str, set[str]] = {}
+    for chunk in chunks(entity_ids):
+        for entity_id, source in conn.execute(
+            select(entity_versions.c.entity_id, entity_versions.c.source_system)
+            .where(entity_versions.c.entity_id.in_(chunk), entity_versions.c.source_system != system)
+            .distinct()
+        ):
+            out.setdefault(entity_id, set()).add(source)
+    return out
+
+
+def _current_bodies(conn: Connection, entity_ids: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in chunks(entity_ids):
+        stmt = (
+            select(entity_versions.c.entity_id, entity_versions.c.payload)
+            .select_from(
+                entity_versions.join(
+                    entities,
+                    and_(
+                        entities.c.entity_id == entity_versions.c.entity_id,
+                        entities.c.current_version == entity_versions.c.version,
+                    ),
+                )
+            )
+            .where(entity_versions.c.entity_id.in_(chunk))
+        )
+        if conn.dialect.name == "postgresql":
+            # Two processes merging into the same entity must each see the other's result.
+            stmt = stmt.with_for_update(of=entities)
+        for entity_id, payload in conn.execute(stmt):
+            out[entity_id] = loads(payload)
+    return out
+
+
+def store_keys(
+    conn: Connection, rules: IdentityRules, incoming: Sequence[IncomingEntity], outcomes: Sequence[EntityOutcome]
+) -> None:
+    """Replace the match keys of every changed entity by those of the version just stored."""
+    bodies = {(e.entity_type, e.external_id): e.payload for e in incoming}
+    changed = {
+        out.entity_id: rules.keys(out.entity_type, bodies[(out.entity_type, out.external_id)])
+        for out in outcomes
+        if out.changed and rules.applies_to(out.entity_type) and (out.entity_type, out.external_id) in bodies
+    }
+    if not changed:
+        return
+    for chunk in chunks(list(changed)):
+        conn.execute(delete(identity_keys).where(identity_keys.c.entity_id.in_(chunk)))
+    rows = [
+        {"key": name, "value": value, "entity_id": entity_id}
+        for entity_id, keys in changed.items()
+        for name, value in keys.items()
+    ]
+    if rows:
+        conn.execute(insert(identity_keys), rows)
+
+
+def conflicts_of(conn: Connection, entity_id: str, limit: int = MAX_CONFLICTS_SHOWN) -> list[ConflictView]:
+    rows = conn.execute(
+        select(entity_conflicts)
+        .where(entity_conflicts.c.entity_id == entity_id)
+        .order_by(entity_conflicts.c.conflict_id.desc())
+        .limit(limit)
+    ).mappings()
+    return [
+        ConflictView(
+            field=r["field"],
+            system=r["system"],
+            offered=loads(r["offered_json"]),
+            kept_by=r["kept_by"],
+            kept=loads(r["kept_json"]),
+            message_id=r["message_id"],
+            at=r["at"],
+        )
+        for r in rows
+    ]
