@@ -220,7 +220,9 @@ def test_the_demo_runs_from_an_empty_folder_with_an_operator_routes_file(
             assert time.monotonic() < deadline, f"/readyz stayed {ready}"
             time.sleep(0.1)
         status, body = _get(f"{hub}/api/v1/routes", token)
-        assert status == 200 and [r["name"] for r in json.loads(body)] == ["operator-eplan-to-elaas"]
+        assert status == 200 and [r["name"] for r in json.loads(body)] == [
+            "operator-eplan-to-elaas", "eplan-grant-projects-to-ebudget"
+        ]
 
         printed: list[str] = []
         while not any("--data-binary" in line for line in printed):
