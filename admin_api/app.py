@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 import admin_api.operations  # noqa: F401  (its decorators declare the admin operations in spec)
+import admin_api.public  # noqa: F401  (and the public ones)
 from admin_api import health, ingest, openapi, spec
 from admin_api.access import check_every_route_declared
 from admin_api.auth import address_rate_limit_middleware, admin_auth_middleware
@@ -34,6 +35,7 @@ def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
     security = hub.settings.security
     app[RATE_LIMITER] = RateLimiter(security.rate_limit_per_s, security.rate_limit_burst)
     app[ADDRESS_LIMITER] = RateLimiter(security.address_rate_limit_per_s, security.address_rate_limit_burst)
+    app[spec.RESPONSE_CACHE] = spec.ResponseCache()
 
     async def hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
         if start_hub:

@@ -6,7 +6,10 @@ OpenAPI document, so the two cannot disagree.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +50,9 @@ class Operation:
     body_model: type[BaseModel] | None = None
     tag: str = "admin"
     errors: tuple[int, ...] = ()
+    # Public answers anyone may cache this long (Cache-Control, ETag); the hub keeps them as long too, so a
+    # crowd reading one page costs the database one query.
+    cache_s: int | None = None
 
     @property
     def operation_id(self) -> str:
@@ -125,6 +131,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
                 body = op.body_model.model_validate(raw)
             except ValidationError as exc:
                 return _validation_problem(exc, "body")
+        if op.cache_s is not None:
+            return await _cached(request, op, lambda: op.handler(Call(request, hub, request.get(ACTOR, "public"), path, query, body)))
         result = await op.handler(Call(request, hub, request[ACTOR], path, query, body))
         if isinstance(result, web.StreamResponse):
             return result
@@ -132,6 +140,49 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
 
     handler.__name__ = op.operation_id
     return handler
+
+
+class ResponseCache:
+    """Answers of cacheable operations by path and query, for their `cache_s`; bounded, oldest dropped."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[float, int, bytes, str]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[int, bytes, str] | None:
+        found = self._entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1:]
+
+    def put(self, key: str, ttl_s: float, status: int, body: bytes) -> str:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        self._entries[key] = (time.monotonic() + ttl_s, status, body, etag)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return etag
+
+
+RESPONSE_CACHE = web.AppKey("response_cache", ResponseCache)
+
+
+async def _cached(request: web.Request, op: Operation, answer: Callable[[], Awaitable[Any]]) -> web.StreamResponse:
+    cache = request.app[RESPONSE_CACHE]
+    key = request.path_qs
+    found = cache.get(key)
+    if found is None:
+        result = await answer()
+        if isinstance(result, web.StreamResponse):
+            return result  # a refusal (404 and the like) is not kept
+        status, body = op.status, _dump(op.response, result)
+        etag = cache.put(key, op.cache_s or 0, status, body)
+    else:
+        status, body, etag = found
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={op.cache_s}"}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
 def setup(router: web.UrlDispatcher) -> None:

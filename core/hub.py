@@ -90,6 +90,7 @@ class Hub:
         identity.check_systems(registry.systems)
         store = Store(settings.resolved_database_url)
         store.inbox.identity = identity
+        store.ledger.areas = systems.reference.organizations.get
         observer = (observer_factory or HubMetrics)()
         hub = cls(settings, registry, systems, router, store, observer)
         if isinstance(observer, HubMetrics):

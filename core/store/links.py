@@ -443,42 +443,54 @@ class Chain:
 def chain(conn: Connection, root_id: str) -> Chain | None:
     """The root and every record linked to it, directly or through another (a contract through its
     procurement), breadth first, at most CHAIN_DEPTH links away and CHAIN_MAX_NODES records."""
-    if not _types(conn, [root_id]):
-        return None
-    seen = {root_id}
-    links_to: dict[str, list[LinkView]] = {}
-    frontier = [root_id]
-    truncated = False
+    return chains(conn, [root_id]).get(root_id)
+
+
+def chains(conn: Connection, root_ids: Sequence[str]) -> dict[str, Chain]:
+    """`chain` of many roots at once, in a few queries a level whatever their number (the area ledger
+    projects every project an ingest batch touched). Roots that do not exist are left out."""
+    roots = list(_types(conn, unique(root_ids)))
+    seen = {root: {root} for root in roots}
+    links_to: dict[tuple[str, str], list[LinkView]] = {}
+    truncated = {root: False for root in roots}
+    frontier = {root: {root} for root in roots}  # node -> the roots whose frontier it is on
     for _ in range(CHAIN_DEPTH):
         if not frontier:
             break
-        next_frontier: list[str] = []
-        for chunk in chunks(frontier):
+        next_frontier: dict[str, set[str]] = {}
+        for chunk in chunks(sorted(frontier)):
             rows = conn.execute(
                 select(entity_links)
                 .where(entity_links.c.to_id.in_(chunk), entity_links.c.removed_at.is_(None))
                 .order_by(entity_links.c.from_id, entity_links.c.to_id)
-                .limit(CHAIN_MAX_NODES + 1)
+                .limit(CHAIN_MAX_NODES * len(chunk) + 1)
             ).all()
             for row in rows:
                 view = _view(row)
-                if row.from_id in seen and row.from_id not in next_frontier:
-                    if row.from_id != root_id:
-                        links_to.setdefault(row.from_id, []).append(view)
-                    continue
-                if len(seen) >= CHAIN_MAX_NODES:
-                    truncated = True
-                    break
-                if row.from_id not in seen:
-                    seen.add(row.from_id)
-                    next_frontier.append(row.from_id)
-                links_to.setdefault(row.from_id, []).append(view)
+                for root in sorted(frontier[row.to_id]):
+                    members = seen[root]
+                    if row.from_id in members and root not in next_frontier.get(row.from_id, ()):
+                        if row.from_id != root:
+                            links_to.setdefault((root, row.from_id), []).append(view)
+                        continue
+                    if row.from_id not in members and len(members) >= CHAIN_MAX_NODES:
+                        truncated[root] = True
+                        continue
+                    if row.from_id not in members:
+                        members.add(row.from_id)
+                        next_frontier.setdefault(row.from_id, set()).add(root)
+                    links_to.setdefault((root, row.from_id), []).append(view)
         frontier = next_frontier
-    nodes = _nodes(conn, list(seen))
-    members = [
-        ChainNode(**{**nodes[i].__dict__, "links": links_to.get(i, [])}) for i in sorted(seen - {root_id}) if i in nodes
-    ]
-    return Chain(nodes[root_id], members, truncated)
+    nodes = _nodes(conn, unique(i for members in seen.values() for i in sorted(members)))
+    found = {}
+    for root in roots:
+        members = [
+            ChainNode(**{**nodes[i].__dict__, "links": links_to.get((root, i), [])})
+            for i in sorted(seen[root] - {root})
+            if i in nodes
+        ]
+        found[root] = Chain(nodes[root], members, truncated[root])
+    return found
 
 
 def _nodes(conn: Connection, ids: list[str]) -> dict[str, ChainNode]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -27,6 +28,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.types import TypeDecorator
+
+from core.ledger import AMOUNTS as LEDGER_AMOUNTS
 
 # Constraint names are fixed so that later migrations can refer to them on both engines.
 NAMING_CONVENTION = {
@@ -374,4 +377,26 @@ entity_conflicts = Table(
     Column("message_id", String(32), nullable=True),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_entity_conflicts_entity_id", "entity_id"),
+)
+
+# The area ledger (core/ledger.py): one row per plan project and fiscal year, kept with the entities in the
+# same transactions, so that area queries read indexed columns and never JSON bodies.
+ledger_projects = Table(
+    "ledger_projects",
+    metadata,
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    Column("fiscal_year", Integer(), nullable=False),
+    Column("org_code", String(16), nullable=False),
+    Column("org_type", String(40), nullable=True),
+    Column("province_code", String(4), nullable=True),
+    Column("district_code", String(8), nullable=True),
+    Column("title", Text(), nullable=False),
+    Column("stage", String(16), nullable=False),
+    *(Column(name, Numeric(20, 2), nullable=False) for name in LEDGER_AMOUNTS),
+    Column("flags", Integer(), nullable=False, server_default=text("0")),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("entity_id", "fiscal_year"),
+    Index("ix_ledger_projects_province_year", "province_code", "fiscal_year"),
+    Index("ix_ledger_projects_district_year", "district_code", "fiscal_year"),
+    Index("ix_ledger_projects_org_year", "org_code", "fiscal_year"),
 )

@@ -6,6 +6,7 @@
     store.access     producer clients, request signatures, admin tokens, the audit log
     store.config     pull cursors and last pulls, run-time configuration overrides
     store.links      which record belongs to which (core/linking.py), run in the ingest transaction
+    store.ledger     the area read model (core/ledger.py), kept in step in the same transactions
 
 The store never calls plugins: routing arrives as a plain callable.
 """
@@ -23,6 +24,7 @@ from core.store.repos.access import AccessRepository
 from core.store.repos.config import ConfigRepository
 from core.store.repos.entities import EntityRepository
 from core.store.repos.inbox import InboxRepository
+from core.store.repos.ledger import LedgerRepository
 from core.store.repos.links import LinkRepository
 from core.store.repos.outbox import OutboxRepository
 
@@ -36,7 +38,11 @@ class Store(Database):
         self.access = AccessRepository(self)
         self.config = ConfigRepository(self)
         self.links = LinkRepository(self)
-        self.inbox.after_ingest.append(self.links.on_ingested)
+        self.ledger = LedgerRepository(self)
+        # Order matters: the ledger reads the links the rules have just made.
+        self.inbox.after_ingest += [self.links.on_ingested, self.ledger.on_ingested]
+        self.links.after_change.append(self.ledger.on_linked)
+        self.outbox.after_complete.append(self.ledger.on_completed)
 
     def gauge_snapshot(self) -> _gauges.GaugeSnapshot:
         """Backlog, oldest pending row, unresolved dead letters and last pulls, in one read: the figures

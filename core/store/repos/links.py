@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -20,6 +20,9 @@ class LinkRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Work that must happen in the transaction of an operator's link or unlink, called with (conn, the
+        # two records' ids, now): the Store adds the area ledger.
+        self.after_change: list[Callable[[Connection, Sequence[str], datetime], None]] = []
 
     def on_ingested(
         self,
@@ -46,12 +49,18 @@ class LinkRepository:
     def link(self, from_id: str, to_id: str, *, actor: str, note: str | None = None) -> LinkView:
         """An operator's link (raises LinkRefused), audited in the same transaction."""
         at = utcnow()
-        return self.db.write(lambda conn: _links.link(conn, from_id, to_id, actor, note, at))
+        return self.db.write(lambda conn: self._changed(conn, _links.link(conn, from_id, to_id, actor, note, at), at))
 
     def unlink(self, from_id: str, to_id: str, *, actor: str, note: str | None = None) -> LinkView | None:
         """Remove a link (None when there is none), audited in the same transaction."""
         at = utcnow()
-        return self.db.write(lambda conn: _links.unlink(conn, from_id, to_id, actor, note, at))
+        return self.db.write(lambda conn: self._changed(conn, _links.unlink(conn, from_id, to_id, actor, note, at), at))
+
+    def _changed(self, conn: Connection, view: LinkView | None, at: datetime) -> LinkView | None:
+        if view is not None:
+            for hook in self.after_change:
+                hook(conn, [view.from_id, view.to_id], at)
+        return view
 
     def list_unlinked(
         self,

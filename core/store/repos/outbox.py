@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,9 @@ class OutboxRepository:
         # (route, destination) pairs paused in this process's route table; RouteService.load sets it.
         # Their deliveries are not claimed, and a retry or replay of one is held.
         self.paused: _outbox.Paused = _outbox.NOTHING_PAUSED
+        # Work that must happen in the transaction that records results, called with (conn, results, now):
+        # the Store adds the area ledger (a project filed at e-LAAS is budgeted).
+        self.after_complete: list[Callable[[Connection, Sequence[DeliveryResult], datetime], None]] = []
 
     def claim_due(
         self,
@@ -56,7 +59,13 @@ class OutboxRepository:
         paused = self.paused
         # Runs beside claims and pause reconciliation in every process: a PostgreSQL conflict is tried again
         # (the results re-read each row's state and attempt, so a second try records nothing twice).
-        return self.db.write(lambda conn: _outbox.complete(conn, results, at, paused), retry=True)
+        def work(conn: Connection) -> CompletionSummary:
+            summary = _outbox.complete(conn, results, at, paused)
+            for hook in self.after_complete:
+                hook(conn, results, at)
+            return summary
+
+        return self.db.write(work, retry=True)
 
     def outbox_stats(self) -> list[DestinationStats]:
         return self.db.read(_outbox.outbox_stats)

@@ -1,0 +1,199 @@
+"""The area ledger: what a plan project's chain (core/store/links.py) says about its money, stage by stage.
+
+A project is planned in e-Plan, budgeted in e-LAAS, asked for at e-budgeting (a grant), procured and
+contracted in e-GP and paid through GF-MIS. The hub holds each of those records, linked to the project
+(decision 0012). This module turns one project's chain into what citizens and central agencies read: per
+fiscal year, the amount at each stage and the stage reached; and the project's timeline, each step with
+its date, amount and the system it came from. It does no I/O; core/store/ledger.py keeps its rows.
+
+Where a record carries no fiscal year of its own it counts in the project's first planned year. A
+delivery counts as a stage reached: a plan project the hub filed at e-LAAS is budgeted (e-LAAS holds
+its yearly amounts as budget lines), one filed at e-budgeting is requested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+STAGES = ("planned", "budgeted", "requested", "procured", "contracted", "disbursing", "completed")
+AMOUNTS = ("planned", "budgeted", "requested", "approved", "procured", "contracted", "disbursed")
+ZERO = Decimal("0.00")
+# Systems whose delivery of a plan project is itself a stage of it.
+BUDGETED_BY_DELIVERY = "elaas"
+REQUESTED_BY_DELIVERY = "ebudget"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One record of a project's chain as the ledger reads it."""
+
+    entity_id: str
+    entity_type: str
+    payload: Mapping[str, Any]
+    systems: Mapping[str, str]  # system -> the record's id there
+    deliveries: Sequence[Mapping[str, Any]] = ()
+    linked_to: tuple[str, ...] = ()  # the records nearer the project it is linked to
+    source: str | None = None  # the system its first version came from
+
+
+@dataclass
+class YearRow:
+    """One project in one fiscal year: amounts by stage and the stage reached."""
+
+    fiscal_year: int
+    amounts: dict[str, Decimal] = field(default_factory=lambda: {name: ZERO for name in AMOUNTS})
+
+    @property
+    def stage(self) -> str:
+        a = self.amounts
+        if a["disbursed"] > 0:
+            return "completed" if a["contracted"] > 0 and a["disbursed"] >= a["contracted"] else "disbursing"
+        for stage, amount in (("contracted", "contracted"), ("procured", "procured"), ("requested", "requested"),
+                              ("budgeted", "budgeted")):  # fmt: skip
+            if a[amount] > 0:
+                return stage
+        return "planned"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a project's timeline."""
+
+    stage: str
+    on: date | None
+    amount: Decimal | None
+    system: str | None
+    record_id: str | None  # the record's id at that system
+    entity_type: str
+    fiscal_year: int | None
+
+
+def money(value: Any) -> Decimal:
+    if value is None or isinstance(value, bool):
+        return ZERO
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return ZERO
+    return amount if amount.is_finite() else ZERO
+
+
+def _year(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def planned_years(plan: Member) -> dict[int, Decimal]:
+    out: dict[int, Decimal] = {}
+    for item in plan.payload.get("budget_by_year") or []:
+        if isinstance(item, Mapping) and _year(item.get("fiscal_year")) is not None:
+            out[item["fiscal_year"]] = out.get(item["fiscal_year"], ZERO) + money(item.get("amount"))
+    return out
+
+
+def _delivered(member: Member, system: str) -> datetime | None:
+    times = [d.get("delivered_at") for d in member.deliveries if d.get("destination") == system and d.get("state") == "delivered"]
+    return min((t for t in times if t is not None), default=None)
+
+
+def _first_money_year(planned: Mapping[int, Decimal]) -> int | None:
+    return min((year for year, amount in planned.items() if amount > 0), default=min(planned, default=None))
+
+
+def project_years(plan: Member, members: Iterable[Member]) -> list[YearRow]:
+    """The project's rows, one per fiscal year it plans money in or a linked record names."""
+    planned = planned_years(plan)
+    first = _first_money_year(planned)
+    rows: dict[int, YearRow] = {}
+
+    def row(year: int | None) -> YearRow | None:
+        year = year if year is not None else first
+        if year is None:
+            return None
+        return rows.setdefault(year, YearRow(year))
+
+    for year, amount in planned.items():
+        row(year).amounts["planned"] += amount  # type: ignore[union-attr]
+    members = list(members)
+    lines = [m for m in members if m.entity_type == "budget_line"]
+    for line in lines:
+        if (target := row(_year(line.payload.get("fiscal_year")))) is not None:
+            target.amounts["budgeted"] += money(line.payload.get("amount"))
+    if not lines and _delivered(plan, BUDGETED_BY_DELIVERY) is not None:
+        for year, amount in planned.items():
+            row(year).amounts["budgeted"] += amount  # type: ignore[union-attr]
+    requests = [m for m in members if m.entity_type == "budget_request"]
+    for request in requests:
+        if (target := row(_year(request.payload.get("fiscal_year")))) is not None:
+            target.amounts["requested"] += money(request.payload.get("amount"))
+            target.amounts["approved"] += money(request.payload.get("approved_amount"))
+    if not requests and _delivered(plan, REQUESTED_BY_DELIVERY) is not None and first is not None:
+        row(first).amounts["requested"] += planned.get(first, ZERO)  # type: ignore[union-attr]
+    procurement_years: dict[str, int | None] = {}
+    for procurement in (m for m in members if m.entity_type == "procurement"):
+        year = _year(procurement.payload.get("fiscal_year"))
+        procurement_years[procurement.entity_id] = year
+        if (target := row(year)) is not None:
+            target.amounts["procured"] += money(procurement.payload.get("budget_amount") or procurement.payload.get("agreed_price"))
+    for contract in (m for m in members if m.entity_type == "contract"):
+        year = next((procurement_years[i] for i in contract.linked_to if i in procurement_years), None)
+        if (target := row(year)) is not None:
+            target.amounts["contracted"] += money(contract.payload.get("amount"))
+    for payment in (m for m in members if m.entity_type == "disbursement"):
+        if (target := row(_year(payment.payload.get("fiscal_year")))) is not None:
+            target.amounts["disbursed"] += money(payment.payload.get("amount"))
+    return [rows[year] for year in sorted(rows)]
+
+
+def _on(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _id_at(member: Member, system: str | None) -> str | None:
+    return member.systems.get(system) if system else None
+
+
+def _source(member: Member) -> str | None:
+    return member.source or next(iter(sorted(member.systems)), None)
+
+
+def timeline(plan: Member, members: Iterable[Member], plan_created: datetime | None = None) -> list[Step]:
+    """Each step the project has taken, oldest first (steps without a date last)."""
+    planned = planned_years(plan)
+    first = _first_money_year(planned)
+    plan_system = _source(plan)
+    steps = [Step("planned", _on(plan_created), sum(planned.values(), ZERO), plan_system, _id_at(plan, plan_system), "plan_project", first)]
+    for system, stage in ((BUDGETED_BY_DELIVERY, "budgeted"), (REQUESTED_BY_DELIVERY, "requested")):
+        if (at := _delivered(plan, system)) is not None:
+            amount = sum(planned.values(), ZERO) if stage == "budgeted" else planned.get(first or 0, ZERO)
+            steps.append(Step(stage, at.date(), amount, system, _id_at(plan, system), "plan_project", first))
+    for m in members:
+        p, system = m.payload, _source(m)
+        if m.entity_type == "budget_line":
+            steps.append(Step("budgeted", None, money(p.get("amount")), system, _id_at(m, system), m.entity_type, _year(p.get("fiscal_year"))))
+        elif m.entity_type == "budget_request":
+            stage = "approved" if p.get("status") == "approved" else "requested"
+            amount = money(p.get("approved_amount") if stage == "approved" else p.get("amount"))
+            steps.append(Step(stage, None, amount, system, _id_at(m, system), m.entity_type, _year(p.get("fiscal_year"))))
+        elif m.entity_type == "procurement":
+            steps.append(Step("procured", _on(p.get("announced_on")), money(p.get("budget_amount")), system,
+                              _id_at(m, system), m.entity_type, _year(p.get("fiscal_year"))))  # fmt: skip
+        elif m.entity_type == "contract":
+            steps.append(Step("contracted", _on(p.get("signed_on")), money(p.get("amount")), system, _id_at(m, system), m.entity_type, None))
+        elif m.entity_type == "disbursement":
+            steps.append(Step("disbursed", _on(p.get("paid_on")), money(p.get("amount")), system, _id_at(m, system),
+                              m.entity_type, _year(p.get("fiscal_year"))))  # fmt: skip
+    order = {name: i for i, name in enumerate(("planned", "budgeted", "requested", "approved", "procured", "contracted", "disbursed"))}
+    return sorted(steps, key=lambda s: (s.on is None, s.on or date.min, order[s.stage]))

@@ -1,0 +1,220 @@
+"""The area ledger in SQL: which plan projects a change touches, their rows (core/ledger.py) rewritten in the
+same transaction, and the area queries that read them.
+
+Everything takes the caller's connection and runs inside its transaction; nothing commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, case, delete, func, insert, select, type_coerce
+
+from core import ledger
+from core.store.links import CHAIN_DEPTH, Chain, ChainNode, chains
+from core.store.schema import UTCDateTime, entities, entity_links, entity_versions, ledger_projects, outbox
+from core.store.util import chunks, unique
+
+OrgLookup = Callable[[str], Mapping[str, Any] | None]
+PLAN = "plan_project"
+# Records whose change can move a project's figures: the project itself and what links to it.
+LEDGER_TYPES = frozenset({PLAN, "budget_line", "budget_request", "procurement", "contract", "disbursement"})
+# Area levels and the column each is read by.
+LEVELS = {"province": "province_code", "district": "district_code", "organisation": "org_code"}
+
+
+def member(node: ChainNode, sources: Mapping[str, str] | None = None) -> ledger.Member:
+    return ledger.Member(
+        node.entity_id, node.entity_type, node.payload, {x["system"]: x["external_id"] for x in node.xrefs},
+        node.deliveries, tuple(link.to_id for link in node.links), (sources or {}).get(node.entity_id),
+    )
+
+
+def roots_of(conn: Connection, entity_ids: Iterable[str]) -> list[str]:
+    """The plan projects these records are, or belong to (up to CHAIN_DEPTH links away)."""
+    frontier = unique(entity_ids)
+    roots: list[str] = []
+    seen = set(frontier)
+    types = _types(conn, frontier)
+    roots += [i for i in frontier if types.get(i) == PLAN]
+    frontier = [i for i in frontier if types.get(i) != PLAN]
+    for _ in range(CHAIN_DEPTH):
+        if not frontier:
+            break
+        found: list[str] = []
+        for chunk in chunks(frontier):
+            for to_id, to_type in conn.execute(
+                select(entity_links.c.to_id, entity_links.c.to_type).where(
+                    entity_links.c.from_id.in_(chunk), entity_links.c.removed_at.is_(None)
+                )
+            ):
+                if to_id in seen:
+                    continue
+                seen.add(to_id)
+                (roots if to_type == PLAN else found).append(to_id)
+        frontier = found
+    return unique(roots)
+
+
+def _types(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for chunk in chunks(list(ids)):
+        out.update(conn.execute(select(entities.c.entity_id, entities.c.entity_type).where(entities.c.entity_id.in_(chunk))).all())
+    return out
+
+
+def project(conn: Connection, root_ids: Sequence[str], areas: OrgLookup, now: datetime) -> int:
+    """Rewrite the ledger rows of these plan projects from their chains; returns the rows written."""
+    roots = unique(root_ids)
+    if not roots:
+        return 0
+    for chunk in chunks(roots):
+        conn.execute(delete(ledger_projects).where(ledger_projects.c.entity_id.in_(chunk)))
+    rows = []
+    for chunk in chunks(roots):
+        for root_id, found in chains(conn, chunk).items():
+            if found.root.entity_type == PLAN:
+                rows += _rows(found, areas, now)
+    if rows:
+        conn.execute(insert(ledger_projects), rows)
+    return len(rows)
+
+
+def _rows(found: Chain, areas: OrgLookup, now: datetime) -> list[dict[str, Any]]:
+    plan = member(found.root)
+    org_code = found.root.org_code or ""
+    area = areas(org_code) or {}
+    title = str(plan.payload.get("title") or "")
+    return [
+        {
+            "entity_id": found.root.entity_id, "fiscal_year": year.fiscal_year, "org_code": org_code,
+            "org_type": area.get("org_type"), "province_code": area.get("province_code"),
+            "district_code": area.get("district_code"), "title": title, "stage": year.stage,
+            **year.amounts, "flags": 0, "updated_at": now,
+        }  # fmt: skip
+        for year in ledger.project_years(plan, [member(m) for m in found.members])
+    ]
+
+
+def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> list[str]:
+    """Plan projects whose delivery to a system that makes it a stage (e-LAAS, e-budgeting) just succeeded."""
+    found: list[str] = []
+    stage_systems = (ledger.BUDGETED_BY_DELIVERY, ledger.REQUESTED_BY_DELIVERY)
+    for chunk in chunks(list(outbox_ids)):
+        found += conn.execute(
+            select(outbox.c.entity_id).where(
+                outbox.c.id.in_(chunk), outbox.c.entity_type == PLAN, outbox.c.destination.in_(stage_systems)
+            )
+        ).scalars().all()
+    return unique(found)
+
+
+def rebuild_page(conn: Connection, areas: OrgLookup, now: datetime, after: str | None, page_size: int) -> str | None:
+    """Project one page of plan projects (by id); returns the last id, None when there were none."""
+    query = select(entities.c.entity_id).where(entities.c.entity_type == PLAN).order_by(entities.c.entity_id).limit(page_size)
+    if after is not None:
+        query = query.where(entities.c.entity_id > after)
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        return None
+    project(conn, ids, areas, now)
+    return ids[-1]
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerProject:
+    entity_id: str
+    fiscal_year: int
+    org_code: str
+    title: str
+    stage: str
+    amounts: dict[str, Decimal]
+    updated_at: datetime
+
+
+def _project_view(row: Any) -> LedgerProject:
+    return LedgerProject(
+        row.entity_id, row.fiscal_year, row.org_code, row.title, row.stage,
+        {name: Decimal(getattr(row, name)).quantize(ledger.ZERO) for name in ledger.AMOUNTS}, row.updated_at,
+    )  # fmt: skip
+
+
+def organisation_projects(
+    conn: Connection, org_code: str, fiscal_year: int | None, limit: int, offset: int
+) -> list[LedgerProject]:
+    query = select(ledger_projects).where(ledger_projects.c.org_code == org_code)
+    if fiscal_year is not None:
+        query = query.where(ledger_projects.c.fiscal_year == fiscal_year)
+    query = query.order_by(ledger_projects.c.fiscal_year.desc(), ledger_projects.c.planned.desc(), ledger_projects.c.entity_id)
+    return [_project_view(row) for row in conn.execute(query.limit(limit).offset(offset))]
+
+
+@dataclass(frozen=True)
+class AreaTotal:
+    code: str | None
+    fiscal_year: int
+    projects: int
+    amounts: dict[str, Decimal]
+    stages: dict[str, int]
+
+
+def area_totals(
+    conn: Connection, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None
+) -> list[AreaTotal]:
+    """Totals by stage amount, and projects by stage, of the area `level`=`code` (None: the whole country),
+    one row per `group_by` area (a level name) and fiscal year."""
+    group = ledger_projects.c[LEVELS[group_by]]
+    columns = [group, ledger_projects.c.fiscal_year, func.count().label("projects")]
+    columns += [func.sum(ledger_projects.c[name]).label(name) for name in ledger.AMOUNTS]
+    columns += [func.sum(case((ledger_projects.c.stage == stage, 1), else_=0)).label(f"n_{stage}") for stage in ledger.STAGES]
+    query = select(*columns)
+    if code is not None:
+        query = query.where(ledger_projects.c[LEVELS[level]] == code)
+    if fiscal_year is not None:
+        query = query.where(ledger_projects.c.fiscal_year == fiscal_year)
+    if org_type is not None:
+        query = query.where(ledger_projects.c.org_type == org_type)
+    query = query.group_by(group, ledger_projects.c.fiscal_year).order_by(ledger_projects.c.fiscal_year.desc(), group)
+    return [
+        AreaTotal(
+            row[0], row[1], row[2],
+            {name: Decimal(row._mapping[name] or 0).quantize(ledger.ZERO) for name in ledger.AMOUNTS},
+            {stage: int(row._mapping[f"n_{stage}"] or 0) for stage in ledger.STAGES},
+        )  # fmt: skip
+        for row in conn.execute(query)
+    ]
+
+
+def first_versions(conn: Connection, entity_ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
+    """Per record, the system its first version came from and when the hub stored it."""
+    out: dict[str, tuple[str, datetime]] = {}
+    for chunk in chunks(list(entity_ids)):
+        for entity_id, source, at in conn.execute(
+            select(entity_versions.c.entity_id, entity_versions.c.source_system, entity_versions.c.created_at).where(
+                entity_versions.c.entity_id.in_(chunk), entity_versions.c.version == 1
+            )
+        ):
+            out[entity_id] = (source, at)
+    return out
+
+
+def as_of(conn: Connection, entity_ids: Sequence[str]) -> dict[str, datetime]:
+    """The latest time the hub stored a version from each system, over these records."""
+    out: dict[str, datetime] = {}
+    for chunk in chunks(list(entity_ids)):
+        for system, at in conn.execute(
+            select(entity_versions.c.source_system, type_coerce(func.max(entity_versions.c.created_at), UTCDateTime()))
+            .where(entity_versions.c.entity_id.in_(chunk))
+            .group_by(entity_versions.c.source_system)
+        ):
+            if at is not None and (system not in out or at > out[system]):
+                out[system] = at
+    return out
+

@@ -1,0 +1,81 @@
+"""The ledger repository: the area read model (core/ledger.py), kept in step with entities, links and
+deliveries inside their own transactions, rebuilt on demand, and read by area."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from core import ledger as _rules
+from core.store import ledger as _ledger
+from core.store.database import Database
+from core.store.links import Chain, chain
+from core.store.records import Acknowledged, EntityOutcome, IncomingEntity, utcnow
+
+
+class LedgerRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # Where an organisation is (province, district, type): the hub sets the master data's lookup.
+        self.areas: _ledger.OrgLookup = lambda code: None
+
+    # --- kept in step, inside the writer's transaction ----------------------------------------------
+    def on_ingested(
+        self, conn: Connection, system: str, incoming: Sequence[IncomingEntity], outcomes: Sequence[EntityOutcome], now: datetime
+    ) -> None:
+        changed = [o.entity_id for o in outcomes if o.changed and o.entity_type in _ledger.LEDGER_TYPES]
+        if changed:
+            _ledger.project(conn, _ledger.roots_of(conn, changed), self.areas, now)
+
+    def on_linked(self, conn: Connection, entity_ids: Sequence[str], now: datetime) -> None:
+        """An operator linked or unlinked records: their projects' figures move."""
+        _ledger.project(conn, _ledger.roots_of(conn, entity_ids), self.areas, now)
+
+    def on_completed(self, conn: Connection, results: Sequence[Any], now: datetime) -> None:
+        delivered = [r.outbox_id for r in results if isinstance(r, Acknowledged)]
+        if delivered:
+            _ledger.project(conn, _ledger.delivered_plan_projects(conn, delivered), self.areas, now)
+
+    def rebuild(self, *, page_size: int = 500) -> int:
+        """Project every plan project again, a page per transaction; returns the projects read."""
+        after: str | None = None
+        done = 0
+        while True:
+            last = self.db.write(lambda conn: _ledger.rebuild_page(conn, self.areas, utcnow(), after, page_size), retry=True)
+            if last is None:
+                return done
+            done += page_size
+            after = last
+
+    # --- reading ------------------------------------------------------------------------------------
+    def organisation_projects(
+        self, org_code: str, fiscal_year: int | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[_ledger.LedgerProject]:
+        return self.db.read(lambda conn: _ledger.organisation_projects(conn, org_code, fiscal_year, limit, offset))
+
+    def area_totals(
+        self, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None
+    ) -> list[_ledger.AreaTotal]:
+        return self.db.read(lambda conn: _ledger.area_totals(conn, level, code, fiscal_year, group_by, org_type))
+
+    def project_story(self, entity_id: str) -> tuple[Chain, list[_rules.YearRow], list[_rules.Step], dict[str, datetime]] | None:
+        """One plan project: its chain, its rows by year, its timeline and the time of the latest record from
+        each system (None when there is no such plan project)."""
+
+        def work(conn: Connection) -> Any:
+            found = chain(conn, entity_id)
+            if found is None or found.root.entity_type != _ledger.PLAN:
+                return None
+            ids = [entity_id, *(m.entity_id for m in found.members)]
+            first = _ledger.first_versions(conn, ids)
+            sources = {i: source for i, (source, _) in first.items()}
+            plan = _ledger.member(found.root, sources)
+            members = [_ledger.member(m, sources) for m in found.members]
+            created = first[entity_id][1] if entity_id in first else None
+            as_of = _ledger.as_of(conn, ids)
+            return found, _rules.project_years(plan, members), _rules.timeline(plan, members, created), as_of
+
+        return self.db.read(work)
