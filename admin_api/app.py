@@ -13,7 +13,7 @@ from aiohttp import web
 
 import admin_api.operations  # noqa: F401  (its decorators declare the admin operations in spec)
 import admin_api.public  # noqa: F401  (and the public ones)
-from admin_api import health, ingest, openapi, spec
+from admin_api import health, ingest, openapi, pages, spec
 from admin_api.access import check_every_route_declared
 from admin_api.auth import address_rate_limit_middleware, admin_auth_middleware
 from admin_api.keys import ADDRESS_LIMITER, HUB, RATE_LIMITER
@@ -53,6 +53,7 @@ def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
     ingest.setup(app.router)
     spec.setup(app.router)
     openapi.setup(app)
+    pages.setup(app.router)
     check_every_route_declared(app)
     return app
 
