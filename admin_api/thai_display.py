@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from canonical_model import Rejection, fiscal_year_of, format_money, format_thai_date
-
-# Thailand keeps one offset all year (no daylight saving), so no time-zone database is needed.
-THAI_TIME = timezone(timedelta(hours=7), "ICT")
+from canonical_model.thai_dates import THAI_TIME, day_in_thailand
 
 # A project's stage reached (core/ledger.py STAGES), as a citizen reads it.
 STAGE_TH = {
@@ -64,7 +62,7 @@ BANGKOK = "กรุงเทพมหานคร"
 
 def current_fiscal_year(now: datetime | None = None) -> int:
     """The Thai fiscal year (BE, October to September) of this moment in Thailand."""
-    return fiscal_year_of((now or datetime.now(UTC)).astimezone(THAI_TIME).date())
+    return fiscal_year_of(day_in_thailand(now or datetime.now(UTC)))
 
 
 def baht(amount: Decimal | None) -> str:
@@ -86,7 +84,7 @@ def thai_date(day: date | None) -> str:
 
 def thai_time(moment: datetime) -> str:
     """'1 ธันวาคม 2569 เวลา 17:25 น.' in Thai time."""
-    local = moment.astimezone(THAI_TIME) if moment.tzinfo else moment.replace(tzinfo=UTC).astimezone(THAI_TIME)
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(THAI_TIME)
     return f"{thai_date(local.date())} เวลา {local:%H:%M} น."
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -189,6 +189,17 @@ def parse_thai_date(value: Any) -> date | None:
     raise Rejection(
         "date.unknown_format", f"got {type(value).__name__}, not a date or text; {_EXPECTED}", value
     )
+
+
+# Thailand keeps one offset all year (no daylight saving), so no time-zone database is needed.
+THAI_TIME = timezone(timedelta(hours=7), "ICT")
+
+
+def day_in_thailand(moment: datetime) -> date:
+    """The calendar day in Thailand of a moment (a naive one is taken as UTC, as the hub stores times):
+    a record stored at 00:30 Thai time belongs to that day, not to the UTC day before."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(THAI_TIME).date()
 
 
 def format_thai_date(day: date, style: DateStyle = "abbr_2digit") -> str:

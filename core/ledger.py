@@ -19,6 +19,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from canonical_model.thai_dates import day_in_thailand
+
 STAGES = ("planned", "budgeted", "requested", "procured", "contracted", "disbursing", "completed")
 AMOUNTS = ("planned", "budgeted", "requested", "approved", "procured", "contracted", "disbursed")
 ZERO = Decimal("0.00")
@@ -150,7 +152,7 @@ def project_years(plan: Member, members: Iterable[Member]) -> list[YearRow]:
 
 def _on(value: Any) -> date | None:
     if isinstance(value, datetime):
-        return value.date()
+        return day_in_thailand(value)
     if isinstance(value, date):
         return value
     if isinstance(value, str) and len(value) >= 10:
@@ -178,7 +180,7 @@ def timeline(plan: Member, members: Iterable[Member], plan_created: datetime | N
     for system, stage in ((BUDGETED_BY_DELIVERY, "budgeted"), (REQUESTED_BY_DELIVERY, "requested")):
         if (at := _delivered(plan, system)) is not None:
             amount = sum(planned.values(), ZERO) if stage == "budgeted" else planned.get(first or 0, ZERO)
-            steps.append(Step(stage, at.date(), amount, system, _id_at(plan, system), "plan_project", first))
+            steps.append(Step(stage, day_in_thailand(at), amount, system, _id_at(plan, system), "plan_project", first))
     for m in members:
         p, system = m.payload, _source(m)
         if m.entity_type == "budget_line":

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from admin_api.access import ROLE_RANK, access_of
+from admin_api.access import ROLE_RANK, Access, access_of
+from admin_api.spec import OPERATIONS
 from tests.e2e.conftest import RunningHub
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +21,12 @@ PUBLIC = {
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/docs"),
     ("POST", "/api/v1/inbound/{system}"),  # producer keys, checked by the handler
-}
+    # the citizens' pages (admin_api/pages.py)
+    ("GET", "/"),
+    ("GET", "/p/{province}"),
+    ("GET", "/o/{org_code}"),
+    ("GET", "/project/{project_id}"),
+} | {(op.method, op.path) for op in OPERATIONS if op.role is Access.PUBLIC}  # the public API
 WEAKER = {"operator": "viewer", "admin": "operator"}
 
 
