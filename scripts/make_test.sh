@@ -43,6 +43,11 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     say "  To run them: sudo apt-get install prometheus (Debian/Ubuntu)."
 fi
 
+if [[ ! -x "${PRASAN_CHROMIUM:-/usr/bin/chromium}" ]]; then
+    say "chromium not found: the citizens' pages browser tests will be skipped."
+    say "  To run them: sudo apt-get install chromium fonts-thai-tlwg (Debian/Ubuntu)."
+fi
+
 stop_ours() { if [[ $started_here == 1 ]]; then bash scripts/ci_postgres.sh stop; fi; }
 trap stop_ours EXIT  # also when the run is interrupted
 

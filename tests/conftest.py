@@ -57,6 +57,7 @@ SKIP_GROUPS = (
     # (group, label of its reason, test of a skipped report's keywords and reason)
     ("PostgreSQL", "no server: ", lambda keywords, reason: "postgres" in keywords or POSTGRES_URL_ENV in reason),
     ("Prometheus", "", lambda keywords, reason: "promtool" in reason or "prometheus" in reason.lower()),
+    ("browser", "", lambda keywords, reason: "browser" in keywords),
 )
 
 

@@ -168,7 +168,7 @@ async def _demo(port: int) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     (settings.var_dir / "demo.json").write_text(json.dumps(demo, indent=2, ensure_ascii=False), encoding="utf-8")
     lines = [*notes, *([""] if notes else [])]
-    lines += [f"Prasan hub: {hub_url}   (health: {hub_url}/readyz)"]
+    lines += [f"Prasan hub: {hub_url}   (health: {hub_url}/readyz; the page for citizens: {hub_url}/)"]
     lines += [f"  simulator {name}: {url}" for name, url in urls.items()]
     lines += [f"  API key for {name}: {key}" for name, key in clients.items()]
     lines += [f"  admin token: {admin_token}   (API docs: {hub_url}/api/v1/docs)"]

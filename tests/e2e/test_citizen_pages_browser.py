@@ -106,7 +106,7 @@ async def check_page(page: Any) -> None:
 
 
 async def test_a_citizen_walks_from_nakhon_nayok_to_the_project_in_chromium(
-    running_hub: RunningHub, browser_path: Path, request: pytest.FixtureRequest
+    browser_path: Path, running_hub: RunningHub, request: pytest.FixtureRequest
 ) -> None:
     from playwright.async_api import async_playwright
 

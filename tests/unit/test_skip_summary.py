@@ -21,11 +21,13 @@ def test_skips_are_summarised_by_group_with_their_reasons() -> None:
         _skipped("promtool not installed (apt-get install prometheus)"),
         _skipped("prometheus not installed (apt-get install prometheus)"),
         _skipped("shared data not present"),
+        _skipped("no browser: /usr/bin/chromium not found (apt-get install chromium)", "browser"),
     ]
     assert summarise_skips(reports) == [
         f"4 PostgreSQL tests (no server: {no_pg})",
         "2 Prometheus tests (promtool not installed (apt-get install prometheus); "
         "prometheus not installed (apt-get install prometheus))",
+        "1 browser test (no browser: /usr/bin/chromium not found (apt-get install chromium))",
         "1 other test (shared data not present)",
     ]
 
