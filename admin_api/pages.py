@@ -184,12 +184,13 @@ async def province_page(request: web.Request, hub: Hub, query: PageQuery) -> str
     for org in hub.reference.organizations.values():
         if org["province_code"] == province["code"] and (query.q is None or matches(query.q, org["name_th"], th.organisation_name(org))):
             districts.setdefault(org.get("district_code"), []).append(org)
+    # Districts in DOPA's order (the province's capital district first), those the registry names but
+    # DOPA lacks last.
     grouped = [
         (th.district_name(hub.reference.districts.get(code) if code else None),
          sorted(orgs, key=lambda o: (ORG_TYPE_ORDER.get(o["org_type"], 99), th.thai_sort_key(o["name_th"]))))
-        for code, orgs in districts.items()
+        for code, orgs in sorted(districts.items(), key=lambda item: item[0] or "~")
     ]  # fmt: skip
-    grouped.sort(key=lambda item: (item[0] == th.district_name(None), th.thai_sort_key(item[0])))
     return render("province.html", province=province, q=query.q, districts=grouped, found=sum(len(o) for _, o in grouped))
 
 

@@ -11,7 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from prasan.cli.pilot import ORG, TITLE
+from admin_api import pages
+from prasan.cli.pilot import ORG, PROJECT_CODE, TITLE, p02_row
 from tests.e2e.conftest import RunningHub
 from tests.e2e.pilot_loader import load_pilot
 
@@ -102,7 +103,8 @@ async def test_a_citizen_walks_from_the_province_to_the_timeline_in_plain_html(r
     province = Outline(html)
     assert status == 200 and province.headings[0] == (1, "จังหวัดนครนายก Nakhon Nayok")
     assert_accessible_outline(province)
-    assert (2, "อำเภอเมืองนครนายก") in province.headings and province.links["อบต.บ้านใหญ่"] == f"/o/{ORG}"
+    # Districts in DOPA's order: the capital district first.
+    assert province.headings[1] == (2, "อำเภอเมืองนครนายก") and province.links["อบต.บ้านใหญ่"] == f"/o/{ORG}"
     status, html, _ = await fetch(hub, "/p/26?q=บ้าน ใหญ่")
     assert [h for h in Outline(html).links.values() if h.startswith("/o/")] == [f"/o/{ORG}"]
 
@@ -168,3 +170,25 @@ async def test_hostile_addresses_and_queries_get_a_thai_page_not_a_failure(runni
     assert status == 200 and "ไม่พบจังหวัดที่ตรงกับคำค้น" in Outline(html).words
     status, html, _ = await fetch(running_hub, "/?q=%3Cscript%3Ealert(1)%3C/script%3E")
     assert status == 200 and "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+async def test_an_organisation_with_more_projects_than_a_page_holds_is_paged(
+    running_hub: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    water = "ปรับปรุงระบบประปาหมู่บ้าน หมู่ที่ 2"
+    second = p02_row().decode("utf-8").splitlines()[1].replace(PROJECT_CODE, "70-03-002").replace(TITLE, water)
+    second = second.replace('"๒,๔๕๐,๐๐๐"', '"๓๕๐,๐๐๐"')
+    csv = (p02_row().decode("utf-8") + second + "\n").encode("utf-8")
+    status, answer = await running_hub.post(csv, "text/csv; charset=utf-8")
+    assert status == 202 and len(answer["entities"]) == 2, answer
+    monkeypatch.setattr(pages, "PAGE_SIZE", 1)
+
+    _, html, _ = await fetch(running_hub, f"/o/{ORG}?fy=2570")
+    first = Outline(html)
+    assert TITLE in first.links and water not in first.links  # the larger plan first
+    assert first.links["หน้าถัดไป ›"] == f"/o/{ORG}?fy=2570&page=2" and "‹ หน้าก่อน" not in first.links
+    assert "รวม 2 โครงการ" in first.words and "ตามแผน 2,800,000 บาท" in first.words
+    _, html, _ = await fetch(running_hub, f"/o/{ORG}?fy=2570&page=2")
+    following = Outline(html)
+    assert water in following.links and TITLE not in following.links and "ตามแผน 350,000 บาท" in following.words
+    assert following.links["‹ หน้าก่อน"] == f"/o/{ORG}?fy=2570&page=1" and "หน้าถัดไป ›" not in following.links

@@ -128,6 +128,7 @@ async def test_a_citizen_walks_from_nakhon_nayok_to_the_project_in_chromium(
             assert watch.requests == [f"{hub.url}/"] and 0 < on_the_wire < FIRST_PAGE_LIMIT
             await check_page(page)
             assert await page.locator("h1").inner_text() == "โครงการของท้องถิ่นในจังหวัดของคุณ"
+            await page.screenshot(path=shots / "home.png")
 
             await follow(page, page.get_by_role("link", name="นครนายก", exact=True))
             assert page.url == f"{hub.url}/p/26"
@@ -135,6 +136,7 @@ async def test_a_citizen_walks_from_nakhon_nayok_to_the_project_in_chromium(
             assert words(await page.locator("h1").inner_text()) == "จังหวัดนครนายก Nakhon Nayok"
             district = page.locator("h2", has_text="อำเภอเมืองนครนายก")
             assert await district.count() == 1
+            await page.screenshot(path=shots / "province.png")
 
             await follow(page, page.get_by_role("link", name="อบต.บ้านใหญ่", exact=True))
             assert page.url == f"{hub.url}/o/{ORG}"
