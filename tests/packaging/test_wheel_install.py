@@ -215,6 +215,8 @@ def test_the_demo_runs_from_an_empty_folder_with_an_operator_routes_file(
         demo = json.loads(demo_json.read_text(encoding="utf-8"))
         hub, token = demo["hub_url"], demo["admin_token"]
         assert _get(f"{hub}/healthz")[0] == 200
+        status, page = _get(f"{hub}/p/26")  # the citizens' pages, from the templates the wheel installed
+        assert status == 200 and "<h1>จังหวัดนครนายก" in page.decode("utf-8")
         deadline = time.monotonic() + 20
         while (ready := _get(f"{hub}/readyz"))[0] != 200:
             assert time.monotonic() < deadline, f"/readyz stayed {ready}"
