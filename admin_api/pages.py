@@ -17,6 +17,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
@@ -77,7 +78,7 @@ class PageQuery(BaseModel):
         return to_arabic_digits(value) if isinstance(value, str) else value
 
     def cache_key(self) -> str:
-        return f"q={self.q or ''}&fy={self.fy or ''}&page={self.page}"
+        return urlencode({"q": self.q or "", "fy": self.fy or "", "page": self.page})
 
 
 class PageError(Exception):
