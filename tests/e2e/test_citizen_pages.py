@@ -96,6 +96,11 @@ async def test_a_citizen_walks_from_the_province_to_the_timeline_in_plain_html(r
     assert len(html.encode("utf-8")) < 100_000
     status, _, _ = await fetch(hub, "/", **{"If-None-Match": headers["ETag"]})
     assert status == 304
+    # Sent compressed to whoever accepts it (the client here does, and unpacks it), plain to others.
+    assert headers["Content-Encoding"] == "gzip" and headers["Vary"] == "Accept-Encoding"
+    status, plain, plain_headers = await fetch(hub, "/", **{"Accept-Encoding": "identity"})
+    assert status == 200 and plain == html and "Content-Encoding" not in plain_headers
+    assert plain_headers["ETag"] != headers["ETag"] and int(plain_headers["Content-Length"]) > 3 * int(headers["Content-Length"])
     status, html, _ = await fetch(hub, "/?q=นายก")
     assert [h for h in Outline(html).links.values() if h.startswith("/p/")] == ["/p/26"]
 
