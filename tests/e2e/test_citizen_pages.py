@@ -197,3 +197,14 @@ async def test_an_organisation_with_more_projects_than_a_page_holds_is_paged(
     following = Outline(html)
     assert water in following.links and TITLE not in following.links and "ตามแผน 350,000 บาท" in following.words
     assert following.links["‹ หน้าก่อน"] == f"/o/{ORG}?fy=2570&page=1" and "หน้าถัดไป ›" not in following.links
+
+
+@pytest.mark.hub_settings(security={"address_rate_limit_per_s": 0.01, "address_rate_limit_burst": 2})
+async def test_pages_the_hub_must_compute_spend_the_address_limit_and_cached_ones_do_not(running_hub: RunningHub) -> None:
+    assert (await fetch(running_hub, "/"))[0] == 200
+    for _ in range(3):
+        assert (await fetch(running_hub, "/"))[0] == 200  # from the hub's cache: nothing spent
+    assert (await fetch(running_hub, "/p/26"))[0] == 200
+    status, html, headers = await fetch(running_hub, "/p/10")
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    assert "มีการเรียกดูถี่เกินไป" in Outline(html).words
