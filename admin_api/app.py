@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 import admin_api.operations  # noqa: F401  (its decorators declare the admin operations in spec)
+import admin_api.areas  # noqa: F401  (the central agencies' ones)
 import admin_api.public  # noqa: F401  (and the public ones)
 from admin_api import health, ingest, openapi, spec
 from admin_api.access import check_every_route_declared

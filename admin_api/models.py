@@ -371,7 +371,7 @@ class AuditOut(BaseModel):
 
 # --- tokens and clients ----------------------------------------------------------------------------
 
-Role = Literal["viewer", "operator", "admin"]
+Role = Literal["analyst", "viewer", "operator", "admin"]
 
 
 class TokenIn(Strict):

@@ -207,7 +207,7 @@ async def docs_page(request: web.Request) -> web.Response:
 .m{{font-weight:bold;color:#064}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}</style>
 <h1>{html.escape(document['info']['title'])}</h1><p>{html.escape(document['info']['description'])}</p>
 <p>Every admin operation needs <code>Authorization: Bearer &lt;admin token&gt;</code>
-(<code>prasan tokens add NAME --role viewer|operator|admin</code>). The machine-readable document is
+(<code>prasan tokens add NAME --role analyst|viewer|operator|admin</code>). The machine-readable document is
 <a href="{OPENAPI_PATH}">{OPENAPI_PATH}</a>.</p>{sections}<h2>Schemas</h2>{schemas}</html>"""
     return web.Response(text=page, content_type="text/html")
 

@@ -27,6 +27,7 @@ from core.scheduler import PullRunner, build_scheduler, planned_pulls
 from core.reference_data import load_reference_data
 from core.router import Router
 from core.settings import HubSettings
+from core.reconciliation import ReconciliationRules
 from core.record_identity import IdentityRules
 from core.store import Store
 
@@ -91,6 +92,7 @@ class Hub:
         store = Store(settings.resolved_database_url)
         store.inbox.identity = identity
         store.ledger.areas = systems.reference.organizations.get
+        store.ledger.rules = ReconciliationRules.from_file(settings.reconciliation_file)
         observer = (observer_factory or HubMetrics)()
         hub = cls(settings, registry, systems, router, store, observer)
         if isinstance(observer, HubMetrics):

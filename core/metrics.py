@@ -218,9 +218,10 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         families = self._families()
-        up, backlog, oldest, dead, last_pull, interval, duration, unlinked = families
+        up, backlog, oldest, dead, last_pull, interval, duration, unlinked, flagged = families
         try:
             snap = self.hub.store.gauge_snapshot()
+            flags = self.hub.store.ledger.flag_counts()
         except Exception as exc:  # an unreachable database must not fail the whole scrape
             log.warning("metrics_database_unreachable", error=type(exc).__name__)
             up.add_metric([], 0)
@@ -240,6 +241,8 @@ class DatabaseCollector(Collector):
                 last_pull.add_metric([system, entity_type], at.timestamp())
             for (system, entity_type), count in sorted(snap.unlinked.items()):
                 unlinked.add_metric([system, entity_type], count)
+            for rule, count in sorted(flags.items()):
+                flagged.add_metric([rule], count)
         # Only a process that runs the pulls says how often they should happen: the "never pulled"
         # alert keys on this series, and a process without a scheduler must not make it fire.
         if self.hub.scheduler_running:
@@ -284,6 +287,11 @@ class DatabaseCollector(Collector):
                 "Records no link rule could link to what they belong to (core/linking.py), by the system "
                 "they came from and entity type.",
                 labels=["system", "entity_type"],
+            ),
+            GaugeMetricFamily(
+                "prasan_reconciliation_flags",
+                "Records whose amounts disagree across systems, by reconciliation rule (config/reconciliation.yaml).",
+                labels=["rule"],
             ),
         ]
 

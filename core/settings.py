@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from core.paths import SHIPPED_IDENTITY_FILE, SHIPPED_ROUTES_FILE, default_var_dir
+from core.paths import SHIPPED_CONFIG_DIR, default_var_dir
 
 
 class DeliverySettings(BaseModel):
@@ -219,8 +219,8 @@ class HubSettings(BaseSettings):
 
     config_dir: Path | None = Field(
         None,
-        description="the operator's configuration folder (PRASAN_CONFIG_DIR): hub.yaml, routes.yaml and "
-        "identity.yaml; unset: the shipped default routes and identity rules and no hub.yaml. Reference data (code lists, crosswalks, master data) is "
+        description="the operator's configuration folder (PRASAN_CONFIG_DIR): hub.yaml, routes.yaml, "
+        "identity.yaml and reconciliation.yaml; unset: the shipped defaults and no hub.yaml. Reference data (code lists, crosswalks, master data) is "
         "always the copy shipped with the hub",
     )
     var_dir: Path = Field(
@@ -295,17 +295,24 @@ class HubSettings(BaseSettings):
     @property
     def routes_file(self) -> Path:
         """`routes.yaml` of the operator's configuration folder if it has one, else the shipped default."""
-        if self.config_dir is not None and (self.config_dir / "routes.yaml").is_file():
-            return self.config_dir / "routes.yaml"
-        return SHIPPED_ROUTES_FILE
+        return self._operator_or_shipped("routes.yaml")
+
+    @property
+    def reconciliation_file(self) -> Path:
+        """`reconciliation.yaml` (the rules that flag amounts disagreeing across systems) of the operator's
+        configuration folder if it has one, else the shipped default."""
+        return self._operator_or_shipped("reconciliation.yaml")
+
+    def _operator_or_shipped(self, name: str) -> Path:
+        if self.config_dir is not None and (self.config_dir / name).is_file():
+            return self.config_dir / name
+        return SHIPPED_CONFIG_DIR / name
 
     @property
     def identity_file(self) -> Path:
         """`identity.yaml` (which records of different systems are one, and whose fields win) of the operator's
         configuration folder if it has one, else the shipped default."""
-        if self.config_dir is not None and (self.config_dir / "identity.yaml").is_file():
-            return self.config_dir / "identity.yaml"
-        return SHIPPED_IDENTITY_FILE
+        return self._operator_or_shipped("identity.yaml")
 
 
 class _HubYamlSource(PydanticBaseSettingsSource):

@@ -391,6 +391,8 @@ ledger_projects = Table(
     Column("province_code", String(4), nullable=True),
     Column("district_code", String(8), nullable=True),
     Column("title", Text(), nullable=False),
+    # The local แผนงาน the project cites (local classification, functional): the figures by classification.
+    Column("programme", String(200), nullable=True),
     Column("stage", String(16), nullable=False),
     *(Column(name, Numeric(20, 2), nullable=False) for name in LEDGER_AMOUNTS),
     Column("flags", Integer(), nullable=False, server_default=text("0")),
@@ -399,4 +401,12 @@ ledger_projects = Table(
     Index("ix_ledger_projects_province_year", "province_code", "fiscal_year"),
     Index("ix_ledger_projects_district_year", "district_code", "fiscal_year"),
     Index("ix_ledger_projects_org_year", "org_code", "fiscal_year"),
+    # Reconciliation lists and counts read only the flagged rows.
+    Index(
+        "ix_ledger_projects_flagged",
+        "flags",
+        "fiscal_year",
+        sqlite_where=text("flags != 0"),
+        postgresql_where=text("flags != 0"),
+    ),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,19 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     store.upgrade()
     print(f"database at revision {store.current_revision()}")
     store.dispose()
+    return 0
+
+
+def cmd_projections_rebuild(args: argparse.Namespace) -> int:
+    from core.hub import Hub
+
+    # Built as the hub is, so that the organisations' areas and the reconciliation rules are the ones in force.
+    hub = Hub.build(_settings())
+    hub.store.upgrade()
+    started = time.monotonic()
+    projects = hub.store.ledger.rebuild(page_size=args.page_size)
+    print(f"area ledger rebuilt: {projects} plan projects read in {time.monotonic() - started:.1f} s")
+    hub.store.dispose()
     return 0
 
 
@@ -189,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply migrations up to the newest")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    projections = commands.add_parser("projections", help="read models kept beside the entities")
+    projection_commands = projections.add_subparsers(dest="projections_command", required=True)
+    rebuild = projection_commands.add_parser(
+        "rebuild", help="project every plan project into the area ledger again (after a change of rules or an upgrade)"
+    )
+    rebuild.add_argument("--page-size", type=int, default=500, help="plan projects per transaction")
+    rebuild.set_defaults(func=cmd_projections_rebuild)
 
     clients = commands.add_parser("clients", help="API clients of producer systems")
     client_commands = clients.add_subparsers(dest="clients_command", required=True)

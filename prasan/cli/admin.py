@@ -175,7 +175,7 @@ def add_admin_commands(commands: Any) -> None:
     tokens = commands.add_parser("tokens", help="admin API tokens").add_subparsers(dest="tokens_command", required=True)
     add = tokens.add_parser("add", help="create a token; prints it as the last line")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    add.add_argument("--role", required=True, choices=["analyst", "viewer", "operator", "admin"])
     add.set_defaults(func=_with_store(_tokens_add))
     tokens.add_parser("list", help="list tokens").set_defaults(func=_with_store(_tokens_list))
     revoke = tokens.add_parser("revoke", help="revoke a token")

@@ -22,7 +22,7 @@ ALLOWED_FIELDS = {
     "province_code", "district_code", "organisation", "fiscal_year", "projects", "limit", "offset", "id", "title",
     "stage", "amounts", "planned", "budgeted", "requested", "approved", "procured", "contracted", "disbursed",
     "years", "timeline", "on", "amount", "system", "record_id", "as_of", "eplan", "elaas", "ebudget", "egp", "gfmis",
-    "sola",
+    "sola", "flags", "rule", "description",
 }  # fmt: skip
 PUBLIC_PATHS = {op.path for op in OPERATIONS if op.tag == "public"}
 
