@@ -70,6 +70,7 @@ became or not at all."""
             if additions:
                 _classification.add_missing(conn, additions, f"system:{message.system}", at)
             _identity.store_keys(conn, self.identity, resolved, outcome.entities)
+            _ingest.refresh_statistics(conn, 0, sum(len(e.destinations) for e in outcome.entities))
             for hook in self.after_ingest:
                 hook(conn, message.system, resolved, outcome.entities, at)
             return outcome
