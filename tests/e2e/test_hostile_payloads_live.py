@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.hostile_payloads import run_scenario
+from benchmarks.hostile_payloads import TARGET_P99_MS, TARGET_RSS_MB, percentile, run_scenario
 from core.settings import IngestSettings
 from tests.e2e.conftest import RunningHub
 
 pytestmark = pytest.mark.e2e
 
-# Generous on purpose (the brief forbids timed assertions; speed is the benchmark's business): a loop
-# blocked by parsing answered /healthz in up to 7.3 s; a bound of 2 s still proves it is not blocked.
-HEALTHZ_BOUND_MS = 2_000
+# The bounds, asserted as it asks: /healthz p99 from every poll of the whole run (one every
+# 20 ms, from a process of its own), and the peak RSS of the hub's process and its children (VmHWM).
 
 
 async def test_hostile_payloads_do_not_stall_the_hub(database_url: str, tmp_path: Path) -> None:
@@ -48,7 +47,9 @@ async def test_hostile_payloads_do_not_stall_the_hub(database_url: str, tmp_path
 
     assert outcome.poll_failures == []
     assert len(outcome.latencies_ms) > 50  # polled all along, not just once
-    assert max(outcome.latencies_ms) < HEALTHZ_BOUND_MS, max(outcome.latencies_ms)
+    p99 = percentile(outcome.latencies_ms, 0.99)
+    assert p99 < TARGET_P99_MS, (p99, sorted(outcome.latencies_ms)[-10:])
+    assert outcome.peak_rss_bytes / 2**20 < TARGET_RSS_MB, outcome.rss_after_mb
     # The figures themselves are the benchmark's (python -m benchmarks.hostile_payloads writes them to
     # benchmarks/results/); a test run leaves the repository as it found it.
 
