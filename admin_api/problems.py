@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from core.errors import scrub_secrets
+from core.jsontext import dumps_in_pieces
 
 log = structlog.get_logger("prasan.http")
 PROBLEM_TYPE = "application/problem+json"
@@ -17,7 +18,7 @@ PROBLEM_TYPE = "application/problem+json"
 
 def json_answer(data: Any, status: int = 200) -> web.Response:
     return web.Response(
-        status=status, text=json.dumps(data, ensure_ascii=False, default=str), content_type="application/json"
+        status=status, text=dumps_in_pieces(data, ensure_ascii=False, default=str), content_type="application/json"
     )
 
 

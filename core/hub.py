@@ -140,6 +140,9 @@ class Hub:
         self.ingestor.start()
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.admin.refresh_forever(self._stop), name="admin-refresh"))
+        self._tasks.append(
+            asyncio.create_task(self.ingestor.complete_unfinished_forever(self.systems, self._stop), name="ingest-resume")
+        )
         if workers:
             # One set of workers per destination: a slow or failing system delays only itself. A system
             # without valid settings gets none, so its deliveries wait unsent (held) until it is configured.

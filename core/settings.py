@@ -193,6 +193,19 @@ class IngestSettings(BaseModel):
     parse_wait_s: float = Field(
         10.0, gt=0, le=300, description="longest a payload waits for a parse slot before it is answered 503 with Retry-After"
     )
+    store_chunk_records: int = Field(
+        1_000,
+        ge=1,
+        description="records of a pushed payload stored per transaction: a larger payload is stored in chunks of "
+        "this many, each its own transaction, so that neither its memory nor its hold on the database grows with "
+        "its size (docs/decisions/0013-chunked-ingest.md)",
+    )
+    resume_after_s: float = Field(
+        120.0,
+        gt=0,
+        description="a payload whose chunks stopped being stored this long ago (its process died) is completed by "
+        "any hub process: its remaining chunks are stored from the kept payload, none twice",
+    )
 
     @model_validator(mode="after")
     def _per_client_fits(self) -> IngestSettings:

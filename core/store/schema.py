@@ -85,7 +85,13 @@ inbox_messages = Table(
     Column("accepted_count", Integer(), nullable=False, server_default=text("0")),
     Column("rejected_count", Integer(), nullable=False, server_default=text("0")),
     Column("outcome", String(16), nullable=False),
+    # A payload stored in chunks (core/store/inbox/chunks.py): outcome 'storing' until its last chunk; the
+    # records per chunk, the chunks stored so far, and when the last one was.
+    Column("chunk_records", Integer(), nullable=True),
+    Column("stored_chunks", Integer(), nullable=True),
+    Column("progress_at", UTCDateTime(), nullable=True),
     Index("ix_inbox_messages_system_received_at", "system", "received_at"),
+    Index("ix_inbox_messages_outcome_progress_at", "outcome", "progress_at"),
     # NULL keys never collide on either engine, so requests without a key are unaffected.
     UniqueConstraint("client_name", "idempotency_key", name="uq_inbox_messages_client_idempotency"),
 )
@@ -107,6 +113,16 @@ inbox_rejections = Table(
     Column("rule", String(128), nullable=False),
     Column("reason", Text(), nullable=False),
     Column("native_record", Text(), nullable=True),
+)
+
+# What each stored chunk of a message became (its rows' entity outcomes), until the message is complete:
+# the answer of a message completed after a crash includes the chunks stored before it.
+inbox_chunks = Table(
+    "inbox_chunks",
+    metadata,
+    Column("message_id", String(32), ForeignKey("inbox_messages.message_id", ondelete="CASCADE"), primary_key=True),
+    Column("chunk", Integer(), primary_key=True),
+    Column("answer_json", Text(), nullable=False),
 )
 
 entities = Table(
