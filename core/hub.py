@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ from core.reference_data import load_reference_data
 from core.router import Router
 from core.settings import HubSettings
 from core.store import Store
+from core.store.availability import describe as describe_database_error
 
 log = structlog.get_logger("prasan.hub")
 
@@ -163,7 +165,7 @@ class Hub:
         try:
             current = await asyncio.to_thread(self.store.current_revision)
         except Exception as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
+            checks["database"] = f"unreachable: {describe_database_error(exc)}"
             checks["migrations"] = "unknown"
         else:
             checks["database"] = "ok"
@@ -180,6 +182,13 @@ class Hub:
             destinations = [name for name in self.systems.names() if self.systems.get(name).writes]
             checks["workers"] = "ok" if self.workers or not destinations else "none"
         ready = all(value == "ok" for value in checks.values())
+        outage = self.store.status.outage
+        if outage is not None:
+            # Delivery, pulls and leadership wait for it; say since when, so an operator sees how long.
+            checks["database_outage"] = {
+                "since": datetime.fromtimestamp(outage.since, UTC).isoformat(), "failures": outage.failures,
+                "last_error": outage.reason, "paused": ["delivery", "scheduling"],
+            }
         if self.leadership is not None:
             checks["scheduler_leader"] = self.leadership.holder or "unknown (database unreachable)"
 

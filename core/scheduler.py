@@ -27,6 +27,7 @@ from core.ingest import Ingestor
 from core.observer import HubObserver
 from core.plugin_manager import Systems
 from core.settings import PullSchedule
+from core.store.availability import database_unavailable
 from core.store.repos.config import ConfigRepository
 from core.store.records import CursorUpdate, InboundMessage
 
@@ -53,9 +54,12 @@ class PullRunner:
         with structlog.contextvars.bound_contextvars(system=system, entity_type=entity_type, run_id=run_id):
             try:
                 total = await self._pull(system, entity_type)
-            except Exception:
+            except Exception as exc:
                 self.observer.pull_failed(system, entity_type, time.perf_counter() - started)
-                log.exception("pull_failed")
+                if database_unavailable(exc):  # the outage itself is logged once by the store
+                    log.warning("pull_failed", reason="database unavailable")
+                else:
+                    log.exception("pull_failed")
                 raise
             # Kept in the database so that "last successful sync" survives restarts and is the same in
             # every hub process, even when the pull found nothing new and the cursor did not move.
