@@ -29,7 +29,9 @@ from core.reference_data import load_reference_data
 from core.router import Router
 from core.settings import HubSettings
 from core.store import Store
+from core.store.availability import database_unavailable
 from core.store.availability import describe as describe_database_error
+from core.store.retention import PurgeResult, purge
 
 log = structlog.get_logger("prasan.hub")
 
@@ -231,9 +233,29 @@ class Hub:
         released = self.store.outbox.release_held_destination(name)
         log.info("system_reconfigured", system=name, deliveries_released=released)
 
+    def purge_expired(self) -> PurgeResult:
+        """Retention by the rule of core/store/retention.py, with the configured ages. Blocking."""
+        keep = self.settings.retention
+        result = purge(
+            self.store, datetime.now(UTC), outbox_delivered_days=keep.outbox_delivered_days,
+            inbox_payload_days=keep.inbox_payload_days, batch=keep.batch_size,
+        )
+        self.observer.purged("outbox_rows", result.outbox_rows)
+        self.observer.purged("inbox_payloads", result.inbox_payloads)
+        log.info("retention_purged", outbox_rows=result.outbox_rows, inbox_payloads=result.inbox_payloads)
+        return result
+
+    async def _purge_expired_job(self) -> None:
+        try:
+            await asyncio.to_thread(self.purge_expired)
+        except Exception as exc:  # the next run tries again; an outage is logged once by the store
+            if not database_unavailable(exc):
+                log.exception("retention_failed")
+
     def _start_scheduler(self) -> None:
         self.scheduler = build_scheduler(
-            self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health
+            self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health,
+            retention=(self._purge_expired_job, self.settings.retention.interval_s),
         )
         self.scheduler.start()
 

@@ -39,6 +39,7 @@ from core.scheduler import planned_pulls
 from core.settings import HubSettings
 from core.store import Store
 from core.store.records import ClaimedDelivery, IngestOutcome
+from core.store.schema import OPEN_STATES
 
 
 class MetricsSource(Protocol):
@@ -67,9 +68,6 @@ WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600)
 PULL_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-# Outbox states that still have to reach their destination.
-_OPEN_STATES = ("pending", "in_flight", "held")
 
 
 def _version() -> str:
@@ -141,6 +139,15 @@ class HubMetrics(HubObserver):
             buckets=HTTP_BUCKETS,
             registry=r,
         )
+        self.retention_purged = Counter(
+            "prasan_retention_purged",
+            "Rows purged by retention, by kind (outbox_rows: delivered deliveries deleted; inbox_payloads: "
+            "raw payloads dropped, their messages kept).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in ("outbox_rows", "inbox_payloads"):
+            self.retention_purged.labels(kind)
         build = Gauge("prasan_build_info", "Version of the hub and of Python; always 1.", ["version", "python"], registry=r)
         build.labels(_version(), platform.python_version()).set(1)
 
@@ -180,6 +187,9 @@ class HubMetrics(HubObserver):
     def pull_failed(self, system: str, entity_type: str, seconds: float) -> None:
         self.pulls.labels(system, "failure").inc()
         self.pull_duration.labels(system).observe(seconds)
+
+    def purged(self, kind: str, rows: int) -> None:
+        self.retention_purged.labels(kind).inc(rows)
 
     # --- HTTP -----------------------------------------------------------------------------------
 
@@ -228,10 +238,10 @@ class DatabaseCollector(Collector):
             up.add_metric([], 1)
             now = time.time()
             configured = {d for route in self.hub.router.routes for d in route.destinations}
-            destinations = sorted(set(snap.rows_by_state) | configured)
+            destinations = sorted(set(snap.rows_by_state) | set(snap.unresolved_dead_letters) | configured)
             for destination in destinations:
                 states = snap.rows_by_state.get(destination, {})
-                for state in _OPEN_STATES:
+                for state in OPEN_STATES:
                     backlog.add_metric([destination, state], states.get(state, 0))
                 created = snap.oldest_pending_created_at.get(destination)
                 oldest.add_metric([destination], max(0.0, now - created.timestamp()) if created else 0.0)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -139,8 +140,17 @@ def planned_pulls(
     return planned
 
 
-def build_scheduler(runner: PullRunner, pulls: list[PlannedPull], plugin_health: PluginHealth) -> AsyncIOScheduler:
+def build_scheduler(
+    runner: PullRunner,
+    pulls: list[PlannedPull],
+    plugin_health: PluginHealth,
+    retention: tuple[Callable[[], Awaitable[Any]], float] | None = None,
+) -> AsyncIOScheduler:
+    """The leader's jobs: the pulls, plugin health and, given (job, interval_s), retention."""
     scheduler = AsyncIOScheduler(timezone="UTC")
+    if retention is not None:
+        job, interval_s = retention
+        scheduler.add_job(job, "interval", seconds=interval_s, id="retention", max_instances=1, coalesce=True)
     for pull in pulls:
         scheduler.add_job(
             runner.pull,

@@ -204,6 +204,23 @@ class IngestSettings(BaseModel):
         return self
 
 
+class RetentionSettings(BaseModel):
+    """What the hub forgets with age (the rule: core/store/retention.py; docs/operations.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outbox_delivered_days: float | None = Field(
+        90, gt=0, description="delivered outbox rows older than this are deleted (those still needed are kept); "
+        "null: kept for ever"
+    )
+    inbox_payload_days: float | None = Field(
+        365, gt=0, description="raw inbox payloads older than this are dropped, the message row and its "
+        "rejections kept (never the source of a version in force); null: kept for ever"
+    )
+    interval_s: float = Field(3600, gt=0, description="how often the scheduler leader runs the purge")
+    batch_size: int = Field(5000, ge=1, le=100_000, description="rows purged per transaction")
+
+
 class PullSchedule(BaseModel):
     """One system's entry in `pull_schedules`: which of its streams to pull, and how often."""
 
@@ -255,6 +272,7 @@ class HubSettings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: PayloadLimits = Field(default_factory=PayloadLimits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     destination_url_allowlist: list[str] = Field(
         default_factory=list,
         description="origins (scheme://host[:port]) a system URL may be changed to through the admin API; "

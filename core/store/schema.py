@@ -39,6 +39,11 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+# Deliveries not settled yet; the text of a partial index's predicate, which a query must repeat
+# word for word for SQLite to use that index.
+OPEN_STATES = ("pending", "in_flight", "held")
+OPEN_STATES_SQL = "state IN ('pending', 'in_flight', 'held')"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always stored as UTC and always read back as an aware datetime."""
@@ -82,7 +87,15 @@ inbox_messages = Table(
     Column("accepted_count", Integer(), nullable=False, server_default=text("0")),
     Column("rejected_count", Integer(), nullable=False, server_default=text("0")),
     Column("outcome", String(16), nullable=False),
+    # Set when retention dropped the payload bytes (core/store/retention.py); the row stays.
+    Column("payload_purged_at", UTCDateTime(), nullable=True),
     Index("ix_inbox_messages_system_received_at", "system", "received_at"),
+    Index(
+        "ix_inbox_messages_payload_kept_received",
+        "received_at",
+        sqlite_where=text("payload_purged_at IS NULL"),
+        postgresql_where=text("payload_purged_at IS NULL"),
+    ),
     # NULL keys never collide on either engine, so requests without a key are unaffected.
     UniqueConstraint("client_name", "idempotency_key", name="uq_inbox_messages_client_idempotency"),
 )
@@ -185,6 +198,28 @@ outbox = Table(
     # Serves the "is an earlier version of this entity still open?" check and per-entity reads.
     Index("ix_outbox_entity_destination_version", "entity_id", "destination", "version"),
     Index("ix_outbox_destination_state", "destination", "state"),
+    # The scrape-time gauges count open rows and find the oldest pending one; retention walks delivered
+    # rows by age. Each reads only its own rows, never the whole outbox (core/store/gauges.py).
+    Index(
+        "ix_outbox_open_destination_state",
+        "destination",
+        "state",
+        sqlite_where=text(OPEN_STATES_SQL),
+        postgresql_where=text(OPEN_STATES_SQL),
+    ),
+    Index(
+        "ix_outbox_pending_destination_created",
+        "destination",
+        "created_at",
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
+    Index(
+        "ix_outbox_delivered_at",
+        "delivered_at",
+        sqlite_where=text("state = 'delivered'"),
+        postgresql_where=text("state = 'delivered'"),
+    ),
 )
 
 dead_letters = Table(
@@ -204,6 +239,12 @@ dead_letters = Table(
     Column("resolution", String(16), nullable=True),
     Column("resolution_note", Text(), nullable=True),
     Index("ix_dead_letters_destination_resolved", "destination", "resolved_at"),
+    Index(
+        "ix_dead_letters_open_destination",
+        "destination",
+        sqlite_where=text("resolved_at IS NULL"),
+        postgresql_where=text("resolved_at IS NULL"),
+    ),
     # Finds the dead letters a delivered newer version supersedes (closed in the same transaction).
     Index("ix_dead_letters_entity_destination", "entity_id", "destination"),
 )
