@@ -228,9 +228,12 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         families = self._families()
-        up, backlog, oldest, dead, last_pull, interval, duration, unlinked = families
+        up, backlog, oldest, dead, last_pull, interval, duration, unlinked, last_push, push_interval = families
+        expected = self.hub.settings.push_expectations
+        for system, expectation in sorted(expected.items()):
+            push_interval.add_metric([system], expectation.interval_s)
         try:
-            snap = self.hub.store.gauge_snapshot()
+            snap = self.hub.store.gauge_snapshot(sorted(set(expected) | self._push_systems()))
         except Exception as exc:  # an unreachable database must not fail the whole scrape
             log.warning("metrics_database_unreachable", error=type(exc).__name__)
             up.add_metric([], 0)
@@ -250,6 +253,8 @@ class DatabaseCollector(Collector):
                 last_pull.add_metric([system, entity_type], at.timestamp())
             for (system, entity_type), count in sorted(snap.unlinked.items()):
                 unlinked.add_metric([system, entity_type], count)
+            for system, at in sorted(snap.last_received_at.items()):
+                last_push.add_metric([system], at.timestamp())
         # Only a process that runs the pulls says how often they should happen: the "never pulled"
         # alert keys on this series, and a process without a scheduler must not make it fire.
         if self.hub.scheduler_running:
@@ -295,7 +300,22 @@ class DatabaseCollector(Collector):
                 "they came from and entity type.",
                 labels=["system", "entity_type"],
             ),
+            GaugeMetricFamily(
+                "prasan_push_last_received_timestamp_seconds",
+                "Unix time of the newest payload a system pushed to the hub (kept in the database; pulls not "
+                "counted), for each system that takes pushed data.",
+                labels=["system"],
+            ),
+            GaugeMetricFamily(
+                "prasan_push_expected_interval_seconds",
+                "How often a pushing system is expected to send (push_expectations), by system.",
+                labels=["system"],
+            ),
         ]
+
+    def _push_systems(self) -> set[str]:
+        """Systems that take pushed data: those whose plugin reads a format."""
+        return {name for name in self.hub.systems.names() if self.hub.systems.get(name).formats}
 
 
 class PluginHealthCollector(Collector):

@@ -29,6 +29,7 @@ from core.observer import HubObserver
 from core.plugin_manager import Systems
 from core.settings import PullSchedule
 from core.store.availability import database_unavailable
+from core.store.gauges import PULL_CLIENT
 from core.store.repos.config import ConfigRepository
 from core.store.records import CursorUpdate, InboundMessage
 
@@ -82,7 +83,7 @@ class PullRunner:
                 if not batch.records and batch.next_cursor == cursor:
                     continue
                 body = json.dumps([r.data for r in batch.records], ensure_ascii=False, default=str).encode()
-                message = InboundMessage(system=system, payload=body, media_type="application/json", client_name="scheduler")
+                message = InboundMessage(system=system, payload=body, media_type="application/json", client_name=PULL_CLIENT)
                 await self.ingestor.ingest_records(
                     plugin, message, batch.records, CursorUpdate(system, entity_type, batch.next_cursor)
                 )

@@ -221,6 +221,15 @@ class RetentionSettings(BaseModel):
     batch_size: int = Field(5000, ge=1, le=100_000, description="rows purged per transaction")
 
 
+class PushExpectation(BaseModel):
+    """How often a system that pushes is expected to send something (the not-synced alert's yardstick)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_s: float = Field(gt=0, description="a payload is expected at least this often; three intervals "
+                              "without one make PrasanSystemNotSynced fire")
+
+
 class PullSchedule(BaseModel):
     """One system's entry in `pull_schedules`: which of its streams to pull, and how often."""
 
@@ -268,6 +277,11 @@ class HubSettings(BaseSettings):
         default_factory=dict,
         description="systems to poll: system -> {interval_s, entity_types} (each of the system's streams, "
         "or those listed; interval_s defaults to the stream's own)",
+    )
+    push_expectations: dict[str, PushExpectation] = Field(
+        default_factory=dict,
+        description="systems that push to the hub: system -> {interval_s}, how often they are expected to send; "
+        "exported as prasan_push_expected_interval_seconds next to their last-received time",
     )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: PayloadLimits = Field(default_factory=PayloadLimits)

@@ -10,10 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, func, insert, or_, select, text, update
 
 from core.store.links import unlinked_counts
-from core.store.schema import OPEN_STATES_SQL, dead_letters, outbox, pull_cursors
+from core.store.schema import OPEN_STATES_SQL, dead_letters, inbox_messages, outbox, pull_cursors
+
+# The client name under which the scheduler's pulls are kept in the inbox (core/scheduler.py).
+PULL_CLIENT = "scheduler"
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,10 @@ class GaugeSnapshot:
     unresolved_dead_letters: dict[str, int] = field(default_factory=dict)
     last_pulled_at: dict[tuple[str, str], datetime] = field(default_factory=dict)  # last *successful* pull
     unlinked: dict[tuple[str, str], int] = field(default_factory=dict)  # by (system, entity type)
+    last_received_at: dict[str, datetime] = field(default_factory=dict)  # newest payload pushed, by system
 
 
-def snapshot(conn: Connection) -> GaugeSnapshot:
+def snapshot(conn: Connection, push_systems: Sequence[str] = ()) -> GaugeSnapshot:
     # Every filter is written as the predicate of the partial index that serves it (core/store/schema.py),
     # word for word and without bound parameters, so that both SQLite and PostgreSQL use the index and a
     # scrape never reads delivered rows or resolved dead letters: ten million of them cost nothing here.
@@ -64,7 +70,23 @@ def snapshot(conn: Connection) -> GaugeSnapshot:
             )
         )
     }
-    return GaugeSnapshot(rows, oldest, dead, pulled, unlinked_counts(conn))
+    received = {system: at for system in push_systems if (at := last_pushed(conn, system)) is not None}
+    return GaugeSnapshot(rows, oldest, dead, pulled, unlinked_counts(conn), received)
+
+
+def last_pushed(conn: Connection, system: str) -> datetime | None:
+    """When `system` last pushed a payload (pulls, stored as the scheduler's messages, do not count).
+    Newest first down ix_inbox_messages_system_received_at: the first pushed message ends the walk."""
+    at = conn.execute(
+        select(inbox_messages.c.received_at)
+        .where(
+            inbox_messages.c.system == system,
+            or_(inbox_messages.c.client_name.is_(None), inbox_messages.c.client_name != PULL_CLIENT),
+        )
+        .order_by(inbox_messages.c.received_at.desc())
+        .limit(1)
+    ).scalar()
+    return None if at is None else _aware(at)
 
 
 def mark_pulled(conn: Connection, system: str, entity_type: str, now: datetime) -> None:
