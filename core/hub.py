@@ -30,6 +30,7 @@ from core.router import Router
 from core.settings import HubSettings
 from core.store import Store
 from core.store.availability import database_unavailable
+from core.store.engine import is_sqlite
 from core.store.availability import describe as describe_database_error
 from core.store.retention import PurgeResult, purge
 
@@ -89,7 +90,12 @@ class Hub:
             # A route naming an unknown system most likely names one whose plugin did not load: say so.
             failed = "; ".join(f"{f.plugin} ({f.stage}: {f.error})" for f in registry.failures)
             raise ConfigError(f"{exc.message}; plugins that failed to load: {failed}") from exc
-        store = Store(settings.resolved_database_url)
+        url = settings.resolved_database_url
+        pool = {} if is_sqlite(url) else {
+            "pool_size": settings.database_pool_size, "max_overflow": settings.database_max_overflow,
+            "pool_timeout": settings.database_pool_timeout_s,
+        }
+        store = Store(url, **pool)
         observer = (observer_factory or HubMetrics)()
         hub = cls(settings, registry, systems, router, store, observer)
         if isinstance(observer, HubMetrics):

@@ -254,6 +254,16 @@ class HubSettings(BaseSettings):
         description="folder for the embedded database and demo.json (default: ./var under the working directory)",
     )
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in var_dir")
+    database_pool_size: int = Field(
+        5, ge=1, le=200, description="PostgreSQL connections each process keeps open (docs/operations.md sizes it)"
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, le=500, description="PostgreSQL connections a process may open beyond database_pool_size at a peak"
+    )
+    database_pool_timeout_s: float = Field(
+        10.0, gt=0, le=300,
+        description="longest a request waits for a free connection before it is answered 503 with Retry-After",
+    )
     http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server (0: any free port)")
     log_level: str = Field("info", description="debug, info, warning or error")
