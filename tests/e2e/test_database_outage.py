@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,9 @@ import structlog
 from sqlalchemy import func, select
 
 import core.store.engine
-from admin_api.app import create_app
-from core.hub import Hub
-from core.settings import DeliverySettings, HubSettings
+from core.settings import DeliverySettings
 from core.store.schema import inbox_messages
-from plugins.elaas import simulator as elaas_simulator
-from plugins.eplan import simulator as eplan_simulator
-from tests.e2e.conftest import RunningHub, _start
+from tests.e2e.conftest import RunningHub, hub_with_simulators
 from tests.e2e.test_hub_end_to_end import p02_rows, to_csv
 from tests.postgres_cluster import PostgresCluster, bindir_or_skip
 
@@ -59,33 +56,12 @@ def cluster() -> Iterator[PostgresCluster]:
 @pytest.fixture
 async def make_hub() -> AsyncIterator[Any]:
     """Starts a hub (scheduler leadership included) on a database URL, with e-plan and e-LAAS simulators."""
-    runners: list[Any] = []
-    sessions: list[aiohttp.ClientSession] = []
+    async with AsyncExitStack() as stack:
 
-    async def make(database_url: str) -> RunningHub:
-        elaas_runner, elaas_url = await _start(elaas_simulator.create_app())
-        eplan_runner, eplan_url = await _start(eplan_simulator.create_app())
-        settings = HubSettings(
-            database_url=database_url,
-            delivery=DELIVERY,
-            systems={
-                "elaas": {"base_url": elaas_url, "api_key": elaas_simulator.DEFAULT_API_KEY},
-                "eplan": {"base_url": eplan_url},
-            },
-        )
-        built = Hub.build(settings)
-        hub_runner, hub_url = await _start(create_app(built))
-        runners.extend([hub_runner, elaas_runner, eplan_runner])
-        _, key = await asyncio.to_thread(built.store.access.add_client, "outage", "eplan")
-        http = aiohttp.ClientSession()
-        sessions.append(http)
-        return RunningHub(built, hub_url, elaas_url, eplan_url, key, http)
+        async def make(database_url: str) -> RunningHub:
+            return await stack.enter_async_context(hub_with_simulators(database_url, delivery=DELIVERY))
 
-    yield make
-    for session in sessions:
-        await session.close()
-    for runner in runners:
-        await runner.cleanup()
+        yield make
 
 
 def batch(number: int, size: int = 3) -> bytes:
