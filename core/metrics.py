@@ -38,6 +38,7 @@ from core.router import Router
 from core.scheduler import planned_pulls
 from core.settings import HubSettings
 from core.store import Store
+from core.store.availability import database_unavailable
 from core.store.records import ClaimedDelivery, IngestOutcome
 from core.store.schema import OPEN_STATES
 
@@ -235,7 +236,8 @@ class DatabaseCollector(Collector):
         try:
             snap = self.hub.store.gauge_snapshot(sorted(set(expected) | self._push_systems()))
         except Exception as exc:  # an unreachable database must not fail the whole scrape
-            log.warning("metrics_database_unreachable", error=type(exc).__name__)
+            if not database_unavailable(exc):  # an outage is logged once by the store, not every scrape
+                log.warning("metrics_database_unreachable", error=type(exc).__name__)
             up.add_metric([], 0)
         else:
             up.add_metric([], 1)

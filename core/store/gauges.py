@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, func, insert, or_, select, text, update
 
 from core.store.links import unlinked_counts
-from core.store.schema import OPEN_STATES_SQL, dead_letters, inbox_messages, outbox, pull_cursors
+from core.store.schema import dead_letters, inbox_messages, outbox, pull_cursors
 
 # The client name under which the scheduler's pulls are kept in the inbox (core/scheduler.py).
 PULL_CLIENT = "scheduler"
@@ -35,25 +35,24 @@ class GaugeSnapshot:
 
 
 def snapshot(conn: Connection, push_systems: Sequence[str] = ()) -> GaugeSnapshot:
-    # Every filter is written as the predicate of the partial index that serves it (core/store/schema.py),
-    # word for word and without bound parameters, so that both SQLite and PostgreSQL use the index and a
-    # scrape never reads delivered rows or resolved dead letters: ten million of them cost nothing here.
+    # One query per open state, its filter written as the predicate of that state's partial index
+    # (core/store/schema.py), word for word and without bound parameters, so that both SQLite and
+    # PostgreSQL read only those rows: ten million delivered rows or resolved dead letters cost nothing.
     rows: dict[str, dict[str, int]] = {}
-    for destination, state, count in conn.execute(
-        select(outbox.c.destination, outbox.c.state, func.count())
-        .where(text(OPEN_STATES_SQL))
-        .group_by(outbox.c.destination, outbox.c.state)
+    oldest: dict[str, datetime] = {}
+    for destination, count, created in conn.execute(
+        select(outbox.c.destination, func.count(), func.min(outbox.c.created_at))
+        .where(text("state = 'pending'"))
+        .group_by(outbox.c.destination)
     ):
-        rows.setdefault(destination, {})[state] = int(count)
-    oldest = {
-        destination: _aware(created)
-        for destination, created in conn.execute(
-            select(outbox.c.destination, func.min(outbox.c.created_at))
-            .where(text("state = 'pending'"))
-            .group_by(outbox.c.destination)
-        )
-        if created is not None
-    }
+        rows.setdefault(destination, {})["pending"] = int(count)
+        if created is not None:
+            oldest[destination] = _aware(created)
+    for state in ("in_flight", "held"):
+        for destination, count in conn.execute(
+            select(outbox.c.destination, func.count()).where(text(f"state = '{state}'")).group_by(outbox.c.destination)
+        ):
+            rows.setdefault(destination, {})[state] = int(count)
     dead = {
         destination: int(count)
         for destination, count in conn.execute(

@@ -30,6 +30,7 @@ from core.settings import DeliverySettings
 from core.store.schema import inbox_messages
 from tests.e2e.conftest import RunningHub, hub_with_simulators
 from tests.e2e.test_hub_end_to_end import p02_rows, to_csv
+from tests.observability.metrics_text import parse, value
 from tests.postgres_cluster import PostgresCluster, bindir_or_skip
 
 pytestmark = pytest.mark.e2e
@@ -131,13 +132,16 @@ async def test_postgres_stopped_and_restarted_mid_flow(cluster: PostgresCluster,
         assert ready["status"] == "not ready"
         assert ready["checks"]["database"].startswith("unreachable: ")
         assert ready["checks"]["database_outage"]["paused"] == ["delivery", "scheduling"]
+        async with hub.http.get(f"{hub.url}/metrics") as response:  # the scrape still answers
+            assert response.status == 200
+            assert value(parse(await response.text()), "prasan_database_up") == 0
         during = status.outage
         assert during is not None
         outage_s = time.monotonic() - outage_started
         # Without backoff each of the four delivery workers would fail every poll (20 ms): about 100
-        # failures a second each. The producer's posts and the /readyz probe fail once each.
+        # failures a second each. The producer's posts, the /readyz probe and the scrape fail once each.
         loops = len(hub.hub.workers) + 2  # workers, leadership, route refresh
-        assert during.failures - answers[503] - 1 <= loops * (outage_s / status.retry_min_s + 3)
+        assert during.failures - answers[503] - 2 <= loops * (outage_s / status.retry_min_s + 3)
 
         await asyncio.to_thread(cluster.start)
         restarted = time.monotonic()
@@ -151,7 +155,7 @@ async def test_postgres_stopped_and_restarted_mid_flow(cluster: PostgresCluster,
     events = [entry["event"] for entry in logs]
     assert events.count("database_unavailable") == 1  # logged once per change of state, not per loop
     assert events.count("database_available") == 1
-    assert "delivery_round_failed" not in events and "scheduler_lease_unreachable" not in events
+    assert not {"delivery_round_failed", "scheduler_lease_unreachable", "metrics_database_unreachable"} & set(events)
 
     for _ in range(2):  # and it keeps working as before
         assert (await produce())[0] == 202

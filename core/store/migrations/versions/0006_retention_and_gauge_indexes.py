@@ -22,12 +22,9 @@ down_revision = "0005_links"
 branch_labels = None
 depends_on = None
 
-OPEN = "state IN ('pending', 'in_flight', 'held')"
-
 # (name, table, columns, predicate): kept equal to core/store/schema.py.
 INDEXES = [
-    ("ix_outbox_open_destination_state", "outbox", ["destination", "state"], OPEN),
-    ("ix_outbox_pending_destination_created", "outbox", ["destination", "created_at"], "state = 'pending'"),
+    ("ix_outbox_held_destination", "outbox", ["destination"], "state = 'held'"),
     ("ix_outbox_delivered_at", "outbox", ["delivered_at"], "state = 'delivered'"),
     ("ix_dead_letters_open_destination", "dead_letters", ["destination"], "resolved_at IS NULL"),
     ("ix_inbox_messages_payload_kept_received", "inbox_messages", ["received_at"], "payload_purged_at IS NULL"),
