@@ -191,3 +191,24 @@ def test_the_hub_counts_what_retention_purged(tmp_path: Path) -> None:
     assert 'prasan_retention_purged_total{kind="outbox_rows"} 3.0' in text
     assert 'prasan_retention_purged_total{kind="inbox_payloads"} 0.0' in text
     hub.store.dispose()
+
+
+async def test_the_scheduler_leader_runs_retention_at_its_interval(tmp_path: Path) -> None:
+    from core.hub import Hub
+    from core.settings import HubSettings
+
+    hub = Hub.build(HubSettings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}", retention={"interval_s": 600},
+        delivery={"hold_unconfigured": True},
+    ))
+    await hub.start(workers=False)
+    try:
+        assert hub.leadership is not None and hub.leadership.leader
+        job = hub.scheduler.get_job("retention") if hub.scheduler else None
+        assert job is not None and job.trigger.interval == timedelta(seconds=600)
+        fill(hub.store)  # dated in 2026-06: by now the old rows are past the default ages (90 and 365 days)
+        await job.func()  # what the scheduler runs
+        assert outbox_ids(hub.store) == {3, 4, 5, 6, 7, 9, 10}
+        assert {name for name, (payload, _, _) in payloads(hub.store).items() if payload == b""} == {"m-superseded", "m-failed"}
+    finally:
+        await hub.stop()
