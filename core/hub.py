@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -30,6 +31,10 @@ from core.settings import HubSettings
 from core.reconciliation import ReconciliationRules
 from core.record_identity import IdentityRules
 from core.store import Store
+from core.store.availability import database_unavailable
+from core.store.engine import is_sqlite
+from core.store.availability import describe as describe_database_error
+from core.store.retention import PurgeResult, purge
 
 log = structlog.get_logger("prasan.hub")
 
@@ -87,9 +92,14 @@ class Hub:
             # A route naming an unknown system most likely names one whose plugin did not load: say so.
             failed = "; ".join(f"{f.plugin} ({f.stage}: {f.error})" for f in registry.failures)
             raise ConfigError(f"{exc.message}; plugins that failed to load: {failed}") from exc
+        url = settings.resolved_database_url
+        pool = {} if is_sqlite(url) else {
+            "pool_size": settings.database_pool_size, "max_overflow": settings.database_max_overflow,
+            "pool_timeout": settings.database_pool_timeout_s,
+        }
         identity = IdentityRules.from_file(settings.identity_file)
         identity.check_systems(registry.systems)
-        store = Store(settings.resolved_database_url)
+        store = Store(url, **pool)
         store.inbox.identity = identity
         store.ledger.areas = systems.reference.organizations.get
         store.ledger.rules = ReconciliationRules.from_file(settings.reconciliation_file)
@@ -173,7 +183,7 @@ class Hub:
         try:
             current = await asyncio.to_thread(self.store.current_revision)
         except Exception as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
+            checks["database"] = f"unreachable: {describe_database_error(exc)}"
             checks["migrations"] = "unknown"
         else:
             checks["database"] = "ok"
@@ -190,6 +200,13 @@ class Hub:
             destinations = [name for name in self.systems.names() if self.systems.get(name).writes]
             checks["workers"] = "ok" if self.workers or not destinations else "none"
         ready = all(value == "ok" for value in checks.values())
+        outage = self.store.status.outage
+        if outage is not None:
+            # Delivery, pulls and leadership wait for it; say since when, so an operator sees how long.
+            checks["database_outage"] = {
+                "since": datetime.fromtimestamp(outage.since, UTC).isoformat(), "failures": outage.failures,
+                "last_error": outage.reason, "paused": ["delivery", "scheduling"],
+            }
         if self.leadership is not None:
             checks["scheduler_leader"] = self.leadership.holder or "unknown (database unreachable)"
 
@@ -232,9 +249,29 @@ class Hub:
         released = self.store.outbox.release_held_destination(name)
         log.info("system_reconfigured", system=name, deliveries_released=released)
 
+    def purge_expired(self) -> PurgeResult:
+        """Retention by the rule of core/store/retention.py, with the configured ages. Blocking."""
+        keep = self.settings.retention
+        result = purge(
+            self.store, datetime.now(UTC), outbox_delivered_days=keep.outbox_delivered_days,
+            inbox_payload_days=keep.inbox_payload_days, batch=keep.batch_size,
+        )
+        self.observer.purged("outbox_rows", result.outbox_rows)
+        self.observer.purged("inbox_payloads", result.inbox_payloads)
+        log.info("retention_purged", outbox_rows=result.outbox_rows, inbox_payloads=result.inbox_payloads)
+        return result
+
+    async def _purge_expired_job(self) -> None:
+        try:
+            await asyncio.to_thread(self.purge_expired)
+        except Exception as exc:  # the next run tries again; an outage is logged once by the store
+            if not database_unavailable(exc):
+                log.exception("retention_failed")
+
     def _start_scheduler(self) -> None:
         self.scheduler = build_scheduler(
-            self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health
+            self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health,
+            retention=(self._purge_expired_job, self.settings.retention.interval_s),
         )
         self.scheduler.start()
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from core.store.availability import database_unavailable
 from core.store.repos.config import ConfigRepository
 
 log = structlog.get_logger("prasan.leader")
@@ -69,7 +70,8 @@ class Leadership:
                 self.config.hold_lease, LEASE, self.owner, self.ttl_s, datetime.now(UTC)
             )
         except Exception as exc:  # the database is away: leadership cannot be confirmed
-            log.warning("scheduler_lease_unreachable", error=type(exc).__name__)
+            if not database_unavailable(exc):  # an outage is logged once by the store, not every renewal
+                log.warning("scheduler_lease_unreachable", error=type(exc).__name__)
             self.holder = None
         else:
             if self.holder == self.owner:

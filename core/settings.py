@@ -217,6 +217,32 @@ class IngestSettings(BaseModel):
         return self
 
 
+class RetentionSettings(BaseModel):
+    """What the hub forgets with age (the rule: core/store/retention.py; docs/operations.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outbox_delivered_days: float | None = Field(
+        90, gt=0, description="delivered outbox rows older than this are deleted (those still needed are kept); "
+        "null: kept for ever"
+    )
+    inbox_payload_days: float | None = Field(
+        365, gt=0, description="raw inbox payloads older than this are dropped, the message row and its "
+        "rejections kept (never the source of a version in force); null: kept for ever"
+    )
+    interval_s: float = Field(3600, gt=0, description="how often the scheduler leader runs the purge")
+    batch_size: int = Field(5000, ge=1, le=100_000, description="rows purged per transaction")
+
+
+class PushExpectation(BaseModel):
+    """How often a system that pushes is expected to send something (the not-synced alert's yardstick)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_s: float = Field(gt=0, description="a payload is expected at least this often; three intervals "
+                              "without one make PrasanSystemNotSynced fire")
+
+
 class PullSchedule(BaseModel):
     """One system's entry in `pull_schedules`: which of its streams to pull, and how often."""
 
@@ -241,6 +267,16 @@ class HubSettings(BaseSettings):
         description="folder for the embedded database and demo.json (default: ./var under the working directory)",
     )
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in var_dir")
+    database_pool_size: int = Field(
+        5, ge=1, le=200, description="PostgreSQL connections each process keeps open (docs/operations.md sizes it)"
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, le=500, description="PostgreSQL connections a process may open beyond database_pool_size at a peak"
+    )
+    database_pool_timeout_s: float = Field(
+        10.0, gt=0, le=300,
+        description="longest a request waits for a free connection before it is answered 503 with Retry-After",
+    )
     http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server (0: any free port)")
     log_level: str = Field("info", description="debug, info, warning or error")
@@ -265,9 +301,15 @@ class HubSettings(BaseSettings):
         description="systems to poll: system -> {interval_s, entity_types} (each of the system's streams, "
         "or those listed; interval_s defaults to the stream's own)",
     )
+    push_expectations: dict[str, PushExpectation] = Field(
+        default_factory=dict,
+        description="systems that push to the hub: system -> {interval_s}, how often they are expected to send; "
+        "exported as prasan_push_expected_interval_seconds next to their last-received time",
+    )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: PayloadLimits = Field(default_factory=PayloadLimits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     destination_url_allowlist: list[str] = Field(
         default_factory=list,
         description="origins (scheme://host[:port]) a system URL may be changed to through the admin API; "

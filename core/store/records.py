@@ -334,6 +334,7 @@ class MessageView:
     rejected_count: int
     outcome: str
     rejections: list[StoredRejection]
+    payload_purged_at: datetime | None = None  # retention dropped the payload (core/store/retention.py)
 
 
 # --- clients -------------------------------------------------------------------------------------

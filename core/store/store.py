@@ -13,6 +13,7 @@ The store never calls plugins: routing arrives as a plain callable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -44,7 +45,7 @@ class Store(Database):
         self.links.after_change.append(self.ledger.on_linked)
         self.outbox.after_complete.append(self.ledger.on_completed)
 
-    def gauge_snapshot(self) -> _gauges.GaugeSnapshot:
-        """Backlog, oldest pending row, unresolved dead letters and last pulls, in one read: the figures
-        behind the metrics span the outbox and the cursors."""
-        return self.read(_gauges.snapshot)
+    def gauge_snapshot(self, push_systems: Sequence[str] = ()) -> _gauges.GaugeSnapshot:
+        """Backlog, oldest pending row, unresolved dead letters, last pulls and the last push of each of
+        `push_systems`, in one read: the figures behind the metrics span the outbox, cursors and inbox."""
+        return self.read(lambda conn: _gauges.snapshot(conn, push_systems))
