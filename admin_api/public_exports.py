@@ -15,20 +15,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from admin_api.problems import problem
-from admin_api.public import CACHE_S, PUBLIC, OrganisationPath, ProvincePath
+from admin_api.public import CACHE_S, PUBLIC, OrganisationPath, ProjectsQuery, ProvincePath
 from admin_api.spec import Call, Rendered, operation
-from admin_api.types import Offset
 from core import area_table, ocds
 
 OCDS_TYPE = "application/json"
 MAX_RELEASES = 100
 
 
-class OcdsQuery(BaseModel):
-    model_config = {"extra": "forbid"}
-    fiscal_year: int | None = Field(None, ge=2400, le=2700, description="Buddhist-Era fiscal year")
+class OcdsQuery(ProjectsQuery):
     limit: int = Field(50, ge=1, le=MAX_RELEASES, description="releases in the package")
-    offset: Offset = 0
 
 
 class ReleasePath(BaseModel):

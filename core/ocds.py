@@ -169,10 +169,9 @@ def is_juristic(tax_id: str | None) -> bool:
 
 def _supplier_party(tax_id: str | None, name: str | None, number: str, index: int) -> dict[str, Any]:
     if tax_id and is_juristic(tax_id):
-        party: dict[str, Any] = {"id": f"{TAX_ID_SCHEME}-{tax_id}", "name": name or tax_id,
-                                 "identifier": {"scheme": TAX_ID_SCHEME, "id": tax_id}}  # fmt: skip
-        if name:
-            party["identifier"]["legalName"] = name
+        party: dict[str, Any] = {"id": f"{TAX_ID_SCHEME}-{tax_id}", "identifier": {"scheme": TAX_ID_SCHEME, "id": tax_id}}
+        if name:  # a contract names its supplier by tax id only; the name comes with e-GP's winner
+            party["name"] = party["identifier"]["legalName"] = name
     elif tax_id or name:
         # A person: e-GP publishes the name, but the hub exports nothing about individual people.
         party = {"id": f"{number}-supplier-{index}", "name": INDIVIDUAL_SUPPLIER}

@@ -115,6 +115,16 @@ def test_the_linked_plan_project_gives_planning_its_budget() -> None:
     assert release["planning"]["budget"]["amount"]["amount"] == Decimal("2300000.00")
 
 
+def test_a_second_supplier_of_the_project_is_identified_by_its_tax_id_alone() -> None:
+    other = "0105536000315"
+    second = Member("e" * 32, "contract", {**contract("อบต.บญ.8/2570").payload, "supplier_tax_id": other}, {})
+    [release] = valid(ocds.release(process(contract(), second), PUBLICATION))["releases"]
+    parties = {p["id"]: p for p in release["parties"]}
+    assert parties[f"TH-TIN-{other}"] == {"id": f"TH-TIN-{other}", "identifier": {"scheme": "TH-TIN", "id": other}, "roles": ["supplier"]}
+    assert parties[f"TH-TIN-{COMPANY_TIN}"]["name"] == "ห้างหุ้นส่วนจำกัด นครนายกโยธา"
+    assert [a["suppliers"][0]["id"] for a in release["awards"]] == [f"TH-TIN-{COMPANY_TIN}", f"TH-TIN-{other}"]
+
+
 def test_a_supplier_who_is_a_person_is_not_named_nor_identified() -> None:
     person = "3509900123451"  # a citizen id's shape: a natural person
     release = ocds.release(process(contract(supplier_tax_id=person), winner={"name": "นายสมชาย ใจดี", "tax_id": person}), PUBLICATION)
