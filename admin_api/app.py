@@ -15,6 +15,7 @@ from aiohttp import web
 import admin_api.operations  # noqa: F401  (its decorators declare the admin operations in spec)
 import admin_api.areas  # noqa: F401  (the central agencies' ones)
 import admin_api.public  # noqa: F401  (and the public ones)
+import admin_api.public_exports  # noqa: F401  (the public downloads: OCDS, area totals as CSV and XLSX)
 from admin_api import health, ingest, openapi, spec
 from admin_api.access import check_every_route_declared
 from admin_api.auth import address_rate_limit_middleware, admin_auth_middleware

@@ -80,7 +80,7 @@ def build_document(title: str = "Prasan hub API", version: str = "1") -> dict[st
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         responses: dict[str, Any] = {
-            str(op.status): {"description": "OK", "content": {"application/json": {"schema": refs[((op.operation_id, "out"), "serialization")]}}}
+            str(op.status): {"description": "OK", "content": {op.media_type: {"schema": refs[((op.operation_id, "out"), "serialization")]}}}
         }
         errors = {401, 403, 429, *op.errors}
         if op.path_model or op.query_model or op.body_model:

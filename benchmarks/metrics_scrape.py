@@ -6,7 +6,7 @@ Run: `.venv/bin/python -m benchmarks.metrics_scrape [--url URL] [--rows N] [--sc
 The rows are made with generate_series in a schema of their own, dropped afterwards. Writes
 benchmarks/results/metrics_scrape.json: the fill, the scrape's timings (the gauge snapshot, as
 `DatabaseCollector` runs it), each query's plan, and for comparison the query counting every state
-that the gauges ran before migration 0006. The target is a scrape under 100 ms.
+that the gauges ran before migration 0009. The target is a scrape under 100 ms.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def run(url: str, rows: int, scrapes: int) -> dict[str, Any]:
                 "scrapes": scrapes,
             },
             "target_ms": 100,
-            "before_0006_every_state_count_ms": [round(t, 1) for t in before],
+            "before_0009_every_state_count_ms": [round(t, 1) for t in before],
             "plans": plans(store),
         }
     finally:

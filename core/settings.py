@@ -243,6 +243,27 @@ class PushExpectation(BaseModel):
                               "without one make PrasanSystemNotSynced fire")
 
 
+class OcdsSettings(BaseModel):
+    """The OCDS export's publisher (docs/ocds.md). A real publication needs the prefix the OCDS Helpdesk
+    registers for the publisher; the default has the shape of one but is nobody's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ocid_prefix: str = Field(
+        "ocds-prasan-", pattern=r"^ocds-[a-z0-9]{6}-$",
+        description="the publisher's ocid prefix (ocds- and the six characters the OCDS Helpdesk registered, then -); "
+        "an ocid is the prefix and the e-GP project number",
+    )  # fmt: skip
+    publisher_name: str = Field("Prasan", min_length=1, max_length=200, description="the publisher named in each package")
+    publisher_uri: str | None = Field(None, pattern=r"^https?://", description="a URI that identifies the publisher")
+    license: str | None = Field(None, pattern=r"^https?://", description="the URI of the data's licence")
+    public_url: str | None = Field(
+        None, pattern=r"^https?://[^/]+$",
+        description="scheme://host[:port] the hub is reached at from outside, for the packages' uri; "
+        "unset: the address of the request",
+    )  # fmt: skip
+
+
 class PullSchedule(BaseModel):
     """One system's entry in `pull_schedules`: which of its streams to pull, and how often."""
 
@@ -310,6 +331,7 @@ class HubSettings(BaseSettings):
     limits: PayloadLimits = Field(default_factory=PayloadLimits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    ocds: OcdsSettings = Field(default_factory=OcdsSettings)
     destination_url_allowlist: list[str] = Field(
         default_factory=list,
         description="origins (scheme://host[:port]) a system URL may be changed to through the admin API; "

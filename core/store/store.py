@@ -7,6 +7,7 @@
     store.config     pull cursors and last pulls, run-time configuration overrides
     store.links      which record belongs to which (core/linking.py), run in the ingest transaction
     store.ledger     the area read model (core/ledger.py), kept in step in the same transactions
+    store.contracting  e-GP procurements with their contracts and plan, for the OCDS export (core/ocds.py)
 
 The store never calls plugins: routing arrives as a plain callable.
 """
@@ -23,6 +24,7 @@ from core.store.database import Database
 from core.store.engine import DEFAULT_URL
 from core.store.repos.access import AccessRepository
 from core.store.repos.config import ConfigRepository
+from core.store.repos.contracting import ContractingRepository
 from core.store.repos.entities import EntityRepository
 from core.store.repos.inbox import InboxRepository
 from core.store.repos.ledger import LedgerRepository
@@ -40,6 +42,7 @@ class Store(Database):
         self.config = ConfigRepository(self)
         self.links = LinkRepository(self)
         self.ledger = LedgerRepository(self)
+        self.contracting = ContractingRepository(self)
         # Order matters: the ledger reads the links the rules have just made.
         self.inbox.after_ingest += [self.links.on_ingested, self.ledger.on_ingested]
         self.links.after_change.append(self.ledger.on_linked)

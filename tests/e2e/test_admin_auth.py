@@ -26,6 +26,10 @@ PUBLIC = {
     ("GET", "/api/v1/public/areas/{province_code}"),
     ("GET", "/api/v1/public/organisations/{org_code}/projects"),
     ("GET", "/api/v1/public/projects/{project_id}"),
+    ("GET", "/api/v1/public/ocds/{org_code}"),
+    ("GET", "/api/v1/public/ocds/releases/{egp_project_number}"),
+    ("GET", "/api/v1/public/areas/{province_code}/totals.csv"),
+    ("GET", "/api/v1/public/areas/{province_code}/totals.xlsx"),
 }
 WEAKER = {"viewer": "analyst", "operator": "viewer", "admin": "operator"}
 
