@@ -7,6 +7,7 @@ exactly the same thing.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ import aiohttp
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from core import crashpoints
 from core.admin.services import AdminServices
 from core.delivery import DeliveryWorker, destination_state
 from core.errors import ConfigError
@@ -69,6 +71,7 @@ class Hub:
         self.identity = ""
         self._identity: ProcessIdentity | None = None
         self.draining = False  # SIGTERM received: ingest answers 503, nothing new is claimed
+        self._drain_started: float | None = None  # monotonic time of the first drain()
         self.leadership: Leadership | None = None
 
     @classmethod
@@ -136,13 +139,16 @@ class Hub:
         await asyncio.to_thread(self.admin.load)
         self._identity = await asyncio.to_thread(claim_identity, self.settings.var_dir, self.settings.worker_id or None)
         self.identity = self._identity.name
-        self.draining = False
+        self.draining, self._drain_started = False, None
         if workers:
             # Rows this process (under its previous life) held when it died: nobody is writing them.
             taken_back = await asyncio.to_thread(self.store.outbox.take_back, self.identity)
             if taken_back:
                 log.warning("deliveries_taken_back", owner=self.identity, rows=taken_back)
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s))
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s),
+            trace_configs=crashpoints.http_trace_configs(),
+        )
         await self.systems.start(self.http)
         # Deliveries handed back while a destination's configuration was refused are due again now that
         # this process starts with its (perhaps corrected) settings, not when the old hold would end.
@@ -189,6 +195,8 @@ class Hub:
             checks["database"] = "ok"
             head = self.store.head_revision()
             checks["migrations"] = "ok" if current == head else f"at {current}, expected {head}"
+        if self.draining:
+            checks["shutdown"] = "draining: this process is stopping; send to another or after it restarts"
         if self.leadership is None:
             checks["scheduler"] = "ok"  # not this process's job (PRASAN_ROLE, scheduler_enabled)
         elif self.leadership.leader:
@@ -260,15 +268,20 @@ class Hub:
     def drain(self) -> None:
         """Take no new work (the first SIGTERM): ingest answers 503, the workers claim nothing more and
         finish the rounds they hold, the scheduler stops and gives up its lease."""
+        if self._drain_started is None:
+            self._drain_started = time.monotonic()
         self.draining = True
         self._stop.set()
 
     async def stop(self, grace_s: float | None = None) -> None:
-        """Drain, then close. Deliveries being written and pulls running get `grace_s` (default
-        `shutdown_grace_s`) to finish; whatever is cut off is given back, due at once for any process."""
-        grace_s = self.settings.shutdown_grace_s if grace_s is None else grace_s
-        deadline = asyncio.get_running_loop().time() + grace_s
+        """Drain, then close. Deliveries being written and pulls running get until `grace_s` (default
+        `shutdown_grace_s`) after the drain began to finish; whatever is cut off is given back, due at
+        once for any process."""
         self.drain()
+        if grace_s is None:
+            assert self._drain_started is not None
+            grace_s = max(0.0, self.settings.shutdown_grace_s - (time.monotonic() - self._drain_started))
+        deadline = asyncio.get_running_loop().time() + grace_s
         self._stop_scheduler()  # the leadership loop, stopping, also releases its lease
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace_s)

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
+from core import crashpoints
 from core.store.records import (
     ClaimedDelivery,
     CompletionSummary,
@@ -377,6 +378,7 @@ def _bury(conn: Connection, dead: Sequence[tuple[Any, str]], now: datetime) -> N
             for row, reason in dead
         ],
     )
+    crashpoints.reached("dead_letter")
 
 
 def _upsert_destination_xrefs(
@@ -608,6 +610,7 @@ def replay_dead_letter(
             first_failed_at=None,  # a replay gets a whole new outage budget
         )
     )
+    crashpoints.reached("replay")
     conn.execute(
         update(dead_letters)
         .where(dead_letters.c.id == dead_letter_id)
