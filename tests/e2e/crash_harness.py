@@ -206,8 +206,11 @@ class Producer:
     holds (so the same entities get version after version), and keeps every 2xx answer."""
 
     rng: random.Random
-    pool: int = 30
-    batch: int = 8
+    pool: int = 40
+    batch: int = 5
+    # Between two posts: paced so that the backlog stays what e-LAAS (a PUT per changed record) drains
+    # in seconds, whatever the cycle count.
+    pause_s: tuple[float, float] = (0.05, 0.25)
     rows: list[list[str]] = field(init=False)
     counter: int = 0
     posted: int = 0  # records sent
@@ -248,7 +251,7 @@ class Producer:
         while not stop.is_set():
             if await self.post(http, url, key, self.next_batch()) is None:
                 return
-            await asyncio.sleep(self.rng.uniform(0, 0.05))
+            await asyncio.sleep(self.rng.uniform(*self.pause_s))
 
 
 def outbox_states(store: Store) -> dict[str, int]:
