@@ -3,7 +3,8 @@ applies nothing twice (tests/e2e/test_crash_safety.py).
 
 Off unless the process starts with `PRASAN_CRASH_AT=<step>`; then the first time the process reaches that
 step it kills itself with SIGKILL, as a power cut would, with nothing flushed or rolled back by Python.
-An unknown step stops the process at start rather than silently never crashing.
+With `PRASAN_CRASH_SIGNAL=SIGSTOP` it freezes there instead (a paused VM, a stalled disk) until a SIGCONT.
+An unknown step or signal stops the process at start rather than silently never crashing.
 
     after_claim   delivery rows claimed (committed, in flight), nothing sent yet
     after_send    a write's request was handed to the network, its answer not yet read
@@ -27,14 +28,20 @@ ENV = "PRASAN_CRASH_AT"
 ARMED = os.environ.get(ENV) or None
 if ARMED is not None and ARMED not in STEPS:
     raise SystemExit(f"{ENV}={ARMED!r} names no crash point (known: {', '.join(STEPS)})")
+_SIGNAL_NAME = os.environ.get("PRASAN_CRASH_SIGNAL", "SIGKILL")
+if _SIGNAL_NAME not in ("SIGKILL", "SIGSTOP"):
+    raise SystemExit(f"PRASAN_CRASH_SIGNAL={_SIGNAL_NAME!r}: SIGKILL or SIGSTOP")
+SIGNAL = signal.Signals[_SIGNAL_NAME]
 
 
 def reached(step: str) -> None:
-    """Die here if this is the armed step (a no-op otherwise)."""
+    """Die (or freeze) here the first time the armed step is reached; a no-op otherwise."""
+    global ARMED
     if step == ARMED:
-        sys.stderr.write(f"crash point {step}: SIGKILL\n")
+        ARMED = None
+        sys.stderr.write(f"crash point {step}: {SIGNAL.name}\n")
         sys.stderr.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), SIGNAL)
 
 
 def http_trace_configs() -> list[Any]:

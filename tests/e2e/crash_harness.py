@@ -9,6 +9,7 @@ SYSTEM --state DIR`, so killing the hub kills nothing it is checked against.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -33,6 +34,8 @@ from tests.e2e.test_hub_end_to_end import p02_rows, to_csv
 
 CSV = "text/csv; charset=utf-8"
 AMOUNT_COLUMN = 7  # the first year's budget: changing it makes a new version of the project
+# Shared by every producer of the run: no two posts of a project carry the same amount, so each makes a version.
+AMOUNTS = itertools.count(1_000_001)
 
 
 def _cli(*args: str) -> list[str]:
@@ -212,7 +215,6 @@ class Producer:
     # in seconds, whatever the cycle count.
     pause_s: tuple[float, float] = (0.05, 0.25)
     rows: list[list[str]] = field(init=False)
-    counter: int = 0
     posted: int = 0  # records sent
     answers: Counter[int] = field(default_factory=Counter)  # HTTP status -> posts
     no_answer: int = 0  # posts cut off (the hub died, or was not there)
@@ -225,9 +227,8 @@ class Producer:
         picked = only if only is not None else sorted(self.rng.sample(range(self.pool), self.batch))
         rows = []
         for index in picked:
-            self.counter += 1
             row = list(self.rows[index])
-            row[AMOUNT_COLUMN] = f"{1_000_000 + self.counter:,}.00"
+            row[AMOUNT_COLUMN] = f"{next(AMOUNTS):,}.00"
             rows.append(row)
         self.posted += len(rows)
         return to_csv(rows)
