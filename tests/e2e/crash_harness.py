@@ -260,6 +260,14 @@ def outbox_states(store: Store) -> dict[str, int]:
         return {state: count for state, count in conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))}
 
 
+def stored_versions(store: Store, destination: str = "elaas") -> set[tuple[str, int]]:
+    """(entity id, version) of every delivery the hub queued for `destination`: what it stored, whether or
+    not the producer lived to hear so."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.entity_id, outbox.c.version).where(outbox.c.destination == destination))
+        return {(entity_id, version) for entity_id, version in rows}
+
+
 def wait_until_settled(store: Store, limit_s: float = 120.0) -> dict[str, int]:
     """Wait until no delivery is pending, in flight or held; the limit only stops a broken run from hanging
     (with leases of an hour, a row left in flight that its process did not take back never settles)."""
@@ -296,6 +304,17 @@ class Verdict:
             "applied_twice_by_key": len(self.twice_by_key), "applied_twice_by_version": len(self.twice_by_version),
             "rolled_back": len(self.rolled_back), "replayed_writes": self.replays, "outbox": self.outbox,
         }
+
+
+def restart_and_judge(deployment: Deployment, accepted: set[tuple[str, int]]) -> Verdict:
+    """Start the hub (without a crash point), let every delivery settle, stop it with SIGTERM (it must exit
+    0) and judge what e-LAAS applied against `accepted`."""
+    deployment.hub.start()
+    wait_until_settled(deployment.store)
+    deployment.hub.signal(signal.SIGTERM)
+    exit_code = deployment.hub.wait(60)
+    assert exit_code == 0, f"SIGTERM ended the hub with {exit_code}:\n{deployment.hub.log_tail()}"
+    return verdict(accepted, deployment.elaas, deployment.store)
 
 
 def verdict(accepted: set[tuple[str, int]], elaas: Simulator, store: Store) -> Verdict:

@@ -22,7 +22,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.crash_harness import Deployment, Producer, deployment, kill_cycles, verdict, wait_until_settled
+from tests.e2e.crash_harness import (
+    Deployment, Producer, deployment, kill_cycles, restart_and_judge, stored_versions, verdict, wait_until_settled,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -51,10 +53,12 @@ async def test_random_kills_lose_nothing_and_apply_nothing_twice(deployed: Deplo
     assert figures["last_stop_exit_code"] == 0
 
 
-async def _post_once(deployed: Deployment, producer: Producer, only: list[int] | None = None) -> None:
+async def _post_once(deployed: Deployment, producer: Producer, only: list[int] | None = None, armed: bool = True) -> None:
     async with aiohttp.ClientSession() as http:
         status = await producer.post(http, deployed.hub.url, deployed.client_key, producer.next_batch(only))
-    assert status == 202
+    # An armed hub may reach its crash point before it has written the 202 (its workers claim within a poll
+    # of the commit): the producer then got no answer, and what was stored is judged all the same.
+    assert status == 202 or (armed and status is None)
 
 
 def _died_at(deployed: Deployment, step: str) -> None:
@@ -63,11 +67,9 @@ def _died_at(deployed: Deployment, step: str) -> None:
 
 
 def _judge(deployed: Deployment, producer: Producer) -> None:
-    deployed.hub.start()
-    wait_until_settled(deployed.store)
-    deployed.hub.signal(signal.SIGTERM)
-    assert deployed.hub.wait(60) == 0
-    judged = verdict(producer.accepted, deployed.elaas, deployed.store)
+    stored = stored_versions(deployed.store)
+    assert producer.accepted <= stored and stored
+    judged = restart_and_judge(deployed, stored)
     _report("verdict", judged.figures())
     assert judged.clean, judged
 
@@ -80,7 +82,7 @@ async def test_a_kill_at_each_step_of_a_delivery(deployed: Deployment, step: str
     await asyncio.to_thread(_died_at, deployed, step)
     await asyncio.to_thread(_judge, deployed, producer)
     if step != "after_claim":  # sent before the kill: the restart's send was answered from e-LAAS's memory
-        assert verdict(producer.accepted, deployed.elaas, deployed.store).replays > 0
+        assert verdict(stored_versions(deployed.store), deployed.elaas, deployed.store).replays > 0
 
 
 def _title(producer: Producer, index: int) -> str:
@@ -103,7 +105,7 @@ async def test_a_kill_during_a_replay(deployed: Deployment) -> None:
     producer = Producer(random.Random(2))
     deployed.elaas.fault({"status": 400, "times": 1, "match": _title(producer, 5), "message": "refused once"})
     deployed.hub.start()
-    await _post_once(deployed, producer, [4, 5, 6])
+    await _post_once(deployed, producer, [4, 5, 6], armed=False)
     await asyncio.to_thread(wait_until_settled, deployed.store)
     (letter,) = deployed.store.outbox.list_dead_letters()
     deployed.hub.signal(signal.SIGTERM)

@@ -20,7 +20,7 @@ from core.store.records import utcnow
 from core.store.schema import outbox
 from prasan.cli.shutdown import EXIT_FORCED, HARD_MARGIN_S
 from tests.e2e.conftest import RunningHub
-from tests.e2e.crash_harness import Deployment, Producer, deployment, verdict, wait_until_settled
+from tests.e2e.crash_harness import Deployment, Producer, deployment, restart_and_judge
 
 pytestmark = pytest.mark.e2e
 
@@ -52,11 +52,7 @@ async def _post_and_wait_for_a_write(deployed: Deployment, producer: Producer) -
 
 
 def _restart_and_judge(deployed: Deployment, producer: Producer) -> None:
-    deployed.hub.start()
-    wait_until_settled(deployed.store)
-    deployed.hub.signal(signal.SIGTERM)
-    assert deployed.hub.wait(60) == 0
-    judged = verdict(producer.accepted, deployed.elaas, deployed.store)
+    judged = restart_and_judge(deployed, producer.accepted)
     assert judged.clean, judged
 
 
