@@ -24,7 +24,7 @@ from core.ingest import Ingestor
 from core.metrics import HubMetrics
 from core.observer import HubObserver
 from core.plugin_manager import PluginRegistry, Systems, load_plugins
-from core.identity import ProcessIdentity, claim_identity
+from core.process_identity import ProcessIdentity, claim_identity
 from core.leader import Leadership
 from core.scheduler import PullRunner, build_scheduler, planned_pulls
 from core.reference_data import load_reference_data
@@ -67,7 +67,7 @@ class Hub:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.scheduler: AsyncIOScheduler | None = None
-        # This process's name in claims and leases, kept across its restarts (core/identity.py); set by start().
+        # This process's name in claims and leases, kept across its restarts (core/process_identity.py); set by start().
         self.identity = ""
         self._identity: ProcessIdentity | None = None
         self.draining = False  # SIGTERM received: ingest answers 503, nothing new is claimed

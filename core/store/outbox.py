@@ -207,7 +207,7 @@ def claim_due(
 def take_back(conn: Connection, owner: str, now: datetime) -> int:
     """End the leases of rows in flight under claims of `owner` (claimer names `owner` or `owner/...`),
     so that the next claim takes them as expired; returns how many. For a process that restarted under
-    its old name (core/identity.py): those claims were its own and their writer is dead. The attempt
+    its old name (core/process_identity.py): those claims were its own and their writer is dead. The attempt
     they counted stays counted, as when a lease runs out, so a row that kills its writer every time is
     still dead-lettered once its budget is spent."""
     mine = or_(outbox.c.claimed_by == owner, outbox.c.claimed_by.startswith(f"{owner}/", autoescape=True))

@@ -5,7 +5,7 @@ listener closes once the requests being answered are done, deliveries being writ
 whatever is still unfinished after `shutdown_grace_s` is given back for any process to send; then the
 process exits 0. A second signal, or a drain that overruns its grace by HARD_MARGIN_S (a hung database
 call), exits at once with EXIT_FORCED: rows left in flight are this process's own, which its restart takes
-back at once (core/identity.py) and any other process takes over when their lease ends.
+back at once (core/process_identity.py) and any other process takes over when their lease ends.
 """
 
 from __future__ import annotations

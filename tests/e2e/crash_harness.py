@@ -187,7 +187,7 @@ def deployment(root: Path, database_url: str, **hub_settings: str) -> Iterator[D
             "PRASAN_DELIVERY__BACKOFF_BASE_S": "0.05",
             "PRASAN_DELIVERY__BACKOFF_MAX_S": "0.5",
             # Far longer than any run: a row left in flight by a killed process comes back only because
-            # the process, restarted, takes back its own (core/identity.py); nothing waits for a lease.
+            # the process, restarted, takes back its own (core/process_identity.py); nothing waits for a lease.
             "PRASAN_DELIVERY__LEASE_S": "3600",
             **hub_settings,
         }

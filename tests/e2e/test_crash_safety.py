@@ -5,7 +5,7 @@ outlive it). Producers post batches of projects, the same projects again and aga
 hub is killed with SIGKILL at random moments and restarted; at the end every version a producer got a
 2xx for must have been applied by e-LAAS exactly once (its /_sim/log), in version order, with nothing
 left in flight. Then the same at each named step (core/crashpoints.py). Leases are an hour long: what
-a killed process held comes back only because its restart takes back its own (core/identity.py).
+a killed process held comes back only because its restart takes back its own (core/process_identity.py).
 
 PRASAN_CRASH_CYCLES sets the cycles per database (30 by default); scripts/crash_test.py is the long run.
 """

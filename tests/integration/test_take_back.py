@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from core.identity import claim_identity
+from core.process_identity import claim_identity
 from core.store import Acknowledged, Store
 from tests.integration.test_store import T0, entity, ingest, message, to_gfmis
 
@@ -57,7 +57,7 @@ def test_a_name_is_kept_across_restarts_and_never_shared_by_two_live_processes(t
 
 def test_a_killed_process_leaves_its_name_free_for_its_restart(tmp_path: Path) -> None:
     script = (
-        "import sys, os, signal; from pathlib import Path; from core.identity import claim_identity; "
+        "import sys, os, signal; from pathlib import Path; from core.process_identity import claim_identity; "
         "print(claim_identity(Path(sys.argv[1])).name, flush=True); os.kill(os.getpid(), signal.SIGKILL)"
     )
     names = [
