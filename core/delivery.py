@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 
 from canonical_model.rejection import Rejection
+from core import crashpoints
 from core.contract import AgencySystem, await_me_maybe
 from core.errors import ConfigError, PermanentError, TransientError, scrub_secrets
 from core.mapping import MappingError
@@ -258,7 +259,9 @@ class DeliveryWorker:
             )
             if not claimed:
                 return 0
+            crashpoints.reached("after_claim")
             results = await self._deliver(claimed, lease_ends)
+            crashpoints.reached("after_ack")
             await self._record(results, lease_ends)
             return len(claimed)
         finally:

@@ -9,10 +9,7 @@ database went away, the process was paused) stops its scheduler before another c
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -23,11 +20,6 @@ from core.store.repos.config import ConfigRepository
 
 log = structlog.get_logger("prasan.leader")
 LEASE = "scheduler"
-
-
-def process_identity() -> str:
-    """Names this process in leases and claims: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Leadership:

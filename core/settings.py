@@ -310,6 +310,22 @@ class HubSettings(BaseSettings):
         "several processes share one database. 'api', its former name, still means scheduler",
     )
 
+    worker_id: str = Field(
+        "",
+        max_length=120,
+        description="this process's name in delivery claims and leases (PRASAN_WORKER_ID), one per live "
+        "process; empty: a slot under var_dir/process-ids/ that the process keeps across restarts, so that a "
+        "restarted process takes back its own deliveries at once instead of waiting for their lease "
+        "(docs/crash-safety.md)",
+    )
+    shutdown_grace_s: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description="on SIGTERM, how long requests being answered and deliveries being written may take to "
+        "finish; past it the rest is given back to be sent again (by this process's restart or another)",
+    )
+
     @field_validator("role", mode="before")
     @classmethod
     def _former_role_name(cls, value: Any) -> Any:

@@ -17,9 +17,10 @@ def _settings() -> HubSettings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from admin_api.app import create_app, run_forever
+    from admin_api.app import create_app
     from core.hub import Hub
     from core.logging import configure_logging
+    from prasan.cli.shutdown import serve_until_signalled
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -32,12 +33,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         async def announce(bound: int) -> None:
             print(f"prasan hub listening on http://{host}:{bound}", flush=True)
 
-        await run_forever(create_app(hub), host, port, announce)
+        await serve_until_signalled(create_app(hub), hub, host, port, announce)
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(main())  # SIGTERM and Ctrl-C drain and return (prasan/cli/shutdown.py)
     return 0
 
 
