@@ -11,6 +11,7 @@ Access levels, from open to closed:
     public    no credentials (health, metrics, the API description, the citizens' pages)
     producer  an agency system's API key, checked by the ingest handler itself (it must authenticate
               before it says anything about the system named in the path)
+    analyst   an admin token of role analyst or above: area aggregates and reconciliation, every area
     viewer    an admin token of role viewer or above
     operator  role operator or above
     admin     role admin
@@ -31,16 +32,19 @@ ACCESS_ATTRIBUTE = "prasan_access"
 class Access(enum.StrEnum):
     PUBLIC = "public"
     PRODUCER = "producer"
+    ANALYST = "analyst"
     VIEWER = "viewer"
     OPERATOR = "operator"
     ADMIN = "admin"
 
     @property
     def needs_admin_token(self) -> bool:
-        return self in (Access.VIEWER, Access.OPERATOR, Access.ADMIN)
+        return self in (Access.ANALYST, Access.VIEWER, Access.OPERATOR, Access.ADMIN)
 
 
-ROLE_RANK = {Access.VIEWER: 1, Access.OPERATOR: 2, Access.ADMIN: 3}
+# An analyst (a central agency) reads the area figures and the reconciliation flags of every area, and
+# nothing of the hub's operation; a viewer reads both.
+ROLE_RANK = {Access.ANALYST: 1, Access.VIEWER: 2, Access.OPERATOR: 3, Access.ADMIN: 4}
 
 
 class UndeclaredRoute(RuntimeError):

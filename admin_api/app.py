@@ -6,13 +6,14 @@ to start, with a route that was added any other way.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 import admin_api.operations  # noqa: F401  (its decorators declare the admin operations in spec)
+import admin_api.areas  # noqa: F401  (the central agencies' ones)
 import admin_api.public  # noqa: F401  (and the public ones)
+import admin_api.public_exports  # noqa: F401  (the public downloads: OCDS, area totals as CSV and XLSX)
 from admin_api import health, ingest, openapi, pages, spec
 from admin_api.access import check_every_route_declared
 from admin_api.auth import address_rate_limit_middleware, admin_auth_middleware
@@ -59,26 +60,18 @@ def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
 
 
 async def serve(
-    app: web.Application, host: str, port: int, *, handler_cancellation: bool = False
+    app: web.Application, host: str, port: int, *, handler_cancellation: bool = False,
+    shutdown_timeout: float | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Start the app on host:port (0: any free port) and return the runner and the bound port. The one
-    place an aiohttp application is put on a socket: the hub, the demo's simulators and the tests."""
+    place an aiohttp application is put on a socket: the hub, the demo's simulators and the tests.
+    `shutdown_timeout`: how long requests being answered may take once the runner is cleaned up."""
+    if shutdown_timeout is None:
+        shutdown_timeout = 1.0 if handler_cancellation else 60.0
     runner = web.AppRunner(
-        app, access_log=None, handler_cancellation=handler_cancellation, shutdown_timeout=1.0 if handler_cancellation else 60.0
+        app, access_log=None, handler_cancellation=handler_cancellation, shutdown_timeout=shutdown_timeout
     )
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     bound = runner.addresses[0][1] if runner.addresses else port
     return runner, bound
-
-
-async def run_forever(
-    app: web.Application, host: str, port: int, on_ready: Callable[[int], Awaitable[None]] | None = None
-) -> None:
-    runner, bound = await serve(app, host, port)
-    try:
-        if on_ready is not None:
-            await on_ready(bound)
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()

@@ -20,11 +20,19 @@ from core.store.records import InboundMessage
 
 MAX_MEDIA_TYPE = 255  # inbox.media_type is String(255)
 MAX_CHARSET = 64  # inbox.charset is String(64)
+DRAINING_RETRY_AFTER_S = 5  # a restart takes about a second; a few more and any other process answers
 
 
 async def inbound(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     system = request.match_info["system"]
+    if hub.draining:
+        # Stopping (SIGTERM): nothing new is taken in; the producer sends it again, to another process
+        # or to this one restarted.
+        return problem(
+            503, "Service Unavailable", "the hub is shutting down; send again later",
+            rule="hub.draining", retry_after=DRAINING_RETRY_AFTER_S,
+        )
     # Authenticate before saying anything about the system, so the route does not tell strangers
     # which systems exist.
     token = bearer(request)

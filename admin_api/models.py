@@ -130,6 +130,9 @@ class MessageOut(MessageSummaryOut):
     payload_sha256: str
     payload_text: str | None = Field(description="the raw payload as text, when it decodes")
     payload_base64: str | None = Field(description="the raw payload, base64, when it is binary (XLSX)")
+    payload_purged_at: datetime | None = Field(
+        None, description="when retention dropped the raw payload (payload_text and payload_base64 are then empty)"
+    )
     idempotency_key: str | None
     response: Any = Field(None, description="the answer given to the producer")
     rejections: list[RejectionOut]
@@ -371,7 +374,7 @@ class AuditOut(BaseModel):
 
 # --- tokens and clients ----------------------------------------------------------------------------
 
-Role = Literal["viewer", "operator", "admin"]
+Role = Literal["analyst", "viewer", "operator", "admin"]
 
 
 class TokenIn(Strict):

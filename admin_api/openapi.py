@@ -80,7 +80,7 @@ def build_document(title: str = "Prasan hub API", version: str = "1") -> dict[st
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         responses: dict[str, Any] = {
-            str(op.status): {"description": "OK", "content": {"application/json": {"schema": refs[((op.operation_id, "out"), "serialization")]}}}
+            str(op.status): {"description": "OK", "content": {op.media_type: {"schema": refs[((op.operation_id, "out"), "serialization")]}}}
         }
         errors = {401, 403, 429, *op.errors}
         if op.path_model or op.query_model or op.body_model:
@@ -207,7 +207,7 @@ async def docs_page(request: web.Request) -> web.Response:
 .m{{font-weight:bold;color:#064}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}</style>
 <h1>{html.escape(document['info']['title'])}</h1><p>{html.escape(document['info']['description'])}</p>
 <p>Every admin operation needs <code>Authorization: Bearer &lt;admin token&gt;</code>
-(<code>prasan tokens add NAME --role viewer|operator|admin</code>). The machine-readable document is
+(<code>prasan tokens add NAME --role analyst|viewer|operator|admin</code>). The machine-readable document is
 <a href="{OPENAPI_PATH}">{OPENAPI_PATH}</a>.</p>{sections}<h2>Schemas</h2>{schemas}</html>"""
     return web.Response(text=page, content_type="text/html")
 

@@ -197,6 +197,7 @@ async def get_message(call: Call) -> Any:
         media_type=view.media_type, record_count=view.record_count, accepted_count=view.accepted_count,
         rejected_count=view.rejected_count, outcome=view.outcome, charset=view.charset,
         payload_sha256=view.payload_sha256, payload_text=text, payload_base64=b64,
+        payload_purged_at=view.payload_purged_at,
         idempotency_key=view.idempotency_key, response=view.response,
         rejections=[m.RejectionOut.model_validate(r, from_attributes=True) for r in view.rejections],
         became=[m.BecameOut(**b) for b in became],

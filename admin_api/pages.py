@@ -145,9 +145,9 @@ def page(view: View) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
                     seconds = retry_after_header(wait)
                     return _error_page(429, f"โปรดลองใหม่ในอีก {seconds} วินาที", {"Retry-After": str(seconds)})
                 body = (await view(request, request.app[HUB], query)).encode("utf-8")
-                etag = cache.put(key, CACHE_S, 200, body)
+                etag = cache.put(key, CACHE_S, 200, body, {"Content-Type": "text/html; charset=utf-8"})
             else:
-                _, body, etag = found
+                _, body, etag, _ = found
         except PageError as exc:
             return _error_page(exc.status, exc.message)
         headers = {"Cache-Control": f"public, max-age={CACHE_S}", "Vary": "Accept-Encoding"}

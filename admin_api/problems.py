@@ -9,7 +9,10 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from admin_api.keys import HUB
 from core.errors import scrub_secrets
+from core.jsontext import dumps_in_pieces
+from core.store.availability import database_unavailable
 
 log = structlog.get_logger("prasan.http")
 PROBLEM_TYPE = "application/problem+json"
@@ -17,7 +20,7 @@ PROBLEM_TYPE = "application/problem+json"
 
 def json_answer(data: Any, status: int = 200) -> web.Response:
     return web.Response(
-        status=status, text=json.dumps(data, ensure_ascii=False, default=str), content_type="application/json"
+        status=status, text=dumps_in_pieces(data, ensure_ascii=False, default=str), content_type="application/json"
     )
 
 
@@ -50,6 +53,15 @@ async def problem_middleware(
             if name.lower() not in ("content-type", "content-length"):
                 response.headers[name] = value
         return response
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            # An outage, logged once by the store's status, not a fault of this request. The answer
+            # never says a payload was kept: a repeat after Retry-After is safe (an Idempotency-Key
+            # makes it answered once even if this request's commit did land).
+            status = request.app[HUB].store.status
+            return problem(
+                503, "Service Unavailable", "the hub's database is not answering; send the request again later",
+                rule="database.unavailable", retry_after=status.retry_after_s,
+            )
         log.exception("unhandled_request_error", path=request.path, method=request.method)
         return problem(500, "Internal Server Error", "the hub failed on this request; it was logged")

@@ -11,7 +11,7 @@ are cacheable (ETag, Cache-Control), kept by the hub for as long, and limited pe
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from admin_api.problems import problem
 from admin_api.spec import Call, operation
 from admin_api.types import Limit, Offset, Text
 from canonical_model.codelists import name_key
+from core import ledger, reconciliation
 
 CACHE_S = 60
 PUBLIC = "public"
@@ -113,10 +114,16 @@ class StepOut(BaseModel):
     fiscal_year: int | None
 
 
+class FlagOut(BaseModel):
+    rule: str
+    description: str
+
+
 class YearOut(BaseModel):
     fiscal_year: int
     stage: str
     amounts: Amounts
+    flags: list[FlagOut] = Field(description="amounts of this year that disagree across systems (reconciliation rules)")
 
 
 class ProjectOut(BaseModel):
@@ -206,11 +213,18 @@ async def public_project(call: Call) -> Any:
         return problem(404, "Not Found", "no plan project with this id")
     found, years, steps, as_of = story
     org = call.hub.reference.organizations.get(found.root.org_code or "")
+    rules = call.hub.store.ledger.rules
+    started = rules.started_years(datetime.now(UTC).date())
+
+    def flags(year: ledger.YearRow) -> list[FlagOut]:
+        names = reconciliation.names(rules.flags_of(year), year.fiscal_year, started)
+        return [FlagOut(rule=name, description=reconciliation.RULES[name].description) for name in names]
+
     return ProjectOut(
         id=found.root.entity_id,
         title=str(found.root.payload.get("title") or ""),
         organisation=_organisation(org) if org else None,
-        years=[YearOut(fiscal_year=y.fiscal_year, stage=y.stage, amounts=Amounts(**y.amounts)) for y in years],
+        years=[YearOut(fiscal_year=y.fiscal_year, stage=y.stage, amounts=Amounts(**y.amounts), flags=flags(y)) for y in years],
         timeline=[
             StepOut(stage=s.stage, on=s.on, amount=s.amount, system=s.system, record_id=s.record_id, fiscal_year=s.fiscal_year)
             for s in steps

@@ -53,6 +53,8 @@ class Operation:
     # Public answers anyone may cache this long (Cache-Control, ETag); the hub keeps them as long too, so a
     # crowd reading one page costs the database one query.
     cache_s: int | None = None
+    # What a handler that answers `Rendered` bodies sends (the OpenAPI document names it).
+    media_type: str = "application/json"
 
     @property
     def operation_id(self) -> str:
@@ -60,6 +62,19 @@ class Operation:
 
 
 OPERATIONS: list[Operation] = []
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An answer its handler serialised itself (OCDS JSON with exact numbers, CSV, XLSX): sent as is."""
+
+    body: bytes
+    content_type: str
+    filename: str | None = None  # offered as a download of this name
+
+    def headers(self) -> dict[str, str]:
+        download = {"Content-Disposition": f'attachment; filename="{self.filename}"'} if self.filename else {}
+        return {"Content-Type": self.content_type, **download}
 
 
 def operation(method: str, path: str, *, role: str, response: Any, **kw: Any) -> Callable[[Any], Any]:
@@ -136,6 +151,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
         result = await op.handler(Call(request, hub, request[ACTOR], path, query, body))
         if isinstance(result, web.StreamResponse):
             return result
+        if isinstance(result, Rendered):
+            return web.Response(status=op.status, body=result.body, headers=result.headers())
         return web.Response(status=op.status, body=_dump(op.response, result), content_type="application/json")
 
     handler.__name__ = op.operation_id
@@ -147,17 +164,18 @@ class ResponseCache:
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[float, int, bytes, str]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, int, bytes, str, dict[str, str]]] = OrderedDict()
 
-    def get(self, key: str) -> tuple[int, bytes, str] | None:
+    def get(self, key: str) -> tuple[int, bytes, str, dict[str, str]] | None:
         found = self._entries.get(key)
         if found is None or found[0] < time.monotonic():
             return None
         return found[1:]
 
-    def put(self, key: str, ttl_s: float, status: int, body: bytes) -> str:
+    def put(self, key: str, ttl_s: float, status: int, body: bytes, headers: dict[str, str] | None = None) -> str:
+        """Keep an answer with the headers it is sent with (its Content-Type among them)."""
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        self._entries[key] = (time.monotonic() + ttl_s, status, body, etag)
+        self._entries[key] = (time.monotonic() + ttl_s, status, body, etag, headers or {"Content-Type": "application/json"})
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -175,14 +193,17 @@ async def _cached(request: web.Request, op: Operation, answer: Callable[[], Awai
         result = await answer()
         if isinstance(result, web.StreamResponse):
             return result  # a refusal (404 and the like) is not kept
-        status, body = op.status, _dump(op.response, result)
-        etag = cache.put(key, op.cache_s or 0, status, body)
+        if isinstance(result, Rendered):
+            status, body, kept = op.status, result.body, result.headers()
+        else:
+            status, body, kept = op.status, _dump(op.response, result), {"Content-Type": "application/json"}
+        etag = cache.put(key, op.cache_s or 0, status, body, kept)
     else:
-        status, body, etag = found
+        status, body, etag, kept = found
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={op.cache_s}"}
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
-    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+    return web.Response(status=status, body=body, headers={**kept, **headers})
 
 
 def setup(router: web.UrlDispatcher) -> None:

@@ -26,12 +26,14 @@ from typing import Any
 import structlog
 
 from canonical_model.rejection import Rejection
+from core import crashpoints
 from core.contract import AgencySystem, await_me_maybe
 from core.errors import ConfigError, PermanentError, TransientError, scrub_secrets
 from core.mapping import MappingError
 from core.plugin_types import Delivered
 from core.plugin_types import Rejected, Retryable, WriteItem
 from core.settings import DeliverySettings
+from core.store.availability import database_pause_s
 from core.store.outbox import budget_spent
 from core.store.repos.outbox import OutboxRepository
 from core.store.records import Acknowledged, ClaimedDelivery, Dead, DeliveryResult, GiveBack, Retry, utcnow
@@ -257,23 +259,43 @@ class DeliveryWorker:
             )
             if not claimed:
                 return 0
+            crashpoints.reached("after_claim")
             results = await self._deliver(claimed, lease_ends)
-            await asyncio.to_thread(self.outbox.complete, results)
+            crashpoints.reached("after_ack")
+            await self._record(results, lease_ends)
             return len(claimed)
         finally:
             if probe:
                 state.probing = False
 
+    async def _record(self, results: list[DeliveryResult], lease_ends: float) -> None:
+        """Store the results. While the database is away they are kept and stored when it answers again,
+        until the lease ends: the destination has the data, and letting the lease run out would only
+        make another worker send it a second time (a replay, but a wasted one)."""
+        while True:
+            try:
+                await asyncio.to_thread(self.outbox.complete, results)
+                return
+            except Exception as exc:
+                pause = database_pause_s(self.outbox.db.status, exc)
+                if pause is None or time.monotonic() + pause >= lease_ends:
+                    raise
+                await asyncio.sleep(pause)
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 claimed = await self.run_once()
-            except Exception:  # a worker must survive anything: log it and keep going
-                log.exception("delivery_round_failed", worker=self.worker_id, system=self.destination)
+            except Exception as exc:  # a worker must survive anything: log it and keep going
+                pause = database_pause_s(self.outbox.db.status, exc)
+                if pause is None:
+                    log.exception("delivery_round_failed", worker=self.worker_id, system=self.destination)
                 claimed = 0
+            else:
+                pause = None
             if claimed == 0:
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_interval_s)
+                    await asyncio.wait_for(stop.wait(), timeout=pause or self.settings.poll_interval_s)
                 except TimeoutError:
                     pass
 

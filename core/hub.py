@@ -7,13 +7,16 @@ exactly the same thing.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from core import crashpoints
 from core.admin.services import AdminServices
 from core.delivery import DeliveryWorker, destination_state
 from core.errors import ConfigError
@@ -22,13 +25,19 @@ from core.ingest import Ingestor
 from core.metrics import HubMetrics
 from core.observer import HubObserver
 from core.plugin_manager import PluginRegistry, Systems, load_plugins
-from core.leader import Leadership, process_identity
+from core.process_identity import ProcessIdentity, claim_identity
+from core.leader import Leadership
 from core.scheduler import PullRunner, build_scheduler, planned_pulls
 from core.reference_data import load_reference_data
 from core.router import Router
 from core.settings import HubSettings
+from core.reconciliation import ReconciliationRules
 from core.record_identity import IdentityRules
 from core.store import Store
+from core.store.availability import database_unavailable
+from core.store.engine import is_sqlite
+from core.store.availability import describe as describe_database_error
+from core.store.retention import PurgeResult, purge
 
 log = structlog.get_logger("prasan.hub")
 
@@ -63,7 +72,11 @@ class Hub:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.scheduler: AsyncIOScheduler | None = None
-        self.identity = process_identity()  # names this process in leases
+        # This process's name in claims and leases, kept across its restarts (core/process_identity.py); set by start().
+        self.identity = ""
+        self._identity: ProcessIdentity | None = None
+        self.draining = False  # SIGTERM received: ingest answers 503, nothing new is claimed
+        self._drain_started: float | None = None  # monotonic time of the first drain()
         self.leadership: Leadership | None = None
 
     @classmethod
@@ -86,11 +99,17 @@ class Hub:
             # A route naming an unknown system most likely names one whose plugin did not load: say so.
             failed = "; ".join(f"{f.plugin} ({f.stage}: {f.error})" for f in registry.failures)
             raise ConfigError(f"{exc.message}; plugins that failed to load: {failed}") from exc
+        url = settings.resolved_database_url
+        pool = {} if is_sqlite(url) else {
+            "pool_size": settings.database_pool_size, "max_overflow": settings.database_max_overflow,
+            "pool_timeout": settings.database_pool_timeout_s,
+        }
         identity = IdentityRules.from_file(settings.identity_file)
         identity.check_systems(registry.systems)
-        store = Store(settings.resolved_database_url)
+        store = Store(url, **pool)
         store.inbox.identity = identity
         store.ledger.areas = systems.reference.organizations.get
+        store.ledger.rules = ReconciliationRules.from_file(settings.reconciliation_file)
         observer = (observer_factory or HubMetrics)()
         hub = cls(settings, registry, systems, router, store, observer)
         if isinstance(observer, HubMetrics):
@@ -128,7 +147,18 @@ class Hub:
             log.warning("destination_held_unconfigured", system=destination, problems=problems)
         await asyncio.to_thread(self.store.upgrade)
         await asyncio.to_thread(self.admin.load)
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s))
+        self._identity = await asyncio.to_thread(claim_identity, self.settings.var_dir, self.settings.worker_id or None)
+        self.identity = self._identity.name
+        self.draining, self._drain_started = False, None
+        if workers:
+            # Rows this process (under its previous life) held when it died: nobody is writing them.
+            taken_back = await asyncio.to_thread(self.store.outbox.take_back, self.identity)
+            if taken_back:
+                log.warning("deliveries_taken_back", owner=self.identity, rows=taken_back)
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.settings.delivery.write_timeout_s),
+            trace_configs=crashpoints.http_trace_configs(),
+        )
         await self.systems.start(self.http)
         # Deliveries handed back while a destination's configuration was refused are due again now that
         # this process starts with its (perhaps corrected) settings, not when the old hold would end.
@@ -138,6 +168,9 @@ class Hub:
         self.ingestor.start()
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.admin.refresh_forever(self._stop), name="admin-refresh"))
+        self._tasks.append(
+            asyncio.create_task(self.ingestor.complete_unfinished_forever(self.systems, self._stop), name="ingest-resume")
+        )
         if workers:
             # One set of workers per destination: a slow or failing system delays only itself. A system
             # without valid settings gets none, so its deliveries wait unsent (held) until it is configured.
@@ -145,9 +178,10 @@ class Hub:
                 system = self.systems.get(name)
                 if not system.writes:
                     continue
-                for _ in range(self.settings.delivery.workers):
+                for number in range(self.settings.delivery.workers):
                     worker = DeliveryWorker(
-                        outbox=self.store.outbox, system=system, settings=self.settings.delivery, observer=self.observer
+                        outbox=self.store.outbox, system=system, settings=self.settings.delivery, observer=self.observer,
+                        worker_id=f"{self.identity}/{name}/{number}",
                     )
                     self.workers.append(worker)
                     self._tasks.append(asyncio.create_task(worker.run(self._stop), name=worker.worker_id))
@@ -158,7 +192,7 @@ class Hub:
             )
             await self.leadership.step()  # a lone process leads from the start, not one renewal later
             self._tasks.append(asyncio.create_task(self.leadership.run(self._stop), name="scheduler-leadership"))
-        log.info("hub_started", workers=len(self.workers), systems=self.registry.names())
+        log.info("hub_started", workers=len(self.workers), systems=self.registry.names(), identity=self.identity)
 
     async def readiness(self, wait_for_first_check_s: float = 2.0) -> tuple[bool, dict[str, Any]]:
         """What /readyz answers: ready when the database is reachable and migrated, the scheduler runs
@@ -168,12 +202,14 @@ class Hub:
         try:
             current = await asyncio.to_thread(self.store.current_revision)
         except Exception as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
+            checks["database"] = f"unreachable: {describe_database_error(exc)}"
             checks["migrations"] = "unknown"
         else:
             checks["database"] = "ok"
             head = self.store.head_revision()
             checks["migrations"] = "ok" if current == head else f"at {current}, expected {head}"
+        if self.draining:
+            checks["shutdown"] = "draining: this process is stopping; send to another or after it restarts"
         if self.leadership is None:
             checks["scheduler"] = "ok"  # not this process's job (PRASAN_ROLE, scheduler_enabled)
         elif self.leadership.leader:
@@ -185,6 +221,13 @@ class Hub:
             destinations = [name for name in self.systems.names() if self.systems.get(name).writes]
             checks["workers"] = "ok" if self.workers or not destinations else "none"
         ready = all(value == "ok" for value in checks.values())
+        outage = self.store.status.outage
+        if outage is not None:
+            # Delivery, pulls and leadership wait for it; say since when, so an operator sees how long.
+            checks["database_outage"] = {
+                "since": datetime.fromtimestamp(outage.since, UTC).isoformat(), "failures": outage.failures,
+                "last_error": outage.reason, "paused": ["delivery", "scheduling"],
+            }
         if self.leadership is not None:
             checks["scheduler_leader"] = self.leadership.holder or "unknown (database unreachable)"
 
@@ -227,9 +270,29 @@ class Hub:
         released = self.store.outbox.release_held_destination(name)
         log.info("system_reconfigured", system=name, deliveries_released=released)
 
+    def purge_expired(self) -> PurgeResult:
+        """Retention by the rule of core/store/retention.py, with the configured ages. Blocking."""
+        keep = self.settings.retention
+        result = purge(
+            self.store, datetime.now(UTC), outbox_delivered_days=keep.outbox_delivered_days,
+            inbox_payload_days=keep.inbox_payload_days, batch=keep.batch_size,
+        )
+        self.observer.purged("outbox_rows", result.outbox_rows)
+        self.observer.purged("inbox_payloads", result.inbox_payloads)
+        log.info("retention_purged", outbox_rows=result.outbox_rows, inbox_payloads=result.inbox_payloads)
+        return result
+
+    async def _purge_expired_job(self) -> None:
+        try:
+            await asyncio.to_thread(self.purge_expired)
+        except Exception as exc:  # the next run tries again; an outage is logged once by the store
+            if not database_unavailable(exc):
+                log.exception("retention_failed")
+
     def _start_scheduler(self) -> None:
         self.scheduler = build_scheduler(
-            self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health
+            self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health,
+            retention=(self._purge_expired_job, self.settings.retention.interval_s),
         )
         self.scheduler.start()
 
@@ -242,17 +305,45 @@ class Hub:
     def scheduler_running(self) -> bool:
         return bool(self.scheduler and self.scheduler.running)
 
-    async def stop(self, grace_s: float = 10.0) -> None:
+    def drain(self) -> None:
+        """Take no new work (the first SIGTERM): ingest answers 503, the workers claim nothing more and
+        finish the rounds they hold, the scheduler stops and gives up its lease."""
+        if self._drain_started is None:
+            self._drain_started = time.monotonic()
+        self.draining = True
         self._stop.set()
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Drain, then close. Deliveries being written and pulls running get until `grace_s` (default
+        `shutdown_grace_s`) after the drain began to finish; whatever is cut off is given back, due at
+        once for any process."""
+        self.drain()
+        if grace_s is None:
+            assert self._drain_started is not None
+            grace_s = max(0.0, self.settings.shutdown_grace_s - (time.monotonic() - self._drain_started))
+        deadline = asyncio.get_running_loop().time() + grace_s
         self._stop_scheduler()  # the leadership loop, stopping, also releases its lease
         if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in late:
+                task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            if late:
+                log.warning("shutdown_cut_rounds", rounds=len(late), grace_s=grace_s)
         self._tasks.clear()
+        if self.workers:
+            try:
+                given_back = await asyncio.to_thread(self.store.outbox.take_back, self.identity)
+            except Exception:  # the database is away: the leases run out, or this process's restart takes them
+                log.warning("deliveries_not_given_back", owner=self.identity)
+            else:
+                if given_back:
+                    log.info("deliveries_given_back", owner=self.identity, rows=given_back)
         # A pull or health check already running finishes (its records and cursor commit together)
-        # before the systems, the session and the store it uses are closed; past `grace_s` it is cut.
+        # before the systems, the session and the store it uses are closed; past the grace it is cut.
         running = [*self.pulls.running, *self.plugin_health.running]
         if running:
-            _, late = await asyncio.wait(running, timeout=grace_s)
+            _, late = await asyncio.wait(running, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
@@ -262,4 +353,7 @@ class Hub:
         if self.http is not None:
             await self.http.close()
         await asyncio.to_thread(self.store.dispose)
+        if self._identity is not None:
+            self._identity.release()
+            self._identity = None
         log.info("hub_stopped")

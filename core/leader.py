@@ -9,24 +9,17 @@ database went away, the process was paused) stops its scheduler before another c
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
 
+from core.store.availability import database_unavailable
 from core.store.repos.config import ConfigRepository
 
 log = structlog.get_logger("prasan.leader")
 LEASE = "scheduler"
-
-
-def process_identity() -> str:
-    """Names this process in leases and claims: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Leadership:
@@ -69,7 +62,8 @@ class Leadership:
                 self.config.hold_lease, LEASE, self.owner, self.ttl_s, datetime.now(UTC)
             )
         except Exception as exc:  # the database is away: leadership cannot be confirmed
-            log.warning("scheduler_lease_unreachable", error=type(exc).__name__)
+            if not database_unavailable(exc):  # an outage is logged once by the store, not every renewal
+                log.warning("scheduler_lease_unreachable", error=type(exc).__name__)
             self.holder = None
         else:
             if self.holder == self.owner:

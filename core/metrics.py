@@ -38,7 +38,9 @@ from core.router import Router
 from core.scheduler import planned_pulls
 from core.settings import HubSettings
 from core.store import Store
+from core.store.availability import database_unavailable
 from core.store.records import ClaimedDelivery, IngestOutcome
+from core.store.schema import OPEN_STATES
 
 
 class MetricsSource(Protocol):
@@ -67,9 +69,6 @@ WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600)
 PULL_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-# Outbox states that still have to reach their destination.
-_OPEN_STATES = ("pending", "in_flight", "held")
 
 
 def _version() -> str:
@@ -141,6 +140,15 @@ class HubMetrics(HubObserver):
             buckets=HTTP_BUCKETS,
             registry=r,
         )
+        self.retention_purged = Counter(
+            "prasan_retention_purged",
+            "Rows purged by retention, by kind (outbox_rows: delivered deliveries deleted; inbox_payloads: "
+            "raw payloads dropped, their messages kept).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in ("outbox_rows", "inbox_payloads"):
+            self.retention_purged.labels(kind)
         build = Gauge("prasan_build_info", "Version of the hub and of Python; always 1.", ["version", "python"], registry=r)
         build.labels(_version(), platform.python_version()).set(1)
 
@@ -181,6 +189,9 @@ class HubMetrics(HubObserver):
         self.pulls.labels(system, "failure").inc()
         self.pull_duration.labels(system).observe(seconds)
 
+    def purged(self, kind: str, rows: int) -> None:
+        self.retention_purged.labels(kind).inc(rows)
+
     # --- HTTP -----------------------------------------------------------------------------------
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -218,20 +229,25 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         families = self._families()
-        up, backlog, oldest, dead, last_pull, interval, duration, unlinked = families
+        up, backlog, oldest, dead, last_pull, interval, duration, unlinked, last_push, push_interval, flagged = families
+        expected = self.hub.settings.push_expectations
+        for system, expectation in sorted(expected.items()):
+            push_interval.add_metric([system], expectation.interval_s)
         try:
-            snap = self.hub.store.gauge_snapshot()
+            snap = self.hub.store.gauge_snapshot(sorted(set(expected) | self._push_systems()))
+            flags = self.hub.store.ledger.flag_counts()
         except Exception as exc:  # an unreachable database must not fail the whole scrape
-            log.warning("metrics_database_unreachable", error=type(exc).__name__)
+            if not database_unavailable(exc):  # an outage is logged once by the store, not every scrape
+                log.warning("metrics_database_unreachable", error=type(exc).__name__)
             up.add_metric([], 0)
         else:
             up.add_metric([], 1)
             now = time.time()
             configured = {d for route in self.hub.router.routes for d in route.destinations}
-            destinations = sorted(set(snap.rows_by_state) | configured)
+            destinations = sorted(set(snap.rows_by_state) | set(snap.unresolved_dead_letters) | configured)
             for destination in destinations:
                 states = snap.rows_by_state.get(destination, {})
-                for state in _OPEN_STATES:
+                for state in OPEN_STATES:
                     backlog.add_metric([destination, state], states.get(state, 0))
                 created = snap.oldest_pending_created_at.get(destination)
                 oldest.add_metric([destination], max(0.0, now - created.timestamp()) if created else 0.0)
@@ -240,6 +256,10 @@ class DatabaseCollector(Collector):
                 last_pull.add_metric([system, entity_type], at.timestamp())
             for (system, entity_type), count in sorted(snap.unlinked.items()):
                 unlinked.add_metric([system, entity_type], count)
+            for system, at in sorted(snap.last_received_at.items()):
+                last_push.add_metric([system], at.timestamp())
+            for rule, count in sorted(flags.items()):
+                flagged.add_metric([rule], count)
         # Only a process that runs the pulls says how often they should happen: the "never pulled"
         # alert keys on this series, and a process without a scheduler must not make it fire.
         if self.hub.scheduler_running:
@@ -285,7 +305,27 @@ class DatabaseCollector(Collector):
                 "they came from and entity type.",
                 labels=["system", "entity_type"],
             ),
+            GaugeMetricFamily(
+                "prasan_push_last_received_timestamp_seconds",
+                "Unix time of the newest payload a system pushed to the hub (kept in the database; pulls not "
+                "counted), for each system that takes pushed data.",
+                labels=["system"],
+            ),
+            GaugeMetricFamily(
+                "prasan_push_expected_interval_seconds",
+                "How often a pushing system is expected to send (push_expectations), by system.",
+                labels=["system"],
+            ),
+            GaugeMetricFamily(
+                "prasan_reconciliation_flags",
+                "Records whose amounts disagree across systems, by reconciliation rule (config/reconciliation.yaml).",
+                labels=["rule"],
+            ),
         ]
+
+    def _push_systems(self) -> set[str]:
+        """Systems that take pushed data: those whose plugin reads a format."""
+        return {name for name in self.hub.systems.names() if self.hub.systems.get(name).formats}
 
 
 class PluginHealthCollector(Collector):

@@ -16,6 +16,9 @@ class HubObserver(DeliveryObserver, IngestObserver):
     def pull_failed(self, system: str, entity_type: str, seconds: float) -> None:
         """A pull of (system, entity type) failed."""
 
+    def purged(self, kind: str, rows: int) -> None:
+        """Retention purged `rows` of `kind` (outbox_rows, inbox_payloads)."""
+
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """The HTTP layer served one request."""
 

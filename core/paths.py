@@ -43,6 +43,9 @@ SHIPPED_ROUTES_FILE: Path = SHIPPED_CONFIG_DIR / "routes.yaml"
 SHIPPED_IDENTITY_FILE: Path = SHIPPED_CONFIG_DIR / "identity.yaml"
 """Which records of different systems are the same record, and which system owns which fields."""
 
+SHIPPED_RECONCILIATION_FILE: Path = SHIPPED_CONFIG_DIR / "reconciliation.yaml"
+"""The rules that flag amounts disagreeing across systems, with their thresholds."""
+
 
 def default_var_dir() -> Path:
     """``./var`` under the current working directory (``PRASAN_VAR_DIR`` overrides it in the settings)."""

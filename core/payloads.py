@@ -152,18 +152,30 @@ def _prescan_json(text: str, limits: PayloadLimits, *, records: bool) -> None:
         start = match.start()
         char = text[start]
         if char == '"':
-            # The raw token is at least as long as the text it holds; only long ones are decoded to be sure.
-            if records and match.end() - start - 2 > max_chars:
-                try:
-                    length = len(json.loads(text[start : match.end()]))
-                except ValueError:
-                    continue  # a broken escape: json.loads below names it
-                if length > max_chars:
-                    raise _too_large(
-                        "payload.cell_too_long",
-                        f"a JSON string of {length:,} characters at character {start:,}{_key_before(text, start)}",
-                        "max_cell_chars", max_chars, "characters",
-                    )
+            # The raw token is at least as long as the text it holds; only long ones are measured. Without
+            # a backslash, the token is the text; with escapes, at most 6 raw characters make one, so only
+            # a token short enough to hold at most max_chars is decoded: a 10-million-character string is
+            # refused without a copy of it.
+            raw = match.end() - start - 2
+            if records and raw > max_chars:
+                escaped = text.find("\\", start, match.end()) != -1
+                if not escaped:
+                    size = f"{raw:,}"
+                elif raw > 6 * max_chars:
+                    size = f"at least {-(-raw // 6):,}"
+                else:
+                    try:
+                        length = len(json.loads(text[start : match.end()]))
+                    except ValueError:
+                        continue  # a broken escape: json.loads below names it
+                    if length <= max_chars:
+                        continue
+                    size = f"{length:,}"
+                raise _too_large(
+                    "payload.cell_too_long",
+                    f"a JSON string of {size} characters at character {start:,}{_key_before(text, start)}",
+                    "max_cell_chars", max_chars, "characters",
+                )
         elif char in "[{":
             if records and char == "{" and stack and stack[-1] == "[" and len(stack) <= 2:
                 counts[-1] += 1

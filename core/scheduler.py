@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from core.ingest import Ingestor
 from core.observer import HubObserver
 from core.plugin_manager import Systems
 from core.settings import PullSchedule
+from core.store.availability import database_unavailable
+from core.store.gauges import PULL_CLIENT
 from core.store.repos.config import ConfigRepository
 from core.store.records import CursorUpdate, InboundMessage
 
@@ -53,9 +56,12 @@ class PullRunner:
         with structlog.contextvars.bound_contextvars(system=system, entity_type=entity_type, run_id=run_id):
             try:
                 total = await self._pull(system, entity_type)
-            except Exception:
+            except Exception as exc:
                 self.observer.pull_failed(system, entity_type, time.perf_counter() - started)
-                log.exception("pull_failed")
+                if database_unavailable(exc):  # the outage itself is logged once by the store
+                    log.warning("pull_failed", reason="database unavailable")
+                else:
+                    log.exception("pull_failed")
                 raise
             # Kept in the database so that "last successful sync" survives restarts and is the same in
             # every hub process, even when the pull found nothing new and the cursor did not move.
@@ -77,7 +83,7 @@ class PullRunner:
                 if not batch.records and batch.next_cursor == cursor:
                     continue
                 body = json.dumps([r.data for r in batch.records], ensure_ascii=False, default=str).encode()
-                message = InboundMessage(system=system, payload=body, media_type="application/json", client_name="scheduler")
+                message = InboundMessage(system=system, payload=body, media_type="application/json", client_name=PULL_CLIENT)
                 await self.ingestor.ingest_records(
                     plugin, message, batch.records, CursorUpdate(system, entity_type, batch.next_cursor)
                 )
@@ -135,8 +141,17 @@ def planned_pulls(
     return planned
 
 
-def build_scheduler(runner: PullRunner, pulls: list[PlannedPull], plugin_health: PluginHealth) -> AsyncIOScheduler:
+def build_scheduler(
+    runner: PullRunner,
+    pulls: list[PlannedPull],
+    plugin_health: PluginHealth,
+    retention: tuple[Callable[[], Awaitable[Any]], float] | None = None,
+) -> AsyncIOScheduler:
+    """The leader's jobs: the pulls, plugin health and, given (job, interval_s), retention."""
     scheduler = AsyncIOScheduler(timezone="UTC")
+    if retention is not None:
+        job, interval_s = retention
+        scheduler.add_job(job, "interval", seconds=interval_s, id="retention", max_instances=1, coalesce=True)
     for pull in pulls:
         scheduler.add_job(
             runner.pull,

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from core.paths import SHIPPED_IDENTITY_FILE, SHIPPED_ROUTES_FILE, default_var_dir
+from core.paths import SHIPPED_CONFIG_DIR, default_var_dir
 
 
 class DeliverySettings(BaseModel):
@@ -193,6 +193,19 @@ class IngestSettings(BaseModel):
     parse_wait_s: float = Field(
         10.0, gt=0, le=300, description="longest a payload waits for a parse slot before it is answered 503 with Retry-After"
     )
+    store_chunk_records: int = Field(
+        1_000,
+        ge=1,
+        description="records of a pushed payload stored per transaction: a larger payload is stored in chunks of "
+        "this many, each its own transaction, so that neither its memory nor its hold on the database grows with "
+        "its size (docs/decisions/0013-chunked-ingest.md)",
+    )
+    resume_after_s: float = Field(
+        120.0,
+        gt=0,
+        description="a payload whose chunks stopped being stored this long ago (its process died) is completed by "
+        "any hub process: its remaining chunks are stored from the kept payload, none twice",
+    )
 
     @model_validator(mode="after")
     def _per_client_fits(self) -> IngestSettings:
@@ -202,6 +215,53 @@ class IngestSettings(BaseModel):
                 f"larger than ingest.max_concurrent_parses ({self.max_concurrent_parses})"
             )
         return self
+
+
+class RetentionSettings(BaseModel):
+    """What the hub forgets with age (the rule: core/store/retention.py; docs/operations.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outbox_delivered_days: float | None = Field(
+        90, gt=0, description="delivered outbox rows older than this are deleted (those still needed are kept); "
+        "null: kept for ever"
+    )
+    inbox_payload_days: float | None = Field(
+        365, gt=0, description="raw inbox payloads older than this are dropped, the message row and its "
+        "rejections kept (never the source of a version in force); null: kept for ever"
+    )
+    interval_s: float = Field(3600, gt=0, description="how often the scheduler leader runs the purge")
+    batch_size: int = Field(5000, ge=1, le=100_000, description="rows purged per transaction")
+
+
+class PushExpectation(BaseModel):
+    """How often a system that pushes is expected to send something (the not-synced alert's yardstick)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_s: float = Field(gt=0, description="a payload is expected at least this often; three intervals "
+                              "without one make PrasanSystemNotSynced fire")
+
+
+class OcdsSettings(BaseModel):
+    """The OCDS export's publisher (docs/ocds.md). A real publication needs the prefix the OCDS Helpdesk
+    registers for the publisher; the default has the shape of one but is nobody's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ocid_prefix: str = Field(
+        "ocds-prasan-", pattern=r"^ocds-[a-z0-9]{6}-$",
+        description="the publisher's ocid prefix (ocds- and the six characters the OCDS Helpdesk registered, then -); "
+        "an ocid is the prefix and the e-GP project number",
+    )  # fmt: skip
+    publisher_name: str = Field("Prasan", min_length=1, max_length=200, description="the publisher named in each package")
+    publisher_uri: str | None = Field(None, pattern=r"^https?://", description="a URI that identifies the publisher")
+    license: str | None = Field(None, pattern=r"^https?://", description="the URI of the data's licence")
+    public_url: str | None = Field(
+        None, pattern=r"^https?://[^/]+$",
+        description="scheme://host[:port] the hub is reached at from outside, for the packages' uri; "
+        "unset: the address of the request",
+    )  # fmt: skip
 
 
 class PullSchedule(BaseModel):
@@ -219,8 +279,8 @@ class HubSettings(BaseSettings):
 
     config_dir: Path | None = Field(
         None,
-        description="the operator's configuration folder (PRASAN_CONFIG_DIR): hub.yaml, routes.yaml and "
-        "identity.yaml; unset: the shipped default routes and identity rules and no hub.yaml. Reference data (code lists, crosswalks, master data) is "
+        description="the operator's configuration folder (PRASAN_CONFIG_DIR): hub.yaml, routes.yaml, "
+        "identity.yaml and reconciliation.yaml; unset: the shipped defaults and no hub.yaml. Reference data (code lists, crosswalks, master data) is "
         "always the copy shipped with the hub",
     )
     var_dir: Path = Field(
@@ -228,6 +288,16 @@ class HubSettings(BaseSettings):
         description="folder for the embedded database and demo.json (default: ./var under the working directory)",
     )
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in var_dir")
+    database_pool_size: int = Field(
+        5, ge=1, le=200, description="PostgreSQL connections each process keeps open (docs/operations.md sizes it)"
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, le=500, description="PostgreSQL connections a process may open beyond database_pool_size at a peak"
+    )
+    database_pool_timeout_s: float = Field(
+        10.0, gt=0, le=300,
+        description="longest a request waits for a free connection before it is answered 503 with Retry-After",
+    )
     http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server (0: any free port)")
     log_level: str = Field("info", description="debug, info, warning or error")
@@ -238,6 +308,22 @@ class HubSettings(BaseSettings):
         description="what this process runs besides HTTP: all (delivery workers and the scheduler), scheduler "
         "(scheduled pulls and health checks, no delivery workers) or worker (delivery workers, no scheduler); "
         "several processes share one database. 'api', its former name, still means scheduler",
+    )
+
+    worker_id: str = Field(
+        "",
+        max_length=120,
+        description="this process's name in delivery claims and leases (PRASAN_WORKER_ID), one per live "
+        "process; empty: a slot under var_dir/process-ids/ that the process keeps across restarts, so that a "
+        "restarted process takes back its own deliveries at once instead of waiting for their lease "
+        "(docs/crash-safety.md)",
+    )
+    shutdown_grace_s: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description="on SIGTERM, how long requests being answered and deliveries being written may take to "
+        "finish; past it the rest is given back to be sent again (by this process's restart or another)",
     )
 
     @field_validator("role", mode="before")
@@ -252,9 +338,16 @@ class HubSettings(BaseSettings):
         description="systems to poll: system -> {interval_s, entity_types} (each of the system's streams, "
         "or those listed; interval_s defaults to the stream's own)",
     )
+    push_expectations: dict[str, PushExpectation] = Field(
+        default_factory=dict,
+        description="systems that push to the hub: system -> {interval_s}, how often they are expected to send; "
+        "exported as prasan_push_expected_interval_seconds next to their last-received time",
+    )
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: PayloadLimits = Field(default_factory=PayloadLimits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    ocds: OcdsSettings = Field(default_factory=OcdsSettings)
     destination_url_allowlist: list[str] = Field(
         default_factory=list,
         description="origins (scheme://host[:port]) a system URL may be changed to through the admin API; "
@@ -295,17 +388,24 @@ class HubSettings(BaseSettings):
     @property
     def routes_file(self) -> Path:
         """`routes.yaml` of the operator's configuration folder if it has one, else the shipped default."""
-        if self.config_dir is not None and (self.config_dir / "routes.yaml").is_file():
-            return self.config_dir / "routes.yaml"
-        return SHIPPED_ROUTES_FILE
+        return self._operator_or_shipped("routes.yaml")
+
+    @property
+    def reconciliation_file(self) -> Path:
+        """`reconciliation.yaml` (the rules that flag amounts disagreeing across systems) of the operator's
+        configuration folder if it has one, else the shipped default."""
+        return self._operator_or_shipped("reconciliation.yaml")
+
+    def _operator_or_shipped(self, name: str) -> Path:
+        if self.config_dir is not None and (self.config_dir / name).is_file():
+            return self.config_dir / name
+        return SHIPPED_CONFIG_DIR / name
 
     @property
     def identity_file(self) -> Path:
         """`identity.yaml` (which records of different systems are one, and whose fields win) of the operator's
         configuration folder if it has one, else the shipped default."""
-        if self.config_dir is not None and (self.config_dir / "identity.yaml").is_file():
-            return self.config_dir / "identity.yaml"
-        return SHIPPED_IDENTITY_FILE
+        return self._operator_or_shipped("identity.yaml")
 
 
 class _HubYamlSource(PydanticBaseSettingsSource):

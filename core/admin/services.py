@@ -15,6 +15,7 @@ from core.plugin_manager import PluginRegistry, Systems
 from core.router import Router
 from core.settings import HubSettings
 from core.store import Store
+from core.store.availability import database_unavailable
 
 log = structlog.get_logger("prasan.admin")
 
@@ -54,8 +55,9 @@ class AdminServices:
             ):
                 try:
                     await asyncio.to_thread(refresh)
-                except Exception:  # the database may be briefly away; the last good state stays
-                    log.exception("admin_refresh_failed", what=name)
+                except Exception as exc:  # the database may be briefly away; the last good state stays
+                    if not database_unavailable(exc):  # an outage is logged once by the store
+                        log.exception("admin_refresh_failed", what=name)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self._refresh_s)
             except TimeoutError:

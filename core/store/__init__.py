@@ -5,6 +5,7 @@ the plain dataclasses re-exported here.
 """
 
 from core.store.engine import DEFAULT_URL, make_store_url_for_sqlite
+from core.store.inbox.chunks import ChunkTakenOver
 from core.store.inbox.ingest import IdempotencyConflict
 from core.store.records import (
     ApiClient,
@@ -37,6 +38,7 @@ __all__ = [
     "ApiClient",
     "ClaimedDelivery",
     "CompletionSummary",
+    "ChunkTakenOver",
     "CursorUpdate",
     "Dead",
     "DeadLetter",

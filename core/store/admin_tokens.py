@@ -16,7 +16,7 @@ from core.store.schema import admin_tokens
 # A prefix distinct from producer keys (prs_) so that a key pasted into the wrong place is obvious
 # in logs and can never match the other table by accident.
 TOKEN_PREFIX = "prsadm_"
-ROLES = ("viewer", "operator", "admin")
+ROLES = ("analyst", "viewer", "operator", "admin")
 
 
 def _token(row: Any) -> AdminToken:

@@ -6,13 +6,15 @@ calls them through `asyncio.to_thread`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from core.store import migrate as _migrate
+from core.store.availability import DatabaseStatus, database_unavailable
 from core.store.engine import DEFAULT_URL, create_store_engine, read_transaction, write_transaction
 
 T = TypeVar("T")
@@ -27,6 +29,7 @@ class Database:
     def __init__(self, url: str = DEFAULT_URL, *, engine: Engine | None = None, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = engine if engine is not None else create_store_engine(url, **engine_kwargs)
+        self.status = DatabaseStatus()  # fed by every transaction below
 
     @property
     def dialect(self) -> str:
@@ -42,7 +45,8 @@ class Database:
         _migrate.upgrade(self.engine, revision)
 
     def current_revision(self) -> str | None:
-        return _migrate.current_revision(self.engine)
+        with self._watched():
+            return _migrate.current_revision(self.engine)
 
     @staticmethod
     def head_revision() -> str | None:
@@ -65,7 +69,7 @@ class Database:
         tries = _MAX_TRIES if retry and self.dialect == "postgresql" else 1
         for attempt in range(1, tries + 1):
             try:
-                with write_transaction(self.engine) as conn:
+                with self._watched(), write_transaction(self.engine) as conn:
                     return work(conn)
             except DBAPIError as exc:
                 code = getattr(exc.orig, "sqlstate", None)
@@ -74,5 +78,16 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read(self, work: Callable[[Connection], T]) -> T:
-        with read_transaction(self.engine) as conn:
+        with self._watched(), read_transaction(self.engine) as conn:
             return work(conn)
+
+    @contextmanager
+    def _watched(self) -> Iterator[None]:
+        """Tell `status` whether the database answered: it logs an outage once, not once per caller."""
+        try:
+            yield
+        except Exception as exc:
+            if database_unavailable(exc):
+                self.status.failed(exc)
+            raise
+        self.status.succeeded()

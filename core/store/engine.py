@@ -20,6 +20,9 @@ DEFAULT_URL = f"sqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
 # delivery worker and an inbound batch queue behind each other instead of failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+# Seconds a new PostgreSQL connection may take before the database counts as unreachable.
+PG_CONNECT_TIMEOUT_S = 5
+
 # Execution option that asks for a write transaction. On SQLite it becomes BEGIN IMMEDIATE, so the
 # write lock is taken up front: a deferred transaction that reads then writes can fail with
 # SQLITE_BUSY without waiting, which is exactly what a claim (select then update) would do.
@@ -98,6 +101,9 @@ def create_store_engine(url: str, **kwargs: Any) -> Engine:
             # scan per xref lookup, measured 10x slower on a fresh resync). It also keeps the store
             # usable behind PgBouncer in transaction mode.
             connect_args.setdefault("prepare_threshold", None)
+            # An unreachable server (a dropped network, not a refused connection) must not hold a
+            # request or a worker for the operating system's TCP timeout of minutes.
+            connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
             kwargs["connect_args"] = connect_args
         return create_engine(url, **kwargs)
 

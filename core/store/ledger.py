@@ -14,9 +14,18 @@ from typing import Any
 
 from sqlalchemy import Connection, case, delete, func, insert, select, type_coerce
 
-from core import ledger
+from core import ledger, reconciliation
+from core.reconciliation import ReconciliationRules
 from core.store.links import CHAIN_DEPTH, Chain, ChainNode, chains
-from core.store.schema import UTCDateTime, entities, entity_links, entity_versions, ledger_projects, outbox
+from core.store.schema import (
+    UTCDateTime,
+    entities,
+    entity_links,
+    entity_versions,
+    ledger_projects,
+    outbox,
+    unlinked_records,
+)
 from core.store.util import chunks, unique
 
 OrgLookup = Callable[[str], Mapping[str, Any] | None]
@@ -25,6 +34,8 @@ PLAN = "plan_project"
 LEDGER_TYPES = frozenset({PLAN, "budget_line", "budget_request", "procurement", "contract", "disbursement"})
 # Area levels and the column each is read by.
 LEVELS = {"province": "province_code", "district": "district_code", "organisation": "org_code"}
+# What totals can be grouped by: an area level, the organisation type, or the local classification.
+GROUPS = {**LEVELS, "org_type": "org_type", "programme": "programme"}
 
 
 def member(node: ChainNode, sources: Mapping[str, str] | None = None) -> ledger.Member:
@@ -67,7 +78,9 @@ def _types(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def project(conn: Connection, root_ids: Sequence[str], areas: OrgLookup, now: datetime) -> int:
+def project(
+    conn: Connection, root_ids: Sequence[str], areas: OrgLookup, now: datetime, rules: ReconciliationRules | None = None
+) -> int:
     """Rewrite the ledger rows of these plan projects from their chains; returns the rows written."""
     roots = unique(root_ids)
     if not roots:
@@ -78,23 +91,25 @@ def project(conn: Connection, root_ids: Sequence[str], areas: OrgLookup, now: da
     for chunk in chunks(roots):
         for root_id, found in chains(conn, chunk).items():
             if found.root.entity_type == PLAN:
-                rows += _rows(found, areas, now)
+                rows += _rows(found, areas, now, rules or ReconciliationRules())
     if rows:
         conn.execute(insert(ledger_projects), rows)
     return len(rows)
 
 
-def _rows(found: Chain, areas: OrgLookup, now: datetime) -> list[dict[str, Any]]:
+def _rows(found: Chain, areas: OrgLookup, now: datetime, rules: ReconciliationRules) -> list[dict[str, Any]]:
     plan = member(found.root)
     org_code = found.root.org_code or ""
     area = areas(org_code) or {}
     title = str(plan.payload.get("title") or "")
+    programme = (plan.payload.get("links") or {}).get("local_programme")
     return [
         {
             "entity_id": found.root.entity_id, "fiscal_year": year.fiscal_year, "org_code": org_code,
             "org_type": area.get("org_type"), "province_code": area.get("province_code"),
-            "district_code": area.get("district_code"), "title": title, "stage": year.stage,
-            **year.amounts, "flags": 0, "updated_at": now,
+            "district_code": area.get("district_code"), "title": title,
+            "programme": str(programme)[:200] if programme else None, "stage": year.stage,
+            **year.amounts, "flags": rules.flags_of(year), "updated_at": now,
         }  # fmt: skip
         for year in ledger.project_years(plan, [member(m) for m in found.members])
     ]
@@ -113,16 +128,18 @@ def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> list
     return unique(found)
 
 
-def rebuild_page(conn: Connection, areas: OrgLookup, now: datetime, after: str | None, page_size: int) -> str | None:
-    """Project one page of plan projects (by id); returns the last id, None when there were none."""
+def rebuild_page(
+    conn: Connection, areas: OrgLookup, rules: ReconciliationRules, now: datetime, after: str | None, page_size: int
+) -> tuple[str, int] | None:
+    """Project one page of plan projects (by id); returns the last id and how many, None when there were none."""
     query = select(entities.c.entity_id).where(entities.c.entity_type == PLAN).order_by(entities.c.entity_id).limit(page_size)
     if after is not None:
         query = query.where(entities.c.entity_id > after)
     ids = list(conn.execute(query).scalars())
     if not ids:
         return None
-    project(conn, ids, areas, now)
-    return ids[-1]
+    project(conn, ids, areas, now, rules)
+    return ids[-1], len(ids)
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -163,6 +180,7 @@ class AreaTotal:
     projects: int
     amounts: dict[str, Decimal]
     stages: dict[str, int]
+    flagged: int  # project-years a reconciliation rule flags (the date rule: its condition)
 
 
 def area_totals(
@@ -170,10 +188,11 @@ def area_totals(
 ) -> list[AreaTotal]:
     """Totals by stage amount, and projects by stage, of the area `level`=`code` (None: the whole country),
     one row per `group_by` area (a level name) and fiscal year."""
-    group = ledger_projects.c[LEVELS[group_by]]
+    group = ledger_projects.c[GROUPS[group_by]]
     columns = [group, ledger_projects.c.fiscal_year, func.count().label("projects")]
     columns += [func.sum(ledger_projects.c[name]).label(name) for name in ledger.AMOUNTS]
     columns += [func.sum(case((ledger_projects.c.stage == stage, 1), else_=0)).label(f"n_{stage}") for stage in ledger.STAGES]
+    columns += [func.sum(case((ledger_projects.c.flags != 0, 1), else_=0)).label("flagged")]
     query = select(*columns)
     if code is not None:
         query = query.where(ledger_projects.c[LEVELS[level]] == code)
@@ -187,6 +206,7 @@ def area_totals(
             row[0], row[1], row[2],
             {name: Decimal(row._mapping[name] or 0).quantize(ledger.ZERO) for name in ledger.AMOUNTS},
             {stage: int(row._mapping[f"n_{stage}"] or 0) for stage in ledger.STAGES},
+            int(row._mapping["flagged"] or 0),
         )  # fmt: skip
         for row in conn.execute(query)
     ]
@@ -218,3 +238,79 @@ def as_of(conn: Connection, entity_ids: Sequence[str]) -> dict[str, datetime]:
                 out[system] = at
     return out
 
+
+
+# --- reconciliation ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flagged:
+    rule: str
+    entity_id: str
+    entity_type: str
+    org_code: str | None
+    fiscal_year: int | None
+    title: str
+    amounts: dict[str, Decimal]
+
+
+def _area_filter(query: Any, table: Any, level: str | None, code: str | None, org_codes: Sequence[str] | None) -> Any:
+    if org_codes is not None:
+        return query.where(table.c.org_code.in_(list(org_codes)))
+    if level is not None and code is not None:
+        return query.where(table.c[LEVELS[level]] == code)
+    return query
+
+
+def flagged(
+    conn: Connection, *, level: str | None, code: str | None, fiscal_year: int | None, rule: str | None,
+    started_through: int, limit: int, offset: int, area_orgs: Sequence[str] | None = None,
+) -> list[Flagged]:
+    """Flagged project-years of an area (newest year first, then largest plan), then the local budget lines
+    no project owns (`area_orgs`: the organisations of the area, None: everywhere); `rule` narrows to one."""
+    out: list[Flagged] = []
+    wanted = reconciliation.RULES.get(rule) if rule else None
+    if wanted is None or wanted.bit:
+        query = select(ledger_projects).where(ledger_projects.c.flags != 0)
+        if wanted is not None:
+            query = query.where(ledger_projects.c.flags.op("&")(wanted.bit) != 0)
+        query = _area_filter(query, ledger_projects, level, code, None)
+        if fiscal_year is not None:
+            query = query.where(ledger_projects.c.fiscal_year == fiscal_year)
+        query = query.order_by(ledger_projects.c.fiscal_year.desc(), ledger_projects.c.planned.desc(), ledger_projects.c.entity_id)
+        for row in conn.execute(query.limit(offset + limit)):
+            view = _project_view(row)
+            for name in reconciliation.names(row.flags, row.fiscal_year, started_through):
+                if rule is None or name == rule:
+                    out.append(Flagged(name, row.entity_id, PLAN, row.org_code, row.fiscal_year, row.title, view.amounts))
+    if wanted is None or wanted is reconciliation.BUDGET_LINE_WITHOUT_PROJECT:
+        query = select(unlinked_records).where(
+            unlinked_records.c.entity_type == "budget_line", func.length(unlinked_records.c.org_code) == 7
+        )
+        query = _area_filter(query, unlinked_records, None, None, area_orgs)
+        if fiscal_year is not None:
+            query = query.where(unlinked_records.c.fiscal_year == fiscal_year)
+        for row in conn.execute(query.order_by(unlinked_records.c.entity_id).limit(offset + limit)):
+            out.append(Flagged(reconciliation.BUDGET_LINE_WITHOUT_PROJECT.name, row.entity_id, "budget_line", row.org_code,
+                               row.fiscal_year, row.detail[:200], {}))  # fmt: skip
+    return out[offset : offset + limit]
+
+
+def flag_counts(conn: Connection, started_through: int) -> dict[str, int]:
+    """Records each rule flags, over the flagged rows only (a partial index holds them)."""
+    counts = {name: 0 for name in reconciliation.RULES}
+    for bits, year, n in conn.execute(
+        select(ledger_projects.c.flags, ledger_projects.c.fiscal_year, func.count())
+        .where(ledger_projects.c.flags != 0)
+        .group_by(ledger_projects.c.flags, ledger_projects.c.fiscal_year)
+    ):
+        for name in reconciliation.names(bits, year, started_through):
+            counts[name] += int(n)
+    counts[reconciliation.BUDGET_LINE_WITHOUT_PROJECT.name] = int(
+        conn.execute(
+            select(func.count()).select_from(unlinked_records).where(
+                unlinked_records.c.entity_type == "budget_line", func.length(unlinked_records.c.org_code) == 7
+            )
+        ).scalar_one()
+    )
+    return counts

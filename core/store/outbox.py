@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
+from core import crashpoints
 from core.store.records import (
     ClaimedDelivery,
     CompletionSummary,
@@ -203,6 +204,21 @@ def claim_due(
     ]
 
 
+def take_back(conn: Connection, owner: str, now: datetime) -> int:
+    """End the leases of rows in flight under claims of `owner` (claimer names `owner` or `owner/...`),
+    so that the next claim takes them as expired; returns how many. For a process that restarted under
+    its old name (core/process_identity.py): those claims were its own and their writer is dead. The attempt
+    they counted stays counted, as when a lease runs out, so a row that kills its writer every time is
+    still dead-lettered once its budget is spent."""
+    mine = or_(outbox.c.claimed_by == owner, outbox.c.claimed_by.startswith(f"{owner}/", autoescape=True))
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.state == IN_FLIGHT, mine, outbox.c.claim_expires_at > now)
+        .values(claim_expires_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
 def complete(
     conn: Connection, results: Sequence[DeliveryResult], now: datetime, paused: Paused = NOTHING_PAUSED
 ) -> CompletionSummary:
@@ -362,6 +378,7 @@ def _bury(conn: Connection, dead: Sequence[tuple[Any, str]], now: datetime) -> N
             for row, reason in dead
         ],
     )
+    crashpoints.reached("dead_letter")
 
 
 def _upsert_destination_xrefs(
@@ -593,6 +610,7 @@ def replay_dead_letter(
             first_failed_at=None,  # a replay gets a whole new outage budget
         )
     )
+    crashpoints.reached("replay")
     conn.execute(
         update(dead_letters)
         .where(dead_letters.c.id == dead_letter_id)

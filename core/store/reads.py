@@ -127,6 +127,7 @@ def _message_view(conn: Connection, row: Any) -> MessageView:
         rejected_count=row.rejected_count,
         outcome=row.outcome,
         rejections=rejections,
+        payload_purged_at=row.payload_purged_at,
     )
 
 

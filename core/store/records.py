@@ -6,10 +6,11 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 # "refused": the whole request was turned away (a producer wrote outside its scope); kept for the record.
-Outcome = Literal["accepted", "partial", "rejected", "failed", "refused"]
+# "storing": a large payload whose chunks are still being stored (core/store/inbox/chunks.py).
+Outcome = Literal["accepted", "partial", "rejected", "failed", "refused", "storing"]
 # "held": waiting for a paused route or destination to resume; never claimed while held.
 DeliveryState = Literal["pending", "held", "in_flight", "delivered", "dead"]
 
@@ -127,8 +128,10 @@ class CursorUpdate:
     cursor: str | None
 
 
-@dataclass(frozen=True)
-class EntityOutcome:
+class EntityOutcome(NamedTuple):
+    """What one accepted row became. A tuple: CPython stops tracking a tuple of plain values, so the
+    50,000 outcomes of a large payload cost the garbage collector nothing while the payload is stored."""
+
     row: int
     entity_type: str
     entity_id: str
@@ -331,6 +334,7 @@ class MessageView:
     rejected_count: int
     outcome: str
     rejections: list[StoredRejection]
+    payload_purged_at: datetime | None = None  # retention dropped the payload (core/store/retention.py)
 
 
 # --- clients -------------------------------------------------------------------------------------

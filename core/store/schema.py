@@ -42,6 +42,9 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+# Deliveries not settled yet.
+OPEN_STATES = ("pending", "in_flight", "held")
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always stored as UTC and always read back as an aware datetime."""
@@ -85,7 +88,21 @@ inbox_messages = Table(
     Column("accepted_count", Integer(), nullable=False, server_default=text("0")),
     Column("rejected_count", Integer(), nullable=False, server_default=text("0")),
     Column("outcome", String(16), nullable=False),
+    # A payload stored in chunks (core/store/inbox/chunks.py): outcome 'storing' until its last chunk; the
+    # records per chunk, the chunks stored so far, and when the last one was.
+    Column("chunk_records", Integer(), nullable=True),
+    Column("stored_chunks", Integer(), nullable=True),
+    Column("progress_at", UTCDateTime(), nullable=True),
+    # Set when retention dropped the payload bytes (core/store/retention.py); the row stays.
+    Column("payload_purged_at", UTCDateTime(), nullable=True),
     Index("ix_inbox_messages_system_received_at", "system", "received_at"),
+    Index("ix_inbox_messages_outcome_progress_at", "outcome", "progress_at"),
+    Index(
+        "ix_inbox_messages_payload_kept_received",
+        "received_at",
+        sqlite_where=text("payload_purged_at IS NULL"),
+        postgresql_where=text("payload_purged_at IS NULL"),
+    ),
     # NULL keys never collide on either engine, so requests without a key are unaffected.
     UniqueConstraint("client_name", "idempotency_key", name="uq_inbox_messages_client_idempotency"),
 )
@@ -107,6 +124,16 @@ inbox_rejections = Table(
     Column("rule", String(128), nullable=False),
     Column("reason", Text(), nullable=False),
     Column("native_record", Text(), nullable=True),
+)
+
+# What each stored chunk of a message became (its rows' entity outcomes), until the message is complete:
+# the answer of a message completed after a crash includes the chunks stored before it.
+inbox_chunks = Table(
+    "inbox_chunks",
+    metadata,
+    Column("message_id", String(32), ForeignKey("inbox_messages.message_id", ondelete="CASCADE"), primary_key=True),
+    Column("chunk", Integer(), primary_key=True),
+    Column("answer_json", Text(), nullable=False),
 )
 
 entities = Table(
@@ -188,6 +215,23 @@ outbox = Table(
     # Serves the "is an earlier version of this entity still open?" check and per-entity reads.
     Index("ix_outbox_entity_destination_version", "entity_id", "destination", "version"),
     Index("ix_outbox_destination_state", "destination", "state"),
+    # The scrape-time gauges count each open state through its own partial index (pending and in-flight
+    # rows through the two above); retention walks delivered rows by age. Neither reads the whole outbox
+    # (core/store/gauges.py). Each predicate names one state: an index over several open states would
+    # match the claim's "is an earlier version still open?" test too, and a planner without statistics
+    # would pick it there and scan every open row of the destination once per candidate.
+    Index(
+        "ix_outbox_held_destination",
+        "destination",
+        sqlite_where=text("state = 'held'"),
+        postgresql_where=text("state = 'held'"),
+    ),
+    Index(
+        "ix_outbox_delivered_at",
+        "delivered_at",
+        sqlite_where=text("state = 'delivered'"),
+        postgresql_where=text("state = 'delivered'"),
+    ),
 )
 
 dead_letters = Table(
@@ -207,6 +251,12 @@ dead_letters = Table(
     Column("resolution", String(16), nullable=True),
     Column("resolution_note", Text(), nullable=True),
     Index("ix_dead_letters_destination_resolved", "destination", "resolved_at"),
+    Index(
+        "ix_dead_letters_open_destination",
+        "destination",
+        sqlite_where=text("resolved_at IS NULL"),
+        postgresql_where=text("resolved_at IS NULL"),
+    ),
     # Finds the dead letters a delivered newer version supersedes (closed in the same transaction).
     Index("ix_dead_letters_entity_destination", "entity_id", "destination"),
 )
@@ -391,6 +441,8 @@ ledger_projects = Table(
     Column("province_code", String(4), nullable=True),
     Column("district_code", String(8), nullable=True),
     Column("title", Text(), nullable=False),
+    # The local แผนงาน the project cites (local classification, functional): the figures by classification.
+    Column("programme", String(200), nullable=True),
     Column("stage", String(16), nullable=False),
     *(Column(name, Numeric(20, 2), nullable=False) for name in LEDGER_AMOUNTS),
     Column("flags", Integer(), nullable=False, server_default=text("0")),
@@ -399,4 +451,12 @@ ledger_projects = Table(
     Index("ix_ledger_projects_province_year", "province_code", "fiscal_year"),
     Index("ix_ledger_projects_district_year", "district_code", "fiscal_year"),
     Index("ix_ledger_projects_org_year", "org_code", "fiscal_year"),
+    # Reconciliation lists and counts read only the flagged rows.
+    Index(
+        "ix_ledger_projects_flagged",
+        "flags",
+        "fiscal_year",
+        sqlite_where=text("flags != 0"),
+        postgresql_where=text("flags != 0"),
+    ),
 )

@@ -7,12 +7,14 @@
     store.config     pull cursors and last pulls, run-time configuration overrides
     store.links      which record belongs to which (core/linking.py), run in the ingest transaction
     store.ledger     the area read model (core/ledger.py), kept in step in the same transactions
+    store.contracting  e-GP procurements with their contracts and plan, for the OCDS export (core/ocds.py)
 
 The store never calls plugins: routing arrives as a plain callable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,6 +24,7 @@ from core.store.database import Database
 from core.store.engine import DEFAULT_URL
 from core.store.repos.access import AccessRepository
 from core.store.repos.config import ConfigRepository
+from core.store.repos.contracting import ContractingRepository
 from core.store.repos.entities import EntityRepository
 from core.store.repos.inbox import InboxRepository
 from core.store.repos.ledger import LedgerRepository
@@ -39,12 +42,13 @@ class Store(Database):
         self.config = ConfigRepository(self)
         self.links = LinkRepository(self)
         self.ledger = LedgerRepository(self)
+        self.contracting = ContractingRepository(self)
         # Order matters: the ledger reads the links the rules have just made.
         self.inbox.after_ingest += [self.links.on_ingested, self.ledger.on_ingested]
         self.links.after_change.append(self.ledger.on_linked)
         self.outbox.after_complete.append(self.ledger.on_completed)
 
-    def gauge_snapshot(self) -> _gauges.GaugeSnapshot:
-        """Backlog, oldest pending row, unresolved dead letters and last pulls, in one read: the figures
-        behind the metrics span the outbox and the cursors."""
-        return self.read(_gauges.snapshot)
+    def gauge_snapshot(self, push_systems: Sequence[str] = ()) -> _gauges.GaugeSnapshot:
+        """Backlog, oldest pending row, unresolved dead letters, last pulls and the last push of each of
+        `push_systems`, in one read: the figures behind the metrics span the outbox, cursors and inbox."""
+        return self.read(lambda conn: _gauges.snapshot(conn, push_systems))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ def _settings() -> HubSettings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from admin_api.app import create_app, run_forever
+    from admin_api.app import create_app
     from core.hub import Hub
     from core.logging import configure_logging
+    from prasan.cli.shutdown import serve_until_signalled
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -31,12 +33,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         async def announce(bound: int) -> None:
             print(f"prasan hub listening on http://{host}:{bound}", flush=True)
 
-        await run_forever(create_app(hub), host, port, announce)
+        await serve_until_signalled(create_app(hub), hub, host, port, announce)
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(main())  # SIGTERM and Ctrl-C drain and return (prasan/cli/shutdown.py)
     return 0
 
 
@@ -59,6 +58,19 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     store.upgrade()
     print(f"database at revision {store.current_revision()}")
     store.dispose()
+    return 0
+
+
+def cmd_projections_rebuild(args: argparse.Namespace) -> int:
+    from core.hub import Hub
+
+    # Built as the hub is, so that the organisations' areas and the reconciliation rules are the ones in force.
+    hub = Hub.build(_settings())
+    hub.store.upgrade()
+    started = time.monotonic()
+    projects = hub.store.ledger.rebuild(page_size=args.page_size)
+    print(f"area ledger rebuilt: {projects} plan projects read in {time.monotonic() - started:.1f} s")
+    hub.store.dispose()
     return 0
 
 
@@ -189,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_commands.add_parser("upgrade", help="apply migrations up to the newest")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    projections = commands.add_parser("projections", help="read models kept beside the entities")
+    projection_commands = projections.add_subparsers(dest="projections_command", required=True)
+    rebuild = projection_commands.add_parser(
+        "rebuild", help="project every plan project into the area ledger again (after a change of rules or an upgrade)"
+    )
+    rebuild.add_argument("--page-size", type=int, default=500, help="plan projects per transaction")
+    rebuild.set_defaults(func=cmd_projections_rebuild)
 
     clients = commands.add_parser("clients", help="API clients of producer systems")
     client_commands = clients.add_subparsers(dest="clients_command", required=True)

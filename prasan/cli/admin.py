@@ -40,6 +40,26 @@ def _with_store(work: Callable[[Any, argparse.Namespace], int]) -> Callable[[arg
     return run
 
 
+# --- retention ---------------------------------------------------------------------------------------
+
+
+def _retention_run(store: Any, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from core.store.retention import purge
+
+    keep = HubSettings().retention
+    outbox_days = args.outbox_days if args.outbox_days is not None else keep.outbox_delivered_days
+    inbox_days = args.inbox_days if args.inbox_days is not None else keep.inbox_payload_days
+    result = purge(
+        store, datetime.now(UTC), outbox_delivered_days=outbox_days, inbox_payload_days=inbox_days,
+        batch=keep.batch_size,
+    )
+    print(f"purged {result.outbox_rows} delivered outbox rows (older than {outbox_days} days) and "
+          f"{result.inbox_payloads} inbox payloads (older than {inbox_days} days)")
+    return 0
+
+
 # --- tokens ------------------------------------------------------------------------------------------
 
 
@@ -175,12 +195,22 @@ def add_admin_commands(commands: Any) -> None:
     tokens = commands.add_parser("tokens", help="admin API tokens").add_subparsers(dest="tokens_command", required=True)
     add = tokens.add_parser("add", help="create a token; prints it as the last line")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    add.add_argument("--role", required=True, choices=["analyst", "viewer", "operator", "admin"])
     add.set_defaults(func=_with_store(_tokens_add))
     tokens.add_parser("list", help="list tokens").set_defaults(func=_with_store(_tokens_list))
     revoke = tokens.add_parser("revoke", help="revoke a token")
     revoke.add_argument("name")
     revoke.set_defaults(func=_with_store(_tokens_revoke))
+
+    retention = commands.add_parser("retention", help="purge what is past its retention age").add_subparsers(
+        dest="retention_command", required=True
+    )
+    run = retention.add_parser(
+        "run", help="purge delivered outbox rows and inbox payloads past retention now (the rule: docs/operations.md)"
+    )
+    run.add_argument("--outbox-days", type=float, help="override retention.outbox_delivered_days")
+    run.add_argument("--inbox-days", type=float, help="override retention.inbox_payload_days")
+    run.set_defaults(func=_with_store(_retention_run))
 
     dlq = commands.add_parser("dlq", help="dead letters").add_subparsers(dest="dlq_command", required=True)
     for name, func, text in (("list", _dlq_list, "list dead letters"), ("replay", _dlq_replay, "replay dead letters")):

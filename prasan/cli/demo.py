@@ -130,7 +130,8 @@ def _keep_or_start_afresh(settings: HubSettings, registry: Any) -> list[str]:
 
 
 async def _demo(port: int) -> None:
-    from admin_api.app import create_app, serve
+    from admin_api.app import create_app
+    from prasan.cli.shutdown import serve_until_signalled
     from core.hub import Hub
     from core.logging import configure_logging
     from core.plugin_manager import load_plugins
@@ -162,50 +163,51 @@ async def _demo(port: int) -> None:
             await asyncio.to_thread(hub.store.access.update_client, f"demo-{name}", every, actor="demo")
             clients[name] = key
     admin_token = await asyncio.to_thread(_fresh_admin_token, hub.store)
-    runner, bound = await serve(create_app(hub), "127.0.0.1", free_port(port))
-    hub_url = f"http://127.0.0.1:{bound}"
-    demo = {"hub_url": hub_url, "admin_token": admin_token, "clients": clients, "simulators": urls}
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    (settings.var_dir / "demo.json").write_text(json.dumps(demo, indent=2, ensure_ascii=False), encoding="utf-8")
-    lines = [*notes, *([""] if notes else [])]
-    lines += [f"Prasan hub: {hub_url}   (health: {hub_url}/readyz; the page for citizens: {hub_url}/)"]
-    lines += [f"  simulator {name}: {url}" for name, url in urls.items()]
-    lines += [f"  API key for {name}: {key}" for name, key in clients.items()]
-    lines += [f"  admin token: {admin_token}   (API docs: {hub_url}/api/v1/docs)"]
-    simulators = f" and the state of the {', '.join(kept)} simulators are" if kept else " is"
-    where = f"the hub's database{simulators} kept in {settings.var_dir}"
-    if settings.database_url:  # the operator's database, not the demo's to describe or delete
-        where = f"the state of the {', '.join(kept) or 'no'} simulators is kept in {state_root}"
-    lines += [f"  {where} across runs (`make clean` starts afresh)"]
-    sample = _sample_for("eplan")
-    if "eplan" in clients and sample is not None:
+
+    async def announce(bound: int) -> None:
+        hub_url = f"http://127.0.0.1:{bound}"
+        demo = {"hub_url": hub_url, "admin_token": admin_token, "clients": clients, "simulators": urls}
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        (settings.var_dir / "demo.json").write_text(json.dumps(demo, indent=2, ensure_ascii=False), encoding="utf-8")
+        lines = [*notes, *([""] if notes else [])]
+        lines += [f"Prasan hub: {hub_url}   (health: {hub_url}/readyz; the page for citizens: {hub_url}/)"]
+        lines += [f"  simulator {name}: {url}" for name, url in urls.items()]
+        lines += [f"  API key for {name}: {key}" for name, key in clients.items()]
+        lines += [f"  admin token: {admin_token}   (API docs: {hub_url}/api/v1/docs)"]
+        simulators = f" and the state of the {', '.join(kept)} simulators are" if kept else " is"
+        where = f"the hub's database{simulators} kept in {settings.var_dir}"
+        if settings.database_url:  # the operator's database, not the demo's to describe or delete
+            where = f"the state of the {', '.join(kept) or 'no'} simulators is kept in {state_root}"
+        lines += [f"  {where} across runs (`make clean` starts afresh)"]
+        sample = _sample_for("eplan")
+        if "eplan" in clients and sample is not None:
+            lines += [
+                "",
+                "Post a ผ.02 project table to e-Plan's inbound endpoint:",
+                f"  curl -sS -X POST {hub_url}/api/v1/inbound/eplan \\",
+                f"       -H 'Authorization: Bearer {clients['eplan']}' \\",
+                "       -H 'Content-Type: text/csv; charset=utf-8' \\",
+                f"       --data-binary {shlex.quote('@' + _shown(sample))}",
+                "Then see what reached e-LAAS:",
+                f"  curl -sS {urls.get('elaas', '')}/_sim/records",
+                "See the hub's entities, then one of them with its versions, cross-references and deliveries"
+                " (its id is in the answer to the post, under entities):",
+                f"  curl -sS -H {shlex.quote('Authorization: Bearer ' + admin_token)} \\",
+                f"       '{hub_url}/api/v1/entities?entity_type=plan_project&limit=5'",
+                f"  curl -sS -H {shlex.quote('Authorization: Bearer ' + admin_token)} {hub_url}/api/v1/entities/ENTITY_ID",
+            ]
         lines += [
             "",
-            "Post a ผ.02 project table to e-Plan's inbound endpoint:",
-            f"  curl -sS -X POST {hub_url}/api/v1/inbound/eplan \\",
-            f"       -H 'Authorization: Bearer {clients['eplan']}' \\",
-            "       -H 'Content-Type: text/csv; charset=utf-8' \\",
-            f"       --data-binary {shlex.quote('@' + _shown(sample))}",
-            "Then see what reached e-LAAS:",
-            f"  curl -sS {urls.get('elaas', '')}/_sim/records",
-            "See the hub's entities, then one of them with its versions, cross-references and deliveries"
-            " (its id is in the answer to the post, under entities):",
-            f"  curl -sS -H {shlex.quote('Authorization: Bearer ' + admin_token)} \\",
-            f"       '{hub_url}/api/v1/entities?entity_type=plan_project&limit=5'",
-            f"  curl -sS -H {shlex.quote('Authorization: Bearer ' + admin_token)} {hub_url}/api/v1/entities/ENTITY_ID",
+            "Play the pilot's scenario (an อบต. in Nakhon Nayok enters a project once; e-LAAS, e-budgeting, e-GP and",
+            "GF-MIS recognise it) in another terminal, then see the project's chain it prints:",
+            f"  prasan pilot --demo-file {shlex.quote(str(settings.var_dir / 'demo.json'))}",
         ]
-    lines += [
-        "",
-        "Play the pilot's scenario (an อบต. in Nakhon Nayok enters a project once; e-LAAS, e-budgeting, e-GP and",
-        "GF-MIS recognise it) in another terminal, then see the project's chain it prints:",
-        f"  prasan pilot --demo-file {shlex.quote(str(settings.var_dir / 'demo.json'))}",
-    ]
-    lines += ["", f"(the same as JSON in {settings.var_dir / 'demo.json'}; Ctrl-C stops)"]
-    print("\n".join(lines), flush=True)
+        lines += ["", f"(the same as JSON in {settings.var_dir / 'demo.json'}; Ctrl-C stops)"]
+        print("\n".join(lines), flush=True)
+
     try:
-        await asyncio.Event().wait()
+        await serve_until_signalled(create_app(hub), hub, "127.0.0.1", free_port(port), announce)
     finally:
-        await runner.cleanup()
         for simulator_runner in runners:
             await simulator_runner.cleanup()
 
@@ -220,8 +222,6 @@ def _fresh_admin_token(store: Any) -> str:
 
 
 def run_demo(port: int = 8080) -> int:
-    try:
-        asyncio.run(_demo(port))
-    except KeyboardInterrupt:
-        print("demo stopped", file=sys.stderr)
+    asyncio.run(_demo(port))  # SIGTERM and Ctrl-C drain and return (prasan/cli/shutdown.py)
+    print("demo stopped", file=sys.stderr)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,32 @@ class RunningHub:
 async def _start(app: web.Application) -> tuple[web.AppRunner, str]:
     runner, port = await serve(app, "127.0.0.1", 0)
     return runner, f"http://127.0.0.1:{port}"
+
+
+@asynccontextmanager
+async def hub_with_simulators(database_url: str, **settings: Any) -> AsyncIterator[RunningHub]:
+    """A hub on `database_url` with e-plan and e-LAAS simulators only, an e-plan client and an admin token;
+    `settings` are further HubSettings fields (delivery, scheduler_enabled, ...)."""
+    elaas_runner, elaas_url = await _start(elaas_simulator.create_app())
+    eplan_runner, eplan_url = await _start(eplan_simulator.create_app())
+    built = Hub.build(HubSettings(
+        database_url=database_url,
+        systems={
+            "elaas": {"base_url": elaas_url, "api_key": elaas_simulator.DEFAULT_API_KEY},
+            "eplan": {"base_url": eplan_url},
+        },
+        **settings,
+    ))
+    hub_runner, hub_url = await _start(create_app(built))
+    _, key = await asyncio.to_thread(built.store.access.add_client, "outage", "eplan")
+    _, token = await asyncio.to_thread(built.store.access.add_admin_token, "outage-admin", "admin", actor="test")
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield RunningHub(built, hub_url, elaas_url, eplan_url, key, http, token)
+    finally:
+        await hub_runner.cleanup()
+        await elaas_runner.cleanup()
+        await eplan_runner.cleanup()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from admin_api.access import ROLE_RANK, Access, access_of
-from admin_api.spec import OPERATIONS
+from admin_api.access import ROLE_RANK, access_of
 from tests.e2e.conftest import RunningHub
 
 pytestmark = pytest.mark.e2e
@@ -21,13 +20,23 @@ PUBLIC = {
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/docs"),
     ("POST", "/api/v1/inbound/{system}"),  # producer keys, checked by the handler
+    # The public API, declared public where it is declared (tag "public"), is listed by its paths so that a
+    # route made public by mistake still shows here.
+    ("GET", "/api/v1/public/areas"),
+    ("GET", "/api/v1/public/areas/{province_code}"),
+    ("GET", "/api/v1/public/organisations/{org_code}/projects"),
+    ("GET", "/api/v1/public/projects/{project_id}"),
+    ("GET", "/api/v1/public/ocds/{org_code}"),
+    ("GET", "/api/v1/public/ocds/releases/{egp_project_number}"),
+    ("GET", "/api/v1/public/areas/{province_code}/totals.csv"),
+    ("GET", "/api/v1/public/areas/{province_code}/totals.xlsx"),
     # the citizens' pages (admin_api/pages.py)
     ("GET", "/"),
     ("GET", "/p/{province}"),
     ("GET", "/o/{org_code}"),
     ("GET", "/project/{project_id}"),
-} | {(op.method, op.path) for op in OPERATIONS if op.role is Access.PUBLIC}  # the public API
-WEAKER = {"operator": "viewer", "admin": "operator"}
+}
+WEAKER = {"viewer": "analyst", "operator": "viewer", "admin": "operator"}
 
 
 def _concrete(path: str) -> str:

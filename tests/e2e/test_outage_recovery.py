@@ -8,17 +8,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 
-from admin_api.app import create_app
-from core.hub import Hub
-from core.settings import DeliverySettings, HubSettings
+from core.settings import DeliverySettings
 from core.store.schema import outbox
-from plugins.elaas import simulator as elaas_simulator
-from plugins.eplan import simulator as eplan_simulator
-from tests.e2e.conftest import RunningHub, _start
+from tests.e2e.conftest import RunningHub, hub_with_simulators
 from tests.e2e.test_hub_end_to_end import p02_rows, to_csv
 
 pytestmark = pytest.mark.e2e
@@ -39,28 +34,8 @@ DELIVERY = DeliverySettings(
 @pytest.fixture
 async def hub(database_url: str) -> AsyncIterator[RunningHub]:
     """e-plan and e-LAAS simulators and a hub whose delivery settings compress a day into seconds."""
-    elaas_runner, elaas_url = await _start(elaas_simulator.create_app())
-    eplan_runner, eplan_url = await _start(eplan_simulator.create_app())
-    settings = HubSettings(
-        database_url=database_url,
-        scheduler_enabled=False,
-        delivery=DELIVERY,
-        systems={
-            "elaas": {"base_url": elaas_url, "api_key": elaas_simulator.DEFAULT_API_KEY},
-            "eplan": {"base_url": eplan_url},
-        },
-    )
-    built = Hub.build(settings)
-    hub_runner, hub_url = await _start(create_app(built))
-    _, key = await asyncio.to_thread(built.store.access.add_client, "outage", "eplan")
-    _, token = await asyncio.to_thread(built.store.access.add_admin_token, "outage-admin", "admin", actor="test")
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield RunningHub(built, hub_url, elaas_url, eplan_url, key, http, token)
-    finally:
-        await hub_runner.cleanup()
-        await elaas_runner.cleanup()
-        await eplan_runner.cleanup()
+    async with hub_with_simulators(database_url, scheduler_enabled=False, delivery=DELIVERY) as running:
+        yield running
 
 
 async def fault(hub: RunningHub, spec: dict[str, Any] | None) -> None:

@@ -187,6 +187,25 @@ async def test_pull_metrics_and_last_success_come_from_the_database(running_hub:
     assert value(samples, "prasan_pull_last_success_timestamp_seconds", system="eplan") == last
 
 
+@pytest.mark.hub_settings(push_expectations={"eplan": {"interval_s": 3600}})
+async def test_a_pushing_system_has_a_last_received_time_and_pulls_do_not_count(running_hub: RunningHub) -> None:
+    hub = running_hub
+    samples = parse(await scrape(hub))
+    assert value(samples, "prasan_push_expected_interval_seconds", system="eplan") == 3600
+    assert not [s for s in samples if s.name == "prasan_push_last_received_timestamp_seconds"]  # nothing yet
+    assert await hub.hub.pulls.pull("eplan", "plan_project") > 0  # a pull is not a push
+    samples = parse(await scrape(hub))
+    assert not [s for s in samples if s.name == "prasan_push_last_received_timestamp_seconds"]
+
+    before = time.time()
+    await sync(hub, p02_rows(2))
+    samples = parse(await scrape(hub))
+    pushed = value(samples, "prasan_push_last_received_timestamp_seconds", system="eplan")
+    assert before - 1 <= pushed <= time.time() + 1
+    await hub.hub.pulls.pull("eplan", "plan_project")
+    assert value(parse(await scrape(hub)), "prasan_push_last_received_timestamp_seconds", system="eplan") == pushed
+
+
 async def test_readyz_summarises_database_migrations_scheduler_and_cached_plugin_health(
     running_hub: RunningHub,
 ) -> None:

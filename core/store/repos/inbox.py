@@ -15,9 +15,11 @@ from core.store import reads as _reads
 from core.store import search as _search
 from core.record_identity import IdentityRules
 from core.store.database import Database
+from core.store.inbox import chunks as _chunks
 from core.store.inbox import ingest as _ingest
 from core.store.records import (
     CursorUpdate,
+    EntityOutcome,
     InboundMessage,
     IncomingEntity,
     IngestOutcome,
@@ -60,21 +62,80 @@ became or not at all."""
         used the message's idempotency key.
         """
         at = now or utcnow()
-        # Classification nodes the entities add (core/classification.py) are stored with the message that
-        # brought them, or not at all, and audited as done by the system that sent it.
         additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> IngestOutcome:
             resolved = _identity.resolve(conn, self.identity, message, entities, at)
             outcome = _ingest.ingest_batch(conn, message, resolved, rejections, route, cursor, at, respond)
-            if additions:
-                _classification.add_missing(conn, additions, f"system:{message.system}", at)
-            _identity.store_keys(conn, self.identity, resolved, outcome.entities)
-            for hook in self.after_ingest:
-                hook(conn, message.system, resolved, outcome.entities, at)
+            self._with_versions(conn, message, resolved, outcome.entities, additions, at)
+            _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
             return outcome
 
         return self.db.write(work, retry=True)
+
+    def _with_versions(
+        self,
+        conn: Connection,
+        message: InboundMessage,
+        entities: Sequence[IncomingEntity],
+        outcomes: Sequence[EntityOutcome],
+        additions: Sequence[Any],
+        at: datetime,
+    ) -> None:
+        # Classification nodes the entities add (core/classification.py) are stored with the records that
+        # brought them, or not at all, and audited as done by the system that sent them.
+        if additions:
+            _classification.add_missing(conn, additions, f"system:{message.system}", at)
+        _identity.store_keys(conn, self.identity, entities, outcomes)
+        for hook in self.after_ingest:
+            hook(conn, message.system, entities, outcomes, at)
+
+    # --- a large payload, chunk by chunk (core/store/inbox/chunks.py) -------------------------------
+
+    def begin_chunks(self, message: InboundMessage, chunk_records: int) -> None:
+        """Keep the message, 'storing', before its first chunk; raises IdempotencyConflict for a reused key."""
+        self.db.write(lambda conn: _chunks.begin(conn, message, chunk_records, utcnow()))
+
+    def store_chunk(
+        self,
+        message: InboundMessage,
+        chunk: int,
+        entities: Sequence[IncomingEntity],
+        rejections: Sequence[RowRejection],
+        warnings: Sequence[dict[str, Any]],
+        route: Callable[[str, IncomingEntity], Sequence[Any]],
+    ) -> _chunks.ChunkOutcome:
+        """One chunk of a message's records, in its own transaction; ChunkTakenOver when the message is
+        no longer waiting for this chunk (another process completed it)."""
+        at = utcnow()
+        additions = _classification.additions_of(message, entities, at)
+
+        def work(conn: Connection) -> _chunks.ChunkOutcome:
+            resolved = _identity.resolve(conn, self.identity, message, entities, at)
+            stored = _chunks.store_chunk(conn, message, chunk, resolved, rejections, warnings, route, at)
+            self._with_versions(conn, message, resolved, stored.entities, additions, at)
+            queued = _queued(stored.entities)  # chunks are of one size, so this one's count stands for each before
+            _ingest.refresh_statistics(conn, queued * chunk, queued * (chunk + 1))
+            return stored
+
+        return self.db.write(work, retry=True)
+
+    def finish_chunks(self, message_id: str, chunks: int, response: Any | None) -> str:
+        """The message's outcome and answer once its `chunks` chunks are stored; returns the outcome."""
+        return self.db.write(lambda conn: _chunks.finish(conn, message_id, chunks, response, utcnow()))
+
+    def unfinished_messages(self, progressed_before: datetime, limit: int = 20) -> list[tuple[str, datetime | None]]:
+        """Messages left 'storing' that have not progressed since `progressed_before`."""
+        return self.db.read(lambda conn: _chunks.unfinished(conn, progressed_before, limit))
+
+    def claim_unfinished(self, message_id: str, seen_progress_at: datetime | None) -> _chunks.UnfinishedMessage | None:
+        return self.db.write(lambda conn: _chunks.claim(conn, message_id, seen_progress_at, utcnow()))
+
+    def chunked_outcome(
+        self, message_id: str
+    ) -> tuple[list[EntityOutcome], list[RowRejection], list[dict[str, Any]]]:
+        """What a chunked message's stored chunks became (entities, rejections, warnings)."""
+        return self.db.read(lambda conn: _chunks.stored_outcome(conn, message_id))
 
     def record_failed_message(self, message: InboundMessage, reason: str, rule: str = "payload.unreadable") -> None:
         """Keep a payload that could not even be parsed, with outcome 'failed' and the reason."""
@@ -112,3 +173,8 @@ became or not at all."""
     def message_versions(self, message_id: str) -> list[dict[str, Any]]:
         """The entity versions a message became."""
         return self.db.read(lambda conn: _search.versions_from_message(conn, message_id))
+
+
+def _queued(outcomes: Sequence[EntityOutcome]) -> int:
+    """Deliveries a batch queued: one per destination of each changed record."""
+    return sum(len(o.destinations) for o in outcomes)

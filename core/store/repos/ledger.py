@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from core import ledger as _rules
+from core.reconciliation import ReconciliationRules
 from core.store import ledger as _ledger
 from core.store.database import Database
 from core.store.links import Chain, chain
@@ -21,6 +22,8 @@ class LedgerRepository:
         self.db = db
         # Where an organisation is (province, district, type): the hub sets the master data's lookup.
         self.areas: _ledger.OrgLookup = lambda code: None
+        # The reconciliation rules each projected row is judged by (config/reconciliation.yaml).
+        self.rules = ReconciliationRules()
 
     # --- kept in step, inside the writer's transaction ----------------------------------------------
     def on_ingested(
@@ -28,27 +31,27 @@ class LedgerRepository:
     ) -> None:
         changed = [o.entity_id for o in outcomes if o.changed and o.entity_type in _ledger.LEDGER_TYPES]
         if changed:
-            _ledger.project(conn, _ledger.roots_of(conn, changed), self.areas, now)
+            _ledger.project(conn, _ledger.roots_of(conn, changed), self.areas, now, self.rules)
 
     def on_linked(self, conn: Connection, entity_ids: Sequence[str], now: datetime) -> None:
         """An operator linked or unlinked records: their projects' figures move."""
-        _ledger.project(conn, _ledger.roots_of(conn, entity_ids), self.areas, now)
+        _ledger.project(conn, _ledger.roots_of(conn, entity_ids), self.areas, now, self.rules)
 
     def on_completed(self, conn: Connection, results: Sequence[Any], now: datetime) -> None:
         delivered = [r.outbox_id for r in results if isinstance(r, Acknowledged)]
         if delivered:
-            _ledger.project(conn, _ledger.delivered_plan_projects(conn, delivered), self.areas, now)
+            _ledger.project(conn, _ledger.delivered_plan_projects(conn, delivered), self.areas, now, self.rules)
 
     def rebuild(self, *, page_size: int = 500) -> int:
         """Project every plan project again, a page per transaction; returns the projects read."""
         after: str | None = None
         done = 0
         while True:
-            last = self.db.write(lambda conn: _ledger.rebuild_page(conn, self.areas, utcnow(), after, page_size), retry=True)
-            if last is None:
+            page = self.db.write(lambda conn: _ledger.rebuild_page(conn, self.areas, self.rules, utcnow(), after, page_size), retry=True)
+            if page is None:
                 return done
-            done += page_size
-            after = last
+            after, read = page
+            done += read
 
     # --- reading ------------------------------------------------------------------------------------
     def organisation_projects(
@@ -60,6 +63,14 @@ class LedgerRepository:
         self, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None
     ) -> list[_ledger.AreaTotal]:
         return self.db.read(lambda conn: _ledger.area_totals(conn, level, code, fiscal_year, group_by, org_type))
+
+    def flagged(self, **filters: Any) -> list[_ledger.Flagged]:
+        started = self.rules.started_years(utcnow().date())
+        return self.db.read(lambda conn: _ledger.flagged(conn, started_through=started, **filters))
+
+    def flag_counts(self) -> dict[str, int]:
+        started = self.rules.started_years(utcnow().date())
+        return self.db.read(lambda conn: _ledger.flag_counts(conn, started))
 
     def project_story(self, entity_id: str) -> tuple[Chain, list[_rules.YearRow], list[_rules.Step], dict[str, datetime]] | None:
         """One plan project: its chain, its rows by year, its timeline and the time of the latest record from

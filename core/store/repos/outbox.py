@@ -51,6 +51,11 @@ class OutboxRepository:
             lambda conn: _outbox.claim_due(conn, worker_id, limit, at, lease_seconds, paused, destination)
         )
 
+    def take_back(self, owner: str, now: datetime | None = None) -> int:
+        """Make the rows `owner` (this process, by its stable name) holds in flight due at once."""
+        at = now or utcnow()
+        return self.db.write(lambda conn: _outbox.take_back(conn, owner, at), retry=True)
+
     def complete(self, results: Sequence[DeliveryResult], now: datetime | None = None) -> CompletionSummary:
         """Record a batch of delivery results (Delivered, Retry, Dead) in one transaction."""
         if not results:

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("province_code", sa.String(4), nullable=True),
         sa.Column("district_code", sa.String(8), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("programme", sa.String(200), nullable=True),
         sa.Column("stage", sa.String(16), nullable=False),
         *(sa.Column(name, sa.Numeric(20, 2), nullable=False) for name in AMOUNTS),
         sa.Column("flags", sa.Integer(), server_default=sa.text("0"), nullable=False),
@@ -43,9 +44,13 @@ def upgrade() -> None:
     op.create_index("ix_ledger_projects_province_year", "ledger_projects", ["province_code", "fiscal_year"])
     op.create_index("ix_ledger_projects_district_year", "ledger_projects", ["district_code", "fiscal_year"])
     op.create_index("ix_ledger_projects_org_year", "ledger_projects", ["org_code", "fiscal_year"])
+    op.create_index(
+        "ix_ledger_projects_flagged", "ledger_projects", ["flags", "fiscal_year"],
+        sqlite_where=sa.text("flags != 0"), postgresql_where=sa.text("flags != 0"),
+    )
 
 
 def downgrade() -> None:
-    for name in ("ix_ledger_projects_org_year", "ix_ledger_projects_district_year", "ix_ledger_projects_province_year"):
+    for name in ("ix_ledger_projects_flagged", "ix_ledger_projects_org_year", "ix_ledger_projects_district_year", "ix_ledger_projects_province_year"):
         op.drop_index(name, table_name="ledger_projects")
     op.drop_table("ledger_projects")

@@ -1,0 +1,127 @@
+"""Whether the database answers, as one process sees it.
+
+A database that is away (PostgreSQL stopped, restarting or unreachable; a SQLite file locked past the
+busy timeout or unreadable) is an outage of the hub, not a bug of the request that met it: the HTTP layer
+answers 503 with Retry-After, and the loops (delivery, leadership, route refresh) wait and try again.
+`DatabaseStatus` is the one record of that outage in a process: every store transaction reports to it,
+so it logs once when the database goes away and once when it is back, whichever part noticed, and gives
+the loops a capped backoff instead of each retrying (and logging) at its own pace.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import exc as sa_exc
+
+from core.errors import scrub_secrets
+
+log = structlog.get_logger("prasan.store")
+
+# SQLite reports a lock held past busy_timeout, a missing or unreadable file and a failing disk as
+# OperationalError, like "no such table"; only these mean the database is away rather than wrong.
+_SQLITE_AWAY = ("database is locked", "database table is locked", "unable to open database file", "disk i/o error")
+
+# PostgreSQL SQLSTATEs of a server that is away or refusing work for now: connection exceptions (08),
+# too many connections (53300), shutting down or starting (57P01..57P03), out of resources (53).
+_PG_AWAY_PREFIXES = ("08", "53", "57P")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says the database is away, not that the statement was wrong."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _away(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _away(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free: the database is swamped
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_PG_AWAY_PREFIXES):
+            return True
+        module = type(orig).__module__ if orig is not None else ""
+        if module.startswith("psycopg"):
+            # psycopg raises OperationalError without a SQLSTATE when it cannot connect at all.
+            return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) and state is None
+        if module.startswith("sqlite3"):
+            return isinstance(exc, sa_exc.OperationalError) and str(orig).lower().startswith(_SQLITE_AWAY)
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    """One line for logs and /readyz: the error's class and first line, never a secret."""
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [""])[0][:300]
+    return scrub_secrets(f"{type(orig).__name__}: {first}" if first else type(orig).__name__)
+
+
+@dataclass(frozen=True)
+class Outage:
+    since: float  # Unix time of the first failure
+    reason: str
+    failures: int
+
+
+class DatabaseStatus:
+    """The database's availability in this process, fed by every store transaction."""
+
+    def __init__(self, retry_min_s: float = 0.5, retry_max_s: float = 5.0) -> None:
+        # retry_max_s bounds how long after the database's return a waiting loop notices it.
+        self.retry_min_s = retry_min_s
+        self.retry_max_s = retry_max_s
+        self._lock = threading.Lock()
+        self._outage: Outage | None = None
+
+    @property
+    def outage(self) -> Outage | None:
+        return self._outage
+
+    @property
+    def available(self) -> bool:
+        return self._outage is None
+
+    def failed(self, exc: BaseException) -> None:
+        reason = describe(exc)
+        with self._lock:
+            outage = self._outage
+            self._outage = Outage(outage.since if outage else time.time(), reason, (outage.failures if outage else 0) + 1)
+        if outage is None:
+            log.error("database_unavailable", reason=reason)
+
+    def succeeded(self) -> None:
+        if self._outage is None:  # the common case: no lock on every transaction
+            return
+        with self._lock:
+            outage, self._outage = self._outage, None
+        if outage is not None:
+            log.warning("database_available", down_s=round(time.time() - outage.since, 3), failures=outage.failures)
+
+    def retry_in_s(self) -> float:
+        """How long a loop that just met the outage waits before trying again: doubling, capped."""
+        outage = self._outage
+        failures = outage.failures if outage else 0
+        return min(self.retry_max_s, self.retry_min_s * 2 ** max(0, min(failures - 1, 16)))
+
+    @property
+    def retry_after_s(self) -> int:
+        """What a 503 tells a producer: whole seconds, at least one."""
+        return max(1, round(self.retry_in_s()))
+
+
+def database_pause_s(status: DatabaseStatus, exc: BaseException) -> float | None:
+    """How long a loop whose round failed with `exc` waits: the outage's backoff when the database is
+    away (the status has logged it), None for any other failure (the caller logs that one)."""
+    return status.retry_in_s() if database_unavailable(exc) else None
