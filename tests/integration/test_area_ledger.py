@@ -175,3 +175,21 @@ def test_prasan_projections_rebuild_restores_the_ledger_from_the_entities(
     [row] = store.ledger.organisation_projects(ORG)
     assert (row.entity_id, row.fiscal_year, row.amounts["planned"]) == (project, 2570, Decimal("700.00"))
     store.dispose()
+
+
+def test_a_fault_in_the_projection_refuses_neither_the_ingest_nor_the_delivery(
+    ledger_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ledger_store
+    kept = plan(store, {2570: "100.00"}, "ก่อนความผิดพลาด")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("a record no rule foresaw")
+
+    monkeypatch.setattr("core.ledger.project_years", broken)
+    project = plan(store, {2570: "200.00"}, "ระหว่างความผิดพลาด")  # stored, its ledger rows not
+    assert store.entities.get_entity(project) is not None
+    assert rows(store, project) == {} and set(rows(store, kept)) == {2570}
+    monkeypatch.undo()
+    assert store.ledger.rebuild() == 2
+    assert rows(store, project)[2570].amounts["planned"] == Decimal("200.00")

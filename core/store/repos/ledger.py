@@ -3,11 +3,13 @@ deliveries inside their own transactions, rebuilt on demand, and read by area.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from core import ledger as _rules
 from core.reconciliation import ReconciliationRules
@@ -15,6 +17,9 @@ from core.store import ledger as _ledger
 from core.store.database import Database
 from core.store.links import Chain, chain
 from core.store.records import Acknowledged, EntityOutcome, IncomingEntity, utcnow
+
+
+log = structlog.get_logger("prasan.ledger")
 
 
 class LedgerRepository:
@@ -31,16 +36,33 @@ class LedgerRepository:
     ) -> None:
         changed = [o.entity_id for o in outcomes if o.changed and o.entity_type in _ledger.LEDGER_TYPES]
         if changed:
-            _ledger.project(conn, _ledger.roots_of(conn, changed), self.areas, now, self.rules)
+            self._project(conn, lambda: _ledger.roots_of(conn, changed), now)
 
     def on_linked(self, conn: Connection, entity_ids: Sequence[str], now: datetime) -> None:
         """An operator linked or unlinked records: their projects' figures move."""
-        _ledger.project(conn, _ledger.roots_of(conn, entity_ids), self.areas, now, self.rules)
+        self._project(conn, lambda: _ledger.roots_of(conn, entity_ids), now)
 
     def on_completed(self, conn: Connection, results: Sequence[Any], now: datetime) -> None:
         delivered = [r.outbox_id for r in results if isinstance(r, Acknowledged)]
         if delivered:
-            _ledger.project(conn, _ledger.delivered_plan_projects(conn, delivered), self.areas, now, self.rules)
+            self._project(conn, lambda: _ledger.delivered_plan_projects(conn, delivered), now)
+
+    def _project(self, conn: Connection, roots: Callable[[], list[str]], now: datetime) -> None:
+        """Re-project inside the writer's transaction, under a savepoint: a fault in turning a chain into
+        figures (a record no rule foresaw) must not refuse the ingest or the delivery results it rides on.
+        The rows of those projects stay as they were, the fault is logged, and `prasan projections rebuild`
+        redoes them once fixed. Database errors are the writer's to retry and go up unchanged."""
+        savepoint = conn.begin_nested()
+        try:
+            _ledger.project(conn, roots(), self.areas, now, self.rules)
+        except DBAPIError:
+            savepoint.rollback()
+            raise
+        except Exception:
+            savepoint.rollback()
+            log.exception("ledger_projection_failed")
+        else:
+            savepoint.commit()
 
     def rebuild(self, *, page_size: int = 500) -> int:
         """Project every plan project again, a page per transaction; returns the projects read."""
