@@ -37,6 +37,7 @@ from benchmarks.common import RESULTS_DIR, fresh_database, start, stop_all
 from core import ledger
 from core.reference_data import load_reference_data
 from core.store import Store
+from core.store.ledger import to_satang
 from core.store.schema import entities, ledger_projects
 
 YEARS = (2566, 2567, 2568, 2569, 2570)
@@ -76,7 +77,8 @@ def fill(store: Store, rows: int, seed: int = 2570) -> dict[str, Any]:
                 "entity_id": entity_id, "fiscal_year": year, "org_code": org["org_code"], "org_type": org["org_type"],
                 "province_code": org["province_code"], "district_code": org["district_code"], "title": f"โครงการที่ {i}",
                 "programme": rng.choice(("แผนงานการศึกษา", "แผนงานเคหะและชุมชน", "แผนงานสาธารณสุข")), "stage": stage,
-                **amounts, "flags": 1 if rng.random() < 0.01 else 0, "updated_at": now,
+                **{name: to_satang(value) for name, value in amounts.items()},
+                "flags": 1 if rng.random() < 0.01 else 0, "updated_at": now,
             })  # fmt: skip
         store.write(lambda conn, e=entity_rows, r=ledger_rows: (conn.execute(insert(entities), e), conn.execute(insert(ledger_projects), r)))
         made += size

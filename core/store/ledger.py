@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, case, delete, func, insert, select, type_coerce
 
 from core import ledger, reconciliation
@@ -28,6 +29,7 @@ from core.store.schema import (
 )
 from core.store.util import chunks, unique
 
+log = structlog.get_logger("prasan.ledger")
 OrgLookup = Callable[[str], Mapping[str, Any] | None]
 PLAN = "plan_project"
 # Records whose change can move a project's figures: the project itself and what links to it.
@@ -43,6 +45,26 @@ def member(node: ChainNode, sources: Mapping[str, str] | None = None) -> ledger.
         node.entity_id, node.entity_type, node.payload, {x["system"]: x["external_id"] for x in node.xrefs},
         node.deliveries, tuple(link.to_id for link in node.links), (sources or {}).get(node.entity_id),
     )
+
+
+# No project-year of any Thai organisation comes near ten trillion baht (the whole national budget is
+# about 3.5 trillion); an amount past it is left out of the ledger rather than overflow its sums.
+LEDGER_MAX_BAHT = Decimal(10) ** 13
+
+
+class ImplausibleAmount(ValueError):
+    pass
+
+
+def to_satang(amount: Decimal) -> int:
+    """Baht to whole satang, for the ledger's integer columns (exact sums on SQLite and PostgreSQL alike)."""
+    if abs(amount) >= LEDGER_MAX_BAHT:
+        raise ImplausibleAmount(f"{amount} baht is past the ledger's bound of {LEDGER_MAX_BAHT:,} baht")
+    return int((amount * 100).to_integral_value())
+
+
+def from_satang(value: Any) -> Decimal:
+    return (Decimal(int(value or 0)) / 100).quantize(ledger.ZERO)
 
 
 def roots_of(conn: Connection, entity_ids: Iterable[str]) -> list[str]:
@@ -103,15 +125,21 @@ def _rows(found: Chain, areas: OrgLookup, now: datetime, rules: ReconciliationRu
     area = areas(org_code) or {}
     title = str(plan.payload.get("title") or "")
     programme = (plan.payload.get("links") or {}).get("local_programme")
+    years = ledger.project_years(plan, [member(m) for m in found.members])
+    try:
+        satang = [{name: to_satang(amount) for name, amount in year.amounts.items()} for year in years]
+    except ImplausibleAmount as exc:
+        log.warning("ledger_amount_implausible", entity_id=found.root.entity_id, reason=str(exc))
+        return []
     return [
         {
             "entity_id": found.root.entity_id, "fiscal_year": year.fiscal_year, "org_code": org_code,
             "org_type": area.get("org_type"), "province_code": area.get("province_code"),
             "district_code": area.get("district_code"), "title": title,
             "programme": str(programme)[:200] if programme else None, "stage": year.stage,
-            **year.amounts, "flags": rules.flags_of(year), "updated_at": now,
+            **amounts, "flags": rules.flags_of(year), "updated_at": now,
         }  # fmt: skip
-        for year in ledger.project_years(plan, [member(m) for m in found.members])
+        for year, amounts in zip(years, satang, strict=True)
     ]
 
 
@@ -159,7 +187,7 @@ class LedgerProject:
 def _project_view(row: Any) -> LedgerProject:
     return LedgerProject(
         row.entity_id, row.fiscal_year, row.org_code, row.title, row.stage,
-        {name: Decimal(getattr(row, name)).quantize(ledger.ZERO) for name in ledger.AMOUNTS}, row.updated_at,
+        {name: from_satang(getattr(row, name)) for name in ledger.AMOUNTS}, row.updated_at,
     )  # fmt: skip
 
 
@@ -204,7 +232,7 @@ def area_totals(
     return [
         AreaTotal(
             row[0], row[1], row[2],
-            {name: Decimal(row._mapping[name] or 0).quantize(ledger.ZERO) for name in ledger.AMOUNTS},
+            {name: from_satang(row._mapping[name]) for name in ledger.AMOUNTS},
             {stage: int(row._mapping[f"n_{stage}"] or 0) for stage in ledger.STAGES},
             int(row._mapping["flagged"] or 0),
         )  # fmt: skip

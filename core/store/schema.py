@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -19,7 +20,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -444,7 +444,9 @@ ledger_projects = Table(
     # The local แผนงาน the project cites (local classification, functional): the figures by classification.
     Column("programme", String(200), nullable=True),
     Column("stage", String(16), nullable=False),
-    *(Column(name, Numeric(20, 2), nullable=False) for name in LEDGER_AMOUNTS),
+    # Whole satang, not NUMERIC: SQLite keeps a NUMERIC as a float and sums it as one, and a province's
+    # total must come out to the satang on both databases.
+    *(Column(name, BigInteger(), nullable=False) for name in LEDGER_AMOUNTS),
     Column("flags", Integer(), nullable=False, server_default=text("0")),
     Column("updated_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("entity_id", "fiscal_year"),

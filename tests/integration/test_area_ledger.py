@@ -193,3 +193,14 @@ def test_a_fault_in_the_projection_refuses_neither_the_ingest_nor_the_delivery(
     monkeypatch.undo()
     assert store.ledger.rebuild() == 2
     assert rows(store, project)[2570].amounts["planned"] == Decimal("200.00")
+
+
+def test_amounts_are_kept_to_the_satang_and_an_implausible_one_is_left_out(ledger_store: Store) -> None:
+    store = ledger_store
+    # Floats would lose the satang here: 0.1 + 0.2, and totals past fifteen significant digits.
+    for amount in ("0.10", "0.20", "4503599627370.49", "4503599627370.49"):
+        plan(store, {2571: amount}, f"โครงการ {amount}")
+    [total] = store.ledger.area_totals("province", "58", 2571, "province")
+    assert total.amounts["planned"] == Decimal("9007199254741.28")
+    huge = plan(store, {2572: "99999999999999.00"}, "เกินจริง")
+    assert store.entities.get_entity(huge) is not None and rows(store, huge) == {}

@@ -6,7 +6,6 @@ and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +115,8 @@ SEEDS: dict[str, list[dict[str, Any]]] = {
     "ledger_projects": [
         {"entity_id": E1, "fiscal_year": 2567, "org_code": "5500101", "org_type": "subdistrict_municipality",
          "province_code": "55", "district_code": "5501", "title": "ถนน คสล.", "programme": "แผนงานเคหะและชุมชน",
-         "stage": "budgeted", "planned": Decimal("10.00"), "budgeted": Decimal("10.00"), "requested": Decimal("0.00"),
-         "approved": Decimal("0.00"), "procured": Decimal("0.00"), "contracted": Decimal("0.00"),
-         "disbursed": Decimal("0.00"), "flags": 0, "updated_at": _at(9)},
+         "stage": "budgeted", "planned": 1000, "budgeted": 1000, "requested": 0, "approved": 0, "procured": 0,
+         "contracted": 0, "disbursed": 0, "flags": 0, "updated_at": _at(9)},
     ],
     "inbox_chunks": [{"message_id": M1, "chunk": 0, "answer_json": '{"entities": []}'}],
 }

@@ -34,7 +34,8 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("programme", sa.String(200), nullable=True),
         sa.Column("stage", sa.String(16), nullable=False),
-        *(sa.Column(name, sa.Numeric(20, 2), nullable=False) for name in AMOUNTS),
+        # Whole satang: SQLite keeps a NUMERIC as a float and sums it as one.
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in AMOUNTS),
         sa.Column("flags", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["entity_id"], ["entities.entity_id"], ondelete="CASCADE",
