@@ -120,7 +120,7 @@ def run(demo: dict[str, Any], say: Any = print) -> dict[str, Any]:
 
     chain: dict[str, Any] = _call("GET", f"{hub}/api/v1/entities/{plan}/chain", admin)
     say("")
-    say(f"The project's chain (every system's id and amount):")
+    say("The project's chain (every system's id and amount):")
     for group in ("budget_requests", "procurements", "contracts", "disbursements"):
         for member in chain[group]:
             ids = ", ".join(f"{x['system']} {x['external_id']}" for x in member["xrefs"])
