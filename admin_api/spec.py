@@ -160,10 +160,14 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
 
 
 class ResponseCache:
-    """Answers of cacheable operations by path and query, for their `cache_s`; bounded, oldest dropped."""
+    """Answers of cacheable operations by path and query, for their `cache_s`. Bounded by count and by bytes,
+    oldest dropped first: every distinct `?q=` a client sends is an entry, and a province page is tens of KB,
+    so a count alone would let one client fill the memory."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 10_000, max_bytes: int = 64 * 2**20) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._entries: OrderedDict[str, tuple[float, int, bytes, str, dict[str, str]]] = OrderedDict()
 
     def get(self, key: str) -> tuple[int, bytes, str, dict[str, str]] | None:
@@ -175,10 +179,16 @@ class ResponseCache:
     def put(self, key: str, ttl_s: float, status: int, body: bytes, headers: dict[str, str] | None = None) -> str:
         """Keep an answer with the headers it is sent with (its Content-Type among them)."""
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        if len(body) > self.max_bytes:
+            return etag  # answered, never kept
+        earlier = self._entries.pop(key, None)
+        if earlier is not None:
+            self.bytes -= len(earlier[2])
         self._entries[key] = (time.monotonic() + ttl_s, status, body, etag, headers or {"Content-Type": "application/json"})
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self.bytes += len(body)
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, dropped = self._entries.popitem(last=False)
+            self.bytes -= len(dropped[2])
         return etag
 
 
