@@ -52,6 +52,7 @@ def resolve(
     if not sources:
         return list(incoming)
     current = _current_bodies(conn, list(sources))
+    recorded = _latest_conflicts(conn, list(sources))
     out = []
     for ent in incoming:
         entity_id = held.get((ent.entity_type, ent.external_id))
@@ -60,6 +61,11 @@ def resolve(
             out.append(ent)
             continue
         body, conflicts = rules.merge(ent.entity_type, system, current[entity_id], ent.payload, others)
+        # A producer repeating the same refused value is one conflict, not one a push.
+        conflicts = [
+            c for c in conflicts
+            if recorded.get((entity_id, c.field, c.system)) != (dumps(c.offered), dumps(c.kept))
+        ]  # fmt: skip
         if conflicts:
             conn.execute(
                 insert(entity_conflicts),
@@ -78,6 +84,21 @@ def resolve(
                 ],
             )
         out.append(replace(ent, payload=body, content_hash=content_hash(body)))
+    return out
+
+
+def _latest_conflicts(conn: Connection, entity_ids: list[str]) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """(entity, field, system) -> (offered, kept) of the newest conflict recorded for it."""
+    out: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for chunk in chunks(entity_ids):
+        rows = conn.execute(
+            select(entity_conflicts.c.entity_id, entity_conflicts.c.field, entity_conflicts.c.system,
+                   entity_conflicts.c.offered_json, entity_conflicts.c.kept_json)
+            .where(entity_conflicts.c.entity_id.in_(chunk))
+            .order_by(entity_conflicts.c.conflict_id)
+        )  # fmt: skip
+        for entity_id, field, system, offered, kept in rows:
+            out[(entity_id, field, system)] = (offered, kept)
     return out
 
 

@@ -90,6 +90,14 @@ def test_the_same_project_from_eplan_and_sola_is_one_entity(identity_store: Stor
         minutes=3,
     )  # fmt: skip
     assert (version, changed) == (3, False)
+    # ... and the same refused figure sent again is still the one conflict.
+    put(store, "sola", "SOLA-881",
+        project(project_code="P70-003", responsible_unit="กองช่าง", funding_source="เงินอุดหนุนเฉพาะกิจ",
+                budget_by_year=[{"fiscal_year": 2570, "amount": "2500000.00"}]), minutes=4)  # fmt: skip
+    put(store, "sola", "SOLA-881",
+        project(project_code="P70-003", responsible_unit="กองช่าง", funding_source="เงินอุดหนุนเฉพาะกิจ",
+                budget_by_year=[{"fiscal_year": 2570, "amount": "2500000.00"}]), minutes=5)  # fmt: skip
+    assert len(store.entities.conflicts(eplan_id)) == 2  # the 2.5 M offer against e-Plan's new 2.6 M, once
 
 
 def test_a_project_without_a_code_is_found_by_its_organisation_and_exact_title(identity_store: Store) -> None:
