@@ -9,11 +9,12 @@ import asyncio
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from admin_api.problems import problem
 from admin_api.spec import Call, operation
-from admin_api.types import Limit, Offset
+from admin_api.models import Strict
+from admin_api.types import FiscalYear, Limit, Offset
 from core import reconciliation
 
 ANALYST = "analyst"
@@ -21,11 +22,10 @@ Level = Literal["country", "province", "district", "organisation"]
 GroupBy = Literal["province", "district", "organisation", "org_type", "programme"]
 
 
-class AreaQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AreaQuery(Strict):
     level: Level = Field("country", description="the area the totals are of")
     code: str | None = Field(None, pattern=r"^[0-9]{2,7}$", description="its code (DOPA province or district, DLA organisation)")
-    fiscal_year: int | None = Field(None, ge=2400, le=2700)
+    fiscal_year: FiscalYear | None = None
     group_by: GroupBy = "province"
     org_type: str | None = Field(None, pattern=r"^[a-z_]{1,40}$")
 
@@ -40,11 +40,10 @@ class AreaTotalOut(BaseModel):
     flagged: int = Field(description="project-years a reconciliation rule flags")
 
 
-class ReconciliationQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReconciliationQuery(Strict):
     level: Level = "country"
     code: str | None = Field(None, pattern=r"^[0-9]{2,7}$")
-    fiscal_year: int | None = Field(None, ge=2400, le=2700)
+    fiscal_year: FiscalYear | None = None
     rule: Literal[tuple(reconciliation.RULES)] | None = None  # type: ignore[valid-type]
     limit: Limit = 100
     offset: Offset = 0

@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from admin_api.problems import problem
 from admin_api.spec import Call, operation
-from admin_api.types import Limit, Offset, Text
+from admin_api.models import Strict
+from admin_api.types import FiscalYear, Limit, Offset, Text
 from canonical_model.codelists import name_key
 from core import ledger, reconciliation
 
@@ -27,29 +28,24 @@ CACHE_S = 60
 PUBLIC = "public"
 
 
-class PublicQuery(BaseModel):
-    model_config = {"extra": "forbid"}
+class PublicQuery(Strict):
     q: Text | None = Field(None, max_length=100, description="part of a Thai (or English) name")
 
 
-class ProvincePath(BaseModel):
-    model_config = {"extra": "forbid"}
+class ProvincePath(Strict):
     province_code: str = Field(pattern=r"^[0-9]{2}$")
 
 
-class OrganisationPath(BaseModel):
-    model_config = {"extra": "forbid"}
+class OrganisationPath(Strict):
     org_code: str = Field(pattern=r"^[0-9]{7}$")
 
 
-class ProjectPath(BaseModel):
-    model_config = {"extra": "forbid"}
+class ProjectPath(Strict):
     project_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
-class ProjectsQuery(BaseModel):
-    model_config = {"extra": "forbid"}
-    fiscal_year: int | None = Field(None, ge=2400, le=2700, description="Buddhist-Era fiscal year")
+class ProjectsQuery(Strict):
+    fiscal_year: FiscalYear | None = None
     limit: Limit = 100
     offset: Offset = 0
 

@@ -12,11 +12,13 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from admin_api.problems import problem
 from admin_api.public import CACHE_S, PUBLIC, OrganisationPath, ProjectsQuery, ProvincePath
+from admin_api.models import Strict
 from admin_api.spec import Call, Rendered, operation
+from admin_api.types import FiscalYear
 from core import area_table, ocds
 
 OCDS_TYPE = "application/json"
@@ -27,14 +29,12 @@ class OcdsQuery(ProjectsQuery):
     limit: int = Field(50, ge=1, le=MAX_RELEASES, description="releases in the package")
 
 
-class ReleasePath(BaseModel):
-    model_config = {"extra": "forbid"}
+class ReleasePath(Strict):
     egp_project_number: str = Field(pattern=r"^[0-9]{11}$")
 
 
-class TotalsQuery(BaseModel):
-    model_config = {"extra": "forbid"}
-    fiscal_year: int | None = Field(None, ge=2400, le=2700, description="Buddhist-Era fiscal year; none: every year")
+class TotalsQuery(Strict):
+    fiscal_year: FiscalYear | None = Field(None, description="Buddhist-Era fiscal year; none: every year")
     by: Literal["organisation", "district"] = Field("organisation", description="one row per organisation or per district")
 
 
