@@ -187,15 +187,25 @@ def _media_type(plugin: AgencySystem, wanted: tuple[str, ...], what: str) -> str
 def _chunked(
     found: Iterable[tuple[Any, list[Any]]], reason_at: int | None, rows: int, chars: int
 ) -> Iterator[list[Row]]:
-    """Rows numbered from 1, without the `reason` column of a rejects file, in chunks of at most `rows`
-    rows or about `chars` characters (whichever comes first), the way both tabular readers cut a file."""
+    """Rows numbered from 1, without the `reason` column of a rejects file, cut as `_cut` cuts them: the way
+    both tabular readers cut a file."""
+
+    def numbered() -> Iterator[Row]:
+        for number, (where, cells) in enumerate(found, start=1):
+            if reason_at is not None and len(cells) > reason_at:
+                cells = cells[:reason_at] + cells[reason_at + 1 :]
+            yield Row(number, where, cells)
+
+    return _cut(numbered(), _size, rows, chars)
+
+
+def _cut(found: Iterable[Row], size_of: Callable[[Any], int], rows: int, chars: int) -> Iterator[list[Row]]:
+    """Chunks of at most `rows` rows or about `chars` characters (whichever comes first)."""
     chunk: list[Row] = []
     size = 0
-    for number, (where, cells) in enumerate(found, start=1):
-        if reason_at is not None and len(cells) > reason_at:
-            cells = cells[:reason_at] + cells[reason_at + 1 :]
-        chunk.append(Row(number, where, cells))
-        size += _size(cells)
+    for row in found:
+        chunk.append(row)
+        size += size_of(row.cells)
         if len(chunk) >= rows or size >= chars:
             yield chunk
             chunk, size = [], 0
@@ -428,18 +438,13 @@ class JsonLinesSource:
                 yield where, line.rstrip("\r\n")
 
     def chunks(self, rows: int, chars: int) -> Iterator[list[Row]]:
-        chunk: list[Row] = []
-        size = 0
-        for number, (where, line) in enumerate(self._lines(), start=1):
-            if not isinstance(line, _TooLong) and line.rstrip().endswith("}") and '"reason"' in line:
-                line = _without_reason(line)
-            chunk.append(Row(number, where, line))
-            size += len(line)
-            if len(chunk) >= rows or size >= chars:
-                yield chunk
-                chunk, size = [], 0
-        if chunk:
-            yield chunk
+        def numbered() -> Iterator[Row]:
+            for number, (where, line) in enumerate(self._lines(), start=1):
+                if not isinstance(line, _TooLong) and line.rstrip().endswith("}") and '"reason"' in line:
+                    line = _without_reason(line)
+                yield Row(number, where, line)
+
+        return _cut(numbered(), len, rows, chars)
 
     def encode(self, rows: list[Row]) -> bytes:
         # A line too long to read is sent as `null`: the plugin sees a row (numbering stays aligned) that
