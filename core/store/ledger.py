@@ -245,23 +245,28 @@ def area_totals(
     columns += [func.sum(ledger_projects.c[name]).label(name) for name in ledger.AMOUNTS]
     columns += [func.sum(case((ledger_projects.c.stage == stage, 1), else_=0)).label(f"n_{stage}") for stage in ledger.STAGES]
     columns += [func.sum(case((ledger_projects.c.flags != 0, 1), else_=0)).label("flagged")]
-    query = select(*columns)
-    if code is not None:
-        query = query.where(ledger_projects.c[LEVELS[level]] == code)
-    if fiscal_year is not None:
-        query = query.where(ledger_projects.c.fiscal_year == fiscal_year)
-    if org_type is not None:
-        query = query.where(ledger_projects.c.org_type == org_type)
+    query = _of_area(select(*columns), ledger_projects, level, code, fiscal_year, org_type)
     query = query.group_by(group, ledger_projects.c.fiscal_year).order_by(ledger_projects.c.fiscal_year.desc(), group)
-    return [
-        AreaTotal(
-            row[0], row[1], row[2],
-            {name: from_satang(row._mapping[name]) for name in ledger.AMOUNTS},
-            {stage: int(row._mapping[f"n_{stage}"] or 0) for stage in ledger.STAGES},
-            int(row._mapping["flagged"] or 0),
-        )  # fmt: skip
-        for row in conn.execute(query)
-    ]
+    return [_area_total(row, ledger.AMOUNTS) for row in conn.execute(query)]
+
+
+def _of_area(query: Any, table: Any, level: str, code: str | None, fiscal_year: int | None, org_type: str | None) -> Any:
+    if code is not None:
+        query = query.where(table.c[LEVELS[level]] == code)
+    if fiscal_year is not None:
+        query = query.where(table.c.fiscal_year == fiscal_year)
+    if org_type is not None:
+        query = query.where(table.c.org_type == org_type)
+    return query
+
+
+def _area_total(row: Any, amounts: Sequence[str], without_code: str | None = None) -> AreaTotal:
+    return AreaTotal(
+        row[0] or None, row.fiscal_year, int(row.projects),
+        {name: from_satang(row._mapping[name]) for name in amounts},
+        {stage: int(row._mapping[f"n_{stage}"] or 0) for stage in ledger.STAGES},
+        int(row.flagged or 0), without_code,
+    )  # fmt: skip
 
 
 def category_totals(
@@ -281,24 +286,10 @@ def category_totals(
     columns += [func.sum(t.c[name]).label(name) for name in ledger.CLASSIFIED_AMOUNTS]
     columns += [func.count(distinct(case((t.c.stage == stage, project)))).label(f"n_{stage}") for stage in ledger.STAGES]
     columns += [func.count(distinct(case((t.c.flags != 0, project)))).label("flagged")]
-    query = select(*columns)
-    if code is not None:
-        query = query.where(t.c[LEVELS[level]] == code)
-    if fiscal_year is not None:
-        query = query.where(t.c.fiscal_year == fiscal_year)
-    if org_type is not None:
-        query = query.where(t.c.org_type == org_type)
+    query = _of_area(select(*columns), t, level, code, fiscal_year, org_type)
     # By the label: PostgreSQL takes the CASE written twice, with its parameters bound twice, as two expressions.
     query = query.group_by(group, "without_code", t.c.fiscal_year).order_by(t.c.fiscal_year.desc(), group, "without_code")
-    return [
-        AreaTotal(
-            row[0] or None, row.fiscal_year, int(row.projects),
-            {name: from_satang(row._mapping[name]) for name in ledger.CLASSIFIED_AMOUNTS},
-            {stage: int(row._mapping[f"n_{stage}"] or 0) for stage in ledger.STAGES},
-            int(row.flagged or 0), row.without_code,
-        )  # fmt: skip
-        for row in conn.execute(query)
-    ]
+    return [_area_total(row, ledger.CLASSIFIED_AMOUNTS, row.without_code) for row in conn.execute(query)]
 
 
 def first_versions(conn: Connection, entity_ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
