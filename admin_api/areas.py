@@ -21,8 +21,6 @@ from core import expense_categories, reconciliation
 ANALYST = "analyst"
 Level = Literal["country", "province", "district", "organisation"]
 GroupBy = Literal["province", "district", "organisation", "org_type", "programme", "local_expense_category", "national_expense_category"]
-# The budget classification each งบ group_by reads its names from.
-SCHEMES = {"local_expense_category": expense_categories.LOCAL, "national_expense_category": expense_categories.NATIONAL}
 
 
 class AreaQuery(Strict):
@@ -85,10 +83,8 @@ def _area(call: Call, level: str, code: str | None) -> tuple[str | None, str | N
 
 def _name(call: Call, group_by: str, code: str | None) -> str | None:
     reference = call.hub.reference
-    if group_by in SCHEMES:
-        codes = reference.code_lists.get(SCHEMES[group_by])
-        node = codes.get(code) if codes is not None and code is not None else None
-        return node.name_th if node is not None else None
+    if group_by in expense_categories.GROUPS:
+        return expense_categories.names_th(reference.code_lists, group_by).get(code or "")
     table = {"province": reference.provinces, "district": reference.districts, "organisation": reference.organizations}.get(group_by)
     return (table or {}).get(code or "", {}).get("name_th") if table is not None else code
 

@@ -26,6 +26,14 @@ CROSSWALK = "local-to-national-expense-category"
 # Why a group of classified totals has no code (see the module's docstring).
 UNMAPPED = "unmapped"
 NOT_CLASSIFIED = "unclassified"
+# The area totals' group_by values by งบ, and the scheme each one's codes are of.
+GROUPS = {"local_expense_category": LOCAL, "national_expense_category": NATIONAL}
+
+
+def names_th(code_lists: Mapping[str, CodeList], group_by: str) -> dict[str, str]:
+    """The Thai name of each code a group_by by งบ can answer."""
+    codes = code_lists.get(GROUPS[group_by])
+    return {node.code: node.name_th for node in codes} if codes is not None else {}
 
 
 class ExpenseCategories:
