@@ -245,12 +245,17 @@ def test_prasan_projections_rebuild_restores_the_ledger_from_the_entities(
     store = Store(url)
     store.upgrade()
     project = plan(store, {2570: "700.00"})
-    store.write(lambda conn: conn.execute(delete(ledger_projects)))  # as a database upgraded to 0007 starts
+    local_line(store, project, "700.00", "central")
+    # As a database upgraded to 0007 (0010) starts.
+    store.write(lambda conn: (conn.execute(delete(ledger_projects)), conn.execute(delete(ledger_categories))))
     assert store.ledger.organisation_projects(ORG) == []
     assert main(["projections", "rebuild", "--page-size", "2"]) == 0
     assert "1 plan projects read" in capsys.readouterr().out
     [row] = store.ledger.organisation_projects(ORG)
     assert (row.entity_id, row.fiscal_year, row.amounts["planned"]) == (project, 2570, Decimal("700.00"))
+    # The command reads the reference data's code lists and crosswalk: the งบกลาง line is unmapped nationally.
+    assert by_code(store.ledger.area_totals("organisation", ORG, 2570, "national_expense_category")) == {
+        (None, "unmapped"): (1, Decimal("700.00"), Decimal("0.00"), Decimal("0.00"))}
     store.dispose()
 
 
