@@ -10,17 +10,24 @@ from aiohttp import web
 from admin_api import producer
 from admin_api.access import Access, declare
 from admin_api.auth import bearer, printable_ascii
+from admin_api.body import read_body
 from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
+from core.contract import AgencySystem
+from core.hub import Hub
 from core.ingest import IdempotencyKeyReused, IngestBusy
+from core.memory import release_freed_memory
 from core.payloads import PayloadError
 from core.scope import ScopeViolation
-from core.store.records import InboundMessage
+from core.store.records import ApiClient, InboundMessage
 
 
 MAX_MEDIA_TYPE = 255  # inbox.media_type is String(255)
 MAX_CHARSET = 64  # inbox.charset is String(64)
 DRAINING_RETRY_AFTER_S = 5  # a restart takes about a second; a few more and any other process answers
+# From this size, reading, parsing and answering a payload leave megabytes of freed heap that malloc
+# keeps; it is handed back once the answer is built (core/memory.py). Below it the trim costs more than it frees.
+LARGE_PAYLOAD_BYTES = 1 << 20
 
 
 async def inbound(request: web.Request) -> web.Response:
@@ -65,12 +72,29 @@ async def inbound(request: web.Request) -> web.Response:
     plugin = hub.systems.get(system)
     if not plugin.formats:
         return problem(404, "Not Found", f"system {system!r} takes no inbound data")
-    body = await request.read()
+    body = await read_body(request, hub.settings.security.max_ingest_body_bytes)
+    try:
+        return await _answer(request, hub, client, plugin, body, media_type, charset, idempotency_key)
+    finally:
+        if len(body) >= LARGE_PAYLOAD_BYTES:
+            await asyncio.to_thread(release_freed_memory)
+
+
+async def _answer(
+    request: web.Request,
+    hub: Hub,
+    client: ApiClient,
+    plugin: AgencySystem,
+    body: bytes,
+    media_type: str,
+    charset: str | None,
+    idempotency_key: str | None,
+) -> web.Response:
     refused = await producer.check_signature(request, hub, client, body)
     if refused is not None:
         return refused
     message = InboundMessage(
-        system=system,
+        system=plugin.name,
         payload=body,
         media_type=media_type,
         charset=charset,

@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from admin_api.access import Access, declare
+from admin_api.body import read_body
 from admin_api.keys import ACTOR, HUB
 from admin_api.problems import problem
 from core.hub import Hub
@@ -101,21 +102,7 @@ def _dump(response_type: Any, value: Any) -> bytes:
 
 
 async def _read_json_body(request: web.Request, limit: int) -> Any:
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
-    # StreamReader.read(n) may return fewer bytes than are coming, so read to the end or past the limit.
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(64 * 1024)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await read_body(request, limit)
     if not raw.strip():
         return {}
     try:

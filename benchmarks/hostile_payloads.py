@@ -120,16 +120,16 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def peak_rss_bytes(pid: int) -> int:
-    """The peak resident memory (VmHWM) of the process and of every process it started, as the kernel
-    counted them; summed, so an upper bound when the peaks did not coincide."""
+def peak_rss_bytes(pid: int, counter: str = "VmHWM") -> int:
+    """The peak resident memory (VmHWM; VmRSS: the current) of the process and of every process it
+    started, as the kernel counted them; summed, so an upper bound when the peaks did not coincide."""
     total = 0
     for each in (pid, *_descendants(pid)):
         try:
             lines = Path(f"/proc/{each}/status").read_text().splitlines()
         except FileNotFoundError:  # a child that ended meanwhile
             continue
-        total += next(int(line.split()[1]) * 1024 for line in lines if line.startswith("VmHWM:"))
+        total += next(int(line.split()[1]) * 1024 for line in lines if line.startswith(f"{counter}:"))
     return total
 
 
@@ -183,6 +183,8 @@ class Outcome:
     peak_rss_bytes: int = 0
     # The hub's VmHWM after each payload's answer: which payload raised the peak.
     rss_after_mb: dict[str, float] = field(default_factory=dict)
+    # Its resident memory then (VmRSS): what the payload left behind for the next one to start from.
+    resident_after_mb: dict[str, float] = field(default_factory=dict)
 
     def summary(self, engine: str, source: str) -> dict[str, Any]:
         lat = self.latencies_ms
@@ -202,6 +204,7 @@ class Outcome:
             "load_average_1m": round(os.getloadavg()[0], 2),
             "hub_peak_rss_mb": round(self.peak_rss_bytes / 2**20, 1),
             "hub_peak_rss_mb_after": self.rss_after_mb,
+            "hub_resident_mb_after": self.resident_after_mb,
             "target_peak_rss_mb": TARGET_RSS_MB,
             "normal_delivery_reached_elaas": self.normal_delivered,
             "payloads": {
@@ -310,6 +313,7 @@ async def run_scenario(
                     status, body = await _post(http, inbound, hostile_key, payload.body, payload.content_type)
                     outcome.answers[payload.name] = (status, body)
                     outcome.rss_after_mb[payload.name] = round(peak_rss_bytes(hub_process.pid) / 2**20, 1)
+                    outcome.resident_after_mb[payload.name] = round(peak_rss_bytes(hub_process.pid, "VmRSS") / 2**20, 1)
                     progress(f"{payload.name}: {status} {body.get('rule') if isinstance(body, dict) else ''}")
                 outcome.normal_delivered = await delivered
             await asyncio.sleep(0.5)  # and a few after

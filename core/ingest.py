@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from canonical_model import ENTITY_TYPES, formula_warnings
 from canonical_model.envelope import content_hash
 from canonical_model.rejection import Rejection, rejections_from_validation_error
+from core.memory import release_freed_memory
 from core.payloads import PayloadError
 from core.contract import AgencySystem, await_me_maybe
 from core.plugin_types import MappedRecord, NativeRecord
@@ -540,9 +541,12 @@ class Ingestor:
         stored = self.store.inbox.store_chunk(
             message, index, mapped.entities, mapped.rejections, mapped.warnings, self.route
         )
+        stored_warnings = mapped.warnings
         if self.classifications is not None:
             self.classifications.applied(mapped.entities)
-        return stored, mapped.warnings
+        del mapped
+        release_freed_memory()  # a chunk's rows are gone: the next chunk starts from the same floor
+        return stored, stored_warnings
 
     async def _finish_chunks(
         self,
