@@ -364,8 +364,9 @@ def complete(
         )
     if dead:
         _bury(conn, dead, now)
-    if newest_delivered:
-        _close_superseded(conn, newest_delivered, now)
+    # A first version supersedes nothing: most deliveries of a resync need no look at the dead letters.
+    if superseding := {key: newest for key, newest in newest_delivered.items() if newest[0] > 1}:
+        _close_superseded(conn, superseding, now)
     conflicts = _upsert_destination_xrefs(conn, xref_wanted) if xref_wanted else []
     return CompletionSummary(
         delivered=len(delivered),
