@@ -1,7 +1,8 @@
 """Area figures for central agencies (role analyst and above): the ledger's totals by province, district,
-organisation, organisation type, fiscal year and local classification, and the records the reconciliation
-rules flag (core/reconciliation.py), by area. The same figures as the public pages, plus what is flagged
-and what no rule could link."""
+organisation, organisation type, fiscal year and local classification (แผนงาน), and by budget classification,
+local งบ or national งบรายจ่าย through the crosswalk (core/expense_categories.py); and the records the
+reconciliation rules flag (core/reconciliation.py), by area. The same figures as the public pages, plus what
+is flagged and what no rule could link."""
 
 from __future__ import annotations
 
@@ -15,18 +16,19 @@ from admin_api.problems import problem
 from admin_api.spec import Call, operation
 from admin_api.models import Strict
 from admin_api.types import FiscalYear, Limit, Offset
-from core import reconciliation
+from core import expense_categories, reconciliation
 
 ANALYST = "analyst"
 Level = Literal["country", "province", "district", "organisation"]
-GroupBy = Literal["province", "district", "organisation", "org_type", "programme"]
+GroupBy = Literal["province", "district", "organisation", "org_type", "programme", "local_expense_category", "national_expense_category"]
 
 
 class AreaQuery(Strict):
     level: Level = Field("country", description="the area the totals are of")
     code: str | None = Field(None, pattern=r"^[0-9]{2,7}$", description="its code (DOPA province or district, DLA organisation)")
     fiscal_year: FiscalYear | None = None
-    group_by: GroupBy = "province"
+    group_by: GroupBy = Field("province", description="an area level, the organisation type, the local แผนงาน (programme), "
+                              "or the budget classification: local งบ or national งบรายจ่าย LV1 (through the crosswalk)")
     org_type: str | None = Field(None, pattern=r"^[a-z_]{1,40}$")
 
 
@@ -35,9 +37,13 @@ class AreaTotalOut(BaseModel):
     name_th: str | None
     fiscal_year: int
     projects: int
-    amounts: dict[str, Decimal]
+    amounts: dict[str, Decimal] = Field(description="by stage; by งบ, only the stages whose records name one: budgeted, "
+                                                    "requested, approved")
     stages: dict[str, int] = Field(description="project-years by the stage reached")
     flagged: int = Field(description="project-years a reconciliation rule flags")
+    without_code: Literal["unmapped", "unclassified"] | None = Field(
+        None, description="by งบ, why a group has no code: `unmapped`, a local งบ the crosswalk has no national งบรายจ่าย "
+                          "for (งบกลาง); `unclassified`, records that name no งบ")
 
 
 class ReconciliationQuery(Strict):
@@ -77,13 +83,16 @@ def _area(call: Call, level: str, code: str | None) -> tuple[str | None, str | N
 
 def _name(call: Call, group_by: str, code: str | None) -> str | None:
     reference = call.hub.reference
+    if group_by in expense_categories.GROUPS:
+        return expense_categories.names_th(reference.code_lists, group_by).get(code or "")
     table = {"province": reference.provinces, "district": reference.districts, "organisation": reference.organizations}.get(group_by)
     return (table or {}).get(code or "", {}).get("name_th") if table is not None else code
 
 
 @operation("GET", "/api/v1/areas", role=ANALYST, response=list[AreaTotalOut], query_model=AreaQuery, tag="areas", errors=(404,))
 async def area_totals(call: Call) -> Any:
-    """Totals of an area by fiscal year: projects, amounts at each stage, stages reached, flagged records."""
+    """Totals of an area by fiscal year: projects, amounts at each stage, stages reached, flagged records; by
+    งบ (local, or national through the crosswalk), the budgeted, requested and approved amounts."""
     q = call.query
     area = _area(call, q.level, q.code)
     if not isinstance(area, tuple):
@@ -92,7 +101,7 @@ async def area_totals(call: Call) -> Any:
     rows = await asyncio.to_thread(call.hub.store.ledger.area_totals, level or "province", code, q.fiscal_year, q.group_by, q.org_type)
     return [
         AreaTotalOut(code=r.code, name_th=_name(call, q.group_by, r.code), fiscal_year=r.fiscal_year, projects=r.projects,
-                     amounts=r.amounts, stages=r.stages, flagged=r.flagged)  # fmt: skip
+                     amounts=r.amounts, stages=r.stages, flagged=r.flagged, without_code=r.without_code)  # fmt: skip
         for r in rows
     ]
 

@@ -2,17 +2,80 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from admin_api.types import Code, Id32, Limit, Name, Offset, Reason, Text, UtcTime
 from core.router import Route
+from core.store.identity import ConflictView
+from core.store.links import LinkView, UnlinkedView
+from core.store.records import (
+    AdminToken,
+    ApiClient,
+    AuditEntry,
+    CursorView,
+    DeadLetter,
+    DeliveryView,
+    EntitySummary,
+    EntityVersionView,
+    EntityView,
+    MessageSummary,
+    ResolveResult,
+    StoredRejection,
+)
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    """An answer, read from the store's records by attribute: `Model.model_validate(record)`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+def record_answer(
+    record: type,
+    name: str,
+    *,
+    leave_out: tuple[str, ...] = (),
+    rename: dict[str, str] | None = None,
+    **fields: Any,
+) -> type[Out]:
+    """The answer that carries a store record: the record's fields in its order and with its types, so the
+    record stays their one definition. Each is required, as the answer always holds it (a record's default
+    is for building records). `fields` adds a field as `(type, default or Field)`, or gives one of the
+    record's a description or a default (`Field(...)`, the record's type kept) or another type (a pair);
+    `rename` shows a record's field under another name (read from the record's)."""
+    hints = get_type_hints(record)
+    rename = rename or {}
+    declared: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        if f.name in leave_out:
+            continue
+        shown = rename.get(f.name, f.name)
+        given = fields.pop(shown, ...)
+        kind, spec = given if isinstance(given, tuple) else (hints[f.name], given)
+        declared[shown] = (kind, Field(validation_alias=f.name) if shown != f.name else spec)
+    return create_model(name, __base__=Out, __module__=__name__, **declared, **fields)
+
+
+class Beside:
+    """A record seen with attributes added or replaced: what an answer holds that the record does not
+    (or holds in another form), so the answer is still validated from the record, not copied by hand."""
+
+    def __init__(self, record: Any, **more: Any) -> None:
+        self._record = record
+        self._more = more
+
+    def __getattr__(self, name: str) -> Any:
+        # Through __dict__: asking for self._more here would recurse where __init__ has not run (copy).
+        more = self.__dict__["_more"]
+        return more[name] if name in more else getattr(self.__dict__["_record"], name)
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -31,13 +94,13 @@ class Problem(BaseModel):
 # --- plugins ---------------------------------------------------------------------------------------
 
 
-class PluginHealthOut(BaseModel):
+class PluginHealthOut(Out):
     ok: bool | None = Field(description="None while the first check has not finished")
     detail: str
     checked_at: float | None = Field(description="Unix time of the last check")
 
 
-class PluginOut(BaseModel):
+class PluginOut(Out):
     name: str
     title: str
     owner_agency: str
@@ -70,7 +133,7 @@ class SystemUrlIn(Strict):
     base_url: Text
 
 
-class SystemUrlOut(BaseModel):
+class SystemUrlOut(Out):
     system: str
     base_url: str
 
@@ -96,28 +159,13 @@ class MessageQuery(Strict):
     offset: Offset = 0
 
 
-class MessageSummaryOut(BaseModel):
-    message_id: str
-    system: str
-    client_name: str | None
-    received_at: datetime
-    media_type: str | None
-    record_count: int
-    accepted_count: int
-    rejected_count: int
-    outcome: str
+MessageSummaryOut = record_answer(MessageSummary, "MessageSummaryOut")
 
 
-class RejectionOut(BaseModel):
-    row: int | None
-    field: str | None
-    value: str | None
-    rule: str
-    reason: str
-    native_record: dict[str, Any] | None
+RejectionOut = record_answer(StoredRejection, "RejectionOut")
 
 
-class BecameOut(BaseModel):
+class BecameOut(Out):
     entity_id: str
     version: int
     entity_type: str
@@ -156,66 +204,43 @@ class EntityQuery(Strict):
     offset: Offset = 0
 
 
-class EntitySummaryOut(BaseModel):
-    id: str
-    entity_type: str
-    org_code: str | None
-    fiscal_year: int | None
-    version: int
-    updated_at: datetime
+EntitySummaryOut = record_answer(EntitySummary, "EntitySummaryOut", rename={"entity_id": "id"})
 
 
-class XrefOut(BaseModel):
+class XrefOut(Out):
     system: str
     external_id: str
 
 
-class DeliveryOut(BaseModel):
-    destination: str
-    version: int
-    state: str
-    attempts: int
-    last_error: str | None
-    delivery_key: str
-    delivered_at: datetime | None
+DeliveryOut = record_answer(DeliveryView, "DeliveryOut")
 
 
-class VersionOut(BaseModel):
-    version: int
-    content_hash: str
-    message_id: str | None
-    source_system: str
-    mapping_version: str | None
-    created_at: datetime
+VersionOut = record_answer(EntityVersionView, "VersionOut", leave_out=("entity_id", "payload"))
 
 
-class ConflictOut(BaseModel):
-    field: str
-    system: str = Field(description="the system whose value was not taken")
-    offered: Any
-    kept_by: str = Field(description="the system authoritative for the field")
-    kept: Any
-    message_id: str | None
-    at: datetime
+ConflictOut = record_answer(
+    ConflictView,
+    "ConflictOut",
+    system=Field(description="the system whose value was not taken"),
+    kept_by=Field(description="the system authoritative for the field"),
+)
 
 
-class EntityOut(BaseModel):
-    id: str
-    entity_type: str
-    version: int
-    content_hash: str
-    org_code: str | None
-    fiscal_year: int | None
-    created_at: datetime
-    updated_at: datetime
-    entity: dict[str, Any]
-    xrefs: list[XrefOut]
-    deliveries: list[DeliveryOut]
-    versions: list[VersionOut]
-    conflicts: list[ConflictOut] = Field(
-        description="values a system offered for a field another system of this record is authoritative for "
-        "(config/identity.yaml): not taken, kept here, newest first"
-    )
+EntityOut = record_answer(
+    EntityView,
+    "EntityOut",
+    rename={"entity_id": "id", "payload": "entity"},
+    xrefs=(list[XrefOut], ...),
+    deliveries=(list[DeliveryOut], ...),
+    versions=(list[VersionOut], ...),
+    conflicts=(
+        list[ConflictOut],
+        Field(
+            description="values a system offered for a field another system of this record is authoritative for "
+            "(config/identity.yaml): not taken, kept here, newest first"
+        ),
+    ),
+)
 
 
 class EntityPath(Strict):
@@ -226,7 +251,7 @@ class TraceQuery(Strict):
     field: Text | None = Field(None, description="dotted path of the figure, e.g. budget.amount or items.0.amount")
 
 
-class TraceDeliveryOut(BaseModel):
+class TraceDeliveryOut(Out):
     destination: str
     route: str | None
     state: str
@@ -236,7 +261,7 @@ class TraceDeliveryOut(BaseModel):
     last_error: str | None
 
 
-class TraceStepOut(BaseModel):
+class TraceStepOut(Out):
     version: int
     value: Any = Field(None, description="the figure in this version (the whole entity without `field`)")
     message_id: str | None
@@ -248,7 +273,7 @@ class TraceStepOut(BaseModel):
     deliveries: list[TraceDeliveryOut]
 
 
-class TraceOut(BaseModel):
+class TraceOut(Out):
     entity_id: str
     entity_type: str
     field: str | None
@@ -273,20 +298,7 @@ class DeadLetterQuery(DeadLetterFilter):
     offset: Offset = 0
 
 
-class DeadLetterOut(BaseModel):
-    id: int
-    outbox_id: int
-    delivery_key: str
-    destination: str
-    entity_id: str
-    entity_type: str
-    version: int
-    reason: str
-    attempts: int
-    created_at: datetime
-    resolved_at: datetime | None
-    resolution: str | None
-    resolution_note: str | None
+DeadLetterOut = record_answer(DeadLetter, "DeadLetterOut")
 
 
 class DeadLetterPath(Strict):
@@ -307,17 +319,13 @@ class BulkReplayIn(DeadLetterFilter):
     limit: int | None = Field(None, ge=1, description="replay at most this many; default: every match")
 
 
-class ResolveOut(BaseModel):
-    dead_letter_id: int
-    done: bool
-    message: str
-    delivery_key: str | None
+ResolveOut = record_answer(ResolveResult, "ResolveOut")
 
 
 BULK_RESULTS_SHOWN = 1000
 
 
-class BulkReplayOut(BaseModel):
+class BulkReplayOut(Out):
     matched: int
     replayed: int
     skipped: int = Field(description="matched but left alone (a newer version already sent, or queued)")
@@ -333,18 +341,14 @@ class CursorPath(Strict):
     entity_type: Code
 
 
-class CursorOut(BaseModel):
-    system: str
-    entity_type: str
-    cursor: str | None
-    updated_at: datetime | None
+CursorOut = record_answer(CursorView, "CursorOut", updated_at=(datetime | None, ...))  # None: never saved
 
 
 class CursorIn(Strict):
     cursor: Text | None = Field(description="where the next pull starts; null starts from the beginning (backfill)")
 
 
-class PullOut(BaseModel):
+class PullOut(Out):
     system: str
     entity_type: str
     records: int
@@ -361,15 +365,7 @@ class AuditQuery(Strict):
     offset: Offset = 0
 
 
-class AuditOut(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target: str | None
-    before: Any = None
-    after: Any = None
-    detail: str | None
+AuditOut = record_answer(AuditEntry, "AuditOut", before=None, after=None)
 
 
 # --- tokens and clients ----------------------------------------------------------------------------
@@ -382,12 +378,7 @@ class TokenIn(Strict):
     role: Role
 
 
-class TokenOut(BaseModel):
-    name: str
-    role: str
-    token_prefix: str
-    created_at: datetime
-    disabled: bool
+TokenOut = record_answer(AdminToken, "TokenOut", leave_out=("token_id",))
 
 
 class TokenCreated(TokenOut):
@@ -418,16 +409,13 @@ class ClientPatch(Strict):
     disabled: bool | None = None
 
 
-class ClientOut(BaseModel):
-    name: str
-    system: str | None
-    key_prefix: str
-    created_at: datetime
-    disabled: bool
-    allowed_orgs: list[str] | None
-    allowed_provinces: list[str] | None
-    all_orgs: bool
-    signed_requests: bool
+ClientOut = record_answer(
+    ApiClient,
+    "ClientOut",
+    leave_out=("client_id", "hmac_secret"),
+    all_orgs=(bool, Field(validation_alias="writes_every_org")),
+    signed_requests=(bool, ...),
+)
 
 
 class ClientCreated(ClientOut):
@@ -457,7 +445,7 @@ class ClassificationReviewIn(Strict):
     note: Text | None = Field(None, description="what the reviewer found; kept with the addition and in the audit log")
 
 
-class ClassificationSourceOut(BaseModel):
+class ClassificationSourceOut(Out):
     system: str = Field(description="the authority that named the node")
     message_id: str | None = Field(description="the inbound message whose line named it first")
     row: int | None
@@ -465,7 +453,7 @@ class ClassificationSourceOut(BaseModel):
     native: dict[str, Any] = Field(description="the line's scalar fields as the system sent them")
 
 
-class ClassificationAdditionOut(BaseModel):
+class ClassificationAdditionOut(Out):
     id: str
     scheme: str
     fiscal_year: int
@@ -492,15 +480,12 @@ class UnlinkedQuery(Strict):
     offset: Offset = 0
 
 
-class UnlinkedOut(BaseModel):
-    entity_id: str
-    entity_type: str
-    system: str
-    org_code: str | None
-    fiscal_year: int | None
-    reason: str = Field(description="link.no_reference, link.no_match, link.ambiguous or link.removed_by_operator")
-    detail: str = Field(description="each rule tried, the values it looked for, and the candidates when ambiguous")
-    evaluated_at: datetime
+UnlinkedOut = record_answer(
+    UnlinkedView,
+    "UnlinkedOut",
+    reason=Field(description="link.no_reference, link.no_match, link.ambiguous or link.removed_by_operator"),
+    detail=Field(description="each rule tried, the values it looked for, and the candidates when ambiguous"),
+)
 
 
 class LinkIn(Strict):
@@ -514,26 +499,23 @@ class LinkPath(Strict):
     to_id: Code
 
 
-class LinkOut(BaseModel):
-    from_id: str
-    to_id: str
-    from_type: str
-    to_type: str
-    rule: str = Field(description="the link rule that made it, or `operator`")
-    evidence: dict[str, Any] | None = Field(description="the field values the rule matched")
-    made_by: str = Field(description="`rule:<name>` or `operator:<actor>`")
-    note: str | None
-    at: datetime
+LinkOut = record_answer(
+    LinkView,
+    "LinkOut",
+    rule=Field(description="the link rule that made it, or `operator`"),
+    evidence=Field(description="the field values the rule matched"),
+    made_by=Field(description="`rule:<name>` or `operator:<actor>`"),
+)
 
 
-class ChainAmountOut(BaseModel):
+class ChainAmountOut(Out):
     name: str = Field(description="the canonical field: amount, budget_amount, agreed_price, budget_by_year, ...")
     fiscal_year: int | None = None
     amount: str = Field(description="baht as a decimal string, never a float")
 
 
-class ChainMemberOut(BaseModel):
-    id: str
+class ChainMemberOut(Out):
+    id: str = Field(validation_alias="entity_id")
     entity_type: str
     version: int
     org_code: str | None
@@ -545,7 +527,7 @@ class ChainMemberOut(BaseModel):
     links: list[LinkOut] = Field(description="its links to records nearer the root of the chain")
 
 
-class ChainOut(BaseModel):
+class ChainOut(Out):
     """A record (a plan project) and everything linked to it, directly or through another record, grouped
     by entity type; each member names the records it is linked to."""
 

@@ -18,7 +18,6 @@ from core.admin.operations import pull_now, replay_many
 from core.admin.routes import RouteNotFound
 from core.errors import ConfigError, PrasanError
 from core.router import Route
-from core.store.records import ApiClient, DeadLetter
 from core.store.repos.links import LinkRefused
 
 NOT_FOUND = (404,)
@@ -46,22 +45,13 @@ async def list_plugins(call: Call) -> Any:
     for name in hub.registry.names():
         d = hub.registry.get(name).description
         status = statuses.get(name)
+        health = status or m.PluginHealthOut(ok=None, detail="not checked yet", checked_at=None)
         out.append(
-            m.PluginOut(
-                name=name,
-                title=d.title,
-                owner_agency=d.owner_agency,
-                description=f"{d.title} ({d.owner_agency})",
-                version=d.version,
-                capabilities=sorted(c.value for c in d.capabilities),
-                reads=list(d.reads),
-                writes=list(d.writes),
-                formats=list(d.formats),
-                health=m.PluginHealthOut(
-                    ok=None if status is None else status.ok,
-                    detail="not checked yet" if status is None else status.detail,
-                    checked_at=None if status is None else status.checked_at,
-                ),
+            m.PluginOut.model_validate(
+                m.Beside(
+                    d, name=name, description=f"{d.title} ({d.owner_agency})",
+                    capabilities=sorted(c.value for c in d.capabilities), health=health,
+                )
             )
         )
     return out
@@ -167,7 +157,7 @@ async def list_messages(call: Call) -> Any:
         system=q.system, org_code=q.org_code, client_name=q.client, since=q.since, until=q.until,
         outcome=q.outcome, limit=q.limit, offset=q.offset,
     )
-    return [m.MessageSummaryOut.model_validate(r, from_attributes=True) for r in rows]
+    return [m.MessageSummaryOut.model_validate(r) for r in rows]
 
 
 def _payload_forms(payload: bytes, charset: str | None) -> tuple[str | None, str | None]:
@@ -192,16 +182,7 @@ async def get_message(call: Call) -> Any:
         return _not_found("message with this id")
     became = await asyncio.to_thread(store.inbox.message_versions, view.message_id)
     text, b64 = _payload_forms(view.payload, view.charset)
-    return m.MessageOut(
-        message_id=view.message_id, system=view.system, client_name=view.client_name, received_at=view.received_at,
-        media_type=view.media_type, record_count=view.record_count, accepted_count=view.accepted_count,
-        rejected_count=view.rejected_count, outcome=view.outcome, charset=view.charset,
-        payload_sha256=view.payload_sha256, payload_text=text, payload_base64=b64,
-        payload_purged_at=view.payload_purged_at,
-        idempotency_key=view.idempotency_key, response=view.response,
-        rejections=[m.RejectionOut.model_validate(r, from_attributes=True) for r in view.rejections],
-        became=[m.BecameOut(**b) for b in became],
-    )
+    return m.MessageOut.model_validate(m.Beside(view, payload_text=text, payload_base64=b64, became=became))
 
 
 # --- entities ----------------------------------------------------------------------------------------
@@ -216,13 +197,7 @@ async def search_entities(call: Call) -> Any:
         entity_type=q.entity_type, org_code=q.org_code, fiscal_year=q.fiscal_year,
         external_id=q.external_id, system=q.system, limit=q.limit, offset=q.offset,
     )
-    return [
-        m.EntitySummaryOut(
-            id=r.entity_id, entity_type=r.entity_type, org_code=r.org_code, fiscal_year=r.fiscal_year,
-            version=r.version, updated_at=r.updated_at,
-        )
-        for r in rows
-    ]
+    return [m.EntitySummaryOut.model_validate(r) for r in rows]
 
 
 @operation("GET", "/api/v1/entities/{entity_id}", role="viewer", response=m.EntityOut, path_model=m.EntityPath, tag="entities", errors=NOT_FOUND)
@@ -234,14 +209,7 @@ async def get_entity(call: Call) -> Any:
         return _not_found("entity with this id")
     versions = await asyncio.to_thread(store.entities.entity_versions, view.entity_id)
     conflicts = await asyncio.to_thread(store.entities.conflicts, view.entity_id)
-    return m.EntityOut(
-        id=view.entity_id, entity_type=view.entity_type, version=view.version, content_hash=view.content_hash,
-        org_code=view.org_code, fiscal_year=view.fiscal_year, created_at=view.created_at, updated_at=view.updated_at,
-        entity=view.payload, xrefs=[m.XrefOut(**x) for x in view.xrefs],
-        deliveries=[m.DeliveryOut.model_validate(d, from_attributes=True) for d in view.deliveries],
-        versions=[m.VersionOut.model_validate(v, from_attributes=True) for v in versions],
-        conflicts=[m.ConflictOut.model_validate(c, from_attributes=True) for c in conflicts],
-    )
+    return m.EntityOut.model_validate(m.Beside(view, versions=versions, conflicts=conflicts))
 
 
 _MISSING = object()
@@ -272,26 +240,13 @@ async def trace_entity(call: Call) -> Any:
         return _not_found("entity with this id")
     steps = await asyncio.to_thread(store.entities.trace_entity, view.entity_id)
     field = call.query.field
-    return m.TraceOut(
-        entity_id=view.entity_id,
-        entity_type=view.entity_type,
-        field=field,
-        steps=[
-            m.TraceStepOut(
-                **{k: v for k, v in step.items() if k not in ("payload", "deliveries")},
-                value=step["payload"] if field is None else _pick(step["payload"], field),
-                deliveries=[m.TraceDeliveryOut(**d) for d in step["deliveries"]],
-            )
-            for step in steps
-        ],
-    )
+    steps = [
+        {**step, "value": step["payload"] if field is None else _pick(step["payload"], field)} for step in steps
+    ]
+    return m.TraceOut.model_validate(m.Beside(view, field=field, steps=steps))
 
 
 # --- dead letters ------------------------------------------------------------------------------------
-
-
-def _letter(letter: DeadLetter) -> m.DeadLetterOut:
-    return m.DeadLetterOut.model_validate(letter, from_attributes=True)
 
 
 @operation("GET", "/api/v1/dead-letters", role="viewer", response=list[m.DeadLetterOut], query_model=m.DeadLetterQuery, tag="dead letters")
@@ -299,18 +254,14 @@ async def list_dead_letters(call: Call) -> Any:
     """Dead letters with their full reason (unresolved only, unless include_resolved)."""
     q: m.DeadLetterQuery = call.query
     letters = await asyncio.to_thread(call.hub.store.outbox.find_dead_letters, **q.model_dump())
-    return [_letter(x) for x in letters]
+    return [m.DeadLetterOut.model_validate(x) for x in letters]
 
 
 @operation("GET", "/api/v1/dead-letters/{dead_letter_id}", role="viewer", response=m.DeadLetterOut, path_model=m.DeadLetterPath, tag="dead letters", errors=NOT_FOUND)
 async def get_dead_letter(call: Call) -> Any:
     """One dead letter."""
     letter = await asyncio.to_thread(call.hub.store.outbox.get_dead_letter, call.path.dead_letter_id)
-    return _not_found("dead letter with this id") if letter is None else _letter(letter)
-
-
-def _resolved(result: Any) -> m.ResolveOut:
-    return m.ResolveOut.model_validate(result, from_attributes=True)
+    return _not_found("dead letter with this id") if letter is None else m.DeadLetterOut.model_validate(letter)
 
 
 @operation(
@@ -324,7 +275,7 @@ async def replay_dead_letter(call: Call) -> Any:
     )
     if not result.done and result.message == "no such dead letter":
         return _not_found("dead letter with this id")
-    return _resolved(result)
+    return m.ResolveOut.model_validate(result)
 
 
 @operation(
@@ -338,7 +289,7 @@ async def discard_dead_letter(call: Call) -> Any:
     )
     if not result.done and result.message == "no such dead letter":
         return _not_found("dead letter with this id")
-    return _resolved(result)
+    return m.ResolveOut.model_validate(result)
 
 
 @operation("POST", "/api/v1/dead-letters/replay", role="operator", response=m.BulkReplayOut, body_model=m.BulkReplayIn, tag="dead letters")
@@ -347,12 +298,7 @@ async def replay_dead_letters(call: Call) -> Any:
     body: m.BulkReplayIn = call.body
     filters = body.model_dump(exclude={"note", "limit"})
     outcome = await replay_many(call.hub.store, filters, call.actor, body.note, body.limit)
-    return m.BulkReplayOut(
-        matched=outcome.matched,
-        replayed=outcome.replayed,
-        skipped=outcome.skipped,
-        results=[_resolved(r) for r in outcome.results[: m.BULK_RESULTS_SHOWN]],
-    )
+    return m.BulkReplayOut.model_validate(m.Beside(outcome, results=outcome.results[: m.BULK_RESULTS_SHOWN]))
 
 
 # --- cursors and pulls -------------------------------------------------------------------------------
@@ -361,7 +307,7 @@ async def replay_dead_letters(call: Call) -> Any:
 @operation("GET", "/api/v1/cursors", role="viewer", response=list[m.CursorOut], tag="cursors")
 async def list_cursors(call: Call) -> Any:
     """Every saved pull cursor."""
-    return [m.CursorOut.model_validate(c, from_attributes=True) for c in await asyncio.to_thread(call.hub.store.config.list_cursors)]
+    return [m.CursorOut.model_validate(c) for c in await asyncio.to_thread(call.hub.store.config.list_cursors)]
 
 
 def _check_pullable(call: Call) -> Any:
@@ -382,7 +328,7 @@ async def get_cursor(call: Call) -> Any:
     view = await asyncio.to_thread(call.hub.store.config.get_cursor_view, call.path.system, call.path.entity_type)
     if view is None:
         return m.CursorOut(system=call.path.system, entity_type=call.path.entity_type, cursor=None, updated_at=None)
-    return m.CursorOut.model_validate(view, from_attributes=True)
+    return m.CursorOut.model_validate(view)
 
 
 @operation(
@@ -397,7 +343,7 @@ async def set_cursor(call: Call) -> Any:
     store = call.hub.store
     await asyncio.to_thread(store.config.set_cursor, call.path.system, call.path.entity_type, call.body.cursor, actor=call.actor)
     view = await asyncio.to_thread(store.config.get_cursor_view, call.path.system, call.path.entity_type)
-    return m.CursorOut.model_validate(view, from_attributes=True)
+    return m.CursorOut.model_validate(view)
 
 
 @operation(
@@ -426,7 +372,7 @@ async def list_audit(call: Call) -> Any:
     entries = await asyncio.to_thread(
         call.hub.store.access.audit_entries, actor=q.actor, action=q.action, since=q.since, limit=q.limit, offset=q.offset
     )
-    return [m.AuditOut.model_validate(e, from_attributes=True) for e in entries]
+    return [m.AuditOut.model_validate(e) for e in entries]
 
 
 # --- tokens and clients ------------------------------------------------------------------------------
@@ -435,7 +381,7 @@ async def list_audit(call: Call) -> Any:
 @operation("GET", "/api/v1/tokens", role="admin", response=list[m.TokenOut], tag="access")
 async def list_tokens(call: Call) -> Any:
     """Admin tokens (never the tokens themselves)."""
-    return [m.TokenOut.model_validate(t, from_attributes=True) for t in await asyncio.to_thread(call.hub.store.access.list_admin_tokens)]
+    return [m.TokenOut.model_validate(t) for t in await asyncio.to_thread(call.hub.store.access.list_admin_tokens)]
 
 
 @operation("POST", "/api/v1/tokens", role="admin", response=m.TokenCreated, status=201, body_model=m.TokenIn, tag="access", errors=(409,))
@@ -445,7 +391,7 @@ async def create_token(call: Call) -> Any:
     if any(t.name == call.body.name for t in await asyncio.to_thread(store.access.list_admin_tokens)):
         return problem(409, "Conflict", "a token with this name exists")
     token, plain = await asyncio.to_thread(store.access.add_admin_token, call.body.name, call.body.role, actor=call.actor)
-    return m.TokenCreated(**m.TokenOut.model_validate(token, from_attributes=True).model_dump(), token=plain)
+    return m.TokenCreated.model_validate(m.Beside(token, token=plain))
 
 
 @operation("DELETE", "/api/v1/tokens/{name}", role="admin", response=m.TokenOut, path_model=m.TokenPath, tag="access", errors=(404, 409))
@@ -457,21 +403,13 @@ async def revoke_token(call: Call) -> Any:
     if not await asyncio.to_thread(store.access.revoke_admin_token, call.path.name, actor=call.actor):
         return _not_found("active token with this name")
     token = next(t for t in await asyncio.to_thread(store.access.list_admin_tokens) if t.name == call.path.name)
-    return m.TokenOut.model_validate(token, from_attributes=True)
-
-
-def _client(client: ApiClient) -> m.ClientOut:
-    return m.ClientOut(
-        name=client.name, system=client.system, key_prefix=client.key_prefix, created_at=client.created_at,
-        disabled=client.disabled, allowed_orgs=client.allowed_orgs, allowed_provinces=client.allowed_provinces,
-        all_orgs=client.writes_every_org, signed_requests=client.hmac_secret is not None,
-    )
+    return m.TokenOut.model_validate(token)
 
 
 @operation("GET", "/api/v1/clients", role="admin", response=list[m.ClientOut], tag="access")
 async def list_clients(call: Call) -> Any:
     """Producer API clients with their scope (never their keys or secrets)."""
-    return [_client(c) for c in await asyncio.to_thread(call.hub.store.access.list_clients)]
+    return [m.ClientOut.model_validate(c) for c in await asyncio.to_thread(call.hub.store.access.list_clients)]
 
 
 @operation("POST", "/api/v1/clients", role="admin", response=m.ClientCreated, status=201, body_model=m.ClientIn, tag="access", errors=(409,))
@@ -493,7 +431,7 @@ async def create_client(call: Call) -> Any:
     client, key = await asyncio.to_thread(
         store.access.add_client, body.name, body.system, body.allowed_orgs, body.allowed_provinces, hmac=body.hmac, actor=call.actor
     )
-    return m.ClientCreated(**_client(client).model_dump(), key=key, hmac_secret=client.hmac_secret)
+    return m.ClientCreated.model_validate(m.Beside(client, key=key))
 
 
 @operation("PATCH", "/api/v1/clients/{name}", role="admin", response=m.ClientOut, path_model=m.ClientPath, body_model=m.ClientPatch, tag="access", errors=NOT_FOUND)
@@ -521,7 +459,7 @@ async def update_client(call: Call) -> Any:
                 "this change would let the client write for every organisation; send all_orgs: true to mean that",
             )
     client = await asyncio.to_thread(store.access.update_client, call.path.name, changes, actor=call.actor)
-    return _not_found("client with this name") if client is None else _client(client)
+    return _not_found("client with this name") if client is None else m.ClientOut.model_validate(client)
 
 
 # --- classification additions ----------------------------------------------------------------------
@@ -576,16 +514,12 @@ async def review_classification_addition(call: Call) -> Any:
 # --- links -------------------------------------------------------------------------------------------
 
 
-def _link(view: Any) -> m.LinkOut:
-    return m.LinkOut.model_validate(view, from_attributes=True)
-
-
 @operation("GET", "/api/v1/links/unlinked", role="viewer", response=list[m.UnlinkedOut], query_model=m.UnlinkedQuery, tag="links")
 async def list_unlinked(call: Call) -> Any:
     """Records no link rule could link, with the reason (nothing to match, no match, or two candidates)."""
     q: m.UnlinkedQuery = call.query
     rows = await asyncio.to_thread(call.hub.store.links.list_unlinked, **q.model_dump())
-    return [m.UnlinkedOut.model_validate(r, from_attributes=True) for r in rows]
+    return [m.UnlinkedOut.model_validate(r) for r in rows]
 
 
 @operation("POST", "/api/v1/links", role="operator", response=m.LinkOut, status=201, body_model=m.LinkIn, tag="links", errors=(400,))
@@ -596,7 +530,7 @@ async def create_link(call: Call) -> Any:
         view = await asyncio.to_thread(call.hub.store.links.link, body.from_, body.to, actor=call.actor, note=body.note)
     except LinkRefused as exc:
         return problem(400, "Bad Request", str(exc), rule="link.refused")
-    return _link(view)
+    return m.LinkOut.model_validate(view)
 
 
 @operation("DELETE", "/api/v1/links/{from_id}/{to_id}", role="operator", response=m.LinkOut, path_model=m.LinkPath, tag="links", errors=NOT_FOUND)
@@ -604,7 +538,7 @@ async def delete_link(call: Call) -> Any:
     """Remove a link (audited); the rules will not make it again, and a record left without links is
     listed as unlinked."""
     view = await asyncio.to_thread(call.hub.store.links.unlink, call.path.from_id, call.path.to_id, actor=call.actor)
-    return _not_found("link between these records") if view is None else _link(view)
+    return _not_found("link between these records") if view is None else m.LinkOut.model_validate(view)
 
 
 # Per entity type, the fields that hold money, in the order they are shown.
@@ -625,11 +559,7 @@ def _chain_member(node: Any) -> m.ChainMemberOut:
         if isinstance(item, dict) and item.get("amount") is not None
     ]
     label = next((str(body[f]) for f in _LABEL_FIELDS if body.get(f)), None)
-    return m.ChainMemberOut(
-        id=node.entity_id, entity_type=node.entity_type, version=node.version, org_code=node.org_code,
-        fiscal_year=node.fiscal_year, label=label, amounts=amounts, xrefs=[m.XrefOut(**x) for x in node.xrefs],
-        deliveries=[m.DeliveryOut(**d) for d in node.deliveries], links=[_link(v) for v in node.links],
-    )
+    return m.ChainMemberOut.model_validate(m.Beside(node, label=label, amounts=amounts))
 
 
 @operation("GET", "/api/v1/entities/{entity_id}/chain", role="viewer", response=m.ChainOut, path_model=m.EntityPath, tag="entities", errors=NOT_FOUND)

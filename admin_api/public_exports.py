@@ -1,9 +1,10 @@
 """Public downloads under `/api/v1/public/`: procurements and contracts as OCDS 1.1 release packages
-(core/ocds.py, docs/ocds.md) and a province's area totals as CSV and XLSX (core/area_table.py).
+(core/ocds.py, docs/ocds.md) and a province's area totals as CSV and XLSX (core/area_table.py), per
+organisation, district, local งบ or national งบรายจ่าย.
 
 Like the rest of the public API (admin_api/public.py): no credentials, only public facts, cacheable
 (ETag, Cache-Control) and kept by the hub as long, limited per address, and bounded: a package holds at
-most `limit` releases, a table one row per organisation (or district) and fiscal year of one province.
+most `limit` releases, a table one row per organisation (district, งบ) and fiscal year of one province.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from admin_api.public import CACHE_S, PUBLIC, OrganisationPath, ProjectsQuery, P
 from admin_api.models import Strict
 from admin_api.spec import Call, Rendered, operation
 from admin_api.types import FiscalYear
-from core import area_table, ocds
+from core import area_table, expense_categories, ocds
 
 OCDS_TYPE = "application/json"
 MAX_RELEASES = 100
@@ -35,7 +36,9 @@ class ReleasePath(Strict):
 
 class TotalsQuery(Strict):
     fiscal_year: FiscalYear | None = Field(None, description="Buddhist-Era fiscal year; none: every year")
-    by: Literal["organisation", "district"] = Field("organisation", description="one row per organisation or per district")
+    by: Literal["organisation", "district", "local_expense_category", "national_expense_category"] = Field(
+        "organisation", description="one row per organisation, per district, or per งบ: local, or national งบรายจ่าย "
+                                    "through the crosswalk (budgeted, requested and approved amounts)")
 
 
 def publication(call: Call) -> ocds.Publication:
@@ -110,26 +113,33 @@ def _places(call: Call, province_code: str, by: str) -> dict[str | None, area_ta
     return places
 
 
-async def _totals(call: Call) -> tuple[str, list[tuple[Any, ...]]] | Any:
+async def _totals(call: Call) -> tuple[str, list[tuple[Any, ...]], Any] | Any:
+    """(file name, rows, their columns) of the province's totals, or a problem answer."""
     code = call.path.province_code
-    if code not in call.hub.reference.provinces:
+    reference = call.hub.reference
+    if code not in reference.provinces:
         return problem(404, "Not Found", f"no province {code}")
     by = call.query.by
     totals = await asyncio.to_thread(call.hub.store.ledger.area_totals, "province", code, call.query.fiscal_year, by)
-    year = f"-{call.query.fiscal_year}" if call.query.fiscal_year else ""
-    return f"prasan-totals-{code}{year}-{by}", area_table.rows(totals, _places(call, code, by))
+    name = f"prasan-totals-{code}{f'-{call.query.fiscal_year}' if call.query.fiscal_year else ''}-{by}"
+    if by in expense_categories.GROUPS:
+        province = area_table.Place(code, reference.provinces[code]["name_th"])
+        names = expense_categories.names_th(reference.code_lists, by)
+        return name, area_table.category_rows(totals, province, names), area_table.CATEGORY_COLUMNS
+    return name, area_table.rows(totals, _places(call, code, by)), area_table.COLUMNS
 
 
 @operation("GET", "/api/v1/public/areas/{province_code}/totals.csv", role=PUBLIC, response=str, path_model=ProvincePath,
            query_model=TotalsQuery, tag="public", errors=(404,), cache_s=CACHE_S, media_type="text/csv")  # fmt: skip
 async def public_area_totals_csv(call: Call) -> Any:
     """A province's totals per organisation (or district) and fiscal year, as CSV (UTF-8 with BOM): projects,
-    amounts at each stage, and projects by stage."""
+    amounts at each stage, and projects by stage; or per งบ (local, or national through the crosswalk) and
+    fiscal year: the budgeted, requested and approved amounts."""
     found = await _totals(call)
     if not isinstance(found, tuple):
         return found
-    name, table = found
-    return Rendered(area_table.to_csv(table), area_table.CSV_TYPE, f"{name}.csv")
+    name, table, columns = found
+    return Rendered(area_table.to_csv(table, columns), area_table.CSV_TYPE, f"{name}.csv")
 
 
 @operation("GET", "/api/v1/public/areas/{province_code}/totals.xlsx", role=PUBLIC, response=bytes, path_model=ProvincePath,
@@ -139,6 +149,6 @@ async def public_area_totals_xlsx(call: Call) -> Any:
     found = await _totals(call)
     if not isinstance(found, tuple):
         return found
-    name, table = found
-    return Rendered(await asyncio.to_thread(area_table.to_xlsx, table, f"totals {call.path.province_code}"), area_table.XLSX_TYPE,
-                    f"{name}.xlsx")  # fmt: skip
+    name, table, columns = found
+    return Rendered(await asyncio.to_thread(area_table.to_xlsx, table, f"totals {call.path.province_code}", columns),
+                    area_table.XLSX_TYPE, f"{name}.xlsx")  # fmt: skip

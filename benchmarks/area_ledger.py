@@ -38,10 +38,13 @@ from core import ledger
 from core.reference_data import load_reference_data
 from core.store import Store
 from core.store.ledger import to_satang
-from core.store.schema import entities, ledger_projects
+from core.store.schema import entities, ledger_categories, ledger_projects
 
 YEARS = (2566, 2567, 2568, 2569, 2570)
 BATCH = 20_000
+# (local งบ, national งบรายจ่าย LV1) as the crosswalk maps them; งบกลาง has no national code.
+CATEGORIES = (("investment", "investment"), ("operating", "operating"), ("subsidy", "subsidy"), ("personnel", "personnel"),
+              ("central", ""))  # fmt: skip
 
 
 def fill(store: Store, rows: int, seed: int = 2570) -> dict[str, Any]:
@@ -51,10 +54,10 @@ def fill(store: Store, rows: int, seed: int = 2570) -> dict[str, Any]:
     rng = random.Random(seed)
     now = datetime.now(UTC)
     started = time.perf_counter()
-    made = 0
+    made = categories = 0
     while made < rows:
         size = min(BATCH, rows - made)
-        entity_rows, ledger_rows = [], []
+        entity_rows, ledger_rows, category_rows = [], [], []
         for i in range(made, made + size):
             org = orgs[i % len(orgs)]
             entity_id = f"{i:032x}"
@@ -80,10 +83,13 @@ def fill(store: Store, rows: int, seed: int = 2570) -> dict[str, Any]:
                 **{name: to_satang(value) for name, value in amounts.items()},
                 "flags": 1 if rng.random() < 0.01 else 0, "updated_at": now,
             })  # fmt: skip
-        store.write(lambda conn, e=entity_rows, r=ledger_rows: (conn.execute(insert(entities), e), conn.execute(insert(ledger_projects), r)))
+            category_rows += _split(ledger_rows[-1], rng)
+        store.write(lambda conn, e=entity_rows, r=ledger_rows, c=category_rows: (
+            conn.execute(insert(entities), e), conn.execute(insert(ledger_projects), r), conn.execute(insert(ledger_categories), c)))
         made += size
+        categories += len(category_rows)
     if store.dialect == "postgresql":
-        store.write(lambda conn: conn.exec_driver_sql("ANALYZE ledger_projects"))
+        store.write(lambda conn: (conn.exec_driver_sql("ANALYZE ledger_projects"), conn.exec_driver_sql("ANALYZE ledger_categories")))
     else:
         store.write(lambda conn: conn.exec_driver_sql("ANALYZE"))
     by_province: dict[str, int] = {}
@@ -93,8 +99,25 @@ def fill(store: Store, rows: int, seed: int = 2570) -> dict[str, Any]:
     return {
         "fill_s": round(time.perf_counter() - started, 1), "rows": rows, "organisations": len(orgs),
         "province": biggest, "province_name": reference.provinces[biggest]["name_th"],
-        "province_rows": round(rows * by_province[biggest] / len(orgs)),
+        "province_rows": round(rows * by_province[biggest] / len(orgs)), "category_rows": categories,
     }  # fmt: skip
+
+
+def _split(row: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    """A budgeted project-year's budgeted, requested and approved satang in one งบ, or two (a third of them)."""
+    if row["budgeted"] == 0:
+        return []
+    local = "central" if rng.random() < 0.1 else rng.choice(CATEGORIES[:4])[0]
+    keys = [(local, dict(CATEGORIES)[local])]
+    if rng.random() < 1 / 3 and (other := rng.choice(CATEGORIES[:4])) != keys[0]:
+        keys.append(other)
+    common = {name: row[name] for name in ("entity_id", "fiscal_year", "org_code", "org_type", "province_code", "district_code",
+                                           "stage", "flags")}  # fmt: skip
+    out = []
+    for n, (local_code, national_code) in enumerate(keys):
+        share = {name: row[name] // len(keys) + (row[name] % len(keys) if n == 0 else 0) for name in ledger.CLASSIFIED_AMOUNTS}
+        out.append({**common, "local_category": local_code, "national_category": national_code, **share})
+    return out
 
 
 def timed(call: Any, repeat: int) -> dict[str, float]:
@@ -115,6 +138,9 @@ def aggregates(store: Store, province: str, repeat: int) -> dict[str, Any]:
         "province_by_district_one_year": timed(lambda: area("province", province, 2570, "district"), repeat),
         "province_by_organisation_all_years": timed(lambda: area("province", province, None, "organisation"), repeat),
         "province_by_programme_one_year": timed(lambda: area("province", province, 2570, "programme"), repeat),
+        "province_by_local_category_one_year": timed(lambda: area("province", province, 2570, "local_expense_category"), repeat),
+        "province_by_national_category_one_year": timed(
+            lambda: area("province", province, 2570, "national_expense_category"), repeat),
         "country_by_province_one_year": timed(lambda: area("province", None, 2570, "province"), max(3, repeat // 5)),
     }
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
-from canonical_model.rejection import Rejection
+from canonical_model.rejection import Rejection, pydantic_check
 from canonical_model.thai_text import normalize_code, reject_hidden_characters
 
 
@@ -216,17 +217,11 @@ class _CodeAnnotation:
     def __init__(self, scheme: str) -> None:
         self.scheme = scheme
 
-    def _validate(self, value: Any) -> str:
-        try:
-            return validate_code(self.scheme, value)
-        except Rejection as rejection:
-            raise rejection.as_pydantic_error() from None
-
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(
-            self._validate, serialization=core_schema.to_string_ser_schema()
+            pydantic_check(partial(validate_code, self.scheme)), serialization=core_schema.to_string_ser_schema()
         )
 
     def __get_pydantic_json_schema__(

@@ -10,7 +10,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
 from canonical_model.codes import validate_code
-from canonical_model.rejection import Rejection
+from canonical_model.rejection import Rejection, pydantic_check
 from canonical_model.thai_text import normalize_code
 
 BE_OFFSET = 543
@@ -140,11 +140,7 @@ def fiscal_year_from_gfmis_fund(code: Any) -> int:
     return _in_range(TWO_DIGIT_BE_CENTURY + int(fund[:2]), code)
 
 
-def _validate_fiscal_year(value: Any) -> int:
-    try:
-        return parse_fiscal_year(value)
-    except Rejection as rejection:
-        raise rejection.as_pydantic_error() from None
+_validate_fiscal_year = pydantic_check(parse_fiscal_year)
 
 
 class _FiscalYearAnnotation:

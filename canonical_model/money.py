@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
-from canonical_model.rejection import Rejection
+from canonical_model.rejection import Rejection, pydantic_check
 from canonical_model.thai_digits import to_arabic_digits
 
 CENT = Decimal("0.01")
@@ -145,17 +146,11 @@ class _MoneyAnnotation:
     def __init__(self, *, allow_negative: bool) -> None:
         self.allow_negative = allow_negative
 
-    def _validate(self, value: Any) -> Decimal:
-        try:
-            return parse_money(value, allow_negative=self.allow_negative)
-        except Rejection as rejection:
-            raise rejection.as_pydantic_error() from None
-
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(
-            self._validate,
+            pydantic_check(partial(parse_money, allow_negative=self.allow_negative)),
             serialization=core_schema.plain_serializer_function_ser_schema(
                 lambda amount: f"{amount:.2f}", when_used="json"
             ),

@@ -9,8 +9,9 @@ group by; `reason` is the sentence a person reads.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic_core import PydanticCustomError
 
@@ -38,6 +39,21 @@ class Rejection(ValueError):
     def as_pydantic_error(self) -> PydanticCustomError:
         """For use inside pydantic validators, so that the rule survives as the error `type`."""
         return PydanticCustomError(self.rule, self.reason, {"value": _jsonable(self.value)})
+
+
+T = TypeVar("T")
+
+
+def pydantic_check(check: Callable[[Any], T]) -> Callable[[Any], T]:
+    """`check` as a pydantic validator: the Rejection it raises is the validation error, its rule kept."""
+
+    def validate(value: Any) -> T:
+        try:
+            return check(value)
+        except Rejection as rejection:
+            raise rejection.as_pydantic_error() from None
+
+    return validate
 
 
 # A rejected value is echoed in answers, the inbox and logs; a 10-million-character value must not be.

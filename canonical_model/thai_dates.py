@@ -14,7 +14,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
 from canonical_model.fiscal_year import BE_OFFSET, TWO_DIGIT_BE_CENTURY
-from canonical_model.rejection import Rejection
+from canonical_model.rejection import Rejection, pydantic_check
 from canonical_model.thai_digits import to_arabic_digits
 from canonical_model.thai_text import normalize_text
 
@@ -286,11 +286,7 @@ def parse_period(value: Any) -> tuple[date, date]:
     )
 
 
-def _validate_date(value: Any) -> date | None:
-    try:
-        return parse_thai_date(value)
-    except Rejection as rejection:
-        raise rejection.as_pydantic_error() from None
+_validate_date = pydantic_check(parse_thai_date)
 
 
 def _validate_required_date(value: Any) -> date:

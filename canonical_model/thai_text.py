@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
-from canonical_model.rejection import Rejection, preview
+from canonical_model.rejection import Rejection, preview, pydantic_check
 from canonical_model.thai_digits import to_arabic_digits
 
 # Characters that change what text looks like or how it compares without being seen: soft hyphen,
@@ -105,16 +105,6 @@ def _require_non_empty(text: str) -> str:
     return text
 
 
-def _pydantic(check: Any) -> Any:
-    def validate(value: str) -> str:
-        try:
-            return check(value)
-        except Rejection as rejection:
-            raise rejection.as_pydantic_error() from None
-
-    return validate
-
-
 
 # --- identifiers ------------------------------------------------------------------------------------
 
@@ -161,7 +151,7 @@ class TextLimit:
         return value
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(_pydantic(self.check), handler(source))
+        return core_schema.no_info_after_validator_function(pydantic_check(self.check), handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
@@ -178,20 +168,20 @@ class TextLimit:
 
 def free_text(max_length: int, what: str, *, non_empty: bool = False) -> Any:
     """A free-text type: normalised (hidden characters removed), at most `max_length` characters."""
-    steps: list[Any] = [AfterValidator(_pydantic(normalize_text))]
+    steps: list[Any] = [AfterValidator(pydantic_check(normalize_text))]
     if non_empty:
-        steps.append(AfterValidator(_pydantic(_require_non_empty)))
+        steps.append(AfterValidator(pydantic_check(_require_non_empty)))
     return Annotated[str, *steps, TextLimit(max_length, what, non_empty=non_empty)]
 
 
 def identifier_text(max_length: int, what: str, *, non_empty: bool = True, normalise: bool = True) -> Any:
     """An identifier type: hidden characters rejected, then (when `normalise`) blanks folded and stray
     quotes removed as in free text; at most `max_length` characters."""
-    steps: list[Any] = [AfterValidator(_pydantic(reject_hidden_characters))]
+    steps: list[Any] = [AfterValidator(pydantic_check(reject_hidden_characters))]
     if normalise:
-        steps.append(AfterValidator(_pydantic(normalize_text)))
+        steps.append(AfterValidator(pydantic_check(normalize_text)))
     if non_empty:
-        steps.append(AfterValidator(_pydantic(_require_non_empty)))
+        steps.append(AfterValidator(pydantic_check(_require_non_empty)))
     return Annotated[str, *steps, TextLimit(max_length, what, non_empty=non_empty)]
 
 

@@ -20,6 +20,7 @@ from core import crashpoints
 from core.admin.services import AdminServices
 from core.delivery import DeliveryWorker, destination_state
 from core.errors import ConfigError
+from core.expense_categories import ExpenseCategories
 from core.health import PluginHealth
 from core.ingest import Ingestor
 from core.metrics import HubMetrics
@@ -109,6 +110,7 @@ class Hub:
         store = Store(url, **pool)
         store.inbox.identity = identity
         store.ledger.areas = systems.reference.organizations.get
+        store.ledger.categories = ExpenseCategories.from_reference(systems.reference.code_lists, systems.reference.crosswalks)
         store.ledger.rules = ReconciliationRules.from_file(settings.reconciliation_file)
         observer = (observer_factory or HubMetrics)()
         hub = cls(settings, registry, systems, router, store, observer)

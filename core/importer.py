@@ -681,27 +681,24 @@ class FileImporter:
                 NativeRecord(r.row, r.data, (*r.problems, _line_too_long()) if r.row in too_long else r.problems)
                 for r in records
             ]
-        message = InboundMessage(
-            system=self.plugin.name,
-            payload=prepared.payload,
-            media_type=source.media_type,
-            charset=source.charset,
-            client_name=self.client_name,
-        )
+        message = self._message(source, prepared)
         report = await self.ingestor.ingest_records(self.ingest_as, message, records)
         self.summary.messages += 1
         self._tally(source, rows, report.outcome.entities, report.outcome.rejected)
 
-    async def _unreadable_row(self, source: Source, prepared: _Prepared) -> None:
-        error = prepared.error
-        assert error is not None
-        message = InboundMessage(
+    def _message(self, source: Source, prepared: _Prepared) -> InboundMessage:
+        return InboundMessage(
             system=self.plugin.name,
             payload=prepared.payload,
             media_type=source.media_type,
             charset=source.charset,
             client_name=self.client_name,
         )
+
+    async def _unreadable_row(self, source: Source, prepared: _Prepared) -> None:
+        error = prepared.error
+        assert error is not None
+        message = self._message(source, prepared)
         # Kept in the inbox as a failed payload, with its rule, as the endpoint keeps one.
         await asyncio.to_thread(self.ingestor.store.inbox.record_failed_message, message, error.reason, error.rule)
         self.ingestor.observer.on_payload_failed(self.plugin.name, error.rule)

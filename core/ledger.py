@@ -13,7 +13,7 @@ its yearly amounts as budget lines), one filed at e-budgeting is requested.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -23,6 +23,8 @@ from canonical_model.thai_dates import day_in_thailand
 
 STAGES = ("planned", "budgeted", "requested", "procured", "contracted", "disbursing", "completed")
 AMOUNTS = ("planned", "budgeted", "requested", "approved", "procured", "contracted", "disbursed")
+# The stages whose records name a งบ (budget lines, budget requests): the amounts split by classification.
+CLASSIFIED_AMOUNTS = ("budgeted", "requested", "approved")
 ZERO = Decimal("0.00")
 # Systems whose delivery of a plan project is itself a stage of it.
 BUDGETED_BY_DELIVERY = "elaas"
@@ -42,12 +44,26 @@ class Member:
     source: str | None = None  # the system its first version came from
 
 
+# (local งบ, national งบรายจ่าย LV1) of an amount; "" where there is none (core/expense_categories.py).
+CategoryKey = tuple[str, str]
+UNCLASSIFIED: CategoryKey = ("", "")
+Categorise = Callable[[Member, int], CategoryKey]
+
+
 @dataclass
 class YearRow:
-    """One project in one fiscal year: amounts by stage and the stage reached."""
+    """One project in one fiscal year: amounts by stage and the stage reached, and the classified stages'
+    amounts split by งบ (they add up to the row's own)."""
 
     fiscal_year: int
     amounts: dict[str, Decimal] = field(default_factory=lambda: {name: ZERO for name in AMOUNTS})
+    by_category: dict[CategoryKey, dict[str, Decimal]] = field(default_factory=dict)
+
+    def add(self, amount_name: str, amount: Decimal, category: CategoryKey | None = None) -> None:
+        self.amounts[amount_name] += amount
+        if category is not None:
+            split = self.by_category.setdefault(category, {name: ZERO for name in CLASSIFIED_AMOUNTS})
+            split[amount_name] += amount
 
     @property
     def stage(self) -> str:
@@ -105,8 +121,9 @@ def _first_money_year(planned: Mapping[int, Decimal]) -> int | None:
     return min((year for year, amount in planned.items() if amount > 0), default=min(planned, default=None))
 
 
-def project_years(plan: Member, members: Iterable[Member]) -> list[YearRow]:
-    """The project's rows, one per fiscal year it plans money in or a linked record names."""
+def project_years(plan: Member, members: Iterable[Member], categorise: Categorise | None = None) -> list[YearRow]:
+    """The project's rows, one per fiscal year it plans money in or a linked record names; with `categorise`,
+    the budgeted, requested and approved amounts are also split by the งบ it says each record is in."""
     planned = planned_years(plan)
     first = _first_money_year(planned)
     rows: dict[int, YearRow] = {}
@@ -117,23 +134,29 @@ def project_years(plan: Member, members: Iterable[Member]) -> list[YearRow]:
             return None
         return rows.setdefault(year, YearRow(year))
 
+    def category(record: Member | None, target: YearRow) -> CategoryKey | None:
+        if categorise is None:
+            return None
+        return categorise(record, target.fiscal_year) if record is not None else UNCLASSIFIED
+
     for year, amount in planned.items():
         row(year).amounts["planned"] += amount  # type: ignore[union-attr]
     members = list(members)
     lines = [m for m in members if m.entity_type == "budget_line"]
     for line in lines:
         if (target := row(_year(line.payload.get("fiscal_year")))) is not None:
-            target.amounts["budgeted"] += money(line.payload.get("amount"))
+            target.add("budgeted", money(line.payload.get("amount")), category(line, target))
     if not lines and _delivered(plan, BUDGETED_BY_DELIVERY) is not None:
         for year, amount in planned.items():
-            row(year).amounts["budgeted"] += amount  # type: ignore[union-attr]
+            target = rows.setdefault(year, YearRow(year))
+            target.add("budgeted", amount, category(None, target))
     requests = [m for m in members if m.entity_type == "budget_request"]
     for request in requests:
         if (target := row(_year(request.payload.get("fiscal_year")))) is not None:
-            target.amounts["requested"] += money(request.payload.get("amount"))
-            target.amounts["approved"] += money(request.payload.get("approved_amount"))
-    if not requests and _delivered(plan, REQUESTED_BY_DELIVERY) is not None and first is not None:
-        row(first).amounts["requested"] += planned.get(first, ZERO)  # type: ignore[union-attr]
+            target.add("requested", money(request.payload.get("amount")), category(request, target))
+            target.add("approved", money(request.payload.get("approved_amount")), category(request, target))
+    if not requests and _delivered(plan, REQUESTED_BY_DELIVERY) is not None and (target := row(first)) is not None:
+        target.add("requested", planned.get(first, ZERO), category(None, target))
     procurement_years: dict[str, int | None] = {}
     for procurement in (m for m in members if m.entity_type == "procurement"):
         year = _year(procurement.payload.get("fiscal_year"))

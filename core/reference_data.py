@@ -11,14 +11,16 @@ import csv
 import dataclasses
 import functools
 from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_args
 
 import yaml
 
 from canonical_model.codelists import CodeList, CodeListError, Crosswalk, name_key
 from canonical_model.codes import validate_code
 from canonical_model.entities import Organization
+from canonical_model.entities.organization import LocalOrgType
 from canonical_model.rejection import Rejection
 from canonical_model.thai_text import normalize_code
 from core.errors import ConfigError
@@ -27,16 +29,9 @@ from core.paths import SHIPPED_CONFIG_DIR
 # The sub-folders that make a folder one of reference data (as opposed to an operator's hub.yaml/routes.yaml).
 _REFERENCE_PARTS = ("codelists", "crosswalks", "masterdata")
 
-ORG_TYPES = frozenset(
-    {
-        "provincial_admin_org",
-        "city_municipality",
-        "town_municipality",
-        "subdistrict_municipality",
-        "subdistrict_admin_org",
-        "special_admin_area",
-    }
-)
+ORG_TYPES = frozenset(get_args(LocalOrgType))
+
+T = TypeVar("T")
 
 try:  # libyaml is several times faster on the code lists; the pure-Python loader gives the same result
     _YamlLoader: Any = yaml.CSafeLoader
@@ -161,17 +156,25 @@ def _read_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     return data
 
 
-def _load_code_lists(folder: Path, problems: list[str]) -> dict[str, CodeList]:
-    lists: dict[str, CodeList] = {}
+def _each_parsed(
+    folder: Path, parse: Callable[[dict[str, Any]], T], problems: list[str]
+) -> Iterator[tuple[Path, T]]:
+    """Each YAML file of `folder` that reads and parses, in name order; one that does not says why in `problems`."""
     for path in sorted(folder.glob("*.yaml")):
         data = _read_yaml(path, problems)
         if data is None:
             continue
         try:
-            code_list = CodeList.from_dict(data)
+            parsed = parse(data)
         except CodeListError as exc:
             problems.extend(f"{path.name}: {p}" for p in exc.problems)
             continue
+        yield path, parsed
+
+
+def _load_code_lists(folder: Path, problems: list[str]) -> dict[str, CodeList]:
+    lists: dict[str, CodeList] = {}
+    for path, code_list in _each_parsed(folder, CodeList.from_dict, problems):
         if code_list.scheme in lists:
             problems.append(f"{path.name}: scheme {code_list.scheme!r} is defined twice")
         # The file name is the scheme, so that a reader finds a list without opening every file.
@@ -189,15 +192,7 @@ def _load_crosswalks(
     folder: Path, code_lists: dict[str, CodeList], problems: list[str]
 ) -> dict[str, Crosswalk]:
     crosswalks: dict[str, Crosswalk] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        data = _read_yaml(path, problems)
-        if data is None:
-            continue
-        try:
-            crosswalk = Crosswalk.from_dict(data)
-        except CodeListError as exc:
-            problems.extend(f"{path.name}: {p}" for p in exc.problems)
-            continue
+    for path, crosswalk in _each_parsed(folder, Crosswalk.from_dict, problems):
         if crosswalk.name in crosswalks:
             problems.append(f"{path.name}: crosswalk {crosswalk.name!r} is defined twice")
         source = code_lists.get(crosswalk.source_scheme)

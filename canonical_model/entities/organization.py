@@ -12,15 +12,16 @@ from canonical_model.entities.common import Latitude, Longitude
 from canonical_model.envelope import Entity
 from canonical_model.thai_text import Name
 
-OrgType = Literal[
+# The kinds of local administrative organisation (อปท.), the ones a DLA code names.
+LocalOrgType = Literal[
     "provincial_admin_org",
     "city_municipality",
     "town_municipality",
     "subdistrict_municipality",
     "subdistrict_admin_org",
     "special_admin_area",
-    "central_agency",
 ]
+OrgType = Literal[LocalOrgType, "central_agency"]
 
 
 class Organization(Entity):

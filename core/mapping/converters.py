@@ -446,15 +446,20 @@ class CodelistArgs(Args):
     out: Literal["code", "name"] | None = None  # what map_out writes (default: what was matched)
 
 
+def _named(table: dict[str, Any], name: str, what: str) -> Any:
+    """The reference data's `what` called `name`; a mapping naming one the hub lacks is refused, with
+    the names it has."""
+    if name not in table:
+        raise ConverterSpecError("mapping.bad_args", f"no {what} {name!r} (known: {sorted(table)})")
+    return table[name]
+
+
 @register_converter("codelist", CodelistArgs, primary="scheme", needs_reference=True)
 def _codelist(args: CodelistArgs, reference: Any) -> Converter:
     """Looks a code or a Thai name up in a code list and yields the node's code."""
-    lists = reference.code_lists
-    if args.scheme not in lists:
-        raise ConverterSpecError("mapping.bad_args", f"no code list {args.scheme!r} (known: {sorted(lists)})")
+    code_list = _named(reference.code_lists, args.scheme, "code list")
     from canonical_model.thai_text import normalize_code, normalize_text
 
-    code_list = lists[args.scheme]
     scheme, level, by_name = args.scheme, args.level, args.match == "name"
     write_name = (args.out or args.match) == "name"
 
@@ -521,10 +526,7 @@ def _reverse_table(crosswalk: Any) -> dict[str, str]:
 
 @register_converter("crosswalk", CrosswalkArgs, primary="name", needs_reference=True)
 def _crosswalk(args: CrosswalkArgs, reference: Any) -> Converter:
-    walks = reference.crosswalks
-    if args.name not in walks:
-        raise ConverterSpecError("mapping.bad_args", f"no crosswalk {args.name!r} (known: {sorted(walks)})")
-    crosswalk = walks[args.name]
+    crosswalk = _named(reference.crosswalks, args.name, "crosswalk")
     name = args.name
     reverse: dict[str, str] | None = None
 

@@ -67,6 +67,10 @@ class _Rule:
     line: int
     target: str
     source: str | None
+    # For `canonical`: where map_out finds the value, and whether its absence is a problem.
+    out_get: Callable[[dict[str, Any]], Any]
+    required: bool
+    has_default: bool
 
     def problem(self, rule: str, reason: str, value: Any = None, source: str | None = None) -> MappingProblem:
         return MappingProblem(self.line, self.target, source or self.source, value, rule, reason)
@@ -76,6 +80,16 @@ class _Rule:
 
     def map_out(self, payload: dict[str, Any], out: dict[str, Any], problems: Problems) -> None:
         raise NotImplementedError
+
+    def canonical(self, payload: dict[str, Any], problems: Problems, what: str = "field") -> Any:
+        """The canonical value map_out writes back, or MISSING when there is none (a problem when the
+        mapping requires it)."""
+        value = self.out_get(payload)
+        if value is MISSING or value is None:
+            if self.required and not self.has_default:
+                problems.append(self.problem("mapping.missing_field", f"canonical {what} is missing", None))
+            return MISSING
+        return value
 
 
 class _Context:
@@ -213,10 +227,8 @@ class _FieldRule(_Rule):
         if self.out_const is not MISSING:
             self.out_set(out, copy.deepcopy(self.out_const))
             return
-        value = self.out_get(payload)
-        if value is MISSING or value is None:
-            if self.required and not self.has_default:
-                problems.append(self.problem("mapping.missing_field", "canonical field is missing", None))
+        value = self.canonical(payload, problems)
+        if value is MISSING:
             return
         native = _apply(self.out_fn, value, self, problems)
         if native is not MISSING:
@@ -262,8 +274,7 @@ class _EachRule(_Rule):
             for rule in self.rules:
                 getattr(rule, direction)(item, mapped, inner)
             if inner:
-                problems.extend(_prefixed(inner, here, there, index) if direction == "map_in" else
-                                _prefixed(inner, here, there, index))
+                problems.extend(_prefixed(inner, here, there, index))
             result.append(mapped)
         return result
 
@@ -282,10 +293,8 @@ class _EachRule(_Rule):
     def map_out(self, payload: dict[str, Any], out: dict[str, Any], problems: Problems) -> None:
         if self.skip_out:
             return
-        items = self.out_get(payload)
-        if items is MISSING or items is None:
-            if self.required and not self.has_default:
-                problems.append(self.problem("mapping.missing_field", "canonical list is missing", None))
+        items = self.canonical(payload, problems, "list")
+        if items is MISSING:
             return
         result = self._run(items, "map_out", problems, self.target, self.source)
         if result is not None:
@@ -405,10 +414,8 @@ class _UnpivotRule(_Rule):
     def map_out(self, payload: dict[str, Any], out: dict[str, Any], problems: Problems) -> None:
         if not self.writes_out:
             return
-        items = self.out_get(payload)
-        if items is MISSING or items is None:
-            if self.required and not self.has_default:
-                problems.append(self.problem("mapping.missing_field", "canonical list is missing", None))
+        items = self.canonical(payload, problems, "list")
+        if items is MISSING:
             return
         if not isinstance(items, list):
             problems.append(self.problem("mapping.not_a_list", "expected a list", items))

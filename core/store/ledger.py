@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, case, delete, func, insert, select, type_coerce
+from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, select, type_coerce
 
-from core import ledger, reconciliation
+from core import expense_categories, ledger, reconciliation
 from core.reconciliation import ReconciliationRules
 from core.store.links import CHAIN_DEPTH, Chain, ChainNode, chains
 from core.store.records import EntityOutcome, IncomingEntity
@@ -24,6 +24,7 @@ from core.store.schema import (
     entities,
     entity_links,
     entity_versions,
+    ledger_categories,
     ledger_projects,
     outbox,
     unlinked_records,
@@ -39,6 +40,8 @@ LEDGER_TYPES = frozenset({PLAN, "budget_line", "budget_request", "procurement", 
 LEVELS = {"province": "province_code", "district": "district_code", "organisation": "org_code"}
 # What totals can be grouped by: an area level, the organisation type, or the local classification.
 GROUPS = {**LEVELS, "org_type": "org_type", "programme": "programme"}
+# What the totals by งบ (ledger_categories) can be grouped by: the local งบ or the national งบรายจ่าย LV1.
+CATEGORY_GROUPS = {"local_expense_category": "local_category", "national_expense_category": "national_category"}
 
 
 def member(node: ChainNode, sources: Mapping[str, str] | None = None) -> ledger.Member:
@@ -107,9 +110,11 @@ def project(
     areas: OrgLookup,
     now: datetime,
     rules: ReconciliationRules | None = None,
+    categorise: ledger.Categorise | None = None,
     in_hand: Mapping[str, ChainNode] | None = None,
 ) -> int:
-    """Rewrite the ledger rows of these plan projects from their chains; returns the rows written.
+    """Rewrite the ledger rows of these plan projects, and their split by งบ (with `categorise`), from their
+    chains; returns the ledger rows written.
 
     `in_hand`: plan projects the caller has just created, as nodes built from the bodies it holds (see
     `new_plans`); those nothing links to yet are projected from them without reading anything back."""
@@ -121,14 +126,23 @@ def project(
     stored = [r for r in roots if r not in fresh]  # a new entity has no ledger rows to delete
     for chunk in chunks(stored):
         conn.execute(delete(ledger_projects).where(ledger_projects.c.entity_id.in_(chunk)))
+        conn.execute(delete(ledger_categories).where(ledger_categories.c.entity_id.in_(chunk)))
     judge = rules or ReconciliationRules()
     found = [Chain(in_hand[r], [], False) for r in fresh] if in_hand else []
     found += _lone_plans(conn, [r for r in stored if r not in linked]).values()
     for chunk in chunks([r for r in stored if r in linked]):
         found += chains(conn, chunk).values()
-    rows = [row for chain_ in found if chain_.root.entity_type == PLAN for row in _rows(chain_, areas, now, judge)]
+    rows: list[dict[str, Any]] = []
+    split: list[dict[str, Any]] = []
+    for chain_ in found:
+        if chain_.root.entity_type == PLAN:
+            project_rows, category_rows = _rows(chain_, areas, now, judge, categorise)
+            rows += project_rows
+            split += category_rows
     if rows:
         conn.execute(insert(ledger_projects), rows)
+    if split:
+        conn.execute(insert(ledger_categories), split)
     return len(rows)
 
 
@@ -190,28 +204,38 @@ def new_plans(system: str, incoming: Sequence[IncomingEntity], outcomes: Sequenc
     return nodes
 
 
-def _rows(found: Chain, areas: OrgLookup, now: datetime, rules: ReconciliationRules) -> list[dict[str, Any]]:
+def _rows(
+    found: Chain, areas: OrgLookup, now: datetime, rules: ReconciliationRules, categorise: ledger.Categorise | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     plan = member(found.root)
     org_code = found.root.org_code or ""
     area = areas(org_code) or {}
     title = str(plan.payload.get("title") or "")
     programme = (plan.payload.get("links") or {}).get("local_programme")
-    years = ledger.project_years(plan, [member(m) for m in found.members])
+    years = ledger.project_years(plan, [member(m) for m in found.members], categorise)
     try:
         satang = [{name: to_satang(amount) for name, amount in year.amounts.items()} for year in years]
+        split = [
+            {(local, national): {name: to_satang(amount) for name, amount in amounts.items()}
+             for (local, national), amounts in year.by_category.items()}
+            for year in years
+        ]  # fmt: skip
     except ImplausibleAmount as exc:
         log.warning("ledger_amount_implausible", entity_id=found.root.entity_id, reason=str(exc))
-        return []
-    return [
-        {
-            "entity_id": found.root.entity_id, "fiscal_year": year.fiscal_year, "org_code": org_code,
-            "org_type": area.get("org_type"), "province_code": area.get("province_code"),
-            "district_code": area.get("district_code"), "title": title,
-            "programme": str(programme)[:200] if programme else None, "stage": year.stage,
-            **amounts, "flags": rules.flags_of(year), "updated_at": now,
-        }  # fmt: skip
-        for year, amounts in zip(years, satang, strict=True)
-    ]
+        return [], []
+    where = {"org_code": org_code, "org_type": area.get("org_type"), "province_code": area.get("province_code"),
+             "district_code": area.get("district_code")}  # fmt: skip
+    project_rows, category_rows = [], []
+    for year, amounts, by_category in zip(years, satang, split, strict=True):
+        common = {"entity_id": found.root.entity_id, "fiscal_year": year.fiscal_year, **where, "stage": year.stage,
+                  "flags": rules.flags_of(year)}  # fmt: skip
+        project_rows.append({**common, "title": title, "programme": str(programme)[:200] if programme else None,
+                             **amounts, "updated_at": now})  # fmt: skip
+        category_rows += [
+            {**common, "local_category": local, "national_category": national, **category_amounts}
+            for (local, national), category_amounts in by_category.items()
+        ]
+    return project_rows, category_rows
 
 
 def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> list[str]:
@@ -240,7 +264,8 @@ def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> list
 
 
 def rebuild_page(
-    conn: Connection, areas: OrgLookup, rules: ReconciliationRules, now: datetime, after: str | None, page_size: int
+    conn: Connection, areas: OrgLookup, rules: ReconciliationRules, now: datetime, after: str | None, page_size: int,
+    categorise: ledger.Categorise | None = None,
 ) -> tuple[str, int] | None:
     """Project one page of plan projects (by id); returns the last id and how many, None when there were none."""
     query = select(entities.c.entity_id).where(entities.c.entity_type == PLAN).order_by(entities.c.entity_id).limit(page_size)
@@ -249,7 +274,7 @@ def rebuild_page(
     ids = list(conn.execute(query).scalars())
     if not ids:
         return None
-    project(conn, ids, areas, now, rules)
+    project(conn, ids, areas, now, rules, categorise)
     return ids[-1], len(ids)
 
 
@@ -292,6 +317,8 @@ class AreaTotal:
     amounts: dict[str, Decimal]
     stages: dict[str, int]
     flagged: int  # project-years a reconciliation rule flags (the date rule: its condition)
+    # Totals by งบ only: why the group has no code (expense_categories.UNMAPPED or NOT_CLASSIFIED).
+    without_code: str | None = None
 
 
 def area_totals(
@@ -304,23 +331,51 @@ def area_totals(
     columns += [func.sum(ledger_projects.c[name]).label(name) for name in ledger.AMOUNTS]
     columns += [func.sum(case((ledger_projects.c.stage == stage, 1), else_=0)).label(f"n_{stage}") for stage in ledger.STAGES]
     columns += [func.sum(case((ledger_projects.c.flags != 0, 1), else_=0)).label("flagged")]
-    query = select(*columns)
-    if code is not None:
-        query = query.where(ledger_projects.c[LEVELS[level]] == code)
-    if fiscal_year is not None:
-        query = query.where(ledger_projects.c.fiscal_year == fiscal_year)
-    if org_type is not None:
-        query = query.where(ledger_projects.c.org_type == org_type)
+    query = _of_area(select(*columns), ledger_projects, level, code, fiscal_year, org_type)
     query = query.group_by(group, ledger_projects.c.fiscal_year).order_by(ledger_projects.c.fiscal_year.desc(), group)
-    return [
-        AreaTotal(
-            row[0], row[1], row[2],
-            {name: from_satang(row._mapping[name]) for name in ledger.AMOUNTS},
-            {stage: int(row._mapping[f"n_{stage}"] or 0) for stage in ledger.STAGES},
-            int(row._mapping["flagged"] or 0),
-        )  # fmt: skip
-        for row in conn.execute(query)
-    ]
+    return [_area_total(row, ledger.AMOUNTS) for row in conn.execute(query)]
+
+
+def _of_area(query: Any, table: Any, level: str, code: str | None, fiscal_year: int | None, org_type: str | None) -> Any:
+    if code is not None:
+        query = query.where(table.c[LEVELS[level]] == code)
+    if fiscal_year is not None:
+        query = query.where(table.c.fiscal_year == fiscal_year)
+    if org_type is not None:
+        query = query.where(table.c.org_type == org_type)
+    return query
+
+
+def _area_total(row: Any, amounts: Sequence[str], without_code: str | None = None) -> AreaTotal:
+    return AreaTotal(
+        row[0] or None, row.fiscal_year, int(row.projects),
+        {name: from_satang(row._mapping[name]) for name in amounts},
+        {stage: int(row._mapping[f"n_{stage}"] or 0) for stage in ledger.STAGES},
+        int(row.flagged or 0), without_code,
+    )  # fmt: skip
+
+
+def category_totals(
+    conn: Connection, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None
+) -> list[AreaTotal]:
+    """The budgeted, requested and approved totals of the area `level`=`code` (None: the whole country) by
+    local งบ or national งบรายจ่าย LV1 (`group_by`) and fiscal year, with the projects, stages and flags counted
+    once per project-year in a group; a group without a code says why (unmapped, unclassified)."""
+    t = ledger_categories
+    group = t.c[CATEGORY_GROUPS[group_by]]
+    why = case((group != "", None), (t.c.local_category != "", expense_categories.UNMAPPED),
+               else_=expense_categories.NOT_CLASSIFIED)  # fmt: skip
+    # A project-year is a row per (local, national) pair, so a group of one scheme may hold it twice: within a
+    # group (of one fiscal year) its projects are its distinct plan projects.
+    project = t.c.entity_id
+    columns = [group, why.label("without_code"), t.c.fiscal_year, func.count(distinct(project)).label("projects")]
+    columns += [func.sum(t.c[name]).label(name) for name in ledger.CLASSIFIED_AMOUNTS]
+    columns += [func.count(distinct(case((t.c.stage == stage, project)))).label(f"n_{stage}") for stage in ledger.STAGES]
+    columns += [func.count(distinct(case((t.c.flags != 0, project)))).label("flagged")]
+    query = _of_area(select(*columns), t, level, code, fiscal_year, org_type)
+    # By the label: PostgreSQL takes the CASE written twice, with its parameters bound twice, as two expressions.
+    query = query.group_by(group, "without_code", t.c.fiscal_year).order_by(t.c.fiscal_year.desc(), group, "without_code")
+    return [_area_total(row, ledger.CLASSIFIED_AMOUNTS, row.without_code) for row in conn.execute(query)]
 
 
 def first_versions(conn: Connection, entity_ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:

@@ -357,6 +357,10 @@ class ApiClient:
         """No organisation or province list at all means every organisation (the demo's clients)."""
         return self.allowed_orgs is None and self.allowed_provinces is None
 
+    @property
+    def signed_requests(self) -> bool:
+        return self.hmac_secret is not None
+
 
 # --- admin ---------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from core.ledger import AMOUNTS as LEDGER_AMOUNTS
+from core.ledger import CLASSIFIED_AMOUNTS
 
 # Constraint names are fixed so that later migrations can refer to them on both engines.
 NAMING_CONVENTION = {
@@ -199,7 +200,7 @@ outbox = Table(
     # runs from here. Cleared by a replay.
     Column("first_failed_at", UTCDateTime(), nullable=True),
     # The claim query walks only its destination's due pending rows in time order; delivered rows (the
-    # vast majority after a while) never enter this index (migration 0010).
+    # vast majority after a while) never enter this index (migration 0011).
     Index(
         "ix_outbox_pending_destination_due",
         "destination",
@@ -463,4 +464,29 @@ ledger_projects = Table(
         sqlite_where=text("flags != 0"),
         postgresql_where=text("flags != 0"),
     ),
+)
+
+# The classified stages of a ledger row split by งบ (core/expense_categories.py): one row per plan project,
+# fiscal year, local งบ and national งบรายจ่าย LV1, written with its ledger_projects row. The area, stage
+# and flags are the ledger row's, repeated so that a province's totals by งบ read this table alone.
+ledger_categories = Table(
+    "ledger_categories",
+    metadata,
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
+    Column("fiscal_year", Integer(), nullable=False),
+    # "" where there is none, not NULL: both are part of the key. A local code with an empty national one is
+    # a งบ the crosswalk does not carry (งบกลาง); both empty, records that name no งบ.
+    Column("local_category", String(80), nullable=False),
+    Column("national_category", String(80), nullable=False),
+    Column("org_code", String(16), nullable=False),
+    Column("org_type", String(40), nullable=True),
+    Column("province_code", String(4), nullable=True),
+    Column("district_code", String(8), nullable=True),
+    Column("stage", String(16), nullable=False),
+    Column("flags", Integer(), nullable=False, server_default=text("0")),
+    *(Column(name, BigInteger(), nullable=False) for name in CLASSIFIED_AMOUNTS),  # whole satang, as ledger_projects
+    PrimaryKeyConstraint("entity_id", "fiscal_year", "local_category", "national_category"),
+    Index("ix_ledger_categories_province_year", "province_code", "fiscal_year"),
+    Index("ix_ledger_categories_district_year", "district_code", "fiscal_year"),
+    Index("ix_ledger_categories_org_year", "org_code", "fiscal_year"),
 )

@@ -32,7 +32,7 @@ from aiohttp import web
 
 from plugins.ebudget.parse import rows_of
 from prasan import loads_strict_json
-from prasan.testing import SimulatorState, simulator_app
+from prasan.testing import SimulatorState, simulator_app, simulator_arguments
 
 READ_TOKEN = "ebudget-sim-token"
 REQUEST_KEY = "ebudget-sim-key"
@@ -232,11 +232,7 @@ def create_app(state_dir: Path | None = None, *, result_as_text: bool = False) -
 
 
 def main() -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="e-budgeting simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8094)
+    parser = simulator_arguments("e-budgeting simulator", 8094)
     args = parser.parse_args()
     web.run_app(create_app(), host=args.host, port=args.port)
 

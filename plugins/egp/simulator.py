@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from prasan.testing import SimulatorState, simulator_app
+from prasan.testing import SimulatorState, simulator_app, simulator_arguments
 
 API_KEY = "egp-sim-key"
 SIMULATOR_SETTINGS = {"api_key": API_KEY, "dept_sub_ids": ["5810401", "6810403", "4500103"]}
@@ -209,11 +209,7 @@ def create_app(*, rate_limit_every: int = 0, retry_after_s: int = 1) -> web.Appl
 
 
 def main() -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="e-GP simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8094)
+    parser = simulator_arguments("e-GP simulator", 8094)
     parser.add_argument("--rate-limit-every", type=int, default=0)
     args = parser.parse_args()
     web.run_app(create_app(rate_limit_every=args.rate_limit_every), host=args.host, port=args.port)

@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from plugins.elaas.guids import GuidCrosswalk, default_guids
+from prasan.testing import simulator_arguments
 
 DEFAULT_API_KEY = "elaas-sim-key"
 SIMULATOR_SETTINGS = {"api_key": DEFAULT_API_KEY}  # what points e-LAAS at this simulator, besides its URL
@@ -418,11 +419,7 @@ def run(host: str = "127.0.0.1", port: int = 8092, state_dir: str | None = None,
 
 
 def main() -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="e-LAAS simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8092)
+    parser = simulator_arguments("e-LAAS simulator", 8092)
     parser.add_argument("--state-dir", default=None)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     args = parser.parse_args()

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from prasan.canonical import to_thai_digits
+from prasan.testing import simulator_arguments
 
 MAX_LIMIT = 500
 ORG = "รหัส อปท."
@@ -235,11 +236,7 @@ def run(host: str = "127.0.0.1", port: int = 8091, state_dir: str | None = None)
 
 
 def main() -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="e-Plan simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8091)
+    parser = simulator_arguments("e-Plan simulator", 8091)
     parser.add_argument("--state-dir", default=None)
     args = parser.parse_args()
     run(args.host, args.port, args.state_dir)

@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from prasan.canonical import format_thai_date, to_thai_digits
-from prasan.testing import SimulatorState, simulator_app
+from prasan.testing import SimulatorState, simulator_app, simulator_arguments
 
 API_KEY = "gfmis-sim-key"
 SIMULATOR_SETTINGS = {"api_key": API_KEY}
@@ -191,11 +191,7 @@ def create_app(*, api_key: str | None = API_KEY, quirks: Quirks | None = None, s
 
 
 def main() -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="GF-MIS simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8094)
+    parser = simulator_arguments("GF-MIS simulator", 8094)
     args = parser.parse_args()
     web.run_app(create_app(), host=args.host, port=args.port)
 

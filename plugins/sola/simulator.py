@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
-from prasan.testing import SimulatorState, simulator_app
+from prasan.testing import SimulatorState, simulator_app, simulator_arguments
 from prasan.canonical import to_thai_digits
 
 API_KEY = "sola-sim-key"
@@ -282,11 +282,7 @@ def create_app(shape: Shape = JSON_API, *, seed: list[dict[str, Any]] | None = N
 
 
 def main() -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="SOLA simulator (placeholder interface)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8094)
+    parser = simulator_arguments("SOLA simulator (placeholder interface)", 8094)
     parser.add_argument("--csv-export", action="store_true", help="serve the TIS-620 CSV export shape")
     args = parser.parse_args()
     web.run_app(create_app(CSV_EXPORT if args.csv_export else JSON_API), host=args.host, port=args.port)

@@ -103,7 +103,16 @@ A simulator on the helper (`simulator()` of the system returns `create_app()`):
 """
 
 from prasan.testing.faults import FaultServer, closed_url
-from prasan.testing.simulator import DEFAULT_API_KEY, Applied, Fault, SimulatorState, free_port, serve, simulator_app
+from prasan.testing.simulator import (
+    DEFAULT_API_KEY,
+    Applied,
+    Fault,
+    SimulatorState,
+    free_port,
+    serve,
+    simulator_app,
+    simulator_arguments,
+)
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -120,6 +129,7 @@ __all__ = [
     "free_port",
     "serve",
     "simulator_app",
+    "simulator_arguments",
 ]
 
 

@@ -5,6 +5,7 @@ See the package docstring (`prasan.testing`) for the API, the standard log forma
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import socket
 import itertools
@@ -239,6 +240,15 @@ async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) ->
 
     runner, bound_port = await serve_app(app, host, port, handler_cancellation=True)
     return runner, f"http://{host}:{bound_port}"
+
+
+def simulator_arguments(description: str, port: int) -> argparse.ArgumentParser:
+    """A simulator's command line: where it listens (`--host`, `--port`, this port by default); a
+    simulator adds its own options before parsing."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    return parser
 
 
 def free_port(preferred: int = 0) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -29,6 +30,16 @@ async def test_an_analyst_reads_every_area_and_the_flags_and_nothing_else(runnin
     [nakhon_nayok] = [row for row in country if row["code"] == "26"]
     assert nakhon_nayok["name_th"] == "นครนายก" and nakhon_nayok["projects"] == 1
     assert nakhon_nayok["amounts"]["contracted"] == "2198000.00" and nakhon_nayok["stages"]["disbursing"] == 1
+    # By งบ: each scheme's groups hold the province's budgeted and requested amounts to the satang, and say
+    # why a group has no code (the pilot's plan is budgeted and requested by its deliveries, which name no งบ).
+    for scheme in ("local_expense_category", "national_expense_category"):
+        status, by_category = await call(hub, "GET", "/api/v1/areas", token=analyst, level="province", code="26",
+                                         fiscal_year=2570, group_by=scheme)  # fmt: skip
+        assert status == 200 and by_category
+        for stage in ("budgeted", "requested"):
+            assert sum(Decimal(r["amounts"][stage]) for r in by_category) == Decimal(nakhon_nayok["amounts"][stage]) > 0
+        assert all((r["code"] is None) == (r["without_code"] is not None) for r in by_category)
+        assert all(r["name_th"] for r in by_category if r["code"] is not None)
     status, by_org = await call(hub, "GET", "/api/v1/areas", token=analyst, level="province", code="26", group_by="organisation")
     assert [(r["code"], r["name_th"], r["fiscal_year"]) for r in by_org] == [(ORG, "บ้านใหญ่", 2570)]
     status, _ = await call(hub, "GET", "/api/v1/areas", token=analyst, level="province", code="99")

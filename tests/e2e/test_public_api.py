@@ -16,7 +16,7 @@ import pytest
 from openpyxl import load_workbook
 
 from admin_api.spec import OPERATIONS
-from core.area_table import HEADER
+from core.area_table import CATEGORY_HEADER, HEADER
 from prasan.cli.pilot import BUDGET_CODE, EGP_NUMBER, ORG, PROJECT_CODE, TITLE
 from tests.e2e.conftest import RunningHub
 from tests.e2e.pilot_loader import load_pilot
@@ -133,6 +133,14 @@ async def check_totals(hub: RunningHub) -> dict[str, list[list[Any]]]:
         assert str(row["จำนวนโครงการ (projects)"]) == "1" and str(row["โครงการขั้นเบิกจ่าย (projects_disbursing)"]) == "1"
         assert row["อำเภอ (district)"] == "เมืองนครนายก" and row["จังหวัด (province)"] == "นครนายก"
         tables[f"/api/v1/public/areas/{{province_code}}/totals.{ext}"] = rows
+    # By งบ: the pilot's plan is budgeted and requested by its deliveries, which name no งบ.
+    status, body, headers = await download(hub, "/api/v1/public/areas/26/totals.xlsx?fiscal_year=2570&by=national_expense_category")
+    header, *by_category = table_rows("xlsx", body)
+    assert status == 200 and tuple(header) == CATEGORY_HEADER
+    assert headers["Content-Disposition"] == 'attachment; filename="prasan-totals-26-2570-national_expense_category.xlsx"'
+    [unclassified] = [dict(zip(CATEGORY_HEADER, r)) for r in by_category]
+    assert (unclassified["รหัสงบ (category_code)"], unclassified["เหตุที่ไม่มีรหัส (without_code)"]) == (None, "unclassified")
+    assert Decimal(str(unclassified["วงเงินงบประมาณ (บาท) (amount_budgeted)"])) == Decimal("2450000.00")
     status, body, _ = await download(hub, "/api/v1/public/areas/26/totals.csv?by=district")
     [district] = [r for r in table_rows("csv", body)[1:] if r[HEADER.index("อำเภอ (district)")] == "เมืองนครนายก"]
     assert status == 200 and district[HEADER.index("รหัส อปท. (org_code)")] == ""

@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 
 from core import reconciliation
+from core.expense_categories import ExpenseCategories
 from core.reconciliation import ReconciliationRules
+from core.reference_data import load_reference_data
 from core.store import Acknowledged, Destination, InboundMessage, IncomingEntity, Store
+from core.store.schema import ledger_categories
 from tests.integration.test_links import ORG, put
 
 AREA = {"org_type": "subdistrict_municipality", "province_code": "58", "district_code": "5804"}
@@ -23,6 +26,8 @@ AREA = {"org_type": "subdistrict_municipality", "province_code": "58", "district
 @pytest.fixture
 def ledger_store(store: Store) -> Store:
     store.ledger.areas = lambda code: AREA if code == ORG else None
+    reference = load_reference_data()
+    store.ledger.categories = ExpenseCategories.from_reference(reference.code_lists, reference.crosswalks)
     return store
 
 
@@ -93,6 +98,78 @@ def test_totals_group_by_area_type_and_programme(ledger_store: Store) -> None:
     [by_programme] = store.ledger.area_totals("province", "58", 2570, "programme")
     assert by_programme.code == "แผนงานเคหะและชุมชน"
     assert store.ledger.area_totals("province", "10", 2570, "province") == []
+
+
+def local_line(store: Store, project: str, amount: str, code: str, level: str = "budget_group") -> str:
+    return put(store, "elaas", "budget_line", {
+        "fiscal_year": 2570, "phase": "approved", "description": "รายการ", "amount": amount, "project_id": project,
+        "classification": [{"scheme": "local-expense-category", "level": level, "code": code}],
+    })  # fmt: skip
+
+
+def by_code(totals: list[Any]) -> dict[Any, tuple[Any, ...]]:
+    return {(t.code, t.without_code): (t.projects, t.amounts["budgeted"], t.amounts["requested"], t.amounts["approved"]) for t in totals}
+
+
+def category_rows(store: Store) -> set[tuple[Any, ...]]:
+    return {tuple(row) for row in store.read(lambda conn: conn.execute(ledger_categories.select()).all())}
+
+
+def test_totals_by_budget_classification_local_and_national_through_the_crosswalk(ledger_store: Store) -> None:
+    store = ledger_store
+    roads = plan(store, {2570: "1000000.00"}, "ถนน")
+    local_line(store, roads, "600000.00", "investment")
+    local_line(store, roads, "45000.50", "operating.services", level="expense_category")  # a หมวด counts in its งบ
+    local_line(store, roads, "20000.00", "central")  # งบกลาง: no national งบรายจ่าย
+    put(store, "ebudget", "budget_request", {"fiscal_year": 2570, "amount": "300000.00", "approved_amount": "250000.00",
+                                             "budget_type": "งบอุดหนุน", "status": "approved", "project_id": roads})  # fmt: skip
+    school = plan(store, {2570: "80000.00"}, "โรงเรียน")
+    local_line(store, school, "80000.00", "investment")
+    put(store, "elaas", "budget_line", {"fiscal_year": 2570, "phase": "approved", "description": "ไม่ระบุงบ",
+                                        "amount": "1.25", "project_id": school})  # fmt: skip
+
+    local = store.ledger.area_totals("province", "58", 2570, "local_expense_category")
+    assert by_code(local) == {
+        ("central", None): (1, Decimal("20000.00"), Decimal("0.00"), Decimal("0.00")),
+        ("investment", None): (2, Decimal("680000.00"), Decimal("0.00"), Decimal("0.00")),
+        ("operating", None): (1, Decimal("45000.50"), Decimal("0.00"), Decimal("0.00")),
+        # The request names only a national งบรายจ่าย; the bare line names none.
+        (None, "unclassified"): (2, Decimal("1.25"), Decimal("300000.00"), Decimal("250000.00")),
+    }
+    national = store.ledger.area_totals("province", "58", 2570, "national_expense_category")
+    assert by_code(national) == {
+        ("investment", None): (2, Decimal("680000.00"), Decimal("0.00"), Decimal("0.00")),
+        ("operating", None): (1, Decimal("45000.50"), Decimal("0.00"), Decimal("0.00")),
+        ("subsidy", None): (1, Decimal("0.00"), Decimal("300000.00"), Decimal("250000.00")),
+        (None, "unmapped"): (1, Decimal("20000.00"), Decimal("0.00"), Decimal("0.00")),
+        (None, "unclassified"): (1, Decimal("1.25"), Decimal("0.00"), Decimal("0.00")),
+    }
+    # Every satang of the stage totals is in one group of each scheme.
+    [whole] = store.ledger.area_totals("province", "58", 2570, "province")
+    for scheme in (local, national):
+        for name in ("budgeted", "requested", "approved"):
+            assert sum((t.amounts[name] for t in scheme), Decimal("0.00")) == whole.amounts[name]
+    assert {t.stages["budgeted"] + t.stages["requested"] for t in national if t.code == "investment"} == {2}
+    # The same filters as the other totals: another area has none, one organisation has them all.
+    assert store.ledger.area_totals("province", "10", 2570, "national_expense_category") == []
+    assert by_code(store.ledger.area_totals("organisation", ORG, None, "national_expense_category")) == by_code(national)
+
+    before = category_rows(store)
+    assert store.ledger.rebuild(page_size=1) == 2
+    assert category_rows(store) == before
+
+
+def test_a_crosswalk_row_not_yet_in_effect_leaves_the_national_code_empty(ledger_store: Store) -> None:
+    store = ledger_store
+    # The crosswalk's rows start with FY 2559 (1 October 2015): a line of FY 2558 is unmapped, not guessed.
+    old = put(store, "eplan", "plan_project", {"title": "เก่า", "budget_by_year": [{"fiscal_year": 2558, "amount": "10.00"}]})
+    put(store, "elaas", "budget_line", {"fiscal_year": 2558, "phase": "approved", "description": "ลงทุน", "amount": "10.00",
+                                        "project_id": old, "classification": [
+                                            {"scheme": "local-expense-category", "level": "budget_group", "code": "investment"}]})  # fmt: skip
+    [unmapped] = store.ledger.area_totals("province", "58", 2558, "national_expense_category")
+    assert (unmapped.code, unmapped.without_code, unmapped.amounts["budgeted"]) == (None, "unmapped", Decimal("10.00"))
+    [local] = store.ledger.area_totals("province", "58", 2558, "local_expense_category")
+    assert (local.code, local.without_code) == ("investment", None)
 
 
 CASES = [
@@ -170,12 +247,17 @@ def test_prasan_projections_rebuild_restores_the_ledger_from_the_entities(
     store = Store(url)
     store.upgrade()
     project = plan(store, {2570: "700.00"})
-    store.write(lambda conn: conn.execute(delete(ledger_projects)))  # as a database upgraded to 0007 starts
+    local_line(store, project, "700.00", "central")
+    # As a database upgraded to 0007 (0010) starts.
+    store.write(lambda conn: (conn.execute(delete(ledger_projects)), conn.execute(delete(ledger_categories))))
     assert store.ledger.organisation_projects(ORG) == []
     assert main(["projections", "rebuild", "--page-size", "2"]) == 0
     assert "1 plan projects read" in capsys.readouterr().out
     [row] = store.ledger.organisation_projects(ORG)
     assert (row.entity_id, row.fiscal_year, row.amounts["planned"]) == (project, 2570, Decimal("700.00"))
+    # The command reads the reference data's code lists and crosswalk: the งบกลาง line is unmapped nationally.
+    assert by_code(store.ledger.area_totals("organisation", ORG, 2570, "national_expense_category")) == {
+        (None, "unmapped"): (1, Decimal("700.00"), Decimal("0.00"), Decimal("0.00"))}
     store.dispose()
 
 

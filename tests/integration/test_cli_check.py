@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from prasan.cli import main
+from tests.unimportable_plugin import install_unimportable_plugin
 
 
 @pytest.fixture(autouse=True)
@@ -53,18 +54,8 @@ def test_an_unused_unconfigured_system_is_only_noted(
 def test_a_route_to_a_system_whose_plugin_failed_is_a_problem_naming_the_plugin(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib.metadata as md
-
-    real = md.entry_points
-
-    class Broken:
-        name, group = "elaas", "prasan.plugins"
-
-        def load(self) -> object:
-            raise ModuleNotFoundError("No module named 'prasan_elaas_v9'")
-
     # The installed e-LAAS plugin is replaced by one that cannot be imported; the default route needs it.
-    monkeypatch.setattr(md, "entry_points", lambda group=None: [Broken(), *[e for e in real(group=group) if e.name != "elaas"]])
+    install_unimportable_plugin(monkeypatch, "elaas", "prasan_elaas_v9")
     assert main(["check"]) == 1
     out = capsys.readouterr().out
     assert "unknown destination 'elaas'" in out and "prasan_elaas_v9" in out

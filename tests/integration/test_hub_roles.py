@@ -9,6 +9,7 @@ import pytest
 from core.errors import ConfigError
 from core.hub import Hub
 from core.settings import HubSettings
+from tests.unimportable_plugin import install_unimportable_plugin
 
 
 @pytest.mark.parametrize(
@@ -51,17 +52,7 @@ async def test_a_route_to_an_unconfigured_destination_stops_the_start_unless_tol
 async def test_a_plugin_that_fails_to_load_is_reported_and_the_rest_of_the_hub_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib.metadata as md
-
-    real = md.entry_points
-
-    class Broken:
-        name, group = "moe", "prasan.plugins"
-
-        def load(self) -> object:
-            raise ModuleNotFoundError("No module named 'prasan_moe'")
-
-    monkeypatch.setattr(md, "entry_points", lambda group=None: [*real(group=group), Broken()])
+    install_unimportable_plugin(monkeypatch, "moe", "prasan_moe")
     hub = Hub.build(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", systems={"elaas": {"api_key": "k"}}))
     await hub.start()
     try:

@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alembic import command
 
 from core import linking
 from core.linking import LinkRule
 from core.store import InboundMessage, IncomingEntity, Store
-from core.store.migrate import alembic_config
+from tests.integration.test_store import downgrade
 
 T0 = datetime(2025, 10, 1, 8, 0, tzinfo=UTC)
 ORG = "5810401"
@@ -196,12 +195,7 @@ def test_relink_judges_records_stored_before_links_existed(store: Store) -> None
 
 def test_migration_0005_upgrades_from_0004(store: Store) -> None:
     plan = put(store, "eplan", "plan_project", {"project_code": "M-1", "title": "ถนน"})
-    with store.engine.connect() as conn:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0004_outage_budget")
-        conn.commit()
-    assert store.current_revision() == "0004_outage_budget"
+    downgrade(store, "0004_outage_budget")
     store.upgrade()
     assert store.is_current()
     store.links.relink()

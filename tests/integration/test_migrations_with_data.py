@@ -118,6 +118,11 @@ SEEDS: dict[str, list[dict[str, Any]]] = {
          "stage": "budgeted", "planned": 1000, "budgeted": 1000, "requested": 0, "approved": 0, "procured": 0,
          "contracted": 0, "disbursed": 0, "flags": 0, "updated_at": _at(9)},
     ],
+    "ledger_categories": [
+        {"entity_id": E1, "fiscal_year": 2567, "local_category": "central", "national_category": "", "org_code": "5500101",
+         "org_type": "subdistrict_municipality", "province_code": "55", "district_code": "5501", "stage": "budgeted",
+         "flags": 0, "budgeted": 1000, "requested": 0, "approved": 0},
+    ],
     "inbox_chunks": [{"message_id": M1, "chunk": 0, "answer_json": '{"entities": []}'}],
 }
 

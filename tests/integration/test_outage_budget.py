@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from alembic import command
 from sqlalchemy import select, update
 
 from core.admin.operations import replay_many
 from core.store import Acknowledged, Dead, Destination, Retry, Store
 from core.store import outbox as outbox_module
-from core.store.migrate import alembic_config
 from core.store.records import GiveBack
 from core.store.schema import dead_letters, outbox
-from tests.integration.test_store import T0, entity, ingest, message, to_gfmis
+from tests.integration.test_store import T0, downgrade, entity, ingest, message, to_gfmis
 
 DAY = 86_400.0
 
@@ -111,12 +109,7 @@ def test_the_sweep_closes_superseded_dead_letters_left_open(store: Store) -> Non
 
 def test_migration_0004_upgrades_from_0003_and_closes_superseded_dead_letters(store: Store) -> None:
     letter_id = _superseded_but_open(store)
-    with store.engine.connect() as conn:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003_pull_last_success")
-        conn.commit()
-    assert store.current_revision() == "0003_pull_last_success"
+    downgrade(store, "0003_pull_last_success")
     store.upgrade()
     assert store.is_current()
     letter = store.outbox.get_dead_letter(letter_id)

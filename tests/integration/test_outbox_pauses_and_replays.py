@@ -13,7 +13,7 @@ from core.router import Route, Router
 from core.store import Acknowledged, Dead, Destination, Retry, Store
 from core.store.records import GiveBack
 from core.store.schema import outbox
-from tests.integration.test_store import T0, entity, ingest, message
+from tests.integration.test_store import T0, dead_under_a_newer_version, entity, ingest, message
 
 ROUTE = "plans-to-gfmis"
 PAUSED = frozenset({(ROUTE, "gfmis")})
@@ -112,12 +112,7 @@ def test_replay_on_a_paused_route_is_held(store: Store) -> None:
 
 
 def test_replay_is_refused_while_a_newer_version_is_queued_in_flight_or_held(store: Store) -> None:
-    ingest(store, message(), [entity("P-1", v=1)], [], to_gfmis)
-    ingest(store, message(), [entity("P-1", v=2)], [], to_gfmis)
-    (v1,) = store.outbox.claim_due("w", now=T0)
-    store.outbox.complete([Dead(v1.outbox_id, "400")], now=T0)
-    (letter,) = store.outbox.list_dead_letters()
-
+    letter = dead_under_a_newer_version(store)
     refused = store.outbox.replay_dead_letter(letter.id, now=T0)
     assert not refused.done and "version 2 is queued" in refused.message
     (v2,) = store.outbox.claim_due("w", now=T0)

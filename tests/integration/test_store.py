@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select
 
 from core.store import (
@@ -22,6 +23,7 @@ from core.store import (
     RowRejection,
     Store,
 )
+from core.store.migrate import alembic_config
 from core.store.schema import api_clients, entity_versions, outbox
 
 T0 = datetime(2025, 10, 1, 8, 0, tzinfo=UTC)
@@ -68,6 +70,26 @@ def ingest(store: Store, *args: Any, **kw: Any) -> Any:
 def count(store: Store, table: Any, *where: Any) -> int:
     with store.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def downgrade(store: Store, revision: str) -> None:
+    """Take the store's schema back to `revision` (with its data), to test the migration after it."""
+    with store.engine.connect() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        conn.commit()
+    assert store.current_revision() == revision
+
+
+def dead_under_a_newer_version(store: Store) -> Any:
+    """P-1's version 1 dead-lettered for gfmis while its version 2 is queued there: the dead letter."""
+    ingest(store, message(), [entity("P-1", v=1)], [], to_gfmis)
+    ingest(store, message(), [entity("P-1", v=2)], [], to_gfmis)
+    (v1,) = store.outbox.claim_due("w", now=T0)
+    store.outbox.complete([Dead(v1.outbox_id, "400")], now=T0)
+    (letter,) = store.outbox.list_dead_letters()
+    return letter
 
 
 # --- migrations ------------------------------------------------------------------------------------
@@ -360,11 +382,7 @@ def test_replay_reuses_the_delivery_key_and_a_second_replay_does_nothing(store: 
 
 
 def test_discard_and_stale_replay(store: Store) -> None:
-    ingest(store, message(), [entity("P-1", v=1)], [], to_gfmis)
-    ingest(store, message(), [entity("P-1", v=2)], [], to_gfmis)
-    (v1,) = store.outbox.claim_due("w", now=T0)
-    store.outbox.complete([Dead(v1.outbox_id, "400")], now=T0)
-    (letter,) = store.outbox.list_dead_letters()
+    letter = dead_under_a_newer_version(store)
     refused = store.outbox.replay_dead_letter(letter.id, now=T0)
     assert not refused.done and "version 2 is queued" in refused.message
     discarded = store.outbox.discard_dead_letter(letter.id, "v2 is on its way")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -18,34 +19,44 @@ def to_gfmis(system: str, ent: IncomingEntity) -> list[Destination]:
     return [Destination("gfmis", "r", 5)]
 
 
-def test_concurrent_claims_never_hand_out_the_same_row(pg_store: Store) -> None:
-    entities = [entity(f"P-{i}", i) for i in range(2000)]
-    pg_store.inbox.ingest(message(), entities, [], to_gfmis, now=T0)
-    now = T0 + timedelta(seconds=1)
-    # A second Store is a second connection pool, as a second hub process would have.
+def as_two_processes(pg_store: Store, worker: Callable[[str, Store], None]) -> None:
+    """`worker` run at once in two threads: "a" on `pg_store`, "b" on a second Store (a second connection
+    pool, as a second hub process has). What either raises is raised here."""
     other = Store(pg_store.url)
-    claimed: dict[str, list[int]] = {"a": [], "b": []}
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
-    def worker(name: str, store: Store) -> None:
+    def run(name: str, store: Store) -> None:
         try:
             barrier.wait()
-            while True:
-                batch = store.outbox.claim_due(name, limit=37, now=now)
-                if not batch:
-                    return
-                claimed[name].extend(c.outbox_id for c in batch)
-        except BaseException as exc:  # pragma: no cover - reported below
+            worker(name, store)
+        except BaseException as exc:  # pragma: no cover - raised below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=("a", pg_store)), threading.Thread(target=worker, args=("b", other))]
+    threads = [threading.Thread(target=run, args=("a", pg_store)), threading.Thread(target=run, args=("b", other))]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
     other.dispose()
-    assert not errors
+    if errors:
+        raise errors[0]
+
+
+def test_concurrent_claims_never_hand_out_the_same_row(pg_store: Store) -> None:
+    entities = [entity(f"P-{i}", i) for i in range(2000)]
+    pg_store.inbox.ingest(message(), entities, [], to_gfmis, now=T0)
+    now = T0 + timedelta(seconds=1)
+    claimed: dict[str, list[int]] = {"a": [], "b": []}
+
+    def worker(name: str, store: Store) -> None:
+        while True:
+            batch = store.outbox.claim_due(name, limit=37, now=now)
+            if not batch:
+                return
+            claimed[name].extend(c.outbox_id for c in batch)
+
+    as_two_processes(pg_store, worker)
     everything = claimed["a"] + claimed["b"]
     assert len(everything) == 2000
     assert not [i for i, n in Counter(everything).items() if n > 1]
@@ -55,13 +66,10 @@ def test_concurrent_claims_never_hand_out_the_same_row(pg_store: Store) -> None:
 def test_concurrent_claims_keep_version_order(pg_store: Store) -> None:
     for v in range(1, 6):
         pg_store.inbox.ingest(message(), [entity(f"P-{i}", i, v=v) for i in range(100)], [], to_gfmis, now=T0)
-    other = Store(pg_store.url)
     delivered: list[tuple[str, int]] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(2)
 
     def worker(name: str, store: Store) -> None:
-        barrier.wait()
         idle = 0
         while idle < 3:
             batch = store.outbox.claim_due(name, limit=25, now=T0 + timedelta(seconds=1))
@@ -73,12 +81,7 @@ def test_concurrent_claims_keep_version_order(pg_store: Store) -> None:
                 delivered.extend((c.entity_id, c.version) for c in batch)
             store.outbox.complete([Acknowledged(c.outbox_id, None, attempt=c.attempts) for c in batch])
 
-    threads = [threading.Thread(target=worker, args=("a", pg_store)), threading.Thread(target=worker, args=("b", other))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    other.dispose()
+    as_two_processes(pg_store, worker)
     assert len(delivered) == 500
     last: dict[str, int] = {}
     for entity_id, version in delivered:
@@ -87,26 +90,12 @@ def test_concurrent_claims_keep_version_order(pg_store: Store) -> None:
 
 
 def test_concurrent_ingest_of_the_same_new_records_makes_one_entity_each(pg_store: Store) -> None:
-    other = Store(pg_store.url)
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
+    def worker(tag: str, store: Store) -> None:
+        for batch in range(5):
+            rows = [entity(f"P-{i}", i, tag=tag, batch=batch) for i in range(50)]
+            store.inbox.ingest(InboundMessage(system="eplan", payload=b"x"), rows, [], to_gfmis)
 
-    def worker(store: Store, tag: str) -> None:
-        try:
-            barrier.wait()
-            for batch in range(5):
-                rows = [entity(f"P-{i}", i, tag=tag, batch=batch) for i in range(50)]
-                store.inbox.ingest(InboundMessage(system="eplan", payload=b"x"), rows, [], to_gfmis)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(pg_store, "a")), threading.Thread(target=worker, args=(other, "b"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    other.dispose()
-    assert not errors
+    as_two_processes(pg_store, worker)
     for i in range(50):
         view = pg_store.entities.find_entity_by_xref("eplan", "project", f"P-{i}")
         assert view is not None

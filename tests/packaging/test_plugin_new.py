@@ -22,7 +22,6 @@ import os
 import re
 import subprocess
 import sys
-import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +31,8 @@ from pathlib import Path
 import pytest
 
 import core
+from tests.packaging.venvs import check as _check
+from tests.packaging.venvs import fresh_venv
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -41,11 +42,6 @@ NAME = "myagency"
 SIM_KEY = f"{NAME}-sim-key"  # the generated simulator's API key
 
 
-def _check(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"{result.args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-    return result
-
-
 def _prasan_here() -> list[str]:
     """This environment's `prasan` console script (or the module it runs)."""
     script = Path(sys.executable).parent / "prasan"
@@ -53,20 +49,8 @@ def _prasan_here() -> list[str]:
 
 
 def _fresh_venv(base: Path) -> tuple[Path, Path]:
-    venv = base / "venv"
-    _check(subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True))
-    python = venv / "bin" / "python"
-    site_packages = Path(
-        _check(
-            subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                           capture_output=True, text=True)
-        ).stdout.strip()
-    )
-    ours = list(dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]))
     hub = Path(core.__file__).resolve().parents[1]  # the folder holding core/: the checkout, or site-packages
-    lines = ours + ([str(hub)] if str(hub) not in ours else [])
-    (site_packages / "zz_prasan_test_dependencies.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return python, site_packages
+    return fresh_venv(base, (str(hub),))
 
 
 def _wait_for_line(path: Path, pattern: str, process: subprocess.Popen[bytes], limit_s: float = 30) -> re.Match[str]:

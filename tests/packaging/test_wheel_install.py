@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.packaging.venvs import check as _check
+from tests.packaging.venvs import fresh_venv
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -68,11 +70,6 @@ def _snapshot() -> set[Path]:
     return files
 
 
-def _check(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"{result.args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-    return result
-
-
 @pytest.fixture(scope="module")
 def checkout_before() -> set[Path]:
     return _snapshot()
@@ -99,18 +96,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory, checkout_before: set[Pat
     )
     [wheel] = dist.glob("prasan-*.whl")
 
-    venv = base / "venv"
-    _check(subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True))
-    python = venv / "bin" / "python"
-    site_packages = Path(
-        _check(
-            subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                           capture_output=True, text=True)
-        ).stdout.strip()
-    )
-    # The dependencies, from this environment, without its .pth files (the editable install of the checkout).
-    ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
-    (site_packages / "zz_prasan_test_dependencies.pth").write_text("\n".join(ours) + "\n", encoding="utf-8")
+    python, site_packages = fresh_venv(base)  # not the editable install of the checkout: the wheel
+    venv = python.parents[1]
 
     outside = {"PYTHONPATH", "PYTHONHOME"}  # nothing of the checkout, nor of this test's settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRASAN_") and k not in outside}

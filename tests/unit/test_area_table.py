@@ -63,3 +63,25 @@ def test_the_xlsx_holds_amounts_as_numbers_formatted_as_baht() -> None:
     cell = sheet.cell(row=2, column=area_table.HEADER.index("เบิกจ่ายแล้ว (บาท) (amount_disbursed)") + 1)
     assert cell.data_type == "n" and Decimal(str(cell.value)) == Decimal("1099000.55") and cell.number_format == "#,##0.00"
     assert sheet.cell(row=2, column=area_table.HEADER.index("จังหวัด (province)") + 1).value == "นครนายก"
+
+
+@dataclass
+class CategoryTotal(Total):
+    without_code: str | None = None
+
+
+def test_a_table_by_budget_classification_names_each_code_and_says_why_a_row_has_none() -> None:
+    mapped = CategoryTotal("investment", 2570, 2)
+    mapped.amounts.update(budgeted=Decimal("680000.00"), requested=Decimal("1.10"))
+    central = CategoryTotal(None, 2570, 1, without_code="unmapped")
+    table = area_table.category_rows([mapped, central], area_table.Place("26", "นครนายก"), {"investment": "งบลงทุน"})
+    first, unmapped = (dict(zip([n for n, _ in area_table.CATEGORY_COLUMNS], row, strict=True)) for row in table)
+    assert (first["province"], first["category_code"], first["category"], first["without_code"]) == ("นครนายก", "investment", "งบลงทุน", None)
+    assert (first["amount_budgeted"], first["amount_requested"], first["projects"]) == (Decimal("680000.00"), Decimal("1.10"), 2)
+    assert (unmapped["category_code"], unmapped["without_code"]) == (None, "unmapped") and unmapped["category"].startswith("ไม่มีงบรายจ่าย")
+    header, *rows = csv.reader(io.StringIO(area_table.to_csv(table, area_table.CATEGORY_COLUMNS).decode("utf-8-sig")))
+    assert tuple(header) == area_table.CATEGORY_HEADER and len(rows) == 2
+    assert "amount_procured" not in {n for n, _ in area_table.CATEGORY_COLUMNS}  # no งบ is known at those stages
+    sheet = load_workbook(io.BytesIO(area_table.to_xlsx(table, "by category", area_table.CATEGORY_COLUMNS))).active
+    cell = sheet.cell(row=2, column=area_table.CATEGORY_HEADER.index("วงเงินงบประมาณ (บาท) (amount_budgeted)") + 1)
+    assert tuple(c.value for c in sheet[1]) == area_table.CATEGORY_HEADER and cell.number_format == "#,##0.00"

@@ -29,6 +29,7 @@ from prasan import (
     WriteItem,
     hookimpl,
 )
+from tests.unimportable_plugin import install_unimportable_plugin
 
 
 class EchoSettings(SystemSettings):
@@ -124,18 +125,7 @@ async def test_settings_are_validated_once_and_a_missing_secret_is_named() -> No
 
 
 def test_a_plugin_that_cannot_be_imported_is_reported_and_the_rest_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.metadata as md
-
-    real = md.entry_points
-
-    class Broken:
-        name = "broken"
-        group = "prasan.plugins"
-
-        def load(self) -> Any:
-            raise ImportError("No module named 'prasan_broken'")
-
-    monkeypatch.setattr(md, "entry_points", lambda group=None: [*real(group=group), Broken()])
+    install_unimportable_plugin(monkeypatch, "broken", "prasan_broken")
     registry = load_plugins()
     assert {"eplan", "elaas"} <= set(registry.names())
     [failure] = registry.failures

@@ -1,6 +1,7 @@
 import csv
 import re
 from collections import Counter
+from typing import get_args
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +25,7 @@ from canonical_model.codes import (
     tin_check_digit,
     validate_code,
 )
+from canonical_model.entities.organization import LocalOrgType
 from canonical_model.rejection import Rejection
 from canonical_model.thai_digits import to_thai_digits
 from tests.shipped_data import LAO_REGISTRY
@@ -184,14 +186,7 @@ def test_dla_codes_accept_thai_digits_ints_and_spaces_alike(code: str) -> None:
     assert validate_code("dla-lao", to_thai_digits(code)) == code
     assert validate_code("dla-lao", int(code)) == code
     assert validate_code("dla-lao", f" {code[:3]} {code[3:]}\t") == code
-    assert org_type_of_dla_code(code) in {
-        "provincial_admin_org",
-        "city_municipality",
-        "town_municipality",
-        "subdistrict_municipality",
-        "subdistrict_admin_org",
-        "special_admin_area",
-    }
+    assert org_type_of_dla_code(code) in get_args(LocalOrgType)
 
 
 @PROPERTY

@@ -12,12 +12,7 @@ from core.store import audit as _audit
 from core.store import clients as _clients
 from core.store import signatures as _signatures
 from core.store.database import Database
-from core.store.records import (
-    AdminToken,
-    ApiClient,
-    AuditEntry,
-    utcnow,
-)
+from core.store.records import AdminToken, ApiClient, AuditEntry, utcnow
 
 
 class AccessRepository:

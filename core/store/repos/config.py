@@ -15,11 +15,7 @@ from core.store import gauges as _gauges
 from core.store import overrides as _overrides
 from core.store import search as _search
 from core.store.database import Database
-from core.store.records import (
-    ConfigOverride,
-    CursorView,
-    utcnow,
-)
+from core.store.records import ConfigOverride, CursorView, utcnow
 
 
 class ConfigRepository:

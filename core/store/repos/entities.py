@@ -10,11 +10,7 @@ from core.store import identity as _identity
 from core.store import reads as _reads
 from core.store import search as _search
 from core.store.database import Database
-from core.store.records import (
-    EntitySummary,
-    EntityVersionView,
-    EntityView,
-)
+from core.store.records import EntitySummary, EntityVersionView, EntityView
 
 
 class EntityRepository:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from core import ledger as _rules
+from core.expense_categories import ExpenseCategories
 from core.reconciliation import ReconciliationRules
 from core.store import ledger as _ledger
 from core.store.database import Database
@@ -29,6 +30,9 @@ class LedgerRepository:
         self.areas: _ledger.OrgLookup = lambda code: None
         # The reconciliation rules each projected row is judged by (config/reconciliation.yaml).
         self.rules = ReconciliationRules()
+        # Which งบ a budget line or request is in: the hub sets the reference data's code lists and crosswalk.
+        # Without them every amount is counted as unclassified.
+        self.categories = ExpenseCategories()
 
     # --- kept in step, inside the writer's transaction ----------------------------------------------
     def on_ingested(
@@ -58,7 +62,7 @@ class LedgerRepository:
         redoes them once fixed. Database errors are the writer's to retry and go up unchanged."""
         savepoint = conn.begin_nested()
         try:
-            _ledger.project(conn, roots(), self.areas, now, self.rules, in_hand)
+            _ledger.project(conn, roots(), self.areas, now, self.rules, self.categories, in_hand)
         except DBAPIError:
             savepoint.rollback()
             raise
@@ -73,7 +77,7 @@ class LedgerRepository:
         after: str | None = None
         done = 0
         while True:
-            page = self.db.write(lambda conn: _ledger.rebuild_page(conn, self.areas, self.rules, utcnow(), after, page_size), retry=True)
+            page = self.db.write(lambda conn: _ledger.rebuild_page(conn, self.areas, self.rules, utcnow(), after, page_size, self.categories), retry=True)
             if page is None:
                 return done
             after, read = page
@@ -88,6 +92,8 @@ class LedgerRepository:
     def area_totals(
         self, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None
     ) -> list[_ledger.AreaTotal]:
+        if group_by in _ledger.CATEGORY_GROUPS:
+            return self.db.read(lambda conn: _ledger.category_totals(conn, level, code, fiscal_year, group_by, org_type))
         return self.db.read(lambda conn: _ledger.area_totals(conn, level, code, fiscal_year, group_by, org_type))
 
     def flagged(self, **filters: Any) -> list[_ledger.Flagged]:

@@ -11,8 +11,8 @@ counts by destination through it).
 On a large PostgreSQL database, build the index beforehand with CREATE INDEX CONCURRENTLY (same name, same
 predicate; docs/operations.md): this migration then finds it and takes no long lock.
 
-Revision ID: 0010_outbox_claim_by_destination
-Revises: 0009_retention_and_gauge_indexes
+Revision ID: 0011_outbox_claim_by_destination
+Revises: 0010_ledger_categories
 Create Date: 2026-12-01
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_outbox_claim_by_destination"
-down_revision = "0009_retention_and_gauge_indexes"
+revision = "0011_outbox_claim_by_destination"
+down_revision = "0010_ledger_categories"
 branch_labels = None
 depends_on = None
 
