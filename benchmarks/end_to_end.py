@@ -78,6 +78,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(
     records: int, batch: int, workers: int, producers: int, claim: int, database_url: str | None, worker_processes: int
 ) -> dict:
@@ -150,6 +156,7 @@ async def run(
         finished = time.perf_counter()
         latencies = await asyncio.to_thread(hub.store.outbox.delivery_latencies, "elaas")
         delivered = sum(s.delivered for s in await asyncio.to_thread(hub.store.outbox.outbox_stats))
+        worker_cpu_s = sum(_cpu_seconds(process.pid) for process in worker_procs)
         await hub_runner.cleanup()
         for process in worker_procs:
             process.terminate()
@@ -178,6 +185,11 @@ async def run(
             "max": round(max(latencies), 3),
             "mean": round(statistics.fmean(latencies), 3),
         },
+        # CPU per record, steadier than the rate on a machine other work shares: this process (the API hub
+        # and the posting clients) and the worker processes (delivery), simulator excluded.
+        "api_process_cpu_us_per_record": round(_cpu_seconds(os.getpid()) / records * 1e6, 1),
+        "worker_processes_cpu_us_per_record": round(worker_cpu_s / records * 1e6, 1),
+        "load_average_at_end": os.getloadavg(),
         "hub_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),

@@ -25,6 +25,7 @@ STAGE_ORDER = [
     "receive: HTTP server", "receive: HTTP handler", "receive: authenticate", "parse", "fold headers", "map",
     "validate", "ingest glue", "route", "store: look up known entities", "store: inbox message", "store: entity",
     "store: xref", "store: entity_version", "store: outbox", "store: ingest_batch (other lines)",
+    "store: record identity", "store: links", "store: classification", "store: area ledger",
     "store: begin/commit", "answer the producer", "claim", "map out", "write (HTTP to destination)",
     "worker loop (settle results)", "acknowledge", "logging", "metrics", "event loop", "aiohttp other",
     "thread pool", "other",

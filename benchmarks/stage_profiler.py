@@ -39,6 +39,19 @@ RULES: list[tuple[str, str, str]] = [
     ("core/store/inbox/ingest.py", "insert_message", "store: inbox message"),
     ("core/store/inbox/ingest.py", "insert_rejections", "store: inbox message"),
     ("core/store/inbox/ingest.py", "ingest_batch", "@ingest_batch"),
+    ("core/store/inbox/ingest.py", "write_versions", "@ingest_batch"),
+    # What an ingest or a delivery result brings along in the same transaction (the store's hooks).
+    ("core/store/links.py", "chains", "store: area ledger"),
+    ("core/store/links.py", "_nodes", "store: area ledger"),
+    ("core/store/ledger.py", "*", "store: area ledger"),
+    ("core/store/repos/ledger.py", "*", "store: area ledger"),
+    ("core/ledger.py", "*", "store: area ledger"),
+    ("core/reconciliation.py", "*", "store: area ledger"),
+    ("core/store/links.py", "*", "store: links"),
+    ("core/linking.py", "*", "store: links"),
+    ("core/store/identity.py", "*", "store: record identity"),
+    ("core/record_identity.py", "*", "store: record identity"),
+    ("core/store/classification.py", "*", "store: classification"),
     ("core/store/outbox.py", "claim_due", "claim"),
     ("core/store/outbox.py", "complete", "acknowledge"),
     ("plugins/elaas/mapper.py", "*", "map out"),
@@ -101,7 +114,7 @@ _cache: dict[tuple[Any, int], str | None] = {}
 
 def _stage_of_frame(frame: FrameType) -> str | None:
     code = frame.f_code
-    key = (code, frame.f_lineno if code.co_name == "ingest_batch" else -1)
+    key = (code, frame.f_lineno if code.co_name in ("ingest_batch", "write_versions") else -1)
     if key in _cache:
         return _cache[key]
     filename = code.co_filename.replace("\\", "/")

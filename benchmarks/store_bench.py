@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import sqlite3
 import tempfile
@@ -67,19 +68,24 @@ def _ingest_all(store: Store, n: int, batch: int, revision: int) -> float:
 def _drain(store: Store, batch: int) -> tuple[float, int]:
     started = time.perf_counter()
     done = 0
-    while True:
-        claimed = store.outbox.claim_due("bench", limit=batch)
-        if not claimed:
-            break
-        now = datetime.now(UTC)
-        store.outbox.complete([Acknowledged(c.outbox_id, f"X-{c.outbox_id}", now, attempt=c.attempts) for c in claimed])
-        done += len(claimed)
+    # By destination, as the hub's delivery workers claim (core/delivery.py), one claim of each in turn.
+    open_destinations = ["gfmis", "egp"]
+    while open_destinations:
+        for destination in list(open_destinations):
+            claimed = store.outbox.claim_due("bench", limit=batch, destination=destination)
+            if not claimed:
+                open_destinations.remove(destination)
+                continue
+            now = datetime.now(UTC)
+            store.outbox.complete([Acknowledged(c.outbox_id, f"X-{c.outbox_id}", now, attempt=c.attempts) for c in claimed])
+            done += len(claimed)
     return time.perf_counter() - started, done
 
 
 def run(url: str, n: int, batch: int) -> dict[str, Any]:
     store = Store(url)
     store.upgrade()
+    cpu = time.process_time()
     try:
         t_new = _ingest_all(store, n, batch, revision=1)
         t_same = _ingest_all(store, n, batch, revision=1)
@@ -105,6 +111,8 @@ def run(url: str, n: int, batch: int) -> dict[str, Any]:
         "deliveries_first_pass": delivered1,
         "deliveries_second_pass": delivered2,
         "outbox_stats_seconds": round(t_stats, 4),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "load_average_at_end": os.getloadavg(),
     }
 
 

@@ -217,7 +217,12 @@ def store_keys(
     }
     if not changed:
         return
-    for chunk in chunks(list(changed)):
+    # An entity whose newest version in this batch is its first was created by it and has no keys yet.
+    newest: dict[str, int] = {}
+    for out in outcomes:
+        if out.entity_id in changed:
+            newest[out.entity_id] = max(out.version, newest.get(out.entity_id, 0))
+    for chunk in chunks([entity_id for entity_id in changed if newest[entity_id] > 1]):
         conn.execute(delete(identity_keys).where(identity_keys.c.entity_id.in_(chunk)))
     rows = [
         {"key": name, "value": value, "entity_id": entity_id}

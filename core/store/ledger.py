@@ -13,11 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, case, delete, distinct, func, insert, select, type_coerce
+from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, select, type_coerce
 
 from core import expense_categories, ledger, reconciliation
 from core.reconciliation import ReconciliationRules
 from core.store.links import CHAIN_DEPTH, Chain, ChainNode, chains
+from core.store.records import EntityOutcome, IncomingEntity
 from core.store.schema import (
     UTCDateTime,
     entities,
@@ -28,7 +29,7 @@ from core.store.schema import (
     outbox,
     unlinked_records,
 )
-from core.store.util import chunks, unique
+from core.store.util import chunks, loads, unique
 
 log = structlog.get_logger("prasan.ledger")
 OrgLookup = Callable[[str], Mapping[str, Any] | None]
@@ -104,30 +105,103 @@ def _types(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
 
 
 def project(
-    conn: Connection, root_ids: Sequence[str], areas: OrgLookup, now: datetime, rules: ReconciliationRules | None = None,
+    conn: Connection,
+    root_ids: Sequence[str],
+    areas: OrgLookup,
+    now: datetime,
+    rules: ReconciliationRules | None = None,
     categorise: ledger.Categorise | None = None,
+    in_hand: Mapping[str, ChainNode] | None = None,
 ) -> int:
     """Rewrite the ledger rows of these plan projects, and their split by งบ (with `categorise`), from their
-    chains; returns the ledger rows written."""
+    chains; returns the ledger rows written.
+
+    `in_hand`: plan projects the caller has just created, as nodes built from the bodies it holds (see
+    `new_plans`); those nothing links to yet are projected from them without reading anything back."""
     roots = unique(root_ids)
     if not roots:
         return 0
-    for chunk in chunks(roots):
+    linked = _linked(conn, roots)
+    fresh = [r for r in roots if r not in linked and in_hand and r in in_hand]
+    stored = [r for r in roots if r not in fresh]  # a new entity has no ledger rows to delete
+    for chunk in chunks(stored):
         conn.execute(delete(ledger_projects).where(ledger_projects.c.entity_id.in_(chunk)))
         conn.execute(delete(ledger_categories).where(ledger_categories.c.entity_id.in_(chunk)))
+    judge = rules or ReconciliationRules()
+    found = [Chain(in_hand[r], [], False) for r in fresh] if in_hand else []
+    found += _lone_plans(conn, [r for r in stored if r not in linked]).values()
+    for chunk in chunks([r for r in stored if r in linked]):
+        found += chains(conn, chunk).values()
     rows: list[dict[str, Any]] = []
     split: list[dict[str, Any]] = []
-    for chunk in chunks(roots):
-        for root_id, found in chains(conn, chunk).items():
-            if found.root.entity_type == PLAN:
-                project_rows, category_rows = _rows(found, areas, now, rules or ReconciliationRules(), categorise)
-                rows += project_rows
-                split += category_rows
+    for chain_ in found:
+        if chain_.root.entity_type == PLAN:
+            project_rows, category_rows = _rows(chain_, areas, now, judge, categorise)
+            rows += project_rows
+            split += category_rows
     if rows:
         conn.execute(insert(ledger_projects), rows)
     if split:
         conn.execute(insert(ledger_categories), split)
     return len(rows)
+
+
+def _linked(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """Which of these records something links to (their chain is more than themselves)."""
+    out: set[str] = set()
+    for chunk in chunks(list(ids)):
+        out.update(
+            conn.execute(
+                select(entity_links.c.to_id).where(entity_links.c.to_id.in_(chunk), entity_links.c.removed_at.is_(None))
+            ).scalars()
+        )
+    return out
+
+
+def _lone_plans(conn: Connection, ids: Sequence[str]) -> dict[str, Chain]:
+    """The chains of plan projects nothing links to: their current body and the deliveries the ledger counts
+    (core/ledger.py reads only delivered rows to the systems whose delivery is a stage), in two reads
+    instead of the whole chain's five (`chains` also reads every cross-reference and outbox row)."""
+    found: dict[str, Chain] = {}
+    stage_systems = (ledger.BUDGETED_BY_DELIVERY, ledger.REQUESTED_BY_DELIVERY)
+    for chunk in chunks(list(ids)):
+        sent: dict[str, list[dict[str, Any]]] = {}
+        # By entity alone, filtered here (see delivered_plan_projects).
+        for entity_id, destination, version, state, delivered_at in conn.execute(
+            select(outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state, outbox.c.delivered_at)
+            .where(outbox.c.entity_id.in_(chunk))
+        ):
+            if state == "delivered" and destination in stage_systems:
+                sent.setdefault(entity_id, []).append(
+                    {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
+                )
+        for row in conn.execute(
+            select(entities.c.entity_id, entities.c.entity_type, entities.c.current_version, entities.c.org_code,
+                   entities.c.fiscal_year, entity_versions.c.payload)
+            .select_from(entities.join(entity_versions, and_(entity_versions.c.entity_id == entities.c.entity_id,
+                                                             entity_versions.c.version == entities.c.current_version)))
+            .where(entities.c.entity_id.in_(chunk), entities.c.entity_type == PLAN)
+        ):  # fmt: skip
+            node = ChainNode(row.entity_id, row.entity_type, row.current_version, row.org_code, row.fiscal_year,
+                             loads(row.payload), [], sent.get(row.entity_id, []), [])  # fmt: skip
+            found[row.entity_id] = Chain(node, [], False)
+    return found
+
+
+def new_plans(system: str, incoming: Sequence[IncomingEntity], outcomes: Sequence[EntityOutcome]) -> dict[str, ChainNode]:
+    """The plan projects an ingest batch created (version 1 and no later version in the same batch), as chain
+    roots built from the bodies in hand: a new entity has no delivery and no other system's id yet."""
+    bodies = {(e.entity_type, e.external_id): e for e in incoming}
+    later = {o.entity_id for o in outcomes if o.changed and o.version > 1}
+    nodes: dict[str, ChainNode] = {}
+    for out in outcomes:
+        if not out.changed or out.version != 1 or out.entity_type != PLAN or out.entity_id in later:
+            continue
+        ent = bodies.get((out.entity_type, out.external_id))
+        if ent is not None:
+            xref = [{"system": system, "external_id": out.external_id}]
+            nodes[out.entity_id] = ChainNode(out.entity_id, PLAN, 1, ent.org_code, ent.fiscal_year, ent.payload, xref, [], [])
+    return nodes
 
 
 def _rows(
@@ -165,16 +239,28 @@ def _rows(
 
 
 def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> list[str]:
-    """Plan projects whose delivery to a system that makes it a stage (e-LAAS, e-budgeting) just succeeded."""
-    found: list[str] = []
+    """Plan projects whose first delivery to a system that makes it a stage (e-LAAS, e-budgeting) just
+    succeeded. A later version delivered there changes no figure (core/ledger.py asks only whether the
+    project was delivered there), so its rows are left as they are."""
+    just: dict[tuple[str, str], set[int]] = {}
     stage_systems = (ledger.BUDGETED_BY_DELIVERY, ledger.REQUESTED_BY_DELIVERY)
     for chunk in chunks(list(outbox_ids)):
-        found += conn.execute(
-            select(outbox.c.entity_id).where(
+        for outbox_id, entity_id, destination in conn.execute(
+            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination).where(
                 outbox.c.id.in_(chunk), outbox.c.entity_type == PLAN, outbox.c.destination.in_(stage_systems)
             )
-        ).scalars().all()
-    return unique(found)
+        ):
+            just.setdefault((entity_id, destination), set()).add(outbox_id)
+    before: set[tuple[str, str]] = set()
+    for chunk in chunks(unique(entity_id for entity_id, _ in just)):
+        # By entity alone, filtered here: a condition on state or destination could lead a planner to the
+        # index of every delivered row instead of the handful of rows of these entities.
+        for outbox_id, entity_id, destination, state in conn.execute(
+            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.state).where(outbox.c.entity_id.in_(chunk))
+        ):
+            if state == "delivered" and outbox_id not in just.get((entity_id, destination), ()):
+                before.add((entity_id, destination))
+    return unique(entity_id for entity_id, destination in just if (entity_id, destination) not in before)
 
 
 def rebuild_page(

@@ -26,7 +26,6 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
-    exists,
     false,
     func,
     insert,
@@ -54,6 +53,8 @@ from core.store.schema import dead_letters, entity_versions, outbox, xrefs
 from core.store.util import chunks, loads
 
 OPEN_STATES = ("pending", "in_flight")
+# States in which a version holds later versions of its entity back at its destination.
+HOLDING_STATES = frozenset({"pending", "in_flight", "held"})
 
 # States are written into the SQL as constants, not bound parameters: a partial index
 # (WHERE state = 'pending') is only usable when the planner can see the value, and neither SQLite
@@ -87,36 +88,75 @@ def _is_paused(paused: Paused) -> ColumnElement[bool]:
     )
 
 
-def _claimable(
-    now: datetime, limit: int, *, expired: bool, lock: bool, paused: Paused, destination: str | None = None
+def _due(
+    now: datetime, limit: int, *, expired: bool, lock: bool, paused: Paused, destination: str | None,
+    after: tuple[Any, int] | None,
 ) -> Select[Any]:
-    earlier = outbox.alias("earlier")
-    earlier_open = exists().where(
-        earlier.c.entity_id == outbox.c.entity_id,
-        earlier.c.destination == outbox.c.destination,
-        earlier.c.version < outbox.c.version,
-        # A held earlier version (its route is paused) still blocks later ones reached by another route.
-        earlier.c.state.in_([PENDING, IN_FLIGHT, HELD]),
-    )
+    """Due rows in time order, from the partial index of their state, `after` a (time, id) already read.
+
+    The check for an earlier open version is not part of this statement: as a correlated subquery its
+    plan depended on the planner's statistics (with those of a nearly empty outbox, PostgreSQL scanned
+    every pending row per candidate). `_behind_earlier` makes it a lookup by (entity_id, destination)."""
     if expired:
         due = and_(outbox.c.state == IN_FLIGHT, outbox.c.claim_expires_at <= now)
-        order = (outbox.c.claim_expires_at, outbox.c.id)
+        at = outbox.c.claim_expires_at
     else:
         due = and_(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now)
-        order = (outbox.c.next_attempt_at, outbox.c.id)
-    stmt = select(outbox.c.id).where(due, ~earlier_open)
+        at = outbox.c.next_attempt_at
+    stmt = select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.version, at.label("due_at")).where(due)
     if destination is not None:
         stmt = stmt.where(outbox.c.destination == destination)
     if paused:
         # A row of a paused route that is pending (a retry, a replay, a row queued by a process whose
         # route table was older) or whose lease expired is not sent; reconcile_holds will hold it.
         stmt = stmt.where(~_is_paused(paused))
-    stmt = stmt.order_by(*order).limit(limit)
+    if after is not None:
+        stmt = stmt.where(or_(at > after[0], and_(at == after[0], outbox.c.id > after[1])))
+    stmt = stmt.order_by(at, outbox.c.id).limit(limit)
     if lock:
         # Several hub processes claim from one PostgreSQL: rows another claimer holds are skipped
         # rather than waited for, and never handed out twice.
         stmt = stmt.with_for_update(skip_locked=True, of=outbox)
     return stmt
+
+
+def _behind_earlier(conn: Connection, candidates: Sequence[Any]) -> set[int]:
+    """The candidates that an earlier version of their entity, still open at their destination, holds back
+    (a held earlier version, its route paused, holds back later ones reached by another route too)."""
+    wanted = {(c.entity_id, c.destination) for c in candidates}
+    lowest: dict[tuple[str, str], int] = {}
+    for chunk in chunks(sorted({c.entity_id for c in candidates})):
+        # By entity alone; destination and state are judged here. A condition on either let PostgreSQL,
+        # without statistics, read every row of the destination through (destination, state) instead
+        # of these entities' few rows through (entity_id, destination, version).
+        query = select(outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state).where(
+            outbox.c.entity_id.in_(chunk)
+        )
+        for entity_id, at, version, state in conn.execute(query):
+            key = (entity_id, at)
+            if state in HOLDING_STATES and key in wanted and version < lowest.get(key, version + 1):
+                lowest[key] = version
+    return {c.id for c in candidates if lowest.get((c.entity_id, c.destination), c.version) < c.version}
+
+
+def _claimable_ids(
+    conn: Connection, now: datetime, limit: int, *, expired: bool, lock: bool, paused: Paused, destination: str | None
+) -> list[int]:
+    """Up to `limit` ids of due rows that no earlier open version holds back, oldest first."""
+    ids: list[int] = []
+    after: tuple[Any, int] | None = None
+    while len(ids) < limit:
+        # Always a whole claim's worth: when earlier versions hold many rows back, the next round starts
+        # after them instead of creeping forward a few rows at a time.
+        rows = conn.execute(
+            _due(now, limit, expired=expired, lock=lock, paused=paused, destination=destination, after=after)
+        ).all()
+        blocked = _behind_earlier(conn, rows) if rows else set()
+        ids += [r.id for r in rows if r.id not in blocked][: limit - len(ids)]
+        if len(rows) < limit:
+            break
+        after = (rows[-1].due_at, rows[-1].id)
+    return ids
 
 
 def claim_due(
@@ -128,12 +168,11 @@ def claim_due(
     paused: Paused = NOTHING_PAUSED,
     destination: str | None = None,
 ) -> list[ClaimedDelivery]:
-    lock = conn.dialect.name == "postgresql"
-    only = {"lock": lock, "paused": paused, "destination": destination}
+    only = {"lock": conn.dialect.name == "postgresql", "paused": paused, "destination": destination}
     # Expired leases first: they belong to a worker that crashed and are the oldest work there is.
-    ids = list(conn.execute(_claimable(now, limit, expired=True, **only)).scalars())
+    ids = _claimable_ids(conn, now, limit, expired=True, **only)
     if len(ids) < limit:
-        ids += conn.execute(_claimable(now, limit - len(ids), expired=False, **only)).scalars()
+        ids += _claimable_ids(conn, now, limit - len(ids), expired=False, **only)
     if not ids:
         return []
     expires = now + timedelta(seconds=lease_seconds)
@@ -324,8 +363,9 @@ def complete(
         )
     if dead:
         _bury(conn, dead, now)
-    if newest_delivered:
-        _close_superseded(conn, newest_delivered, now)
+    # A first version supersedes nothing: most deliveries of a resync need no look at the dead letters.
+    if superseding := {key: newest for key, newest in newest_delivered.items() if newest[0] > 1}:
+        _close_superseded(conn, superseding, now)
     conflicts = _upsert_destination_xrefs(conn, xref_wanted) if xref_wanted else []
     return CompletionSummary(
         delivered=len(delivered),

@@ -199,11 +199,13 @@ outbox = Table(
     # When the delivery first failed with a retryable error; the outage budget (delivery.retry_window_s)
     # runs from here. Cleared by a replay.
     Column("first_failed_at", UTCDateTime(), nullable=True),
-    # The claim query walks only due pending rows in time order; delivered rows (the vast majority
-    # after a while) never enter this index.
+    # The claim query walks only its destination's due pending rows in time order; delivered rows (the
+    # vast majority after a while) never enter this index (migration 0011).
     Index(
-        "ix_outbox_pending_due",
+        "ix_outbox_pending_destination_due",
+        "destination",
         "next_attempt_at",
+        "id",
         sqlite_where=text("state = 'pending'"),
         postgresql_where=text("state = 'pending'"),
     ),

@@ -4,6 +4,8 @@ firing on the figures that break it and not on those that do not."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,7 +16,7 @@ from core import reconciliation
 from core.expense_categories import ExpenseCategories
 from core.reconciliation import ReconciliationRules
 from core.reference_data import load_reference_data
-from core.store import Store
+from core.store import Acknowledged, Destination, InboundMessage, IncomingEntity, Store
 from core.store.schema import ledger_categories
 from tests.integration.test_links import ORG, put
 
@@ -286,3 +288,31 @@ def test_amounts_are_kept_to_the_satang_and_an_implausible_one_is_left_out(ledge
     assert total.amounts["planned"] == Decimal("9007199254741.28")
     huge = plan(store, {2572: "99999999999999.00"}, "เกินจริง")
     assert store.entities.get_entity(huge) is not None and rows(store, huge) == {}
+
+
+def test_a_plan_project_is_budgeted_by_its_first_delivery_to_elaas_and_a_later_one_rewrites_nothing(ledger_store: Store) -> None:
+    store = ledger_store
+
+    def push(title: str) -> str:
+        body = {"org_code": ORG, "title": title, "budget_by_year": [{"fiscal_year": 2570, "amount": "700000.00"}]}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        record = IncomingEntity(1, "plan_project", "P-elaas-1", ORG, None, body, digest)
+        message = InboundMessage(system="eplan", payload=b"{}", media_type="application/json")
+        outcome = store.inbox.ingest(message, [record], [], lambda s, e: [Destination("elaas", "plans-to-elaas", 8)])
+        return outcome.entities[0].entity_id
+
+    def deliver() -> None:
+        (item,) = store.outbox.claim_due("w", destination="elaas")
+        store.outbox.complete([Acknowledged(item.outbox_id, "E-1", None, attempt=item.attempts)])
+
+    project = push("ถนนสายใหม่")  # projected from the body in hand: nothing links to it
+    assert rows(store, project)[2570].stage == "planned"
+    deliver()
+    assert rows(store, project)[2570].stage == "budgeted"
+    assert rows(store, project)[2570].amounts["budgeted"] == Decimal("700000.00")
+
+    push("ถนนสายใหม่ (แก้ไข)")  # a new version keeps what its delivery made it
+    after_ingest = rows(store, project)[2570]
+    assert (after_ingest.stage, after_ingest.title) == ("budgeted", "ถนนสายใหม่ (แก้ไข)")
+    deliver()  # the second delivery to e-LAAS changes no figure: the row is not rewritten
+    assert rows(store, project)[2570] == after_ingest

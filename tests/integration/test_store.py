@@ -303,6 +303,20 @@ def test_claim_respects_version_order(store: Store) -> None:
     assert third.version == 3  # a dead version is terminal and no longer holds later ones back
 
 
+def test_a_claim_reads_past_rows_held_back_by_earlier_versions_to_fill_its_limit(store: Store) -> None:
+    # Five entities' version 1 in flight; their version 2, due first, is held back; five other entities'
+    # version 1, due later, is what the claim must find behind them.
+    ingest(store, message(), [entity(f"A-{i}", i) for i in range(5)], [], to_gfmis)
+    in_flight = store.outbox.claim_due("w1", limit=5, now=T0, lease_seconds=600)
+    assert len(in_flight) == 5
+    ingest(store, message(), [entity(f"A-{i}", i, v=2) for i in range(5)], [], to_gfmis, now=T0 + timedelta(seconds=1))
+    ingest(store, message(), [entity(f"B-{i}", i) for i in range(5)], [], to_gfmis, now=T0 + timedelta(seconds=2))
+    claimed = store.outbox.claim_due("w2", limit=5, now=T0 + timedelta(seconds=3), destination="gfmis")
+    later = {store.entities.find_entity_by_xref("eplan", "project", f"B-{i}").entity_id for i in range(5)}  # type: ignore[union-attr]
+    assert {c.entity_id for c in claimed} == later and {c.version for c in claimed} == {1}
+    assert store.outbox.claim_due("w3", limit=5, now=T0 + timedelta(seconds=3), destination="gfmis") == []
+
+
 def test_versions_of_different_entities_and_destinations_do_not_block_each_other(store: Store) -> None:
     ingest(store, message(), [entity("P-1"), entity("P-2", 2)], [], to_gfmis_and_egp)
     ingest(store, message(), [entity("P-1", v=2)], [], to_gfmis_and_egp)

@@ -359,9 +359,10 @@ ANALYZE_AFTER_ROWS = 2_000
 def refresh_statistics(conn: Connection, queued_before: int, queued_now: int) -> None:
     """On PostgreSQL, ANALYZE the outbox when a payload has queued `ANALYZE_AFTER_ROWS` deliveries, or ten
     times as many as at the last refresh. With statistics of a nearly empty outbox, the claim query's
-    check for an earlier open version was planned as a scan of every pending row per candidate: 50,000
-    rows made each claim run for minutes. Run inside the transaction, so the new statistics are committed
-    with the rows they describe and no claim sees the rows without them."""
+    check for an earlier open version was once planned as a scan of every pending row per candidate (50,000
+    rows made each claim run for minutes); the claim no longer depends on statistics (core/store/outbox.py),
+    but the other lookups of outbox rows by entity still do. Run inside the transaction, so the new
+    statistics are committed with the rows they describe and no reader sees the rows without them."""
     if conn.dialect.name != "postgresql" or queued_now < ANALYZE_AFTER_ROWS:
         return
     mark = ANALYZE_AFTER_ROWS

@@ -3,7 +3,7 @@ deliveries inside their own transactions, rebuilt on demand, and read by area.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from core.expense_categories import ExpenseCategories
 from core.reconciliation import ReconciliationRules
 from core.store import ledger as _ledger
 from core.store.database import Database
-from core.store.links import Chain, chain
+from core.store.links import Chain, ChainNode, chain
 from core.store.records import Acknowledged, EntityOutcome, IncomingEntity, utcnow
 
 
@@ -40,7 +40,9 @@ class LedgerRepository:
     ) -> None:
         changed = [o.entity_id for o in outcomes if o.changed and o.entity_type in _ledger.LEDGER_TYPES]
         if changed:
-            self._project(conn, lambda: _ledger.roots_of(conn, changed), now)
+            new = _ledger.new_plans(system, incoming, outcomes)
+            roots = lambda: [*new, *_ledger.roots_of(conn, [i for i in changed if i not in new])]  # noqa: E731
+            self._project(conn, roots, now, new)
 
     def on_linked(self, conn: Connection, entity_ids: Sequence[str], now: datetime) -> None:
         """An operator linked or unlinked records: their projects' figures move."""
@@ -51,14 +53,16 @@ class LedgerRepository:
         if delivered:
             self._project(conn, lambda: _ledger.delivered_plan_projects(conn, delivered), now)
 
-    def _project(self, conn: Connection, roots: Callable[[], list[str]], now: datetime) -> None:
+    def _project(
+        self, conn: Connection, roots: Callable[[], list[str]], now: datetime, in_hand: Mapping[str, ChainNode] | None = None
+    ) -> None:
         """Re-project inside the writer's transaction, under a savepoint: a fault in turning a chain into
         figures (a record no rule foresaw) must not refuse the ingest or the delivery results it rides on.
         The rows of those projects stay as they were, the fault is logged, and `prasan projections rebuild`
         redoes them once fixed. Database errors are the writer's to retry and go up unchanged."""
         savepoint = conn.begin_nested()
         try:
-            _ledger.project(conn, roots(), self.areas, now, self.rules, self.categories)
+            _ledger.project(conn, roots(), self.areas, now, self.rules, self.categories, in_hand)
         except DBAPIError:
             savepoint.rollback()
             raise
