@@ -41,3 +41,48 @@ def test_freed_heap_is_returned_to_the_operating_system() -> None:
         assert before - after > BLOCK * BLOCKS // 2, (before, after)
     finally:
         libc.free(pin)
+
+
+# In a fresh interpreter: threads that allocate at the same time each get an arena of their own unless
+# the number is limited; glibc's malloc_info lists the arenas as <heap> elements.
+_ARENAS_SCRIPT = """
+import ctypes, ctypes.util, re, sys, tempfile, threading
+from core.memory import limit_malloc_arenas
+if sys.argv[1] == "limited":
+    assert limit_malloc_arenas(2)
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+start = threading.Barrier(8)
+def allocate():
+    start.wait()
+    for _ in range(2000):
+        libc.malloc(1024)
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+with tempfile.NamedTemporaryFile() as out:
+    stream = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    print(len(re.findall(r"<heap nr=", open(out.name).read())))
+"""
+
+
+@pytest.mark.skipif(ctypes.util.find_library("c") is None, reason="needs a C library")
+def test_arenas_are_limited_to_two() -> None:
+    import subprocess
+    import sys
+
+    def arenas(mode: str) -> int:
+        done = subprocess.run([sys.executable, "-c", _ARENAS_SCRIPT, mode], capture_output=True, text=True, check=False)
+        if done.returncode != 0 and "malloc_info" in done.stderr:
+            pytest.skip("the C library has no malloc_info (not glibc)")
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.strip())
+
+    assert arenas("default") > 2  # the measurement sees the arenas the threads made
+    assert arenas("limited") <= 2
