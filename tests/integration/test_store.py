@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -241,6 +242,16 @@ def test_all_rows_rejected_and_unparseable_payloads(store: Store) -> None:
     assert [(r.row, r.rule, r.reason) for r in kept.rejections] == [
         (None, "payload.unreadable", "not valid JSON at byte 0")
     ]
+
+
+def test_a_large_payload_is_kept_byte_for_byte(store: Store) -> None:
+    # Random bytes, so that any byte lost or changed on the way in or out shows.
+    payload = random.Random(7).randbytes(3 * 2**20 + 1)
+    failed = message(payload)
+    store.inbox.record_failed_message(failed, "too large a cell", "payload.cell_too_long")
+    kept = store.inbox.get_message(failed.message_id)
+    assert kept is not None and kept.outcome == "failed"
+    assert kept.payload == payload and kept.payload_sha256 == hashlib.sha256(payload).hexdigest()
 
 
 def test_cursor_moves_only_with_a_committed_ingest(store: Store) -> None:
