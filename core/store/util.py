@@ -1,4 +1,4 @@
-"""Small helpers shared by the store modules: chunking, JSON, ids."""
+"""Small helpers shared by the store modules: chunking, JSON, ids, updates of many rows."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
+
+from sqlalchemy import Column, ColumnElement, Connection, bindparam, update
 
 T = TypeVar("T")
 
@@ -40,3 +42,13 @@ def new_entity_id() -> str:
 
 def unique(items: Iterable[T]) -> list[T]:
     return list(dict.fromkeys(items))
+
+
+def update_each(
+    conn: Connection, key: Column[Any], rows: Sequence[dict[str, Any]], *also: ColumnElement[bool], **fixed: Any
+) -> None:
+    """One UPDATE executed for every dict of `rows` (executemany): a dict names its row by `b_key` (the value
+    of `key`) and the columns it sets by their names; `fixed` sets the same value on every row, `also`
+    narrows which rows may change. Every dict must set the same columns: the first one decides the SET list."""
+    # The key travels as b_key: in an UPDATE a bound parameter may not take the name of a column it sets.
+    conn.execute(update(key.table).where(key == bindparam("b_key"), *also).values(**fixed), rows)
