@@ -50,7 +50,7 @@ from core.store.records import (
     Retry,
 )
 from core.store.schema import dead_letters, entity_versions, outbox, xrefs
-from core.store.util import chunks, loads, update_each
+from core.store.util import chunks, from_row, loads, update_each
 
 OPEN_STATES = ("pending", "in_flight")
 # States in which a version holds later versions of its entity back at its destination.
@@ -225,17 +225,10 @@ def claim_due(
     order = {outbox_id: i for i, outbox_id in enumerate(ids)}
     rows.sort(key=lambda r: order[r.id])
     return [
-        ClaimedDelivery(
+        from_row(
+            ClaimedDelivery,
+            r,
             outbox_id=r.id,
-            delivery_key=r.delivery_key,
-            destination=r.destination,
-            route=r.route,
-            entity_id=r.entity_id,
-            entity_type=r.entity_type,
-            version=r.version,
-            attempts=r.attempts,
-            max_attempts=r.max_attempts,
-            received_at=r.received_at,
             payload=loads(r.payload),
             xrefs=dict(refs.get(r.entity_id, {})),
             first_failed_at=_aware(r.first_failed_at),
@@ -528,21 +521,7 @@ def close_superseded_dead_letters(conn: Connection, now: datetime, destination: 
 
 
 def _dead_letter(row: Any) -> DeadLetter:
-    return DeadLetter(
-        id=row.id,
-        outbox_id=row.outbox_id,
-        delivery_key=row.delivery_key,
-        destination=row.destination,
-        entity_id=row.entity_id,
-        entity_type=row.entity_type,
-        version=row.version,
-        reason=row.reason,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        resolved_at=row.resolved_at,
-        resolution=row.resolution,
-        resolution_note=row.resolution_note,
-    )
+    return from_row(DeadLetter, row)
 
 
 def get_dead_letter(conn: Connection, dead_letter_id: int) -> DeadLetter | None:

@@ -1,7 +1,9 @@
-"""Small helpers shared by the store modules: chunking, JSON, ids, updates of many rows."""
+"""Small helpers shared by the store modules: chunking, JSON, ids, records from rows, updates of many rows."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import secrets
 import time
@@ -11,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, ColumnElement, Connection, bindparam, update
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Bound parameters per IN-list: far below SQLite's limit (32766) and PostgreSQL's (65535), and small
 # enough that the statement cache stays useful.
@@ -38,6 +41,19 @@ def new_entity_id() -> str:
     unguessable enough that ids can appear in URLs.
     """
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def from_row(record: type[R], row: Any, **read_otherwise: Any) -> R:
+    """A record (a dataclass) whose fields are the row's columns of the same names, except those given in
+    `read_otherwise` (a column decoded from JSON, converted or named differently, or a value from elsewhere).
+    A field the row lacks and `read_otherwise` does not give is an AttributeError, never a silent default."""
+    taken = {name: getattr(row, name) for name in _field_names(record) if name not in read_otherwise}
+    return record(**taken, **read_otherwise)
+
+
+@functools.cache
+def _field_names(record: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(record) if f.init)
 
 
 def unique(items: Iterable[T]) -> list[T]:
