@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, insert, select
 
+from core.store.records import ApiClient
 from core.store.util import from_row, update_each
 
-
-@dataclass(frozen=True)
-class Item:
-    item_id: int
-    name: str
-    note: str | None = None
+AT = datetime(2026, 1, 2, tzinfo=UTC)
+# An api_clients row as the database gives it: lists as JSON text, the flag as an integer, a column the
+# record does not have.
+ROW = dict(
+    client_id="c1", name="eplan", system="eplan", key_prefix="prs_abcd", created_at=AT, disabled=0,
+    allowed_orgs='["1001"]', allowed_provinces=None, hmac_secret="s", key_hash="not a field of the record",
+)
 
 
 def test_a_record_takes_the_columns_of_its_field_names_and_the_values_given_otherwise() -> None:
-    row = SimpleNamespace(item_id=7, name="raw", note="kept", unrelated="ignored")
-    assert from_row(Item, row, name="decoded") == Item(7, "decoded", "kept")
+    client = from_row(ApiClient, SimpleNamespace(**ROW), disabled=False, allowed_orgs=["1001"], allowed_provinces=None)
+    assert client == ApiClient("c1", "eplan", "eplan", "prs_abcd", AT, False, ["1001"], None, "s")
 
 
 def test_a_field_the_row_lacks_is_an_error_not_its_default() -> None:
-    with pytest.raises(AttributeError, match="note"):
-        from_row(Item, SimpleNamespace(item_id=1, name="x"))
+    without_secret = {k: v for k, v in ROW.items() if k != "hmac_secret"}
+    with pytest.raises(AttributeError, match="hmac_secret"):
+        from_row(ApiClient, SimpleNamespace(**without_secret))
 
 
 def test_each_row_gets_its_own_values_and_the_fixed_ones_and_only_rows_allowed_change() -> None:
