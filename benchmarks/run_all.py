@@ -343,13 +343,15 @@ def markdown(out: dict[str, Any]) -> str:
     for engine in ("sqlite", "postgresql"):
         r = base[f"storage_limit_{engine}"]
         lines.append(
-            f"| storage limit, {engine} (the hub's rows per record by executemany) | {_runs(r)} | inserts alone {r['insert_only_records_per_s']:,.0f}/s, "
+            f"| storage limit, {engine} (the hub's rows per record by executemany) | {_runs(r)} | "
+            f"inserts alone {r['insert_only_records_per_s']:,.0f}/s, "
             f"claim + acknowledge alone {r['claim_ack_records_per_s']:,.0f}/s | {_db_size(r)} |"
         )
     for engine in ("sqlite", "postgresql"):
         r = base[f"dlt_{engine}"]
         lines.append(
-            f"| dlt {r['dlt_version']}, {r['destination']} | {_runs(r)} | extract + normalize + load, fresh pipeline | "
+            f"| dlt {r['dlt_version']}, {r['destination']} | {_runs(r)} | "
+            "extract + normalize + load, fresh pipeline | "
             f"{_db_size(r)} |"
         )
     lines += [

@@ -53,5 +53,6 @@ def list_entries(
         .page((audit_log.c.id.desc(),), limit, offset)
     )
     return [
-        from_row(AuditEntry, r, before=loads(r.before_json), after=loads(r.after_json)) for r in listing.fetch(conn)
+        from_row(AuditEntry, r, before=loads(r.before_json), after=loads(r.after_json))
+        for r in listing.fetch(conn)
     ]

@@ -317,7 +317,13 @@ def complete(
 
     if delivered:
         update_each(
-            conn, outbox.c.id, delivered, state="delivered", claimed_by=None, claim_expires_at=None, last_error=None
+            conn,
+            outbox.c.id,
+            delivered,
+            state="delivered",
+            claimed_by=None,
+            claim_expires_at=None,
+            last_error=None,
         )
     if retried:
         update_each(conn, outbox.c.id, retried, claimed_by=None, claim_expires_at=None)
@@ -467,9 +473,8 @@ def _close_superseded(conn: Connection, newest: dict[tuple[str, str], tuple[int,
 def _resolve_superseded(conn: Connection, closing: list[dict[str, Any]], now: datetime) -> int:
     if not closing:
         return 0
-    update_each(
-        conn, dead_letters.c.id, closing, dead_letters.c.resolved_at.is_(None), resolved_at=now, resolution="superseded"
-    )
+    still_open = dead_letters.c.resolved_at.is_(None)
+    update_each(conn, dead_letters.c.id, closing, still_open, resolved_at=now, resolution="superseded")
     return len(closing)
 
 

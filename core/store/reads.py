@@ -46,7 +46,12 @@ def get_entity(conn: Connection, entity_id: str) -> EntityView | None:
         )
     ]
     return from_row(
-        EntityView, row, version=row.current_version, payload=loads(row.payload), xrefs=refs, deliveries=deliveries
+        EntityView,
+        row,
+        version=row.current_version,
+        payload=loads(row.payload),
+        xrefs=refs,
+        deliveries=deliveries,
     )
 
 

@@ -61,10 +61,15 @@ def unique(items: Iterable[T]) -> list[T]:
 
 
 def update_each(
-    conn: Connection, key: Column[Any], rows: Sequence[dict[str, Any]], *also: ColumnElement[bool], **fixed: Any
+    conn: Connection,
+    key: Column[Any],
+    rows: Sequence[dict[str, Any]],
+    *also: ColumnElement[bool],
+    **fixed: Any,
 ) -> None:
-    """One UPDATE executed for every dict of `rows` (executemany): a dict names its row by `b_key` (the value
-    of `key`) and the columns it sets by their names; `fixed` sets the same value on every row, `also`
-    narrows which rows may change. Every dict must set the same columns: the first one decides the SET list."""
+    """One UPDATE executed for every dict of `rows` (executemany): a dict names its row by `b_key` (the
+    value of `key`) and the columns it sets by their names; `fixed` sets the same value on every row,
+    `also` narrows which rows may change. Every dict must set the same columns: the first one decides
+    the SET list."""
     # The key travels as b_key: in an UPDATE a bound parameter may not take the name of a column it sets.
     conn.execute(update(key.table).where(key == bindparam("b_key"), *also).values(**fixed), rows)

@@ -39,12 +39,17 @@ def _assert_same_as_committed(document: dict[str, Any]) -> None:
     if fresh != committed:
         diff = list(
             difflib.unified_diff(
-                committed.splitlines(), fresh.splitlines(), "tests/data/openapi.json (committed)", "served now", lineterm=""
+                committed.splitlines(),
+                fresh.splitlines(),
+                "tests/data/openapi.json (committed)",
+                "served now",
+                lineterm="",
             )
         )
         cut = f"\n... {len(diff) - SHOWN_DIFF_LINES} more diff lines" if len(diff) > SHOWN_DIFF_LINES else ""
         raise AssertionError(
-            "The OpenAPI document differs from tests/data/openapi.json. If the API change is meant, refresh it with\n"
+            "The OpenAPI document differs from tests/data/openapi.json. "
+            "If the API change is meant, refresh it with\n"
             f"    {REFRESH}\nand commit it with the change.\n" + "\n".join(diff[:SHOWN_DIFF_LINES]) + cut
         )
 

@@ -21,7 +21,8 @@ ROW = dict(
 
 
 def test_a_record_takes_the_columns_of_its_field_names_and_the_values_given_otherwise() -> None:
-    client = from_row(ApiClient, SimpleNamespace(**ROW), disabled=False, allowed_orgs=["1001"], allowed_provinces=None)
+    row = SimpleNamespace(**ROW)
+    client = from_row(ApiClient, row, disabled=False, allowed_orgs=["1001"], allowed_provinces=None)
     assert client == ApiClient("c1", "eplan", "eplan", "prs_abcd", AT, False, ["1001"], None, "s")
 
 
