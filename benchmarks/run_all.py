@@ -272,6 +272,19 @@ def _ms(v: float) -> str:
     return f"{v * 1000:,.0f} ms"
 
 
+def _runs(r: dict[str, Any]) -> str:
+    """Two cells of a table: the median records/s, then every run's."""
+    return f"{r['records_per_s']:,.0f} | {', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])}"
+
+
+def _rss(r: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in r["peak_rss_mb"].items())
+
+
+def _db_size(r: dict[str, Any]) -> str:
+    return f"{r['db_bytes_per_million_records'] / 1e9:.2f} GB"
+
+
 def markdown(out: dict[str, Any]) -> str:
     env, d = out["environment"], out["detail"]
     hub, lat, base = d["hub"], d["latency"], d["baselines"]
@@ -299,16 +312,16 @@ def markdown(out: dict[str, Any]) -> str:
     for name, label in labels.items():
         r = hub[name]
         lines.append(
-            f"| {label} | {r['records_per_s']:,.0f} | {', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])} | "
+            f"| {label} | {_runs(r)} | "
             f"{r['ingest_records_per_s_median']:,.0f} | {r['ingest_requests_per_s_median']:.1f} | "
-            f"{', '.join(f'{k} {v}' for k, v in r['peak_rss_mb'].items())} | {r['db_bytes_per_million_records'] / 1e9:.2f} GB |"
+            f"{_rss(r)} | {_db_size(r)} |"
         )
     if "sqlite_2proc_elaas_simulator" in hub:
         r = hub["sqlite_2proc_elaas_simulator"]
         lines.append(
             f"| hub, SQLite, API + worker, to the real e-LAAS simulator (1 run) | {r['records_per_s']:,.0f} | | "
             f"{r['ingest_records_per_s']:,.0f} | {r['ingest_requests_per_s']:.1f} | "
-            f"{', '.join(f'{k} {v}' for k, v in r['peak_rss_mb'].items())} | |"
+            f"{_rss(r)} | |"
         )
     for key, label in (
         ("bare_pipeline_1proc", "bare pipeline, one process"),
@@ -316,9 +329,9 @@ def markdown(out: dict[str, Any]) -> str:
     ):
         r = base[key]
         lines.append(
-            f"| {label} | {r['records_per_s']:,.0f} | {', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])} | "
-            f"{r['ingest_records_per_s']:,.0f} | | {', '.join(f'{k} {v}' for k, v in r['peak_rss_mb'].items())} | "
-            f"{r['db_bytes_per_million_records'] / 1e9:.2f} GB |"
+            f"| {label} | {_runs(r)} | "
+            f"{r['ingest_records_per_s']:,.0f} | | {_rss(r)} | "
+            f"{_db_size(r)} |"
         )
     lines += [
         "",
@@ -330,16 +343,16 @@ def markdown(out: dict[str, Any]) -> str:
     for engine in ("sqlite", "postgresql"):
         r = base[f"storage_limit_{engine}"]
         lines.append(
-            f"| storage limit, {engine} (the hub's rows per record by executemany) | {r['records_per_s']:,.0f} | "
-            f"{', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])} | inserts alone {r['insert_only_records_per_s']:,.0f}/s, "
-            f"claim + acknowledge alone {r['claim_ack_records_per_s']:,.0f}/s | {r['db_bytes_per_million_records'] / 1e9:.2f} GB |"
+            f"| storage limit, {engine} (the hub's rows per record by executemany) | {_runs(r)} | "
+            f"inserts alone {r['insert_only_records_per_s']:,.0f}/s, "
+            f"claim + acknowledge alone {r['claim_ack_records_per_s']:,.0f}/s | {_db_size(r)} |"
         )
     for engine in ("sqlite", "postgresql"):
         r = base[f"dlt_{engine}"]
         lines.append(
-            f"| dlt {r['dlt_version']}, {r['destination']} | {r['records_per_s']:,.0f} | "
-            f"{', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])} | extract + normalize + load, fresh pipeline | "
-            f"{r['db_bytes_per_million_records'] / 1e9:.2f} GB |"
+            f"| dlt {r['dlt_version']}, {r['destination']} | {_runs(r)} | "
+            "extract + normalize + load, fresh pipeline | "
+            f"{_db_size(r)} |"
         )
     lines += [
         "",

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 from core.store.clients import find_enabled_by_secret, hash_key
 from core.store.records import AdminToken
 from core.store.schema import admin_tokens
+from core.store.util import from_row
 
 # A prefix distinct from producer keys (prs_) so that a key pasted into the wrong place is obvious
 # in logs and can never match the other table by accident.
@@ -20,14 +21,7 @@ ROLES = ("analyst", "viewer", "operator", "admin")
 
 
 def _token(row: Any) -> AdminToken:
-    return AdminToken(
-        token_id=row.token_id,
-        name=row.name,
-        role=row.role,
-        token_prefix=row.token_prefix,
-        created_at=row.created_at,
-        disabled=bool(row.disabled),
-    )
+    return from_row(AdminToken, row, disabled=bool(row.disabled))
 
 
 def add_token(conn: Connection, name: str, role: str, now: datetime) -> tuple[AdminToken, str]:

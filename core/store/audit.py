@@ -10,7 +10,7 @@ from sqlalchemy import Connection, insert, select
 from core.store.query import Listing
 from core.store.records import AuditEntry
 from core.store.schema import audit_log
-from core.store.util import dumps, loads
+from core.store.util import dumps, from_row, loads
 
 
 def append(
@@ -53,15 +53,6 @@ def list_entries(
         .page((audit_log.c.id.desc(),), limit, offset)
     )
     return [
-        AuditEntry(
-            id=r.id,
-            at=r.at,
-            actor=r.actor,
-            action=r.action,
-            target=r.target,
-            before=loads(r.before_json),
-            after=loads(r.after_json),
-            detail=r.detail,
-        )
+        from_row(AuditEntry, r, before=loads(r.before_json), after=loads(r.after_json))
         for r in listing.fetch(conn)
     ]

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from core.store.records import ApiClient
 from core.store.schema import api_clients
-from core.store.util import dumps, loads
+from core.store.util import dumps, from_row, loads
 
 KEY_PREFIX = "prs_"
 
@@ -31,16 +31,12 @@ def new_key() -> str:
 
 
 def _client(row: Any) -> ApiClient:
-    return ApiClient(
-        client_id=row.client_id,
-        name=row.name,
-        system=row.system,
-        key_prefix=row.key_prefix,
-        created_at=row.created_at,
+    return from_row(
+        ApiClient,
+        row,
         disabled=bool(row.disabled),
         allowed_orgs=loads(row.allowed_orgs),
         allowed_provinces=loads(row.allowed_provinces),
-        hmac_secret=row.hmac_secret,
     )
 
 

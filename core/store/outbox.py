@@ -50,7 +50,7 @@ from core.store.records import (
     Retry,
 )
 from core.store.schema import dead_letters, entity_versions, outbox, xrefs
-from core.store.util import chunks, loads
+from core.store.util import chunks, from_row, loads, update_each
 
 OPEN_STATES = ("pending", "in_flight")
 # States in which a version holds later versions of its entity back at its destination.
@@ -67,6 +67,20 @@ HELD = literal_column("'held'")
 # per destination on it.
 Paused = frozenset[tuple[str, str]]
 NOTHING_PAUSED: Paused = frozenset()
+
+# What a delivery is and how much of its budget is used: read when it is claimed and when its result comes.
+_DELIVERY_COLUMNS = (
+    outbox.c.id,
+    outbox.c.delivery_key,
+    outbox.c.destination,
+    outbox.c.route,
+    outbox.c.entity_id,
+    outbox.c.entity_type,
+    outbox.c.version,
+    outbox.c.attempts,
+    outbox.c.max_attempts,
+    outbox.c.first_failed_at,
+)
 
 
 def _by_destination(paused: Paused) -> dict[str, list[str]]:
@@ -189,20 +203,7 @@ def claim_due(
             )
         )
         rows += conn.execute(
-            select(
-                outbox.c.id,
-                outbox.c.delivery_key,
-                outbox.c.destination,
-                outbox.c.route,
-                outbox.c.entity_id,
-                outbox.c.entity_type,
-                outbox.c.version,
-                outbox.c.attempts,
-                outbox.c.max_attempts,
-                outbox.c.received_at,
-                outbox.c.first_failed_at,
-                entity_versions.c.payload,
-            )
+            select(*_DELIVERY_COLUMNS, outbox.c.received_at, entity_versions.c.payload)
             .select_from(
                 outbox.join(
                     entity_versions,
@@ -224,17 +225,10 @@ def claim_due(
     order = {outbox_id: i for i, outbox_id in enumerate(ids)}
     rows.sort(key=lambda r: order[r.id])
     return [
-        ClaimedDelivery(
+        from_row(
+            ClaimedDelivery,
+            r,
             outbox_id=r.id,
-            delivery_key=r.delivery_key,
-            destination=r.destination,
-            route=r.route,
-            entity_id=r.entity_id,
-            entity_type=r.entity_type,
-            version=r.version,
-            attempts=r.attempts,
-            max_attempts=r.max_attempts,
-            received_at=r.received_at,
             payload=loads(r.payload),
             xrefs=dict(refs.get(r.entity_id, {})),
             first_failed_at=_aware(r.first_failed_at),
@@ -265,19 +259,7 @@ def complete(
     current: dict[int, Any] = {}
     for chunk in chunks(ids):
         for row in conn.execute(
-            select(
-                outbox.c.id,
-                outbox.c.state,
-                outbox.c.attempts,
-                outbox.c.max_attempts,
-                outbox.c.delivery_key,
-                outbox.c.destination,
-                outbox.c.route,
-                outbox.c.entity_id,
-                outbox.c.entity_type,
-                outbox.c.version,
-                outbox.c.first_failed_at,
-            ).where(outbox.c.id.in_(chunk))
+            select(*_DELIVERY_COLUMNS, outbox.c.state).where(outbox.c.id.in_(chunk))
         ):
             current[row.id] = row
 
@@ -296,7 +278,7 @@ def complete(
             if row is None or row.state not in (*OPEN_STATES, "held"):
                 ignored.append(result.outbox_id)
                 continue
-            delivered.append({"b_id": row.id, "b_at": result.at or now})
+            delivered.append({"b_key": row.id, "delivered_at": result.at or now})
             newest_delivered[(row.entity_id, row.destination)] = max(
                 (row.version, result.at or now), newest_delivered.get((row.entity_id, row.destination), (0, now))
             )
@@ -317,15 +299,15 @@ def complete(
             else:
                 retried.append(
                     {
-                        "b_id": row.id,
-                        "b_next": result.next_attempt_at,
-                        "b_error": result.error,
+                        "b_key": row.id,
+                        "next_attempt_at": result.next_attempt_at,
+                        "last_error": result.error,
                         # A paused route's retry waits for the resume instead of being sent.
-                        "b_state": "held" if (row.route, row.destination) in paused else "pending",
+                        "state": "held" if (row.route, row.destination) in paused else "pending",
                         # A delivery given back unsent does not use up one of its attempts, nor does it
                         # start the outage budget.
-                        "b_attempts": row.attempts - 1 if give_back else row.attempts,
-                        "b_first": first_failed if give_back else (first_failed or now),
+                        "attempts": row.attempts - 1 if give_back else row.attempts,
+                        "first_failed_at": first_failed if give_back else (first_failed or now),
                     }
                 )
         elif isinstance(result, Dead):
@@ -334,33 +316,17 @@ def complete(
             raise TypeError(f"unknown delivery result {result!r}")
 
     if delivered:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == bindparam("b_id"))
-            .values(
-                state="delivered",
-                delivered_at=bindparam("b_at"),
-                claimed_by=None,
-                claim_expires_at=None,
-                last_error=None,
-            ),
+        update_each(
+            conn,
+            outbox.c.id,
             delivered,
+            state="delivered",
+            claimed_by=None,
+            claim_expires_at=None,
+            last_error=None,
         )
     if retried:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == bindparam("b_id"))
-            .values(
-                state=bindparam("b_state"),
-                attempts=bindparam("b_attempts"),
-                next_attempt_at=bindparam("b_next"),
-                last_error=bindparam("b_error"),
-                first_failed_at=bindparam("b_first"),
-                claimed_by=None,
-                claim_expires_at=None,
-            ),
-            retried,
-        )
+        update_each(conn, outbox.c.id, retried, claimed_by=None, claim_expires_at=None)
     if dead:
         _bury(conn, dead, now)
     # A first version supersedes nothing: most deliveries of a resync need no look at the dead letters.
@@ -395,11 +361,13 @@ def budget_spent(
 
 
 def _bury(conn: Connection, dead: Sequence[tuple[Any, str]], now: datetime) -> None:
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id == bindparam("b_id"))
-        .values(state="dead", last_error=bindparam("b_reason"), claimed_by=None, claim_expires_at=None),
-        [{"b_id": row.id, "b_reason": reason} for row, reason in dead],
+    update_each(
+        conn,
+        outbox.c.id,
+        [{"b_key": row.id, "last_error": reason} for row, reason in dead],
+        state="dead",
+        claimed_by=None,
+        claim_expires_at=None,
     )
     conn.execute(
         insert(dead_letters),
@@ -472,11 +440,11 @@ def _upsert_destination_xrefs(
     if inserts:
         conn.execute(insert(xrefs), inserts)
     if conflicts:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == bindparam("b_id"))
-            .values(last_error="delivered, but the destination's id already belongs to another entity"),
-            [{"b_id": i} for i in conflicts],
+        update_each(
+            conn,
+            outbox.c.id,
+            [{"b_key": i} for i in conflicts],
+            last_error="delivered, but the destination's id already belongs to another entity",
         )
     return conflicts
 
@@ -498,19 +466,15 @@ def _close_superseded(conn: Connection, newest: dict[tuple[str, str], tuple[int,
         ):
             found = newest.get((entity_id, destination))
             if found is not None and found[0] > version:
-                closing.append({"b_id": letter_id, "b_note": superseded_note(*found)})
+                closing.append({"b_key": letter_id, "resolution_note": superseded_note(*found)})
     return _resolve_superseded(conn, closing, now)
 
 
 def _resolve_superseded(conn: Connection, closing: list[dict[str, Any]], now: datetime) -> int:
     if not closing:
         return 0
-    conn.execute(
-        update(dead_letters)
-        .where(dead_letters.c.id == bindparam("b_id"), dead_letters.c.resolved_at.is_(None))
-        .values(resolved_at=now, resolution="superseded", resolution_note=bindparam("b_note")),
-        closing,
-    )
+    still_open = dead_letters.c.resolved_at.is_(None)
+    update_each(conn, dead_letters.c.id, closing, still_open, resolved_at=now, resolution="superseded")
     return len(closing)
 
 
@@ -552,7 +516,7 @@ def close_superseded_dead_letters(conn: Connection, now: datetime, destination: 
     if destination is not None:
         stmt = stmt.where(dead_letters.c.destination == destination)
     closing = [
-        {"b_id": letter_id, "b_note": superseded_note(version, delivered_at)}
+        {"b_key": letter_id, "resolution_note": superseded_note(version, delivered_at)}
         for letter_id, version, delivered_at in conn.execute(stmt)
     ]
     return _resolve_superseded(conn, closing, now)
@@ -562,21 +526,7 @@ def close_superseded_dead_letters(conn: Connection, now: datetime, destination: 
 
 
 def _dead_letter(row: Any) -> DeadLetter:
-    return DeadLetter(
-        id=row.id,
-        outbox_id=row.outbox_id,
-        delivery_key=row.delivery_key,
-        destination=row.destination,
-        entity_id=row.entity_id,
-        entity_type=row.entity_type,
-        version=row.version,
-        reason=row.reason,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        resolved_at=row.resolved_at,
-        resolution=row.resolution,
-        resolution_note=row.resolution_note,
-    )
+    return from_row(DeadLetter, row)
 
 
 def get_dead_letter(conn: Connection, dead_letter_id: int) -> DeadLetter | None:

@@ -14,7 +14,7 @@ from core.store.records import (
     StoredRejection,
 )
 from core.store.schema import entities, entity_versions, inbox_messages, inbox_rejections, outbox, xrefs
-from core.store.util import dumps, loads
+from core.store.util import dumps, from_row, loads
 
 
 def get_entity(conn: Connection, entity_id: str) -> EntityView | None:
@@ -40,28 +40,15 @@ def get_entity(conn: Connection, entity_id: str) -> EntityView | None:
         )
     ]
     deliveries = [
-        DeliveryView(
-            destination=d.destination,
-            version=d.version,
-            state=d.state,
-            attempts=d.attempts,
-            last_error=d.last_error,
-            delivery_key=d.delivery_key,
-            delivered_at=d.delivered_at,
-        )
+        from_row(DeliveryView, d)
         for d in conn.execute(
             select(outbox).where(outbox.c.entity_id == entity_id).order_by(outbox.c.destination, outbox.c.version)
         )
     ]
-    return EntityView(
-        entity_id=row.entity_id,
-        entity_type=row.entity_type,
+    return from_row(
+        EntityView,
+        row,
         version=row.current_version,
-        content_hash=row.content_hash,
-        org_code=row.org_code,
-        fiscal_year=row.fiscal_year,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
         payload=loads(row.payload),
         xrefs=refs,
         deliveries=deliveries,
@@ -70,16 +57,7 @@ def get_entity(conn: Connection, entity_id: str) -> EntityView | None:
 
 def list_entity_versions(conn: Connection, entity_id: str) -> list[EntityVersionView]:
     return [
-        EntityVersionView(
-            entity_id=r.entity_id,
-            version=r.version,
-            content_hash=r.content_hash,
-            payload=loads(r.payload),
-            message_id=r.message_id,
-            source_system=r.source_system,
-            mapping_version=r.mapping_version,
-            created_at=r.created_at,
-        )
+        from_row(EntityVersionView, r, payload=loads(r.payload))
         for r in conn.execute(
             select(entity_versions).where(entity_versions.c.entity_id == entity_id).order_by(entity_versions.c.version)
         )
@@ -96,38 +74,15 @@ def find_entity_id_by_xref(conn: Connection, system: str, entity_type: str, exte
 
 def _message_view(conn: Connection, row: Any) -> MessageView:
     rejections = [
-        StoredRejection(
-            row=r.row,
-            field=r.field,
-            value=r.value,
-            rule=r.rule,
-            reason=r.reason,
-            native_record=loads(r.native_record),
-        )
+        from_row(StoredRejection, r, native_record=loads(r.native_record))
         for r in conn.execute(
             select(inbox_rejections)
             .where(inbox_rejections.c.message_id == row.message_id)
             .order_by(inbox_rejections.c.id)
         )
     ]
-    return MessageView(
-        message_id=row.message_id,
-        system=row.system,
-        client_name=row.client_name,
-        received_at=row.received_at,
-        media_type=row.media_type,
-        charset=row.charset,
-        payload=bytes(row.payload),
-        payload_sha256=row.payload_sha256,
-        idempotency_key=row.idempotency_key,
-        request_hash=row.request_hash,
-        response=loads(row.response_json),
-        record_count=row.record_count,
-        accepted_count=row.accepted_count,
-        rejected_count=row.rejected_count,
-        outcome=row.outcome,
-        rejections=rejections,
-        payload_purged_at=row.payload_purged_at,
+    return from_row(
+        MessageView, row, payload=bytes(row.payload), response=loads(row.response_json), rejections=rejections
     )
 
 

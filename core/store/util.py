@@ -1,14 +1,19 @@
-"""Small helpers shared by the store modules: chunking, JSON, ids."""
+"""Small helpers shared by the store modules: chunking, JSON, ids, records from rows, updates of many rows."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import Column, ColumnElement, Connection, bindparam, update
+
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Bound parameters per IN-list: far below SQLite's limit (32766) and PostgreSQL's (65535), and small
 # enough that the statement cache stays useful.
@@ -38,5 +43,33 @@ def new_entity_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
+def from_row(record: type[R], row: Any, **read_otherwise: Any) -> R:
+    """A record (a dataclass) whose fields are the row's columns of the same names, except those given in
+    `read_otherwise` (a column decoded from JSON, converted or named differently, or a value from elsewhere).
+    A field the row lacks and `read_otherwise` does not give is an AttributeError, never a silent default."""
+    taken = {name: getattr(row, name) for name in _field_names(record) if name not in read_otherwise}
+    return record(**taken, **read_otherwise)
+
+
+@functools.cache
+def _field_names(record: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(record) if f.init)
+
+
 def unique(items: Iterable[T]) -> list[T]:
     return list(dict.fromkeys(items))
+
+
+def update_each(
+    conn: Connection,
+    key: Column[Any],
+    rows: Sequence[dict[str, Any]],
+    *also: ColumnElement[bool],
+    **fixed: Any,
+) -> None:
+    """One UPDATE executed for every dict of `rows` (executemany): a dict names its row by `b_key` (the
+    value of `key`) and the columns it sets by their names; `fixed` sets the same value on every row,
+    `also` narrows which rows may change. Every dict must set the same columns: the first one decides
+    the SET list."""
+    # The key travels as b_key: in an UPDATE a bound parameter may not take the name of a column it sets.
+    conn.execute(update(key.table).where(key == bindparam("b_key"), *also).values(**fixed), rows)

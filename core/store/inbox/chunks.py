@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
 from core.store.inbox.ingest import (
     Router,
@@ -77,21 +77,15 @@ def store_chunk(
     known, kept, rejections = prepare_batch(conn, message.system, incoming, rejections)
     # First, so that on PostgreSQL a second writer of the same message waits on this row and then finds
     # it moved on; on SQLite the transaction already holds the write lock.
-    moved = conn.execute(
-        update(inbox_messages)
-        .where(
-            inbox_messages.c.message_id == message.message_id,
-            inbox_messages.c.outcome == STORING,
-            inbox_messages.c.stored_chunks == chunk,
-        )
-        .values(
-            stored_chunks=chunk + 1,
-            progress_at=now,
-            accepted_count=inbox_messages.c.accepted_count + len(kept),
-            rejected_count=inbox_messages.c.rejected_count + rejected_row_count(rejections),
-        )
-    )
-    if moved.rowcount != 1:
+    if not _move(
+        conn,
+        message.message_id,
+        inbox_messages.c.stored_chunks == chunk,
+        stored_chunks=chunk + 1,
+        progress_at=now,
+        accepted_count=inbox_messages.c.accepted_count + len(kept),
+        rejected_count=inbox_messages.c.rejected_count + rejected_row_count(rejections),
+    ):
         raise ChunkTakenOver(message.message_id, chunk)
     insert_rejections(conn, message.message_id, rejections)
     results = write_versions(conn, message, kept, known, route, now)
@@ -109,16 +103,14 @@ def finish(conn: Connection, message_id: str, chunks: int, response: Any | None,
         )
     ).one()
     outcome = outcome_of(accepted, rejected)
-    done = conn.execute(
-        update(inbox_messages)
-        .where(
-            inbox_messages.c.message_id == message_id,
-            inbox_messages.c.outcome == STORING,
-            inbox_messages.c.stored_chunks == chunks,
-        )
-        .values(outcome=outcome, progress_at=now, response_json=None if response is None else _answer_text(response))
-    )
-    if done.rowcount != 1:
+    if not _move(
+        conn,
+        message_id,
+        inbox_messages.c.stored_chunks == chunks,
+        outcome=outcome,
+        progress_at=now,
+        response_json=None if response is None else _answer_text(response),
+    ):
         raise ChunkTakenOver(message_id, chunks)
     conn.execute(delete(inbox_chunks).where(inbox_chunks.c.message_id == message_id))
     return outcome
@@ -138,16 +130,7 @@ def unfinished(conn: Connection, progressed_before: datetime, limit: int) -> lis
 def claim(conn: Connection, message_id: str, seen_progress_at: datetime | None, now: datetime) -> UnfinishedMessage | None:
     """Take over a stalled message: only if it has not progressed since it was seen, so that of several
     processes finding it, one completes it. None: someone else did or is doing it."""
-    taken = conn.execute(
-        update(inbox_messages)
-        .where(
-            inbox_messages.c.message_id == message_id,
-            inbox_messages.c.outcome == STORING,
-            inbox_messages.c.progress_at == seen_progress_at,
-        )
-        .values(progress_at=now)
-    )
-    if taken.rowcount != 1:
+    if not _move(conn, message_id, inbox_messages.c.progress_at == seen_progress_at, progress_at=now):
         return None
     row = conn.execute(select(inbox_messages).where(inbox_messages.c.message_id == message_id)).one()
     message = InboundMessage(
@@ -185,6 +168,17 @@ def stored_outcome(conn: Connection, message_id: str) -> tuple[list[EntityOutcom
         )
     ]
     return entities, rejections, warnings
+
+
+def _move(conn: Connection, message_id: str, as_seen: ColumnElement[bool], **values: Any) -> bool:
+    """Change a message only if it is still 'storing' and still as this writer saw it (`as_seen`): of
+    several writers, one moves it; False for the others."""
+    moved = conn.execute(
+        update(inbox_messages)
+        .where(inbox_messages.c.message_id == message_id, inbox_messages.c.outcome == STORING, as_seen)
+        .values(**values)
+    )
+    return moved.rowcount == 1
 
 
 def _answer_text(response: Any) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from core.store.cursors import set_cursor
 from core.store.records import (
@@ -24,7 +24,7 @@ from core.store.records import (
     RowRejection,
 )
 from core.store.schema import entities, entity_versions, inbox_messages, inbox_rejections, outbox, xrefs
-from core.store.util import chunks, dumps, new_entity_id, unique
+from core.store.util import chunks, dumps, new_entity_id, unique, update_each
 
 Router = Callable[[str, IncomingEntity], Sequence[Destination]]
 
@@ -318,12 +318,11 @@ def write_versions(
     ]
     changed_entities = [
         {
-            "b_entity_id": st.entity_id,
-            "b_version": st.version,
-            "b_hash": st.content_hash,
-            "b_org": st.org_code,
-            "b_year": st.fiscal_year,
-            "b_now": now,
+            "b_key": st.entity_id,
+            "current_version": st.version,
+            "content_hash": st.content_hash,
+            "org_code": st.org_code,
+            "fiscal_year": st.fiscal_year,
         }
         for st in known.values()
         if st.changed and not st.is_new
@@ -332,18 +331,7 @@ def write_versions(
         conn.execute(insert(entities), new_entities)
         conn.execute(insert(xrefs), new_xrefs)
     if changed_entities:
-        conn.execute(
-            update(entities)
-            .where(entities.c.entity_id == bindparam("b_entity_id"))
-            .values(
-                current_version=bindparam("b_version"),
-                content_hash=bindparam("b_hash"),
-                org_code=bindparam("b_org"),
-                fiscal_year=bindparam("b_year"),
-                updated_at=bindparam("b_now"),
-            ),
-            changed_entities,
-        )
+        update_each(conn, entities.c.entity_id, changed_entities, updated_at=now)
     if version_rows:
         conn.execute(insert(entity_versions), version_rows)
     if outbox_rows:

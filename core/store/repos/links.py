@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from core.store import links as _links
 from core.store.database import Database
 from core.store.links import Chain, LinkRefused, LinkView, UnlinkedView
-from core.store.records import EntityOutcome, IncomingEntity, utcnow
+from core.store.records import utcnow
 
 __all__ = ["LinkRefused", "LinkRepository"]
 
@@ -24,16 +24,8 @@ class LinkRepository:
         # two records' ids, now): the Store adds the area ledger.
         self.after_change: list[Callable[[Connection, Sequence[str], datetime], None]] = []
 
-    def on_ingested(
-        self,
-        conn: Connection,
-        system: str,
-        incoming: Sequence[IncomingEntity],
-        outcomes: Sequence[EntityOutcome],
-        now: datetime,
-    ) -> None:
-        """Called by the inbox inside the ingest transaction, so a version is never stored unjudged."""
-        _links.on_ingested(conn, system, incoming, outcomes, now)
+    # Called by the inbox inside the ingest transaction, so a version is never stored unjudged.
+    on_ingested = staticmethod(_links.on_ingested)
 
     def relink(self, *, page_size: int = 1000, now: datetime | None = None) -> int:
         """Run the rules over every stored record, a page per transaction (records stored before links
