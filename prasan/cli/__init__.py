@@ -232,9 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.memory import limit_malloc_arenas
+    from core.memory import tune_malloc
 
-    limit_malloc_arenas()  # before any thread starts (core/memory.py)
+    tune_malloc()  # before any thread starts (core/memory.py)
     args: Any = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -47,9 +47,9 @@ def test_freed_heap_is_returned_to_the_operating_system() -> None:
 # the number is limited; glibc's malloc_info lists the arenas as <heap> elements.
 _ARENAS_SCRIPT = """
 import ctypes, ctypes.util, re, sys, tempfile, threading
-from core.memory import limit_malloc_arenas
+from core.memory import tune_malloc
 if sys.argv[1] == "limited":
-    assert limit_malloc_arenas(2)
+    assert tune_malloc(2)
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype = ctypes.c_void_p
 libc.fopen.restype = ctypes.c_void_p
