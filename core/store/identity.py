@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, tuple_
 
 from canonical_model.envelope import content_hash
 from core.record_identity import IdentityRules
+from core.store.bulk import insert_rows
 from core.store.records import EntityOutcome, InboundMessage, IncomingEntity
 from core.store.schema import entities, entity_conflicts, entity_versions, identity_keys, xrefs
 from core.store.util import chunks, dumps, loads, unique
@@ -215,6 +216,7 @@ def store_keys(
         for out in outcomes
         if out.changed and rules.applies_to(out.entity_type) and (out.entity_type, out.external_id) in bodies
     }
+    rules.forget_keys()
     if not changed:
         return
     # An entity whose newest version in this batch is its first was created by it and has no keys yet.
@@ -229,8 +231,7 @@ def store_keys(
         for entity_id, keys in changed.items()
         for name, value in keys.items()
     ]
-    if rows:
-        conn.execute(insert(identity_keys), rows)
+    insert_rows(conn, identity_keys, rows)
 
 
 def conflicts_of(conn: Connection, entity_id: str, limit: int = MAX_CONFLICTS_SHOWN) -> list[ConflictView]:

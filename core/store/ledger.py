@@ -13,10 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, select, type_coerce
+from sqlalchemy import Connection, and_, case, delete, distinct, func, select, type_coerce
 
 from core import expense_categories, ledger, reconciliation
 from core.reconciliation import ReconciliationRules
+from core.store.bulk import insert_rows
 from core.store.links import CHAIN_DEPTH, Chain, ChainNode, chains
 from core.store.records import EntityOutcome, IncomingEntity
 from core.store.schema import (
@@ -62,6 +63,8 @@ class ImplausibleAmount(ValueError):
 
 def to_satang(amount: Decimal) -> int:
     """Baht to whole satang, for the ledger's integer columns (exact sums on SQLite and PostgreSQL alike)."""
+    if not amount:
+        return 0  # most of a project's amounts (every stage it has not reached): spared the arithmetic
     if abs(amount) >= LEDGER_MAX_BAHT:
         raise ImplausibleAmount(f"{amount} baht is past the ledger's bound of {LEDGER_MAX_BAHT:,} baht")
     return int((amount * 100).to_integral_value())
@@ -139,10 +142,8 @@ def project(
             project_rows, category_rows = _rows(chain_, areas, now, judge, categorise)
             rows += project_rows
             split += category_rows
-    if rows:
-        conn.execute(insert(ledger_projects), rows)
-    if split:
-        conn.execute(insert(ledger_categories), split)
+    insert_rows(conn, ledger_projects, rows)
+    insert_rows(conn, ledger_categories, split)
     return len(rows)
 
 
