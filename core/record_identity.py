@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from canonical_model import ENTITY_TYPES
 from core.errors import ConfigError
@@ -76,9 +76,6 @@ class Conflict:
 
 
 KEY_TEXT_MAX = 200
-# Bodies whose keys are held between the two asks of one batch: a batch of the largest size, and a bound
-# should a caller never say the batch is done.
-MAX_KEYS_HELD = 10_000
 
 # Fields that place a record rather than describe it: never merged, an entity keeps its owner and type.
 _ENVELOPE = frozenset({"entity_type", "org_code"})
@@ -100,11 +97,6 @@ class IdentityRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     entity_types: dict[str, TypeIdentity] = Field(default_factory=dict)
-    # The keys of the bodies of the batch being stored, by the body object: an ingest asks for the keys of a
-    # new record twice (to join it, then to store them). The body is held with its keys and compared by
-    # identity, so a hit is always the same, unchanged body (bodies are never changed in place; a merge
-    # makes a new one); `forget_keys` empties it once the batch's keys are stored.
-    _keys_of_body: dict[tuple[str, int], tuple[Mapping[str, Any], dict[str, str]]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_fields(self) -> IdentityRules:
@@ -146,21 +138,13 @@ class IdentityRules(BaseModel):
         rules = self.entity_types.get(entity_type)
         if rules is None:
             return {}
-        known = self._keys_of_body.get((entity_type, id(payload)))
-        if known is not None and known[0] is payload:
-            return dict(known[1])
         subject = Subject("", entity_type, payload)
         out = {}
         for key in rules.match_keys:
             values = values_of(subject, tuple(key.fields), TITLE_MAX)
             if values is not None:
                 out[f"{entity_type}.{key.name}"] = _stored(key_text(values))
-        if len(self._keys_of_body) < MAX_KEYS_HELD:
-            self._keys_of_body[(entity_type, id(payload))] = (payload, dict(out))
         return out
-
-    def forget_keys(self) -> None:
-        self._keys_of_body = {}
 
     def merge(
         self, entity_type: str, system: str, current: Mapping[str, Any], offered: Mapping[str, Any], other_sources: set[str]
