@@ -37,7 +37,8 @@ async def main(args: argparse.Namespace) -> None:
     runner, port = await serve(create_app(hub), "127.0.0.1", 0)
     # What `prasan serve` does once it listens (prasan/cli/shutdown.py): everything loaded so far is moved
     # out of the collector's sight. Without it every full collection walks the reference data, plugins and
-    # mappings again, a cost the hub in service does not pay (25-34 µs a record in benchmarks.store_plan_bench, 6-9 with the freeze).
+    # mappings again, a cost the hub in service does not pay (in benchmarks.store_plan_bench, collections
+    # cost 25-34 µs a record without the freeze and 6-9 with it).
     gc.collect()
     gc.freeze()
     stop = asyncio.Event()
