@@ -37,8 +37,11 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     conn.exec_driver_sql(sql, params)
 
 
+Plan = tuple[str, Callable[[Mapping[str, Any]], Any], tuple[tuple[int, Any], ...]]
+
+
 @functools.lru_cache(maxsize=128)
-def _plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> tuple[str, Callable[[Mapping[str, Any]], Any], tuple[tuple[int, Any], ...]] | None:
+def _plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> Plan | None:
     """The statement, a row's values in parameter order and the (position, processor) of those converted;
     None when the statement needs more than the rows give (a column default computed in Python)."""
     compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))

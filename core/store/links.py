@@ -109,7 +109,9 @@ def link_changed(
         evaluate(conn, waiting, waiting_systems, now)
 
 
-def refresh_keys(conn: Connection, subjects: Sequence[Subject], created: Set[str] = frozenset()) -> list[tuple[str, str]]:
+def refresh_keys(
+    conn: Connection, subjects: Sequence[Subject], created: Set[str] = frozenset()
+) -> list[tuple[str, str]]:
     """Replace the stored keys of these records by those of their current version; returns the keys."""
     if not subjects:
         return []

@@ -60,8 +60,8 @@ class LedgerRepository:
             self._project(conn, firsts, now, sent=sent)
 
     def _project(
-        self, conn: Connection, roots: Callable[[], list[str]], now: datetime, in_hand: Mapping[str, ChainNode] | None = None,
-        sent: Mapping[str, list[dict[str, Any]]] | None = None,
+        self, conn: Connection, roots: Callable[[], list[str]], now: datetime,
+        in_hand: Mapping[str, ChainNode] | None = None, sent: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         """Re-project inside the writer's transaction, under a savepoint: a fault in turning a chain into
         figures (a record no rule foresaw) must not refuse the ingest or the delivery results it rides on.
