@@ -107,7 +107,7 @@ def _year(value: Any) -> int | None:
 def planned_years(plan: Member) -> dict[int, Decimal]:
     out: dict[int, Decimal] = {}
     for item in plan.payload.get("budget_by_year") or []:
-        if isinstance(item, Mapping) and _year(item.get("fiscal_year")) is not None:
+        if (type(item) is dict or isinstance(item, Mapping)) and _year(item.get("fiscal_year")) is not None:
             out[item["fiscal_year"]] = out.get(item["fiscal_year"], ZERO) + money(item.get("amount"))
     return out
 

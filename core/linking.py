@@ -24,8 +24,9 @@ This module does no I/O; core/store/links.py asks the database for candidates.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -170,12 +171,21 @@ LINKED_TYPES = frozenset(rule.from_type for rule in RULES)  # types that can be 
 TARGET_TYPES = frozenset(key.entity_type for key in KEYS)
 
 
+# Looked up per record on the ingest path: grouped once here rather than filtered from RULES each time.
+_RULES_BY_TYPE: dict[str, tuple[LinkRule, ...]] = {
+    t: tuple(rule for rule in RULES if rule.from_type == t) for t in {rule.from_type for rule in RULES}
+}
+_KEYS_BY_TYPE: dict[str, tuple[TargetKey, ...]] = {
+    t: tuple(key for key in KEYS if key.entity_type == t) for t in {key.entity_type for key in KEYS}
+}
+
+
 def rules_for(from_type: str) -> list[LinkRule]:
-    return [rule for rule in RULES if rule.from_type == from_type]
+    return list(_RULES_BY_TYPE.get(from_type, ()))
 
 
 def keys_for(entity_type: str) -> list[TargetKey]:
-    return [key for key in KEYS if key.entity_type == entity_type]
+    return list(_KEYS_BY_TYPE.get(entity_type, ()))
 
 
 def rules_by_key(key_name: str) -> list[LinkRule]:
@@ -195,28 +205,61 @@ class Subject:
 _LIST_ITEM = re.compile(r"^(?P<list>[a-z_]+)\[(?P<key>[a-z_]+)=(?P<value>[^\]]+)\]$")
 
 
-def read_field(subject: Subject, path: str, max_length: int = MAX_VALUE_LENGTH) -> str | None:
-    """The value at `path` as text, or None when the record has none (or it is too long to be a code)."""
-    value: Any
+def _is_mapping(value: Any) -> bool:
+    # Bodies are plain dicts: the exact type check spares the ABC's slower isinstance on the hot path.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _payload_step(part: str) -> Callable[[Any], Any]:
+    """One dotted part of a body path, as a function of the value reached so far."""
+    item = _LIST_ITEM.match(part)
+    if item is None:
+        return lambda value: value.get(part) if _is_mapping(value) else None
+    list_name, key, wanted = item["list"], item["key"], item["value"]
+
+    def first_item(value: Any) -> Any:
+        if not _is_mapping(value):
+            return None
+        items = value.get(list_name) or []
+        return next((x for x in items if _is_mapping(x) and str(x.get(key)) == wanted), None)
+
+    return first_item
+
+
+@functools.cache
+def _reader(path: str) -> Callable[[Subject], Any]:
+    """The raw value at `path` of a record, compiled once per path: the rules read the same few paths for
+    every record of every batch, and parsing them each time cost more than the reading."""
     if path.startswith("@xref:"):
         system, _, transform = path[len("@xref:"):].partition("|")
-        value = subject.xrefs.get(system)
-        if value is not None and transform.startswith("before:"):
-            head, sep, _ = value.partition(transform[len("before:"):])
-            value = head if sep else None
-    else:
-        value = subject.payload
-        for part in path.split("."):
-            item = _LIST_ITEM.match(part)
-            if item and isinstance(value, Mapping):
-                items = value.get(item["list"]) or []
-                value = next(
-                    (x for x in items if isinstance(x, Mapping) and str(x.get(item["key"])) == item["value"]), None
-                )
-            elif isinstance(value, Mapping):
-                value = value.get(part)
-            else:
-                value = None
+        if not transform.startswith("before:"):
+            return lambda subject: subject.xrefs.get(system)
+        separator = transform[len("before:"):]
+
+        def before(subject: Subject) -> Any:
+            value = subject.xrefs.get(system)
+            if value is None:
+                return None
+            head, sep, _ = value.partition(separator)
+            return head if sep else None
+
+        return before
+    steps = tuple(_payload_step(part) for part in path.split("."))
+    if len(steps) == 1:
+        return lambda subject: steps[0](subject.payload)
+
+    def walk(subject: Subject) -> Any:
+        value: Any = subject.payload
+        for step in steps:
+            value = step(value)
+        return value
+
+    return walk
+
+
+def read_field(subject: Subject, path: str, max_length: int = MAX_VALUE_LENGTH) -> str | None:
+    """The value at `path` as text, or None when the record has none (or it is too long to be a code)."""
+    value = _reader(path)(subject)
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()
@@ -225,8 +268,13 @@ def read_field(subject: Subject, path: str, max_length: int = MAX_VALUE_LENGTH) 
 
 def values_of(subject: Subject, paths: tuple[str, ...], max_length: int = MAX_VALUE_LENGTH) -> tuple[str, ...] | None:
     """Every field's value, or None when one is missing: a partial key matches nothing."""
-    values = tuple(read_field(subject, path, max_length) for path in paths)
-    return None if any(v is None for v in values) else values  # type: ignore[return-value]
+    values = []
+    for path in paths:
+        value = read_field(subject, path, max_length)
+        if value is None:
+            return None
+        values.append(value)
+    return tuple(values)
 
 
 def key_text(values: tuple[str, ...]) -> str:

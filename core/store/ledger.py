@@ -13,10 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, select, type_coerce
+from sqlalchemy import Connection, and_, case, delete, distinct, func, select, type_coerce
 
 from core import expense_categories, ledger, reconciliation
 from core.reconciliation import ReconciliationRules
+from core.store.bulk import insert_rows
 from core.store.links import CHAIN_DEPTH, Chain, ChainNode, chains
 from core.store.records import EntityOutcome, IncomingEntity
 from core.store.schema import (
@@ -36,6 +37,8 @@ OrgLookup = Callable[[str], Mapping[str, Any] | None]
 PLAN = "plan_project"
 # Records whose change can move a project's figures: the project itself and what links to it.
 LEDGER_TYPES = frozenset({PLAN, "budget_line", "budget_request", "procurement", "contract", "disbursement"})
+# Systems whose delivery of a plan project is a stage of it (core/ledger.py).
+STAGE_SYSTEMS = (ledger.BUDGETED_BY_DELIVERY, ledger.REQUESTED_BY_DELIVERY)
 # Area levels and the column each is read by.
 LEVELS = {"province": "province_code", "district": "district_code", "organisation": "org_code"}
 # What totals can be grouped by: an area level, the organisation type, or the local classification.
@@ -62,6 +65,8 @@ class ImplausibleAmount(ValueError):
 
 def to_satang(amount: Decimal) -> int:
     """Baht to whole satang, for the ledger's integer columns (exact sums on SQLite and PostgreSQL alike)."""
+    if not amount:
+        return 0  # most of a project's amounts (every stage it has not reached): spared the arithmetic
     if abs(amount) >= LEDGER_MAX_BAHT:
         raise ImplausibleAmount(f"{amount} baht is past the ledger's bound of {LEDGER_MAX_BAHT:,} baht")
     return int((amount * 100).to_integral_value())
@@ -112,12 +117,15 @@ def project(
     rules: ReconciliationRules | None = None,
     categorise: ledger.Categorise | None = None,
     in_hand: Mapping[str, ChainNode] | None = None,
+    sent: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> int:
     """Rewrite the ledger rows of these plan projects, and their split by งบ (with `categorise`), from their
     chains; returns the ledger rows written.
 
     `in_hand`: plan projects the caller has just created, as nodes built from the bodies it holds (see
-    `new_plans`); those nothing links to yet are projected from them without reading anything back."""
+    `new_plans`); those nothing links to yet are projected from them without reading anything back.
+    `sent`: the deliveries the ledger counts of every root, as the caller has just read them (see
+    `delivered_plan_projects`), not read again for the roots nothing links to."""
     roots = unique(root_ids)
     if not roots:
         return 0
@@ -129,7 +137,7 @@ def project(
         conn.execute(delete(ledger_categories).where(ledger_categories.c.entity_id.in_(chunk)))
     judge = rules or ReconciliationRules()
     found = [Chain(in_hand[r], [], False) for r in fresh] if in_hand else []
-    found += _lone_plans(conn, [r for r in stored if r not in linked]).values()
+    found += _lone_plans(conn, [r for r in stored if r not in linked], sent).values()
     for chunk in chunks([r for r in stored if r in linked]):
         found += chains(conn, chunk).values()
     rows: list[dict[str, Any]] = []
@@ -139,10 +147,8 @@ def project(
             project_rows, category_rows = _rows(chain_, areas, now, judge, categorise)
             rows += project_rows
             split += category_rows
-    if rows:
-        conn.execute(insert(ledger_projects), rows)
-    if split:
-        conn.execute(insert(ledger_categories), split)
+    insert_rows(conn, ledger_projects, rows)
+    insert_rows(conn, ledger_categories, split)
     return len(rows)
 
 
@@ -158,23 +164,16 @@ def _linked(conn: Connection, ids: Sequence[str]) -> set[str]:
     return out
 
 
-def _lone_plans(conn: Connection, ids: Sequence[str]) -> dict[str, Chain]:
+def _lone_plans(
+    conn: Connection, ids: Sequence[str], known: Mapping[str, list[dict[str, Any]]] | None = None
+) -> dict[str, Chain]:
     """The chains of plan projects nothing links to: their current body and the deliveries the ledger counts
     (core/ledger.py reads only delivered rows to the systems whose delivery is a stage), in two reads
-    instead of the whole chain's five (`chains` also reads every cross-reference and outbox row)."""
+    instead of the whole chain's five (`chains` also reads every cross-reference and outbox row); in one
+    when the caller has read the deliveries (`known`)."""
     found: dict[str, Chain] = {}
-    stage_systems = (ledger.BUDGETED_BY_DELIVERY, ledger.REQUESTED_BY_DELIVERY)
     for chunk in chunks(list(ids)):
-        sent: dict[str, list[dict[str, Any]]] = {}
-        # By entity alone, filtered here (see delivered_plan_projects).
-        for entity_id, destination, version, state, delivered_at in conn.execute(
-            select(outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state, outbox.c.delivered_at)
-            .where(outbox.c.entity_id.in_(chunk))
-        ):
-            if state == "delivered" and destination in stage_systems:
-                sent.setdefault(entity_id, []).append(
-                    {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
-                )
+        sent = known if known is not None else _stage_deliveries(conn, chunk)
         for row in conn.execute(
             select(entities.c.entity_id, entities.c.entity_type, entities.c.current_version, entities.c.org_code,
                    entities.c.fiscal_year, entity_versions.c.payload)
@@ -238,29 +237,53 @@ def _rows(
     return project_rows, category_rows
 
 
-def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> list[str]:
+def _stage_deliveries(conn: Connection, entity_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per record, its delivered rows to the systems whose delivery is a stage of a plan project."""
+    sent: dict[str, list[dict[str, Any]]] = {}
+    # By entity alone, filtered here (see delivered_plan_projects).
+    for entity_id, destination, version, state, delivered_at in conn.execute(
+        select(outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state, outbox.c.delivered_at)
+        .where(outbox.c.entity_id.in_(entity_ids))
+    ):
+        if state == "delivered" and destination in STAGE_SYSTEMS:
+            sent.setdefault(entity_id, []).append(
+                {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
+            )
+    return sent
+
+
+def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> dict[str, list[dict[str, Any]]]:
     """Plan projects whose first delivery to a system that makes it a stage (e-LAAS, e-budgeting) just
-    succeeded. A later version delivered there changes no figure (core/ledger.py asks only whether the
-    project was delivered there), so its rows are left as they are."""
+    succeeded, each with its delivered rows to those systems (read anyway: `project` takes them as `sent`).
+    A later version delivered there changes no figure (core/ledger.py asks only whether the project was
+    delivered there), so its rows are left as they are."""
     just: dict[tuple[str, str], set[int]] = {}
-    stage_systems = (ledger.BUDGETED_BY_DELIVERY, ledger.REQUESTED_BY_DELIVERY)
     for chunk in chunks(list(outbox_ids)):
         for outbox_id, entity_id, destination in conn.execute(
             select(outbox.c.id, outbox.c.entity_id, outbox.c.destination).where(
-                outbox.c.id.in_(chunk), outbox.c.entity_type == PLAN, outbox.c.destination.in_(stage_systems)
+                outbox.c.id.in_(chunk), outbox.c.entity_type == PLAN, outbox.c.destination.in_(STAGE_SYSTEMS)
             )
         ):
             just.setdefault((entity_id, destination), set()).add(outbox_id)
     before: set[tuple[str, str]] = set()
+    sent: dict[str, list[dict[str, Any]]] = {}
     for chunk in chunks(unique(entity_id for entity_id, _ in just)):
         # By entity alone, filtered here: a condition on state or destination could lead a planner to the
         # index of every delivered row instead of the handful of rows of these entities.
-        for outbox_id, entity_id, destination, state in conn.execute(
-            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.state).where(outbox.c.entity_id.in_(chunk))
-        ):
-            if state == "delivered" and outbox_id not in just.get((entity_id, destination), ()):
+        for outbox_id, entity_id, destination, version, state, delivered_at in conn.execute(
+            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state,
+                   outbox.c.delivered_at).where(outbox.c.entity_id.in_(chunk))
+        ):  # fmt: skip
+            if state != "delivered":
+                continue
+            if outbox_id not in just.get((entity_id, destination), ()):
                 before.add((entity_id, destination))
-    return unique(entity_id for entity_id, destination in just if (entity_id, destination) not in before)
+            if destination in STAGE_SYSTEMS:
+                sent.setdefault(entity_id, []).append(
+                    {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
+                )
+    firsts = unique(entity_id for entity_id, destination in just if (entity_id, destination) not in before)
+    return {entity_id: sent.get(entity_id, []) for entity_id in firsts}
 
 
 def rebuild_page(

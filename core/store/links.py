@@ -6,7 +6,7 @@ Everything takes the caller's connection and runs inside its transaction; nothin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, tupl
 from core import linking
 from core.linking import LinkRule, Subject
 from core.store import audit as _audit
+from core.store.bulk import insert_rows
 from core.store.query import Listing
 from core.store.records import EntityOutcome, IncomingEntity
 from core.store.schema import (
@@ -88,34 +89,40 @@ def on_ingested(
             changed[out.entity_id] = Subject(out.entity_id, out.entity_type, payload, {system: out.external_id})
     if not changed:
         return
+    # Records this batch created: nothing is stored about them yet (keys, links, unlinked rows) to replace.
+    created = {out.entity_id for out in outcomes if out.changed and out.version == 1}
     subjects = _with_xrefs(conn, list(changed.values()))
-    link_changed(conn, subjects, {s.entity_id: system for s in subjects}, now)
+    link_changed(conn, subjects, {s.entity_id: system for s in subjects}, now, created)
 
 
-def link_changed(conn: Connection, subjects: Sequence[Subject], systems: dict[str, str], now: datetime) -> None:
+def link_changed(
+    conn: Connection, subjects: Sequence[Subject], systems: dict[str, str], now: datetime, created: Set[str] = frozenset()
+) -> None:
     """Refresh the keys of changed targets, judge the changed records that can be linked, then judge
-    again the records that were waiting for one of the refreshed keys."""
-    new_keys = refresh_keys(conn, [s for s in subjects if s.entity_type in linking.TARGET_TYPES])
-    evaluate(conn, [s for s in subjects if s.entity_type in linking.LINKED_TYPES], systems, now)
+    again the records that were waiting for one of the refreshed keys. `created`: records the caller's
+    transaction created, with nothing stored about them to read or delete first."""
+    new_keys = refresh_keys(conn, [s for s in subjects if s.entity_type in linking.TARGET_TYPES], created)
+    evaluate(conn, [s for s in subjects if s.entity_type in linking.LINKED_TYPES], systems, now, created)
     woken = _waiting_for(conn, new_keys, exclude={s.entity_id for s in subjects})
     if woken:
         waiting, waiting_systems = load_subjects(conn, woken)
         evaluate(conn, waiting, waiting_systems, now)
 
 
-def refresh_keys(conn: Connection, subjects: Sequence[Subject]) -> list[tuple[str, str]]:
+def refresh_keys(
+    conn: Connection, subjects: Sequence[Subject], created: Set[str] = frozenset()
+) -> list[tuple[str, str]]:
     """Replace the stored keys of these records by those of their current version; returns the keys."""
     if not subjects:
         return []
-    for chunk in chunks([s.entity_id for s in subjects]):
+    for chunk in chunks([s.entity_id for s in subjects if s.entity_id not in created]):
         conn.execute(delete(link_keys).where(link_keys.c.entity_id.in_(chunk)))
     rows = [
         {"key": name, "value": value, "entity_id": s.entity_id}
         for s in subjects
         for name, value in linking.target_keys(s).items()
     ]
-    if rows:
-        conn.execute(insert(link_keys), rows)
+    insert_rows(conn, link_keys, rows)
     return unique((r["key"], r["value"]) for r in rows)
 
 
@@ -203,13 +210,15 @@ class _Candidates:
         return self.found.get((rule.name, values), [])
 
 
-def evaluate(conn: Connection, subjects: Sequence[Subject], systems: dict[str, str], now: datetime) -> None:
+def evaluate(
+    conn: Connection, subjects: Sequence[Subject], systems: dict[str, str], now: datetime, created: Set[str] = frozenset()
+) -> None:
     """Run the rules of these records and store the outcome: the links the rules make (a link an
     operator removed is not made again), or the record as unlinked with why and what it waits for."""
     if not subjects:
         return
     candidates = _Candidates(conn, subjects)
-    ids = [s.entity_id for s in subjects]
+    ids = [s.entity_id for s in subjects if s.entity_id not in created]
     existing: dict[str, list[Any]] = {}
     for chunk in chunks(ids):
         for row in conn.execute(select(entity_links).where(entity_links.c.from_id.in_(chunk))):
@@ -244,12 +253,9 @@ def evaluate(conn: Connection, subjects: Sequence[Subject], systems: dict[str, s
             {"entity_id": subject.entity_id, "key": key, "value": value}
             for key, value in unique(linking.wanted_keys(decision))
         ]
-    if new_links:
-        conn.execute(insert(entity_links), new_links)
-    if unlinked_rows:
-        conn.execute(insert(unlinked_records), unlinked_rows)
-    if wanted_rows:
-        conn.execute(insert(link_wanted), wanted_rows)
+    insert_rows(conn, entity_links, new_links)
+    insert_rows(conn, unlinked_records, unlinked_rows)
+    insert_rows(conn, link_wanted, wanted_rows)
 
 
 def _link_row(

@@ -51,10 +51,17 @@ class LedgerRepository:
     def on_completed(self, conn: Connection, results: Sequence[Any], now: datetime) -> None:
         delivered = [r.outbox_id for r in results if isinstance(r, Acknowledged)]
         if delivered:
-            self._project(conn, lambda: _ledger.delivered_plan_projects(conn, delivered), now)
+            sent: dict[str, list[dict[str, Any]]] = {}
+
+            def firsts() -> list[str]:
+                sent.update(_ledger.delivered_plan_projects(conn, delivered))
+                return list(sent)
+
+            self._project(conn, firsts, now, sent=sent)
 
     def _project(
-        self, conn: Connection, roots: Callable[[], list[str]], now: datetime, in_hand: Mapping[str, ChainNode] | None = None
+        self, conn: Connection, roots: Callable[[], list[str]], now: datetime,
+        in_hand: Mapping[str, ChainNode] | None = None, sent: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         """Re-project inside the writer's transaction, under a savepoint: a fault in turning a chain into
         figures (a record no rule foresaw) must not refuse the ingest or the delivery results it rides on.
@@ -62,7 +69,7 @@ class LedgerRepository:
         redoes them once fixed. Database errors are the writer's to retry and go up unchanged."""
         savepoint = conn.begin_nested()
         try:
-            _ledger.project(conn, roots(), self.areas, now, self.rules, self.categories, in_hand)
+            _ledger.project(conn, roots(), self.areas, now, self.rules, self.categories, in_hand, sent)
         except DBAPIError:
             savepoint.rollback()
             raise
