@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import json
 import os
 import platform
@@ -29,37 +27,16 @@ import structlog
 
 from admin_api.app import create_app, serve
 from core.hub import Hub
-from core.reference_data import load_reference_data
+from benchmarks.common import csv_batches, organisations
 from core.settings import DeliverySettings, HubSettings
 from plugins.elaas import simulator as elaas_simulator
 from prasan.testing.simulator import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-PROGRAMMES = ["บริหารงานทั่วไป", "การศึกษา", "สาธารณสุข", "เคหะและชุมชน", "อุตสาหกรรมและการโยธา"]
-HEADER = ["รหัส อปท.", "แผนงาน", "ชื่อโครงการ", "วัตถุประสงค์", "งบประมาณ 2568", "งบประมาณ 2569", "หน่วยงานรับผิดชอบหลัก"]
 
 
 def generate_batches(records: int, batch: int) -> list[bytes]:
-    orgs = sorted(load_reference_data().organizations)
-    bodies = []
-    for start in range(0, records, batch):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(HEADER)
-        for index in range(start, min(records, start + batch)):
-            writer.writerow(
-                [
-                    orgs[index % len(orgs)],
-                    PROGRAMMES[index % len(PROGRAMMES)],
-                    f"โครงการก่อสร้างถนน คสล. หมายเลข {index}",
-                    "เพื่อการสัญจร",
-                    f"{100_000 + index:,}.00",
-                    f"{120_000 + index:,}.50",
-                    "กองช่าง",
-                ]
-            )
-        bodies.append(buffer.getvalue().encode("utf-8"))
-    return bodies
+    return csv_batches(records, batch, organisations())
 
 
 async def _wait_until_listening(port: int) -> None:
