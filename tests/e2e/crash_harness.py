@@ -76,10 +76,16 @@ class Simulator:
             self.process.wait()
 
 
-def start_simulator(system: str, state_dir: Path, log: IO[str]) -> Simulator:
-    process = subprocess.Popen(
+def launch_simulator(system: str, state_dir: Path, log: IO[str]) -> subprocess.Popen[str]:
+    """`prasan simulate SYSTEM --state DIR`, not waited for: simulators launched one after the other
+    start up side by side (most of a start-up is importing)."""
+    return subprocess.Popen(
         _cli("simulate", system, "--state", str(state_dir)), stdout=subprocess.PIPE, stderr=log, text=True
     )
+
+
+def simulator_started(system: str, process: subprocess.Popen[str]) -> Simulator:
+    """Wait for a launched simulator to print its URL and settings."""
     assert process.stdout is not None
     url_line, settings_line = process.stdout.readline(), process.stdout.readline()
     if not settings_line:
@@ -164,11 +170,17 @@ def deployment(root: Path, database_url: str, **hub_settings: str) -> Iterator[D
     store = Store(database_url)
     hub: HubProcess | None = None
     try:
-        elaas = start_simulator("elaas", root / "elaas", simulator_log)
-        simulators.append(elaas)
-        eplan = start_simulator("eplan", root / "eplan", simulator_log)
-        simulators.append(eplan)
-        store.upgrade()
+        launched = {system: launch_simulator(system, root / system, simulator_log) for system in ("elaas", "eplan")}
+        try:
+            store.upgrade()  # while the simulators start
+            for system, process in launched.items():
+                simulators.append(simulator_started(system, process))
+        finally:
+            for process in launched.values():
+                if process.poll() is None and not any(s.process is process for s in simulators):
+                    process.kill()
+                    process.wait()
+        elaas, eplan = simulators
         _, key = store.access.add_client("crash-producer", "eplan")
         _, token = store.access.add_admin_token("crash-operator", "operator", actor="test")
         env = {
