@@ -21,6 +21,8 @@ from typing import Any
 from benchmarks.common import RESULTS_DIR, fresh_database, organisations, start, stop_all
 from benchmarks.hub_runs import HubSession, throughput
 
+REPOSITORY = RESULTS_DIR.parent.parent
+
 STAGE_ORDER = [
     "receive: HTTP server", "receive: HTTP handler", "receive: authenticate", "parse", "fold headers", "map",
     "validate", "ingest glue", "route", "store: look up known entities", "store: inbox message", "store: entity",
@@ -78,8 +80,10 @@ async def main(records: int) -> dict[str, Any]:
                 (RESULTS_DIR / f"profile-{name}.stages.txt").write_text(
                     (folder / f"profile-{role}.stages.txt").read_text(encoding="utf-8"), encoding="utf-8"
                 )
+                # pyinstrument names the checkout's absolute path; the kept copy names paths within it.
+                profile_text = (folder / f"pyi-{role}.pyinstrument.txt").read_text(encoding="utf-8")
                 (RESULTS_DIR / f"profile-{name}.pyinstrument.txt").write_text(
-                    (folder / f"pyi-{role}.pyinstrument.txt").read_text(encoding="utf-8"), encoding="utf-8"
+                    profile_text.replace(f"{REPOSITORY}/", ""), encoding="utf-8"
                 )
     finally:
         stop_all([sink])
