@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine import Dialect
 
+
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """INSERT every row (all with the same keys, as SQLAlchemy's executemany requires) into `table`."""
     if not rows:
