@@ -23,6 +23,7 @@ from core.store.records import (
     Outcome,
     RowRejection,
 )
+from core.store.inbox.payloads import insert_payload
 from core.store.schema import entities, entity_versions, inbox_messages, inbox_rejections, outbox, xrefs
 from core.store.util import chunks, dumps, new_entity_id, unique, update_each
 
@@ -93,7 +94,6 @@ def insert_message(
                 "received_at": message.received_at,
                 "media_type": message.media_type,
                 "charset": message.charset,
-                "payload": bytes(message.payload),
                 "payload_sha256": message.payload_sha256,
                 "idempotency_key": message.idempotency_key,
                 "request_hash": message.request_hash,
@@ -110,6 +110,7 @@ def insert_message(
             }
         ],
     )
+    insert_payload(conn, message.message_id, message.payload)
 
 
 def insert_rejections(conn: Connection, message_id: str, rejections: Sequence[RowRejection]) -> None:
