@@ -35,6 +35,7 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks.common import stop_process
 from prasan.testing.simulator import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,13 +263,7 @@ def _process(command: list[str], env: dict[str, str], **kwargs: Any) -> Iterator
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=20)
 
 
 async def _post(http: aiohttp.ClientSession, url: str, key: str, body: bytes, content_type: str) -> tuple[int, Any]:
