@@ -17,6 +17,8 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -27,6 +29,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        raise RuntimeError(f"migration 0012 needs SQLite 3.35 or later (ALTER TABLE DROP COLUMN); this is {sqlite3.sqlite_version}")
     op.create_table(
         "inbox_payloads",
         sa.Column("message_id", sa.String(32), nullable=False),
