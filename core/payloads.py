@@ -41,7 +41,8 @@ _ENCODING_ALIASES = {
     "cp874": "cp874",
     "x-windows-874": "cp874",
 }
-XLSX_MEDIA_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/xlsx")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_MEDIA_TYPES = (XLSX_MEDIA_TYPE, "application/xlsx")
 
 
 class PayloadError(ValueError):
