@@ -67,6 +67,7 @@ Simulator helper
         POST /_sim/faults {"status": 503, "times": 1, "retry_after": null, "delay_s": 0} (or a list),
         DELETE /_sim/faults
     await serve(app, host="127.0.0.1", port=0) -> (runner, base_url); stop with `await runner.cleanup()`
+    async with served(app) as base_url: ...   the same, stopped when the block ends
     run_simulator(simulator_arguments(description, port), build)   a simulator's `main()`: build(args) served
     seed_data(__file__, **json_options)   the simulator_seed.json shipped beside the simulator's module
     simulator_database(state_dir, file_name, schema) -> sqlite3.Connection; close_on_cleanup(app, db);
@@ -119,6 +120,7 @@ from prasan.testing.simulator import (
     run_simulator,
     seed_data,
     serve,
+    served,
     simulator_app,
     simulator_arguments,
     simulator_database,
@@ -142,6 +144,7 @@ __all__ = [
     "run_simulator",
     "seed_data",
     "serve",
+    "served",
     "simulator_app",
     "simulator_arguments",
     "simulator_database",

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -244,6 +245,16 @@ async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) ->
 
     runner, bound_port = await serve_app(app, host, port, handler_cancellation=True)
     return runner, f"http://{host}:{bound_port}"
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """`app` served (as `serve` does) for the `async with` block: its base URL; stopped when the block ends."""
+    runner, url = await serve(app, host, port)
+    try:
+        yield url
+    finally:
+        await runner.cleanup()
 
 
 def simulator_arguments(description: str, port: int) -> argparse.ArgumentParser:

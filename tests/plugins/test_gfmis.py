@@ -18,7 +18,7 @@ from core.reference_data import load_reference_data
 from plugins.gfmis import Gfmis
 from plugins.gfmis.simulator import API_KEY, Quirks, create_app
 from prasan import XLSX_MEDIA_TYPE, ConfigError, MappingError, NativeRecord, PayloadError, ReadBatch, TransientError
-from prasan.testing import PluginConformance, Sample, serve
+from prasan.testing import PluginConformance, Sample, served
 
 SAMPLES = Path(plugins.gfmis.__file__).parent / "samples"
 LINE_FORMATS = [
@@ -47,19 +47,10 @@ def system(registry) -> Gfmis:
     return registry.configure(load_reference_data(), {"gfmis": {"base_url": "http://127.0.0.1:9"}}).get("gfmis")
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 @asynccontextmanager
 async def simulator(quirks: Quirks | None = None) -> AsyncIterator[str]:
-    runner, url = await serve(create_app(quirks=quirks))
-    try:
+    async with served(create_app(quirks=quirks)) as url:
         yield url
-    finally:
-        await runner.cleanup()
 
 
 @asynccontextmanager
