@@ -6,13 +6,7 @@ from typing import Any
 
 from plugins.eplan import headers as h
 from prasan import (
-    NativeRecord,
-    PayloadError,
-    PayloadLimits,
-    Rejection,
-    fold_headers,
-    require_columns,
-    tabular_records,
+    NativeRecord, PayloadError, PayloadLimits, Rejection, fold_headers, require_columns, tabular_records
 )
 
 
