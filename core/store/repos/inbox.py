@@ -61,6 +61,21 @@ became or not at all."""
         same transaction, for idempotent repeats. Raises `IdempotencyConflict` when the client already
         used the message's idempotency key.
         """
+        return self.db.write(self.ingest_work(message, entities, rejections, route, cursor, now=now, respond=respond), retry=True)
+
+    def ingest_work(
+        self,
+        message: InboundMessage,
+        entities: Sequence[IncomingEntity],
+        rejections: Sequence[RowRejection],
+        route: Callable[[str, IncomingEntity], Sequence[Any]],
+        cursor: CursorUpdate | None = None,
+        *,
+        now: datetime | None = None,
+        respond: Callable[[IngestOutcome], Any] | None = None,
+    ) -> Callable[[Connection], IngestOutcome]:
+        """What `ingest` does in its transaction, to be run in one the caller chooses: with other
+        payloads' in `Database.write_together` (group commit of payloads pushed at the same time)."""
         at = now or utcnow()
         additions = _classification.additions_of(message, entities, at)
 
@@ -71,7 +86,7 @@ became or not at all."""
             _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
             return outcome
 
-        return self.db.write(work, retry=True)
+        return work
 
     def _with_versions(
         self,
