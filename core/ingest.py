@@ -43,6 +43,7 @@ from core.scope import ProducerScope, ScopeViolation
 from core.settings import IngestSettings
 from core.store import ChunkTakenOver, IdempotencyConflict
 from core.store.inbox.ingest import outcome_of, rejected_row_count
+from core.store.repos.inbox import IngestRequest
 from core.store.records import (
     CursorUpdate,
     EntityOutcome,
@@ -348,8 +349,8 @@ class Ingestor:
         self.settings = settings or IngestSettings()
         self.gate = ParseGate(self.settings)
         # Payloads stored at the same time share a transaction, up to a chunk's records (decision 0013).
-        self.group_commit: GroupCommit[IngestOutcome] = GroupCommit(
-            lambda works: self.store.write_together(works), self.settings.store_chunk_records
+        self.group_commit: GroupCommit[IngestRequest, IngestOutcome] = GroupCommit(
+            lambda requests: self.store.inbox.ingest_together(requests), self.settings.store_chunk_records
         )
         self._pool: ThreadPoolExecutor | None = None
 
@@ -517,8 +518,8 @@ class Ingestor:
                 await self._refuse_outside_scope(scope, message, entities)
             message.record_count = count
             respond = _response_of(count, mapped.warnings) if message.idempotency_key else None
-            work = self.store.inbox.ingest_work(message, entities, rejections, self.route, cursor, respond=respond)
-            outcome = await self.group_commit.write(work, max(1, len(entities)))
+            request = IngestRequest(message, entities, rejections, self.route, cursor, respond, contextvars.copy_context())
+            outcome = await self.group_commit.write(request, max(1, len(entities)))
             stored = (plugin.name, outcome, entities, cursor.entity_type if cursor else None)
             if count <= ON_LOOP_RECORDS:
                 self._stored(*stored)

@@ -77,12 +77,17 @@ class Database:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def write_together(self, works: Sequence[Callable[[Connection], T]]) -> list[T | Exception]:
+    def write_together(
+        self,
+        works: Sequence[Callable[[Connection], T]],
+        together: Callable[[Connection], list[T]] | None = None,
+    ) -> list[T | Exception]:
         """Each of `works` as `write(work, retry=True)` would run it, but all in one transaction (group
         commit: one BEGIN and one COMMIT for writes that arrived together), in order, so each sees the ones
         before it as it would after their commits. Each answer is its work's result or the exception it
         raised. Should any fail, the transaction is rolled back and each is written alone instead, so that
-        one work's failure is its own and takes nothing of the others with it."""
+        one work's failure is its own and takes nothing of the others with it. `together`, when given, is
+        what the group's transaction runs instead of each work in turn: it must answer what they would."""
         if len(works) == 1:
             only = works[0]
             try:
@@ -90,7 +95,7 @@ class Database:
             except Exception as exc:
                 return [exc]
         try:
-            return list(self.write(lambda conn: [work(conn) for work in works], retry=True))
+            return list(self.write(together or (lambda conn: [work(conn) for work in works]), retry=True))
         except Exception as exc:
             if database_unavailable(exc):
                 return [exc] * len(works)  # alone, each would only wait for the same outage again
