@@ -134,12 +134,18 @@ class Proc:
     def stop(self, timeout: float = 30.0) -> None:
         if self.popen.poll() is None:
             self.peak_rss_mb = peak_rss_mb(self.popen.pid)
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        stop_process(self.popen, timeout)
+
+
+def stop_process(popen: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM, then SIGKILL for a process still running after `timeout` seconds."""
+    if popen.poll() is None:
+        popen.send_signal(signal.SIGTERM)
+        try:
+            popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
 
 
 def start(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0) -> Proc:

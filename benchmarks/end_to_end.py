@@ -27,7 +27,7 @@ import structlog
 
 from admin_api.app import create_app, serve
 from core.hub import Hub
-from benchmarks.common import cpu_seconds, csv_batches, organisations
+from benchmarks.common import cpu_seconds, csv_batches, organisations, wait_listening
 from core.settings import DeliverySettings, HubSettings
 from plugins.elaas import simulator as elaas_simulator
 from prasan.testing.simulator import free_port
@@ -37,17 +37,6 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 def generate_batches(records: int, batch: int) -> list[bytes]:
     return csv_batches(records, batch, organisations())
-
-
-async def _wait_until_listening(port: int) -> None:
-    for _ in range(200):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("the e-LAAS simulator did not start")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -67,7 +56,7 @@ async def run(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        await _wait_until_listening(elaas_port)
+        await wait_listening(elaas_port, timeout=10.0)
         settings = HubSettings(
             database_url=database_url or f"sqlite:///{Path(folder) / 'bench.db'}",
             scheduler_enabled=False,

@@ -35,6 +35,7 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks.common import stop_process
 from prasan.testing.simulator import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,17 +143,20 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def poll_main(url: str) -> None:
-    """Poll `url` every 20 ms until stdin closes; print {"latencies_ms": [...], "failures": [...]}."""
+    """Poll `url` every 20 ms until stdin closes; print {"latencies_ms": [...], "started_at": [...],
+    "failures": [...]}, each poll's wall-clock start time beside its latency."""
     import threading
 
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     host, port = url.removeprefix("http://").split("/")[0].split(":")
     latencies: list[float] = []
+    started_at: list[float] = []
     failures: list[str] = []
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     while not stop.is_set():
         started = time.perf_counter()
+        started_at.append(time.time())
         try:
             connection.request("GET", "/healthz")
             response = connection.getresponse()
@@ -165,7 +169,7 @@ def poll_main(url: str) -> None:
             connection = http.client.HTTPConnection(host, int(port), timeout=30)
         latencies.append((time.perf_counter() - started) * 1000)
         stop.wait(max(0.0, POLL_INTERVAL_S - (time.perf_counter() - started)))
-    print(json.dumps({"latencies_ms": latencies, "failures": failures}))
+    print(json.dumps({"latencies_ms": latencies, "started_at": started_at, "failures": failures}))
 
 
 # --- the scenario -------------------------------------------------------------------------------------
@@ -179,12 +183,24 @@ class Outcome:
     normal_answer: Any = None
     normal_delivered: bool = False
     latencies_ms: list[float] = field(default_factory=list)
+    poll_started_at: list[float] = field(default_factory=list)
+    # Wall-clock (start, end) of each payload's request: which payload the slow polls came during.
+    windows: dict[str, tuple[float, float]] = field(default_factory=dict)
     poll_failures: list[str] = field(default_factory=list)
     peak_rss_bytes: int = 0
     # The hub's VmHWM after each payload's answer: which payload raised the peak.
     rss_after_mb: dict[str, float] = field(default_factory=dict)
     # Its resident memory then (VmRSS): what the payload left behind for the next one to start from.
     resident_after_mb: dict[str, float] = field(default_factory=dict)
+
+    def healthz_during(self) -> dict[str, dict[str, float | int]]:
+        """Polls that started while each payload's request was open: count, p99 and max in ms."""
+        during: dict[str, dict[str, float | int]] = {}
+        for name, (start, end) in self.windows.items():
+            lat = [ms for at, ms in zip(self.poll_started_at, self.latencies_ms) if start <= at < end]
+            if lat:
+                during[name] = {"polls": len(lat), "p99_ms": round(percentile(lat, 0.99), 2), "max_ms": round(max(lat), 2)}
+        return during
 
     def summary(self, engine: str, source: str) -> dict[str, Any]:
         lat = self.latencies_ms
@@ -202,6 +218,7 @@ class Outcome:
             },
             # The machine's load while measuring: the hub shares its cores with whatever else runs.
             "load_average_1m": round(os.getloadavg()[0], 2),
+            "healthz_during": self.healthz_during(),
             "hub_peak_rss_mb": round(self.peak_rss_bytes / 2**20, 1),
             "hub_peak_rss_mb_after": self.rss_after_mb,
             "hub_resident_mb_after": self.resident_after_mb,
@@ -246,13 +263,7 @@ def _process(command: list[str], env: dict[str, str], **kwargs: Any) -> Iterator
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=20)
 
 
 async def _post(http: aiohttp.ClientSession, url: str, key: str, body: bytes, content_type: str) -> tuple[int, Any]:
@@ -310,7 +321,9 @@ async def run_scenario(
                 progress(f"normal ผ.02: {outcome.normal_answer[0]}")
                 delivered = asyncio.create_task(_delivered(http, elaas_url, titles, 120.0))
                 for payload in payloads:
+                    started = time.time()
                     status, body = await _post(http, inbound, hostile_key, payload.body, payload.content_type)
+                    outcome.windows[payload.name] = (started, time.time())
                     outcome.answers[payload.name] = (status, body)
                     outcome.rss_after_mb[payload.name] = round(peak_rss_bytes(hub_process.pid) / 2**20, 1)
                     outcome.resident_after_mb[payload.name] = round(peak_rss_bytes(hub_process.pid, "VmRSS") / 2**20, 1)
@@ -321,6 +334,7 @@ async def run_scenario(
             out, _ = await asyncio.to_thread(poller.communicate, "", 60)
         polled = json.loads(out)
         outcome.latencies_ms, outcome.poll_failures = polled["latencies_ms"], polled["failures"]
+        outcome.poll_started_at = polled["started_at"]
     return outcome
 
 

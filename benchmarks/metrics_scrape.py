@@ -69,10 +69,10 @@ FILL = [
               CASE WHEN id % 50 = 0 THEN NULL ELSE now() END, CASE WHEN id % 50 = 0 THEN NULL ELSE 'discarded' END
        FROM outbox WHERE state = 'dead'""",
     # Payloads received over the last year: each pushing system's, and the scheduler's pulls after them.
-    """INSERT INTO inbox_messages (message_id, system, client_name, received_at, payload, payload_sha256, outcome)
+    """INSERT INTO inbox_messages (message_id, system, client_name, received_at, payload_sha256, outcome)
        SELECT lpad(to_hex(n), 32, '0'), CASE n % 3 WHEN 0 THEN 'eplan' WHEN 1 THEN 'sola' ELSE 'gfmis' END,
               CASE WHEN n % 3 = 2 OR n > :messages - 1000 THEN 'scheduler' ELSE 'producer' END,
-              now() - (:messages - n) * interval '1 minute', ''::bytea, md5(n::text), 'accepted'
+              now() - (:messages - n) * interval '1 minute', md5(n::text), 'accepted'
        FROM generate_series(0, :messages - 1) AS n""",
     """INSERT INTO pull_cursors (system, entity_type, cursor, updated_at, last_success_at)
        SELECT 's' || n, 'plan_project', '{}', now(), now() FROM generate_series(1, 20) AS n""",

@@ -47,6 +47,7 @@ The error policy (the same in the delivery worker, the kit and docs/plugins.md):
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import re
@@ -314,6 +315,15 @@ async def await_me_maybe(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+def resolve_from_thread(value: Any, loop: asyncio.AbstractEventLoop) -> Any:
+    """From a pool thread: `value` itself, or, when a plugin method answered an awaitable (a coroutine
+    method), its result awaited on the loop while this thread waits. Core calls plugin methods from
+    threads so that their work is off the loop; a coroutine method is the plugin's choice to run there."""
+    if not inspect.isawaitable(value):
+        return value
+    return asyncio.run_coroutine_threadsafe(await_me_maybe(value), loop).result()
 
 
 async def iterate_batches(system: AgencySystem, stream: Stream, cursor: str | None) -> AsyncIterator[ReadBatch]:

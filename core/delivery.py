@@ -27,7 +27,7 @@ import structlog
 
 from canonical_model.rejection import Rejection
 from core import crashpoints
-from core.contract import AgencySystem, await_me_maybe
+from core.contract import AgencySystem, resolve_from_thread
 from core.errors import ConfigError, PermanentError, TransientError, scrub_secrets
 from core.mapping import MappingError
 from core.plugin_types import Delivered
@@ -300,11 +300,36 @@ class DeliveryWorker:
                     pass
 
     async def _deliver(self, items: list[ClaimedDelivery], lease_ends: float | None = None) -> list[DeliveryResult]:
+        # Mapping out, like settling the answers, is work per row: a claimed batch of a thousand rows
+        # done on the loop held /healthz and every other request for its whole length.
+        results, writable = await asyncio.to_thread(self._map_out_all, items, asyncio.get_running_loop())
+        if writable:
+            if lease_ends is not None and not self._lease_lasts(lease_ends):
+                # A write started now could still run when the lease ends; another worker could take
+                # the rows over and send a newer version first. Hand the rows back unsent instead.
+                results.extend(self._give_back(item) for item, _ in writable)
+            else:
+                size = self.system.write_batch_size
+                chunks = [writable[i : i + size] for i in range(0, len(writable), size)]
+                gate = asyncio.Semaphore(self.system.write_concurrency)
+
+                async def write(chunk: list[tuple[ClaimedDelivery, WriteItem]]) -> list[DeliveryResult]:
+                    async with gate:
+                        return await self._write(chunk)
+
+                for settled in await asyncio.gather(*(write(chunk) for chunk in chunks)):
+                    results.extend(settled)
+        return results
+
+    def _map_out_all(
+        self, items: list[ClaimedDelivery], loop: asyncio.AbstractEventLoop
+    ) -> tuple[list[DeliveryResult], list[tuple[ClaimedDelivery, WriteItem]]]:
+        """In a pool thread: each row in the destination's terms, or its result when it cannot be."""
         results: list[DeliveryResult] = []
         writable: list[tuple[ClaimedDelivery, WriteItem]] = []
         for item in items:
             try:
-                native = await await_me_maybe(self.system.map_out(item.entity_type, item.payload))
+                native = resolve_from_thread(self.system.map_out(item.entity_type, item.payload), loop)
             except (MappingError, Rejection) as exc:  # the entity cannot be expressed in the system's terms
                 self.observer.on_result(item, "unmappable")
                 results.append(self._settle(item, Rejected(f"map-out failed: {_describe(exc)}")))
@@ -335,23 +360,7 @@ class DeliveryWorker:
                     ),
                 )
             )
-        if writable:
-            if lease_ends is not None and not self._lease_lasts(lease_ends):
-                # A write started now could still run when the lease ends; another worker could take
-                # the rows over and send a newer version first. Hand the rows back unsent instead.
-                results.extend(self._give_back(item) for item, _ in writable)
-            else:
-                size = self.system.write_batch_size
-                chunks = [writable[i : i + size] for i in range(0, len(writable), size)]
-                gate = asyncio.Semaphore(self.system.write_concurrency)
-
-                async def write(chunk: list[tuple[ClaimedDelivery, WriteItem]]) -> list[DeliveryResult]:
-                    async with gate:
-                        return await self._write(chunk)
-
-                for settled in await asyncio.gather(*(write(chunk) for chunk in chunks)):
-                    results.extend(settled)
-        return results
+        return results, writable
 
     def _lease_lasts(self, lease_ends: float) -> bool:
         """True when a write started now ends (at the latest) before the lease does."""
@@ -399,6 +408,10 @@ class DeliveryWorker:
                 return [self._give_back_down(item) for item, _ in writable]
         else:
             self._answered()
+        return await asyncio.to_thread(self._settle_all, writable, answers)
+
+    def _settle_all(self, writable: list[tuple[ClaimedDelivery, WriteItem]], answers: list[Any]) -> list[DeliveryResult]:
+        """In a pool thread: each row's result from its answer (logged and counted one by one)."""
         now = utcnow()
         results = []
         for (item, _), answer in zip(writable, answers, strict=True):

@@ -16,11 +16,11 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
-import inspect
 import json
 import math
 import pickle
 import re
+import traceback
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -37,7 +37,7 @@ from canonical_model.rejection import Rejection, rejections_from_validation_erro
 from core.group_commit import GroupCommit
 from core.memory import release_freed_memory
 from core.payloads import PayloadError
-from core.contract import AgencySystem, await_me_maybe
+from core.contract import AgencySystem, resolve_from_thread
 from core.plugin_types import MappedRecord, NativeRecord
 from core.scope import ProducerScope, ScopeViolation
 from core.settings import IngestSettings
@@ -185,14 +185,6 @@ class HeldChunk:
 
     mapped: bytes
     owners: list[Owner]
-
-
-def _on_loop(value: Any, loop: asyncio.AbstractEventLoop) -> Any:
-    """From a pool thread: `value` itself, or, when a plugin method answered an awaitable (a coroutine
-    method), its result awaited on the loop while this thread waits."""
-    if not inspect.isawaitable(value):
-        return value
-    return asyncio.run_coroutine_threadsafe(await_me_maybe(value), loop).result()
 
 
 def require_owner(
@@ -458,6 +450,9 @@ class Ingestor:
             failure = exc if isinstance(exc, PayloadError) else PayloadError(
                 "payload.unreadable", f"the payload could not be read: {type(exc).__name__}: {exc}"[:500]
             )
+            # The parser's frames hold what it had read (a 30 MB body decodes to as much text again):
+            # let it go before the body is copied into the store.
+            traceback.clear_frames(exc.__traceback__)
             kept = dataclasses.replace(message, idempotency_key=None)
             await asyncio.to_thread(self.store.inbox.record_failed_message, kept, failure.reason, failure.rule)
             self.observer.on_payload_failed(plugin.name, failure.rule)
@@ -481,7 +476,7 @@ class Ingestor:
     def _parse_sync(plugin: AgencySystem, message: InboundMessage, loop: asyncio.AbstractEventLoop) -> list[NativeRecord]:
         # In a pool thread. A coroutine `parse` is the plugin's choice to run on the loop: it is awaited
         # there, and this thread waits for it.
-        records = _on_loop(plugin.parse(message.payload, message.media_type or "", message.charset), loop)
+        records = resolve_from_thread(plugin.parse(message.payload, message.media_type or "", message.charset), loop)
         if not isinstance(records, list) or not all(isinstance(r, NativeRecord) for r in records):
             raise PayloadError("payload.unreadable", f"the {plugin.name} plugin could not read the payload")
         return records
@@ -714,7 +709,7 @@ class Ingestor:
                 rejections.extend(RowRejection.from_rejection(record.row, p, record.data) for p in record.problems)
                 continue
             try:
-                mapped: list[MappedRecord] = _on_loop(plugin.map_in(record), loop)
+                mapped: list[MappedRecord] = resolve_from_thread(plugin.map_in(record), loop)
                 row_entities = [self._to_incoming(record.row, item, plugin.name, record) for item in mapped]
             except Exception as exc:  # every failure of one record stays that record's rejection
                 if _is_fault(exc):

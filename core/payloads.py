@@ -25,6 +25,7 @@ import math
 import re
 import struct
 import zipfile
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -703,6 +704,21 @@ def _xlsx_cell(value: Any) -> Any:
             return ""
         return format(Decimal(repr(value)).normalize(), "f")
     return value
+
+
+def fold_headers(
+    raw: dict[str, Any], canonical_header: Callable[[str], str], rule: str, *, fields: str = "columns"
+) -> dict[str, Any]:
+    """`raw` keyed by `canonical_header(key)`. Of two keys that fold to one name the one with a value is
+    kept; both with a value raise `PayloadError(rule)`, since which one is right cannot be guessed."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = canonical_header(key)
+        if name in out and out[name] not in (None, "") and value not in (None, ""):
+            raise PayloadError(rule, f"two {fields} both mean {name!r}")
+        if name not in out or out[name] in (None, ""):
+            out[name] = value
+    return out
 
 
 def tabular_records(

@@ -13,6 +13,7 @@ from core.store.records import (
     MessageView,
     StoredRejection,
 )
+from core.store.inbox.payloads import messages_with_payload
 from core.store.schema import entities, entity_versions, inbox_messages, inbox_rejections, outbox, xrefs
 from core.store.util import dumps, from_row, loads
 
@@ -87,7 +88,7 @@ def _message_view(conn: Connection, row: Any) -> MessageView:
 
 
 def get_message(conn: Connection, message_id: str) -> MessageView | None:
-    row = conn.execute(select(inbox_messages).where(inbox_messages.c.message_id == message_id)).first()
+    row = conn.execute(messages_with_payload().where(inbox_messages.c.message_id == message_id)).first()
     return None if row is None else _message_view(conn, row)
 
 
@@ -95,7 +96,7 @@ def find_message_by_idempotency_key(
     conn: Connection, client_name: str | None, idempotency_key: str
 ) -> MessageView | None:
     row = conn.execute(
-        select(inbox_messages).where(
+        messages_with_payload().where(
             inbox_messages.c.client_name == client_name, inbox_messages.c.idempotency_key == idempotency_key
         )
     ).first()

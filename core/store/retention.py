@@ -32,6 +32,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Select, and_, delete, exists, select, text, update
 
 from core.store.database import Database
+from core.store.inbox.payloads import purge_payloads
 from core.store.schema import OPEN_STATES, dead_letters, entities, entity_versions, inbox_messages, outbox
 
 # Rows per transaction: small enough that a batch holds its locks for well under a second.
@@ -101,9 +102,8 @@ def purge_outbox_batch(conn: Connection, cutoff: datetime, limit: int) -> int:
 def purge_payload_batch(conn: Connection, cutoff: datetime, limit: int, now: datetime) -> int:
     ids = list(conn.execute(_purgeable_payloads(cutoff, limit)).scalars())
     if ids:
-        conn.execute(
-            update(inbox_messages).where(inbox_messages.c.message_id.in_(ids)).values(payload=b"", payload_purged_at=now)
-        )
+        purge_payloads(conn, ids)
+        conn.execute(update(inbox_messages).where(inbox_messages.c.message_id.in_(ids)).values(payload_purged_at=now))
     return len(ids)
 
 

@@ -5,18 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.egp import headers as h
-from prasan import NativeRecord, PayloadError, PayloadLimits, tabular_records
+from prasan import NativeRecord, PayloadError, PayloadLimits, fold_headers, tabular_records
 
 
 def csv_row(raw: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = h.canonical_header(key)
-        if name in out and out[name] not in (None, "") and value not in (None, ""):
-            raise PayloadError("egp.header_repeated", f"two columns both mean {name!r}")
-        if name not in out or out[name] in (None, ""):
-            out[name] = value
-    return out
+    return fold_headers(raw, h.canonical_header, "egp.header_repeated")
 
 
 def _json_projects(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.eplan import headers as h
-from prasan import NativeRecord, PayloadError, PayloadLimits, Rejection, tabular_records
+from prasan import NativeRecord, PayloadError, PayloadLimits, Rejection, fold_headers, tabular_records
 
 
 def _is_total_row(record: dict[str, Any]) -> bool:
@@ -26,14 +26,7 @@ def canonical_native_record(record: NativeRecord) -> NativeRecord:
 
 
 def canonical_record(raw: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = h.canonical_header(key)
-        if name in out and out[name] not in (None, "") and value not in (None, ""):
-            raise PayloadError("eplan.header_repeated", f"two columns both mean {name!r}")
-        if name not in out or out[name] in (None, ""):
-            out[name] = value
-    return out
+    return fold_headers(raw, h.canonical_header, "eplan.header_repeated")
 
 
 def parse(

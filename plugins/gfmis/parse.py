@@ -6,19 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.gfmis import headers as h
-from prasan import NativeRecord, PayloadError, PayloadLimits, Rejection, tabular_records
+from prasan import NativeRecord, PayloadError, PayloadLimits, Rejection, fold_headers, tabular_records
 
 
 def canonical_record(raw: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = h.canonical_header(key)
-        if name in out and out[name] not in (None, "") and value not in (None, ""):
-            # BELNR next to เลขที่เอกสาร: which one is right cannot be guessed.
-            raise PayloadError("gfmis.header_repeated", f"two fields both mean {name!r}")
-        if name not in out or out[name] in (None, ""):
-            out[name] = value
-    return out
+    # BELNR and เลขที่เอกสาร both filled: which one is right cannot be guessed.
+    return fold_headers(raw, h.canonical_header, "gfmis.header_repeated", fields="fields")
 
 
 def polled_record(row: int, raw: Any) -> NativeRecord:

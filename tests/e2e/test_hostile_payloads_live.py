@@ -12,20 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.hostile_payloads import run_scenario
+from benchmarks.hostile_payloads import TARGET_P99_MS, TARGET_RSS_MB, run_scenario
 from core.settings import IngestSettings
 from tests.e2e.conftest import RunningHub
 
 pytestmark = pytest.mark.e2e
 
-# Generous on purpose (the brief forbids timed assertions; speed is the benchmark's business): a loop
-# blocked by parsing answered /healthz in up to 7.3 s; a bound of 2 s still proves it is not blocked.
-HEALTHZ_BOUND_MS = 2_000
-# The issue's target for the hub's peak memory over the whole run is 300 MB, and runs on a shared
-# machine measured 255-305 MB (benchmarks/results/hostile_payloads.json): a bound at the target would
-# fail on noise. This one fails on the regressions seen before: 415-600 MB when a large payload's copies,
-# caches and fragmented heap stayed behind.
-PEAK_RSS_BOUND_MB = 380
+# The issue's own bounds (issue 10: "/healthz p99 stays under 100 ms, and peak memory stays under 300
+# MB"), which it asks a test to show. Measured with benchmarks/hostile_payloads.py at load average 2-4
+# from other work on the machine: p99 21-37 ms and peak 218-220 MB on SQLite, 29 ms and 235 MB on
+# PostgreSQL. Before delivery's per-row work left the loop and the payload its row, the same runs gave
+# p99 137-168 ms and peaks of 285-295 MB; a loop blocked by parsing answered in up to 7.3 s.
 
 
 async def test_hostile_payloads_do_not_stall_the_hub(database_url: str, tmp_path: Path) -> None:
@@ -53,8 +50,9 @@ async def test_hostile_payloads_do_not_stall_the_hub(database_url: str, tmp_path
 
     assert outcome.poll_failures == []
     assert len(outcome.latencies_ms) > 50  # polled all along, not just once
-    assert max(outcome.latencies_ms) < HEALTHZ_BOUND_MS, max(outcome.latencies_ms)
-    assert outcome.peak_rss_bytes / 2**20 < PEAK_RSS_BOUND_MB, outcome.rss_after_mb
+    summary = outcome.summary("", "")
+    assert summary["healthz"]["p99_ms"] < TARGET_P99_MS, summary["healthz_during"]
+    assert summary["hub_peak_rss_mb"] < TARGET_RSS_MB, summary["hub_peak_rss_mb_after"]
     # The figures themselves are the benchmark's (python -m benchmarks.hostile_payloads writes them to
     # benchmarks/results/); a test run leaves the repository as it found it.
 

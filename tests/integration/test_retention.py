@@ -13,7 +13,10 @@ from sqlalchemy import insert, select
 from core.metrics import HubMetrics
 from core.store import Store
 from core.store.retention import purge
-from core.store.schema import dead_letters, entities, entity_versions, inbox_messages, inbox_rejections, outbox
+from core.store.inbox.payloads import messages_with_payload
+from core.store.schema import (
+    dead_letters, entities, entity_versions, inbox_messages, inbox_payloads, inbox_rejections, outbox,
+)
 from prasan.cli import main
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -30,8 +33,7 @@ def eid(name: str) -> str:
 def message(name: str, days: float) -> dict[str, Any]:
     return {
         "message_id": eid(name), "system": "eplan", "client_name": "c", "received_at": ago(days),
-        "media_type": "text/csv", "charset": "utf-8", "payload": f"payload of {name}".encode(),
-        "payload_sha256": "a" * 64, "idempotency_key": f"key-{name}", "request_hash": None,
+        "media_type": "text/csv", "charset": "utf-8", "payload_sha256": "a" * 64, "idempotency_key": f"key-{name}", "request_hash": None,
         "response_json": f'{{"message": "{name}"}}', "record_count": 1, "accepted_count": 1,
         "rejected_count": 0, "outcome": "accepted",
     }
@@ -82,6 +84,9 @@ VERSIONS = [("a", 1, "m-superseded"), ("a", 2, "m-current"), ("e", 1, "m-young")
 def fill(store: Store) -> None:
     def work(conn: Any) -> None:
         conn.execute(insert(inbox_messages), MESSAGES)
+        conn.execute(insert(inbox_payloads), [
+            {"message_id": m["message_id"], "payload": f"payload of {m['message_id'].rstrip('0')}".encode()} for m in MESSAGES
+        ])
         conn.execute(insert(inbox_rejections), [
             {"message_id": eid("m-superseded"), "row": 2, "field": "f", "value": "v", "rule": "money.separator",
              "reason": "r", "native_record": '{"row": 2}'},
@@ -108,10 +113,7 @@ def outbox_ids(store: Store) -> set[int]:
 
 def payloads(store: Store) -> dict[str, tuple[bytes, datetime | None, str | None]]:
     def work(conn: Any) -> dict[str, tuple[bytes, datetime | None, str | None]]:
-        rows = conn.execute(select(
-            inbox_messages.c.message_id, inbox_messages.c.payload, inbox_messages.c.payload_purged_at,
-            inbox_messages.c.response_json,
-        ))
+        rows = conn.execute(messages_with_payload())
         return {r.message_id.rstrip("0"): (bytes(r.payload), r.payload_purged_at, r.response_json) for r in rows}
 
     return store.read(work)
@@ -134,6 +136,8 @@ def test_old_delivered_rows_and_payloads_go_and_what_is_needed_stays(store: Stor
     assert (result.outbox_rows, result.inbox_payloads) == (2, 2)
     assert outbox_ids(store) == {3, 4, 5, 6, 7, 8, 9, 10}
     kept = payloads(store)
+    stored = set(store.read(lambda conn: conn.execute(select(inbox_payloads.c.message_id)).scalars().all()))
+    assert stored == {eid("m-current"), eid("m-young")}  # the purged bytes are gone from the database
     for gone in ("m-superseded", "m-failed"):
         payload, purged_at, response = kept[gone]
         assert payload == b"" and purged_at == NOW

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from core import payloads
-from core.payloads import PayloadError, decode, loads_strict_json, tabular_records
+from core.payloads import PayloadError, decode, fold_headers, loads_strict_json, tabular_records
 from core.settings import HubSettings, PayloadLimits
 
 THAI_CSV = "รหัส อปท.,ชื่อโครงการ\n5400103,ก่อสร้างถนน\n"
@@ -124,3 +124,16 @@ def test_empty_formatted_rows_below_the_data_are_skipped_but_counted() -> None:
     with pytest.raises(PayloadError) as caught:  # the empty rows count against max_rows_scanned
         tabular_records(buffer.getvalue(), xlsx, None, PayloadLimits(max_records=5, max_rows_scanned=59))
     assert caught.value.rule == "payload.too_many_rows_scanned" and "= 59 rows" in caught.value.reason
+
+
+def test_fold_headers_keeps_the_filled_one_of_two_names_for_a_field() -> None:
+    fold = {"รหัส อปท.": "org_code", "org code": "org_code", "ชื่อโครงการ": "title"}.get
+    row = {"รหัส อปท.": "", "org code": "5400103", "ชื่อโครงการ": "ถนน", "อื่น": 1}
+    assert fold_headers(row, lambda key: fold(key, key), "test.header_repeated") == {
+        "org_code": "5400103", "title": "ถนน", "อื่น": 1,
+    }
+    both = {"รหัส อปท.": "5400103", "org code": "5400104"}
+    with pytest.raises(PayloadError) as caught:
+        fold_headers(both, lambda key: fold(key, key), "test.header_repeated", fields="fields")
+    assert caught.value.rule == "test.header_repeated"
+    assert caught.value.reason == "two fields both mean 'org_code'"

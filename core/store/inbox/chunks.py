@@ -25,6 +25,7 @@ from core.store.inbox.ingest import (
     write_versions,
 )
 from core.jsontext import dumps_in_pieces
+from core.store.inbox.payloads import messages_with_payload
 from core.store.records import EntityOutcome, InboundMessage, IncomingEntity, RowRejection
 from core.store.schema import inbox_chunks, inbox_messages, inbox_rejections
 from core.store.util import dumps, loads
@@ -132,7 +133,7 @@ def claim(conn: Connection, message_id: str, seen_progress_at: datetime | None, 
     processes finding it, one completes it. None: someone else did or is doing it."""
     if not _move(conn, message_id, inbox_messages.c.progress_at == seen_progress_at, progress_at=now):
         return None
-    row = conn.execute(select(inbox_messages).where(inbox_messages.c.message_id == message_id)).one()
+    row = conn.execute(messages_with_payload().where(inbox_messages.c.message_id == message_id)).one()
     message = InboundMessage(
         system=row.system,
         payload=row.payload,

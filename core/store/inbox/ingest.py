@@ -23,6 +23,7 @@ from core.store.records import (
     Outcome,
     RowRejection,
 )
+from core.store.inbox.payloads import insert_payload, insert_payloads
 from core.store.schema import entities, entity_versions, inbox_messages, inbox_rejections, outbox, xrefs
 from core.store.util import chunks, dumps, new_entity_id, unique, update_each
 
@@ -74,6 +75,7 @@ def insert_message(
 ) -> None:
     refuse_reused_key(conn, message)
     conn.execute(insert(inbox_messages), [message_row(message, outcome, accepted, rejected, chunk_records, progress_at)])
+    insert_payload(conn, message.message_id, message.payload)
 
 
 def refuse_reused_key(conn: Connection, message: InboundMessage) -> None:
@@ -105,7 +107,6 @@ def message_row(
         "received_at": message.received_at,
         "media_type": message.media_type,
         "charset": message.charset,
-        "payload": bytes(message.payload),
         "payload_sha256": message.payload_sha256,
         "idempotency_key": message.idempotency_key,
         "request_hash": message.request_hash,
@@ -239,6 +240,7 @@ def ingest_batches(conn: Connection, batches: Sequence[Batch], route: Router, no
         refused_rows += rejection_rows(b.message.message_id, rejections)
         judged.append((kept, rejections, outcome))
     conn.execute(insert(inbox_messages), message_rows)
+    insert_payloads(conn, [(b.message.message_id, b.message.payload) for b in batches])
     if refused_rows:
         conn.execute(insert(inbox_rejections), refused_rows)
     stored = write_versions_of(conn, [(b.message, kept) for b, (kept, _, _) in zip(batches, judged, strict=True)], known, route, now)
