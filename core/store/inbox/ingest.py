@@ -63,18 +63,10 @@ def outcome_of(accepted: int, rejected: int) -> Outcome:
     return "rejected" if accepted == 0 else "partial"
 
 
-def insert_message(
-    conn: Connection,
-    message: InboundMessage,
-    *,
-    outcome: Outcome,
-    accepted: int,
-    rejected: int,
-    chunk_records: int | None = None,
-    progress_at: datetime | None = None,
-) -> None:
+def insert_message(conn: Connection, message: InboundMessage, **counts: Any) -> None:
+    """The message's row (`counts` as `message_row` takes them) and its payload."""
     refuse_reused_key(conn, message)
-    conn.execute(insert(inbox_messages), [message_row(message, outcome, accepted, rejected, chunk_records, progress_at)])
+    conn.execute(insert(inbox_messages), [message_row(message, **counts)])
     insert_payload(conn, message.message_id, message.payload)
 
 
@@ -94,6 +86,7 @@ def refuse_reused_key(conn: Connection, message: InboundMessage) -> None:
 
 def message_row(
     message: InboundMessage,
+    *,
     outcome: Outcome,
     accepted: int,
     rejected: int,
@@ -236,7 +229,7 @@ def ingest_batches(conn: Connection, batches: Sequence[Batch], route: Router, no
         rejected = rejected_row_count(rejections)
         outcome = outcome_of(len(kept), rejected)
         refuse_reused_key(conn, b.message)
-        message_rows.append(message_row(b.message, outcome, len(kept), rejected))
+        message_rows.append(message_row(b.message, outcome=outcome, accepted=len(kept), rejected=rejected))
         refused_rows += rejection_rows(b.message.message_id, rejections)
         judged.append((kept, rejections, outcome))
     conn.execute(insert(inbox_messages), message_rows)

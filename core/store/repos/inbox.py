@@ -78,31 +78,24 @@ became or not at all."""
         same transaction, for idempotent repeats. Raises `IdempotencyConflict` when the client already
         used the message's idempotency key.
         """
-        return self.db.write(self.ingest_work(message, entities, rejections, route, cursor, now=now, respond=respond), retry=True)
+        request = IngestRequest(message, entities, rejections, route, cursor, respond)
+        return self.db.write(self._work(request, now or utcnow()), retry=True)
 
-    def ingest_work(
-        self,
-        message: InboundMessage,
-        entities: Sequence[IncomingEntity],
-        rejections: Sequence[RowRejection],
-        route: Callable[[str, IncomingEntity], Sequence[Any]],
-        cursor: CursorUpdate | None = None,
-        *,
-        now: datetime | None = None,
-        respond: Callable[[IngestOutcome], Any] | None = None,
-    ) -> Callable[[Connection], IngestOutcome]:
-        """What `ingest` does in its transaction, to be run in one the caller chooses."""
-        at = now or utcnow()
+    def _work(self, request: IngestRequest, at: datetime) -> Callable[[Connection], IngestOutcome]:
+        """What `ingest` does in its transaction, for a transaction of the caller's choosing."""
+        message, entities = request.message, request.entities
         additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> IngestOutcome:
             resolved = _identity.resolve(conn, self.identity, message, entities, at)
-            outcome = _ingest.ingest_batch(conn, message, resolved, rejections, route, cursor, at, respond)
+            outcome = _ingest.ingest_batch(
+                conn, message, resolved, request.rejections, request.route, request.cursor, at, request.respond
+            )
             self._with_versions(conn, message, resolved, outcome.entities, additions, at)
             _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
             return outcome
 
-        return work
+        return work if request.context is None else functools.partial(request.context.run, work)
 
     def ingest_together(self, requests: Sequence[IngestRequest]) -> list[IngestOutcome | Exception]:
         """Several payloads' `ingest` in one transaction (group commit of payloads pushed at the same time),
@@ -121,14 +114,7 @@ became or not at all."""
                 out += self._ingest_run(conn, run, at)
             return out
 
-        works = [self._alone(request) for request in requests]
-        return self.db.write_together(works, together=together)
-
-    def _alone(self, request: IngestRequest) -> Callable[[Connection], IngestOutcome]:
-        work = self.ingest_work(
-            request.message, request.entities, request.rejections, request.route, request.cursor, respond=request.respond
-        )
-        return work if request.context is None else functools.partial(request.context.run, work)
+        return self.db.write_together([self._work(request, at) for request in requests], together=together)
 
     def _runs_sharing_nothing(self, requests: Sequence[IngestRequest]) -> list[list[IngestRequest]]:
         runs: list[list[IngestRequest]] = []
@@ -164,7 +150,7 @@ became or not at all."""
 
     def _ingest_run(self, conn: Connection, run: Sequence[IngestRequest], at: datetime) -> list[IngestOutcome]:
         if len(run) == 1:
-            return [self._alone(run[0])(conn)]
+            return [self._work(run[0], at)(conn)]
         message_of = {id(entity): request.message.message_id for request in run for entity in request.entities}
         incoming = [entity for request in run for entity in request.entities]
         resolved = _identity.resolve(
