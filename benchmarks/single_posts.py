@@ -66,7 +66,11 @@ async def measure(
             if produced.exists():
                 text = produced.read_text(encoding="utf-8").replace(f"{ROOT}/", "")
                 kept = RESULTS_DIR / f"single_posts-{name}.{kind}.txt"
-                kept.write_text(f"# {posts} posts measured after {WARM_UP_S} s of warm-up (both under the profiler)\n" + text, encoding="utf-8")
+                kept.write_text(
+                    f"# {posts} posts measured after {WARM_UP_S} s of warm-up ({result['warm_up_posts']} posts); the profile "
+                    "covers both, and its 'µs/record' figures are totals for the whole run (records 1)\n" + text,
+                    encoding="utf-8",
+                )
         summary = json.loads(prefix.with_name(f"{prefix.name}-api.summary.json").read_text(encoding="utf-8"))
         counted = posts + result.get("warm_up_posts", 0)
         result["profile_api_us_per_post"] = {
