@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from admin_api import models as m
 from admin_api.problems import problem
-from admin_api.spec import Call, operation
+from admin_api.spec import Call, NotFound, operation
 from core.admin.allowlist import UrlNotAllowed
 from core.admin.operations import pull_now, replay_many
 from core.admin.routes import RouteNotFound
@@ -25,6 +26,17 @@ NOT_FOUND = (404,)
 
 def _not_found(what: str) -> Any:
     return problem(404, "Not Found", f"no {what}")
+
+
+Found = TypeVar("Found")
+
+
+async def _found(what: str, find: Callable[..., Found | None], *args: Any, **kwargs: Any) -> Found:
+    """`find(*args, **kwargs)` off the loop; nothing found is answered 404 "no <what>"."""
+    found = await asyncio.to_thread(find, *args, **kwargs)
+    if found is None:
+        raise NotFound(what)
+    return found
 
 
 # --- plugins -----------------------------------------------------------------------------------------
@@ -177,9 +189,7 @@ def _payload_forms(payload: bytes, charset: str | None) -> tuple[str | None, str
 async def get_message(call: Call) -> Any:
     """One inbound message: its raw payload, its rejections and the entity versions it became."""
     store = call.hub.store
-    view = await asyncio.to_thread(store.inbox.get_message, call.path.message_id)
-    if view is None:
-        return _not_found("message with this id")
+    view = await _found("message with this id", store.inbox.get_message, call.path.message_id)
     became = await asyncio.to_thread(store.inbox.message_versions, view.message_id)
     text, b64 = _payload_forms(view.payload, view.charset)
     return m.MessageOut.model_validate(m.Beside(view, payload_text=text, payload_base64=b64, became=became))
@@ -204,9 +214,7 @@ async def search_entities(call: Call) -> Any:
 async def get_entity(call: Call) -> Any:
     """One entity: current content, versions, cross-references and deliveries."""
     store = call.hub.store
-    view = await asyncio.to_thread(store.entities.get_entity, call.path.entity_id)
-    if view is None:
-        return _not_found("entity with this id")
+    view = await _found("entity with this id", store.entities.get_entity, call.path.entity_id)
     versions = await asyncio.to_thread(store.entities.entity_versions, view.entity_id)
     conflicts = await asyncio.to_thread(store.entities.conflicts, view.entity_id)
     return m.EntityOut.model_validate(m.Beside(view, versions=versions, conflicts=conflicts))
@@ -235,9 +243,7 @@ def _pick(value: Any, path: str) -> Any:
 async def trace_entity(call: Call) -> Any:
     """Where a figure came from and went: per version, the inbound message, mapping version and deliveries."""
     store = call.hub.store
-    view = await asyncio.to_thread(store.entities.get_entity, call.path.entity_id)
-    if view is None:
-        return _not_found("entity with this id")
+    view = await _found("entity with this id", store.entities.get_entity, call.path.entity_id)
     steps = await asyncio.to_thread(store.entities.trace_entity, view.entity_id)
     field = call.query.field
     steps = [
@@ -260,8 +266,9 @@ async def list_dead_letters(call: Call) -> Any:
 @operation("GET", "/api/v1/dead-letters/{dead_letter_id}", role="viewer", response=m.DeadLetterOut, path_model=m.DeadLetterPath, tag="dead letters", errors=NOT_FOUND)
 async def get_dead_letter(call: Call) -> Any:
     """One dead letter."""
-    letter = await asyncio.to_thread(call.hub.store.outbox.get_dead_letter, call.path.dead_letter_id)
-    return _not_found("dead letter with this id") if letter is None else m.DeadLetterOut.model_validate(letter)
+    outbox = call.hub.store.outbox
+    letter = await _found("dead letter with this id", outbox.get_dead_letter, call.path.dead_letter_id)
+    return m.DeadLetterOut.model_validate(letter)
 
 
 @operation(
@@ -448,9 +455,7 @@ async def update_client(call: Call) -> Any:
         changes["allowed_orgs"] = changes["allowed_provinces"] = None
     elif "allowed_orgs" in changes or "allowed_provinces" in changes or all_orgs is False:
         # Ending every restriction is as deliberate as creating an unrestricted client: it needs all_orgs.
-        current = await asyncio.to_thread(store.access.get_client, call.path.name)
-        if current is None:
-            return _not_found("client with this name")
+        current = await _found("client with this name", store.access.get_client, call.path.name)
         orgs = changes.get("allowed_orgs", current.allowed_orgs)
         provinces = changes.get("allowed_provinces", current.allowed_provinces)
         if orgs is None and provinces is None:
@@ -458,8 +463,10 @@ async def update_client(call: Call) -> Any:
                 400, "Bad Request",
                 "this change would let the client write for every organisation; send all_orgs: true to mean that",
             )
-    client = await asyncio.to_thread(store.access.update_client, call.path.name, changes, actor=call.actor)
-    return _not_found("client with this name") if client is None else m.ClientOut.model_validate(client)
+    client = await _found(
+        "client with this name", store.access.update_client, call.path.name, changes, actor=call.actor
+    )
+    return m.ClientOut.model_validate(client)
 
 
 # --- classification additions ----------------------------------------------------------------------
@@ -537,8 +544,10 @@ async def create_link(call: Call) -> Any:
 async def delete_link(call: Call) -> Any:
     """Remove a link (audited); the rules will not make it again, and a record left without links is
     listed as unlinked."""
-    view = await asyncio.to_thread(call.hub.store.links.unlink, call.path.from_id, call.path.to_id, actor=call.actor)
-    return _not_found("link between these records") if view is None else m.LinkOut.model_validate(view)
+    view = await _found(
+        "link between these records", call.hub.store.links.unlink, call.path.from_id, call.path.to_id, actor=call.actor
+    )
+    return m.LinkOut.model_validate(view)
 
 
 # Per entity type, the fields that hold money, in the order they are shown.
@@ -566,9 +575,7 @@ def _chain_member(node: Any) -> m.ChainMemberOut:
 async def entity_chain(call: Call) -> Any:
     """Everything linked to a record (for a plan project: its budget lines, grant requests, procurements,
     contracts, disbursements and progress), each with its amounts, its ids in each system and its deliveries."""
-    found = await asyncio.to_thread(call.hub.store.links.chain, call.path.entity_id)
-    if found is None:
-        return _not_found("entity with this id")
+    found = await _found("entity with this id", call.hub.store.links.chain, call.path.entity_id)
     groups: dict[str, list[m.ChainMemberOut]] = {name: [] for name in (*_CHAIN_GROUPS.values(), "other")}
     for node in found.members:
         groups[_CHAIN_GROUPS.get(node.entity_type, "other")].append(_chain_member(node))

@@ -21,6 +21,7 @@ from admin_api.models import Strict
 from admin_api.spec import Call, Rendered, operation
 from admin_api.types import FiscalYear
 from core import area_table, expense_categories, ocds
+from core.payloads import XLSX_MEDIA_TYPE
 
 OCDS_TYPE = "application/json"
 MAX_RELEASES = 100
@@ -143,7 +144,7 @@ async def public_area_totals_csv(call: Call) -> Any:
 
 
 @operation("GET", "/api/v1/public/areas/{province_code}/totals.xlsx", role=PUBLIC, response=bytes, path_model=ProvincePath,
-           query_model=TotalsQuery, tag="public", errors=(404,), cache_s=CACHE_S, media_type=area_table.XLSX_TYPE)  # fmt: skip
+           query_model=TotalsQuery, tag="public", errors=(404,), cache_s=CACHE_S, media_type=XLSX_MEDIA_TYPE)  # fmt: skip
 async def public_area_totals_xlsx(call: Call) -> Any:
     """The same totals as an Excel workbook."""
     found = await _totals(call)
@@ -151,4 +152,4 @@ async def public_area_totals_xlsx(call: Call) -> Any:
         return found
     name, table, columns = found
     return Rendered(await asyncio.to_thread(area_table.to_xlsx, table, f"totals {call.path.province_code}", columns),
-                    area_table.XLSX_TYPE, f"{name}.xlsx")  # fmt: skip
+                    XLSX_MEDIA_TYPE, f"{name}.xlsx")  # fmt: skip

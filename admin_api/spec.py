@@ -65,6 +65,14 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
+class NotFound(Exception):
+    """What the request names is not there: raised by a handler, answered 404 "no <what>"."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
 @dataclass(frozen=True)
 class Rendered:
     """An answer its handler serialised itself (OCDS JSON with exact numbers, CSV, XLSX): sent as is."""
@@ -133,9 +141,12 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
                 body = op.body_model.model_validate(raw)
             except ValidationError as exc:
                 return _validation_problem(exc, "body")
-        if op.cache_s is not None:
-            return await _cached(request, op, lambda: op.handler(Call(request, hub, request.get(ACTOR, "public"), path, query, body)))
-        result = await op.handler(Call(request, hub, request[ACTOR], path, query, body))
+        try:
+            if op.cache_s is not None:
+                return await _cached(request, op, lambda: op.handler(Call(request, hub, request.get(ACTOR, "public"), path, query, body)))
+            result = await op.handler(Call(request, hub, request[ACTOR], path, query, body))
+        except NotFound as exc:
+            return problem(404, "Not Found", f"no {exc.what}")
         if isinstance(result, web.StreamResponse):
             return result
         if isinstance(result, Rendered):

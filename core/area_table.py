@@ -79,7 +79,6 @@ def header(columns: Sequence[tuple[str, str]]) -> tuple[str, ...]:
 HEADER = header(COLUMNS)
 CATEGORY_HEADER = header(CATEGORY_COLUMNS)
 CSV_TYPE = "text/csv; charset=utf-8"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import math
 import re
 import struct
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +41,8 @@ _ENCODING_ALIASES = {
     "cp874": "cp874",
     "x-windows-874": "cp874",
 }
-XLSX_MEDIA_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/xlsx")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_MEDIA_TYPES = (XLSX_MEDIA_TYPE, "application/xlsx")
 
 
 class PayloadError(ValueError):
@@ -719,6 +720,16 @@ def fold_headers(
         if name not in out or out[name] in (None, ""):
             out[name] = value
     return out
+
+
+def require_columns(rows: list[dict[str, Any]], required: Sequence[str], rule: str, lacking: str) -> set[str]:
+    """The columns the rows have between them; `PayloadError(rule)` when one of `required` is not among
+    them, saying `lacking` ("the X table has no column"), the missing names and the names found."""
+    present: set[str] = set().union(*(row.keys() for row in rows))
+    missing = [name for name in required if name not in present]
+    if missing:
+        raise PayloadError(rule, f"{lacking} {', '.join(missing)} (found: {', '.join(sorted(present))})")
+    return present
 
 
 def tabular_records(

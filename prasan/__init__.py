@@ -20,7 +20,7 @@ from core.http_system import HttpAnswer, HttpSettings, RestSystem, parse_retry_a
 from core.mapping import Mapping, MappingError, MappingProblem
 from core.mapping.converters import Args as ConverterArgs
 from core.mapping.converters import Converter, identity
-from core.payloads import PayloadError, fold_headers, loads_strict_json, tabular_records
+from core.payloads import XLSX_MEDIA_TYPE, PayloadError, fold_headers, loads_strict_json, require_columns, tabular_records
 from core.plugin_types import (
     Capability,
     Delivered,
@@ -70,10 +70,12 @@ __all__ = [
     "TransientError",
     "WriteItem",
     "WriteResult",
+    "XLSX_MEDIA_TYPE",
     "fold_headers",
     "hookimpl",
     "identity",
     "loads_strict_json",
     "parse_retry_after",
+    "require_columns",
     "tabular_records",
 ]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, select
 from core.ocds import Process
 from core.store.ledger import member
 from core.store.links import chains
+from core.store.query import Listing
 from core.store.schema import entities, entity_links, xrefs
 from core.store.util import chunks
 
@@ -26,13 +27,15 @@ def procurement_ids(conn: Connection, org_code: str, fiscal_year: int | None, li
     """An organisation's procurements that have an e-GP project number (only those have an ocid), by that
     number."""
     numbered = entities.join(xrefs, and_(xrefs.c.entity_id == entities.c.entity_id, xrefs.c.system == EGP))
-    query = select(entities.c.entity_id).select_from(numbered).where(
+    of_org = select(entities.c.entity_id).select_from(numbered).where(
         entities.c.entity_type == PROCUREMENT, entities.c.org_code == org_code
     )
-    if fiscal_year is not None:
-        query = query.where(entities.c.fiscal_year == fiscal_year)
-    query = query.order_by(xrefs.c.external_id, entities.c.entity_id).limit(limit).offset(offset)
-    return list(conn.execute(query).scalars())
+    listing = (
+        Listing(of_org)
+        .equal(entities.c.fiscal_year, fiscal_year)
+        .page((xrefs.c.external_id, entities.c.entity_id), limit, offset)
+    )
+    return [row.entity_id for row in listing.fetch(conn)]
 
 
 def procurement_id(conn: Connection, egp_project_number: str) -> str | None:

@@ -19,6 +19,7 @@ from core import expense_categories, ledger, reconciliation
 from core.reconciliation import ReconciliationRules
 from core.store.bulk import insert_rows
 from core.store.links import CHAIN_DEPTH, Chain, ChainNode, chains
+from core.store.query import Listing
 from core.store.records import EntityOutcome, IncomingEntity
 from core.store.schema import (
     UTCDateTime,
@@ -291,10 +292,10 @@ def rebuild_page(
     categorise: ledger.Categorise | None = None,
 ) -> tuple[str, int] | None:
     """Project one page of plan projects (by id); returns the last id and how many, None when there were none."""
-    query = select(entities.c.entity_id).where(entities.c.entity_type == PLAN).order_by(entities.c.entity_id).limit(page_size)
-    if after is not None:
-        query = query.where(entities.c.entity_id > after)
-    ids = list(conn.execute(query).scalars())
+    plans = Listing(select(entities.c.entity_id).where(entities.c.entity_type == PLAN)).page(
+        (entities.c.entity_id,), page_size, after=None if after is None else (after,)
+    )
+    ids = [row.entity_id for row in plans.fetch(conn)]
     if not ids:
         return None
     project(conn, ids, areas, now, rules, categorise)
@@ -315,6 +316,10 @@ class LedgerProject:
     updated_at: datetime
 
 
+# Project-years newest year first, then the largest plan (entity_id makes the order total).
+_NEWEST_LARGEST_FIRST = (ledger_projects.c.fiscal_year.desc(), ledger_projects.c.planned.desc(), ledger_projects.c.entity_id)
+
+
 def _project_view(row: Any) -> LedgerProject:
     return LedgerProject(
         row.entity_id, row.fiscal_year, row.org_code, row.title, row.stage,
@@ -325,11 +330,12 @@ def _project_view(row: Any) -> LedgerProject:
 def organisation_projects(
     conn: Connection, org_code: str, fiscal_year: int | None, limit: int, offset: int
 ) -> list[LedgerProject]:
-    query = select(ledger_projects).where(ledger_projects.c.org_code == org_code)
-    if fiscal_year is not None:
-        query = query.where(ledger_projects.c.fiscal_year == fiscal_year)
-    query = query.order_by(ledger_projects.c.fiscal_year.desc(), ledger_projects.c.planned.desc(), ledger_projects.c.entity_id)
-    return [_project_view(row) for row in conn.execute(query.limit(limit).offset(offset))]
+    listing = (
+        Listing(select(ledger_projects).where(ledger_projects.c.org_code == org_code))
+        .equal(ledger_projects.c.fiscal_year, fiscal_year)
+        .page(_NEWEST_LARGEST_FIRST, limit, offset)
+    )
+    return [_project_view(row) for row in listing.fetch(conn)]
 
 
 @dataclass(frozen=True)
@@ -443,12 +449,13 @@ class Flagged:
     amounts: dict[str, Decimal]
 
 
-def _area_filter(query: Any, table: Any, level: str | None, code: str | None, org_codes: Sequence[str] | None) -> Any:
+def _in_area(table: Any, level: str | None, code: str | None, org_codes: Sequence[str] | None) -> Any:
+    """The rows of an area (None: no narrowing)."""
     if org_codes is not None:
-        return query.where(table.c.org_code.in_(list(org_codes)))
+        return table.c.org_code.in_(list(org_codes))
     if level is not None and code is not None:
-        return query.where(table.c[LEVELS[level]] == code)
-    return query
+        return table.c[LEVELS[level]] == code
+    return None
 
 
 def flagged(
@@ -460,26 +467,29 @@ def flagged(
     out: list[Flagged] = []
     wanted = reconciliation.RULES.get(rule) if rule else None
     if wanted is None or wanted.bit:
-        query = select(ledger_projects).where(ledger_projects.c.flags != 0)
-        if wanted is not None:
-            query = query.where(ledger_projects.c.flags.op("&")(wanted.bit) != 0)
-        query = _area_filter(query, ledger_projects, level, code, None)
-        if fiscal_year is not None:
-            query = query.where(ledger_projects.c.fiscal_year == fiscal_year)
-        query = query.order_by(ledger_projects.c.fiscal_year.desc(), ledger_projects.c.planned.desc(), ledger_projects.c.entity_id)
-        for row in conn.execute(query.limit(offset + limit)):
+        projects = (
+            Listing(select(ledger_projects).where(ledger_projects.c.flags != 0))
+            .where(None if wanted is None else ledger_projects.c.flags.op("&")(wanted.bit) != 0)
+            .where(_in_area(ledger_projects, level, code, None))
+            .equal(ledger_projects.c.fiscal_year, fiscal_year)
+            .page(_NEWEST_LARGEST_FIRST, offset + limit)
+        )
+        for row in projects.fetch(conn):
             view = _project_view(row)
             for name in reconciliation.names(row.flags, row.fiscal_year, started_through):
                 if rule is None or name == rule:
                     out.append(Flagged(name, row.entity_id, PLAN, row.org_code, row.fiscal_year, row.title, view.amounts))
     if wanted is None or wanted is reconciliation.BUDGET_LINE_WITHOUT_PROJECT:
-        query = select(unlinked_records).where(
+        local_lines = select(unlinked_records).where(
             unlinked_records.c.entity_type == "budget_line", func.length(unlinked_records.c.org_code) == 7
         )
-        query = _area_filter(query, unlinked_records, None, None, area_orgs)
-        if fiscal_year is not None:
-            query = query.where(unlinked_records.c.fiscal_year == fiscal_year)
-        for row in conn.execute(query.order_by(unlinked_records.c.entity_id).limit(offset + limit)):
+        lines = (
+            Listing(local_lines)
+            .where(_in_area(unlinked_records, None, None, area_orgs))
+            .equal(unlinked_records.c.fiscal_year, fiscal_year)
+            .page((unlinked_records.c.entity_id,), offset + limit)
+        )
+        for row in lines.fetch(conn):
             out.append(Flagged(reconciliation.BUDGET_LINE_WITHOUT_PROJECT.name, row.entity_id, "budget_line", row.org_code,
                                row.fiscal_year, row.detail[:200], {}))  # fmt: skip
     return out[offset : offset + limit]

@@ -287,15 +287,11 @@ def relink_page(conn: Connection, now: datetime, after: str | None = None, limit
     """Run the rules over one page of stored records (those stored before links existed, or after a
     change of the rules): keys of targets refreshed, records that can be linked judged again. Returns
     the id to pass as `after` for the next page, or None at the end."""
-    stmt = (
-        select(entities.c.entity_id)
-        .where(entities.c.entity_type.in_(sorted(linking.LINKED_TYPES | linking.TARGET_TYPES)))
-        .order_by(entities.c.entity_id)
-        .limit(limit)
+    linkable = select(entities.c.entity_id).where(
+        entities.c.entity_type.in_(sorted(linking.LINKED_TYPES | linking.TARGET_TYPES))
     )
-    if after is not None:
-        stmt = stmt.where(entities.c.entity_id > after)
-    ids = conn.execute(stmt).scalars().all()
+    page = Listing(linkable).page((entities.c.entity_id,), limit, after=None if after is None else (after,))
+    ids = [row.entity_id for row in page.fetch(conn)]
     if not ids:
         return None
     subjects, systems = load_subjects(conn, ids)

@@ -32,7 +32,7 @@ from aiohttp import web
 
 from plugins.ebudget.parse import rows_of
 from prasan import loads_strict_json
-from prasan.testing import SimulatorState, simulator_app, simulator_arguments
+from prasan.testing import SimulatorState, run_simulator, simulator_app, simulator_arguments
 
 READ_TOKEN = "ebudget-sim-token"
 REQUEST_KEY = "ebudget-sim-key"
@@ -232,9 +232,7 @@ def create_app(state_dir: Path | None = None, *, result_as_text: bool = False) -
 
 
 def main() -> None:
-    parser = simulator_arguments("e-budgeting simulator", 8094)
-    args = parser.parse_args()
-    web.run_app(create_app(), host=args.host, port=args.port)
+    run_simulator(simulator_arguments("e-budgeting simulator", 8094), lambda args: create_app())
 
 
 if __name__ == "__main__":

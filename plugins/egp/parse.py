@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.egp import headers as h
-from prasan import NativeRecord, PayloadError, PayloadLimits, fold_headers, tabular_records
+from prasan import NativeRecord, PayloadError, PayloadLimits, fold_headers, require_columns, tabular_records
 
 
 def csv_row(raw: dict[str, Any]) -> dict[str, Any]:
@@ -30,11 +30,5 @@ def parse(
     if "json" in media_type:
         return [NativeRecord(row=n, data=row) for n, row in enumerate(_json_projects(rows), start=1)]
     rows = [csv_row(row) for row in rows]
-    present = set().union(*(row.keys() for row in rows))
-    missing = [name for name in h.REQUIRED if name not in present]
-    if missing:
-        raise PayloadError(
-            "egp.header_missing",
-            f"the e-GP table has no column {', '.join(missing)} (found: {', '.join(sorted(present))})",
-        )
+    require_columns(rows, h.REQUIRED, "egp.header_missing", "the e-GP table has no column")
     return [NativeRecord(row=n, data=row) for n, row in enumerate(rows, start=1)]

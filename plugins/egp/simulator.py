@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from prasan.testing import SimulatorState, simulator_app, simulator_arguments
+from prasan.testing import SimulatorState, run_simulator, seed_data, simulator_app, simulator_arguments
 
 API_KEY = "egp-sim-key"
 SIMULATOR_SETTINGS = {"api_key": API_KEY, "dept_sub_ids": ["5810401", "6810403", "4500103"]}
@@ -42,63 +42,10 @@ LINK = (
     "&processFlows=Procure&projectId={project}&templateType={type}&temp_Announ=A&temp_itemNo=0&seqNo=1"
 )
 
-SEED_PROJECTS: list[dict[str, Any]] = [
-    {
-        "project_id": "68069160377", "project_name": "จ้างก่อสร้างถนนคอนกรีตเสริมเหล็ก สายบ้านควนโอ หมู่ที่ 2",
-        "project_type_name": "จ้างก่อสร้าง", "dept_code": "5810401", "dept_name": "กรมส่งเสริมการปกครองท้องถิ่น",
-        "dept_sub_name": "เทศบาลตำบลคลองท่อมใต้", "purchase_method_name": "ประกวดราคาอิเล็กทรอนิกส์ (e-bidding)",
-        "announce_date": "2568-06-19", "transaction_date": "2568-08-01", "project_money": Decimal("2450000"),
-        "price_build": Decimal("2438500.00"), "sum_price_agree": Decimal("2150000"), "budget_year": "2568",
-        "project_status": "จัดทำสัญญา/บริหารสัญญา", "province": "กระบี่",
-        "project_location": "POINT (99.1504 7.9530)",
-        "contract": [
-            {"winner": "ห้างหุ้นส่วนจำกัด คลองท่อมวิศวกรรม", "winner_tin": "0813556001236",
-             "contract_no": "กจด.ป.115/2568", "contract_date": "2568-08-01", "contract_finish_date": "2568-11-29",
-             "contract_price_agree": Decimal("2150000"), "status": "อยู่ระหว่างดำเนินการ"},
-        ],
-    },
-    {
-        "project_id": "68079001245", "project_name": "ซื้อวัสดุคอมพิวเตอร์ กองคลัง",
-        "project_type_name": "ซื้อ", "dept_code": "6810403", "dept_name": "กรมส่งเสริมการปกครองท้องถิ่น",
-        "dept_sub_name": "องค์การบริหารส่วนตำบลคลองท่อมเหนือ", "purchase_method_name": "เฉพาะเจาะจง",
-        "announce_date": "2568-07-03", "transaction_date": "2568-07-10", "project_money": Decimal("48500"),
-        "price_build": Decimal("48500"), "sum_price_agree": Decimal("47890.50"), "budget_year": "2568",
-        "project_status": "ดำเนินการแล้วเสร็จ", "province": "กระบี่", "project_location": "",
-        "contract": [
-            {"winner": "บริษัท กระบี่ไอที จำกัด", "winner_tin": "0105549007974", "contract_no": "21/2568",
-             "contract_date": "2568-07-10", "contract_finish_date": "2568-07-25", "contract_price_agree": Decimal("47890.50"),
-             "status": "สิ้นสุดสัญญา"},
-        ],
-    },
-    {
-        "project_id": "67089336878", "project_name": "จ้างเหมาบริการเก็บขนขยะมูลฝอย ประจำปีงบประมาณ 2568",
-        "project_type_name": "จ้างทำของ/จ้างเหมาบริการ", "dept_code": "4500103", "dept_name": "กรมส่งเสริมการปกครองท้องถิ่น",
-        "dept_sub_name": "เทศบาลเมืองแม่เหียะ", "purchase_method_name": "ประกวดราคาอิเล็กทรอนิกส์ (e-bidding)",
-        "announce_date": "2567-08-28", "transaction_date": "2567-10-01", "project_money": Decimal("3600000"),
-        "price_build": Decimal("3580000"), "sum_price_agree": Decimal("3490000"), "budget_year": "2568",
-        "project_status": "จัดทำสัญญา/บริหารสัญญา", "province": "เชียงใหม่", "project_location": "",
-        "contract": [
-            {"winner": "บริษัท แม่เหียะคลีน จำกัด", "winner_tin": "3509900123450", "contract_no": "ทม.มห.12/2568",
-             "contract_date": "2567-10-01", "contract_finish_date": "2568-03-31", "contract_price_agree": Decimal("1745000"),
-             "status": "สิ้นสุดสัญญา"},
-            {"winner": "บริษัท แม่เหียะคลีน จำกัด", "winner_tin": "3509900123450", "contract_no": "ทม.มห.13/2568",
-             "contract_date": "2568-04-01", "contract_finish_date": "2568-09-30", "contract_price_agree": Decimal("1745000"),
-             "status": "อยู่ระหว่างดำเนินการ"},
-        ],
-    },
-]  # fmt: skip
-
-SEED_ANNOUNCEMENTS: list[dict[str, Any]] = [
-    {"deptsubId": "4500103", "anounceType": "D0", "projectId": "67089336878",
-     "title": "ประกวดราคาจ้างเหมาบริการเก็บขนขยะมูลฝอย ประจำปีงบประมาณ 2568 ด้วยวิธีประกวดราคาอิเล็กทรอนิกส์ (e-bidding)",
-     "published": "2024-08-28T09:30:00+07:00"},
-    {"deptsubId": "5810401", "anounceType": "15", "projectId": "68069160377",
-     "title": "ประกาศราคากลางจ้างก่อสร้างถนนคอนกรีตเสริมเหล็ก สายบ้านควนโอ หมู่ที่ 2",
-     "published": "2025-06-11T14:00:00+07:00"},
-    {"deptsubId": "5810401", "anounceType": "D0", "projectId": "68069160377",
-     "title": "ประกวดราคาจ้างก่อสร้างถนนคอนกรีตเสริมเหล็ก สายบ้านควนโอ หมู่ที่ 2 ด้วยวิธีประกวดราคาอิเล็กทรอนิกส์ (e-bidding)",
-     "published": "2025-06-19T10:15:00+07:00"},
-]  # fmt: skip
+# Amounts are exact (Decimal), as the API's JSON numbers are read.
+_SEED = seed_data(__file__, parse_float=Decimal, parse_int=Decimal)
+SEED_PROJECTS: list[dict[str, Any]] = _SEED["projects"]
+SEED_ANNOUNCEMENTS: list[dict[str, Any]] = _SEED["announcements"]
 
 
 @dataclass
@@ -211,8 +158,7 @@ def create_app(*, rate_limit_every: int = 0, retry_after_s: int = 1) -> web.Appl
 def main() -> None:
     parser = simulator_arguments("e-GP simulator", 8094)
     parser.add_argument("--rate-limit-every", type=int, default=0)
-    args = parser.parse_args()
-    web.run_app(create_app(rate_limit_every=args.rate_limit_every), host=args.host, port=args.port)
+    run_simulator(parser, lambda args: create_app(rate_limit_every=args.rate_limit_every))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import asyncio
 import hashlib
 import json
 import re
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from plugins.elaas.guids import GuidCrosswalk, default_guids
-from prasan.testing import simulator_arguments
+from prasan import testing
 
 DEFAULT_API_KEY = "elaas-sim-key"
 SIMULATOR_SETTINGS = {"api_key": DEFAULT_API_KEY}  # what points e-LAAS at this simulator, besides its URL
@@ -53,12 +52,7 @@ _LINE_GUIDS = (
 
 
 @dataclass
-class Fault:
-    status: int
-    times: int
-    retry_after: float | None = None
-    message: str | None = None
-    delay_s: float = 0.0
+class Fault(testing.Fault):
     # Only requests (or batch items) whose document JSON contains this text fail; None: every request.
     match: str | None = None
 
@@ -68,11 +62,9 @@ class SimState:
 
     def __init__(self, state_dir: Path | str | None, guids: GuidCrosswalk) -> None:
         self.guids = guids
-        path = ":memory:" if state_dir is None else str(Path(state_dir) / "elaas-sim.sqlite")
-        if state_dir is not None:
-            Path(state_dir).mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, check_same_thread=False)
-        self.db.executescript(
+        self.db = testing.simulator_database(
+            state_dir,
+            "elaas-sim.sqlite",
             """
             CREATE TABLE IF NOT EXISTS documents (record_id TEXT PRIMARY KEY, idempotency_key TEXT,
                 body TEXT NOT NULL, received_at TEXT NOT NULL);
@@ -80,7 +72,7 @@ class SimState:
                 status INTEGER NOT NULL, answer TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
                 method TEXT, path TEXT, idempotency_key TEXT, body TEXT, status INTEGER, replayed INTEGER);
-            """
+            """,
         )
         self.faults: list[Fault] = []
         self.lock = asyncio.Lock()
@@ -333,21 +325,6 @@ async def sim_health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "system": "elaas-simulator"})
 
 
-async def sim_log(request: web.Request) -> web.Response:
-    rows = request.app[STATE].db.execute(
-        "SELECT seq, at, method, path, idempotency_key, body, status, replayed FROM log ORDER BY seq"
-    ).fetchall()
-    return web.json_response(
-        {
-            "entries": [
-                {"seq": r[0], "time": r[1], "method": r[2], "path": r[3], "idempotency_key": r[4],
-                 "body": json.loads(r[5]), "status": r[6], "replayed": bool(r[7])}
-                for r in rows
-            ]
-        }
-    )
-
-
 async def sim_records(request: web.Request) -> web.Response:
     rows = request.app[STATE].db.execute(
         "SELECT body, idempotency_key, received_at FROM documents ORDER BY rowid"
@@ -364,16 +341,7 @@ async def sim_set_faults(request: web.Request) -> web.Response:
     specs = body if isinstance(body, list) else [body]
     state = request.app[STATE]
     for spec in specs:
-        state.faults.append(
-            Fault(
-                status=int(spec.get("status", 503)),
-                times=int(spec.get("times", 1)),
-                retry_after=spec.get("retry_after"),
-                message=spec.get("message"),
-                delay_s=float(spec.get("delay_s", 0)),
-                match=spec.get("match"),
-            )
-        )
+        state.faults.append(Fault.from_spec(spec, match=spec.get("match")))
     return web.json_response({"pending": [f.__dict__ for f in state.faults]})
 
 
@@ -402,28 +370,19 @@ def create_app(
     for name, (level, param) in dropdowns.items():
         app.router.add_get(f"/DropDownService.asmx/{name}", _dropdown_handler(level, param))
     app.router.add_get("/_sim/health", sim_health)
-    app.router.add_get("/_sim/log", sim_log)
+    app.router.add_get("/_sim/log", testing.database_log(app[STATE].db))
     app.router.add_get("/_sim/records", sim_records)
     app.router.add_post("/_sim/faults", sim_set_faults)
     app.router.add_delete("/_sim/faults", sim_clear_faults)
-
-    async def close_db(app: web.Application) -> None:
-        app[STATE].db.close()
-
-    app.on_cleanup.append(close_db)
+    testing.close_on_cleanup(app, app[STATE].db)
     return app
 
 
-def run(host: str = "127.0.0.1", port: int = 8092, state_dir: str | None = None, api_key: str = DEFAULT_API_KEY) -> None:
-    web.run_app(create_app(state_dir, api_key=api_key), host=host, port=port)
-
-
 def main() -> None:
-    parser = simulator_arguments("e-LAAS simulator", 8092)
+    parser = testing.simulator_arguments("e-LAAS simulator", 8092)
     parser.add_argument("--state-dir", default=None)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
-    args = parser.parse_args()
-    run(args.host, args.port, args.state_dir, args.api_key)
+    testing.run_simulator(parser, lambda args: create_app(args.state_dir, api_key=args.api_key))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from plugins.eplan import converters, mapper, parse
 from plugins.eplan.settings import EplanSettings
 from prasan import (
+    XLSX_MEDIA_TYPE,
     Health,
     MappedRecord,
     Mapping,
@@ -25,7 +26,6 @@ from prasan import (
     hookimpl,
 )
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROJECTS = "/api/v1/projects"
 # Transport metadata of the poll, not part of the ผ.02 row; the cursor lives in ReadBatch instead.
 _TRANSPORT_KEYS = ("updated_seq",)
@@ -38,7 +38,7 @@ class Eplan(RestSystem):
     owner_agency = "กรมส่งเสริมการปกครองท้องถิ่น (DLA)"
     simulator_module = "plugins.eplan.simulator"
     Settings = EplanSettings
-    formats = ("text/csv", "application/json", XLSX)
+    formats = ("text/csv", "application/json", XLSX_MEDIA_TYPE)
     streams = (Stream(entity_type="plan_project", interval_s=300),)
 
     settings: EplanSettings

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.eplan import headers as h
-from prasan import NativeRecord, PayloadError, PayloadLimits, Rejection, fold_headers, tabular_records
+from prasan import (
+    NativeRecord, PayloadError, PayloadLimits, Rejection, fold_headers, require_columns, tabular_records
+)
 
 
 def _is_total_row(record: dict[str, Any]) -> bool:
@@ -34,13 +36,7 @@ def parse(
 ) -> list[NativeRecord]:
     """`limits`: the hub's (`self.context.limits`); None reads within the defaults."""
     rows = [canonical_record(row) for row in tabular_records(payload, media_type, charset, limits or PayloadLimits())]
-    present = set().union(*(row.keys() for row in rows))
-    missing = [name for name in h.REQUIRED if name not in present]
-    if missing:
-        raise PayloadError(
-            "eplan.header_missing",
-            f"the ผ.02 table has no column {', '.join(missing)} (found: {', '.join(sorted(present))})",
-        )
+    present = require_columns(rows, h.REQUIRED, "eplan.header_missing", "the ผ.02 table has no column")
     if not any(h.budget_year_of(name) for name in present):
         raise PayloadError("eplan.header_missing", "the ผ.02 table has no column such as 'งบประมาณ 2566'")
     records = []

@@ -15,7 +15,6 @@ served as a printed form would write it, amounts in Thai digits and the update d
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,74 +22,37 @@ from typing import Any
 from aiohttp import web
 
 from prasan.canonical import to_thai_digits
-from prasan.testing import simulator_arguments
+from prasan.testing import (
+    close_on_cleanup,
+    database_log,
+    run_simulator,
+    seed_data,
+    simulator_arguments,
+    simulator_database,
+)
 
 MAX_LIMIT = 500
 ORG = "รหัส อปท."
 CODE = "รหัสโครงการ"
 TITLE = "ชื่อโครงการ"
 
-SEED_PROJECTS: list[dict[str, Any]] = [
-    {
-        CODE: "5400103-2566-001", ORG: "5400103", "ยุทธศาสตร์": "การพัฒนาโครงสร้างพื้นฐาน",
-        "แผนงาน": "อุตสาหกรรมและการโยธา", TITLE: "ก่อสร้างถนนคอนกรีตเสริมเหล็ก สายบ้านเป็ด-บ้านโนนท่อน หมู่ที่ 5",
-        "วัตถุประสงค์": "เพื่อให้ประชาชนสัญจรไปมาได้สะดวกและปลอดภัย",
-        "เป้าหมาย (ผลผลิตของโครงการ)": "ถนน คสล. กว้าง 5 เมตร ยาว 450 เมตร หนา 0.15 เมตร",
-        "งบประมาณ 2566": "1,200,000", "งบประมาณ 2567": "-", "งบประมาณ 2568": "1,350,000",
-        "ตัวชี้วัด (KPI)": "ร้อยละ 80 ของประชาชนที่ใช้เส้นทางมีความพึงพอใจ",
-        "ผลที่คาดว่าจะได้รับ": "ประชาชนสัญจรได้สะดวก ลดอุบัติเหตุ", "หน่วยงานรับผิดชอบหลัก": "กองช่าง",
-    },
-    {
-        CODE: "5400103-2566-002", ORG: "5400103", "ยุทธศาสตร์": "การพัฒนาคุณภาพชีวิต",
-        "แผนงาน": "การศึกษา", TITLE: "อาหารกลางวันศูนย์พัฒนาเด็กเล็กบ้านเป็ด",
-        "วัตถุประสงค์": "เพื่อให้เด็กเล็กได้รับอาหารที่มีคุณค่าครบถ้วน",
-        "เป้าหมาย (ผลผลิตของโครงการ)": "เด็กเล็ก 120 คน", "งบประมาณ 2566": "504,000.00",
-        "งบประมาณ 2567": "504,000.00", "งบประมาณ 2568": "529,200.00",
-        "ตัวชี้วัด (KPI)": "เด็กเล็กร้อยละ 95 มีภาวะโภชนาการตามเกณฑ์",
-        "ผลที่คาดว่าจะได้รับ": "เด็กเล็กมีสุขภาพแข็งแรง", "หน่วยงานรับผิดชอบหลัก": "กองการศึกษา",
-    },
-    {
-        CODE: "4500103-2566-014", ORG: "4500103", "ยุทธศาสตร์": "การพัฒนาสาธารณสุขและสิ่งแวดล้อม",
-        "แผนงาน": "สาธารณสุข", TITLE: "ป้องกันและควบคุมโรคไข้เลือดออก",
-        "วัตถุประสงค์": "เพื่อลดอัตราการป่วยด้วยโรคไข้เลือดออกในเขตเทศบาล",
-        "เป้าหมาย (ผลผลิตของโครงการ)": "ชุมชน 12 ชุมชนในเขตเทศบาลเมืองแม่เหียะ",
-        "งบประมาณ 2566": "150,000", "งบประมาณ 2567": "150,000", "งบประมาณ 2568": "180,000",
-        "ตัวชี้วัด (KPI)": "อัตราป่วยลดลงร้อยละ 20", "ผลที่คาดว่าจะได้รับ": "ประชาชนปลอดภัยจากโรคไข้เลือดออก",
-        "หน่วยงานรับผิดชอบหลัก": "กองสาธารณสุขและสิ่งแวดล้อม",
-    },
-    {
-        CODE: "4500103-2566-021", ORG: "4500103", "ยุทธศาสตร์": "การพัฒนาสาธารณสุขและสิ่งแวดล้อม",
-        "แผนงาน": "เคหะและชุมชน", TITLE: "จัดซื้อรถบรรทุกขยะมูลฝอยแบบอัดท้าย ขนาด 6 ตัน",
-        "วัตถุประสงค์": "เพื่อเพิ่มประสิทธิภาพการเก็บขนขยะมูลฝอย",
-        "เป้าหมาย (ผลผลิตของโครงการ)": "รถบรรทุกขยะ 1 คัน", "งบประมาณ 2567": "2,500,000.00",
-        "ตัวชี้วัด (KPI)": "เก็บขนขยะได้ครบทุกชุมชน", "ผลที่คาดว่าจะได้รับ": "ชุมชนสะอาด ไม่มีขยะตกค้าง",
-        "หน่วยงานรับผิดชอบหลัก": "กองสาธารณสุขและสิ่งแวดล้อม",
-    },
-    {
-        CODE: "2500101-2566-103", ORG: "2500101", "ยุทธศาสตร์": "การบริหารจัดการที่ดี",
-        "แผนงาน": "บริหารงานทั่วไป", TITLE: "ฝึกอบรมเพิ่มประสิทธิภาพการปฏิบัติงานของบุคลากร อบจ.เชียงใหม่",
-        "วัตถุประสงค์": "เพื่อพัฒนาความรู้และทักษะของบุคลากร",
-        "เป้าหมาย (ผลผลิตของโครงการ)": "บุคลากร 200 คน", "งบประมาณ 2566": "300,000", "งบประมาณ 2567": "300,000",
-        "ผลที่คาดว่าจะได้รับ": "บุคลากรปฏิบัติงานได้อย่างมีประสิทธิภาพ", "หน่วยงานรับผิดชอบหลัก": "สำนักปลัด อบจ.",
-    },
-]
+# ผ.02 rows of three local administrations, keyed by the export's Thai column headers.
+SEED_PROJECTS: list[dict[str, Any]] = seed_data(__file__)
 
 
 class SimState:
     """Projects with their change sequence, and the log of state-changing requests."""
 
     def __init__(self, state_dir: Path | str | None, seed: bool) -> None:
-        path = ":memory:" if state_dir is None else str(Path(state_dir) / "eplan-sim.sqlite")
-        if state_dir is not None:
-            Path(state_dir).mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, check_same_thread=False)
-        self.db.executescript(
+        self.db = simulator_database(
+            state_dir,
+            "eplan-sim.sqlite",
             """
             CREATE TABLE IF NOT EXISTS projects (project_code TEXT PRIMARY KEY, updated_seq INTEGER NOT NULL,
                 updated_on TEXT NOT NULL, body TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
                 method TEXT, path TEXT, idempotency_key TEXT, body TEXT, status INTEGER);
-            """
+            """,
         )
         empty = self.db.execute("SELECT COUNT(*) FROM projects").fetchone()[0] == 0
         if seed and empty:
@@ -196,21 +158,6 @@ async def post_project(request: web.Request) -> web.Response:
     return web.json_response({CODE: body[CODE], "updated_seq": seq})
 
 
-async def sim_log(request: web.Request) -> web.Response:
-    rows = request.app[STATE].db.execute(
-        "SELECT seq, at, method, path, idempotency_key, body, status FROM log ORDER BY seq"
-    ).fetchall()
-    return web.json_response(
-        {
-            "entries": [
-                {"seq": r[0], "time": r[1], "method": r[2], "path": r[3], "idempotency_key": r[4],
-                 "body": json.loads(r[5]), "status": r[6]}
-                for r in rows
-            ]
-        }
-    )
-
-
 async def sim_health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "system": "eplan-simulator"})
 
@@ -221,25 +168,16 @@ def create_app(state_dir: Path | str | None = None, *, seed: bool = True) -> web
     app[STATE] = SimState(state_dir, seed)
     app.router.add_get("/api/v1/projects", get_projects)
     app.router.add_post("/api/v1/projects", post_project)
-    app.router.add_get("/_sim/log", sim_log)
+    app.router.add_get("/_sim/log", database_log(app[STATE].db))
     app.router.add_get("/_sim/health", sim_health)
-
-    async def close_db(app: web.Application) -> None:
-        app[STATE].db.close()
-
-    app.on_cleanup.append(close_db)
+    close_on_cleanup(app, app[STATE].db)
     return app
-
-
-def run(host: str = "127.0.0.1", port: int = 8091, state_dir: str | None = None) -> None:
-    web.run_app(create_app(state_dir), host=host, port=port)
 
 
 def main() -> None:
     parser = simulator_arguments("e-Plan simulator", 8091)
     parser.add_argument("--state-dir", default=None)
-    args = parser.parse_args()
-    run(args.host, args.port, args.state_dir)
+    run_simulator(parser, lambda args: create_app(args.state_dir))
 
 
 if __name__ == "__main__":

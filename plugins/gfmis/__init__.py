@@ -13,6 +13,7 @@ from functools import cached_property
 from plugins.gfmis import converters, mapper, nfma46, parse
 from plugins.gfmis.settings import GfmisSettings
 from prasan import (
+    XLSX_MEDIA_TYPE,
     Health,
     MappedRecord,
     NativeRecord,
@@ -23,7 +24,6 @@ from prasan import (
     hookimpl,
 )
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LINES = "/api/v1/disbursements"
 CODE_LIST = mapper.HERE / "codelists" / "gl-class.yaml"
 
@@ -35,7 +35,7 @@ class Gfmis(RestSystem):
     owner_agency = "กรมบัญชีกลาง (CGD)"
     simulator_module = "plugins.gfmis.simulator"
     Settings = GfmisSettings
-    formats = ("text/csv", "application/json", XLSX)
+    formats = ("text/csv", "application/json", XLSX_MEDIA_TYPE)
     # GF-MIS is rate limited and posts in batches through the day; every quarter hour is enough.
     streams = (Stream(entity_type="disbursement", interval_s=900),)
 
@@ -46,7 +46,7 @@ class Gfmis(RestSystem):
         return {entity_type: self.context.load_mapping(path) for entity_type, path in mapper.MAPPING_FILES.items()}
 
     def parse(self, payload: bytes, media_type: str, charset: str | None) -> list[NativeRecord]:
-        if media_type.split(";")[0].strip().lower() == XLSX:
+        if media_type.split(";")[0].strip().lower() == XLSX_MEDIA_TYPE:
             return nfma46.parse_report(payload)
         return parse.parse_lines(payload, media_type, charset, self.context.limits)
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.gfmis import headers as h
-from prasan import NativeRecord, PayloadError, PayloadLimits, Rejection, fold_headers, tabular_records
+from prasan import (
+    NativeRecord, PayloadError, PayloadLimits, Rejection, fold_headers, require_columns, tabular_records
+)
 
 
 def canonical_record(raw: dict[str, Any]) -> dict[str, Any]:
@@ -38,11 +40,5 @@ def parse_lines(
 ) -> list[NativeRecord]:
     """`limits`: the hub's (`self.context.limits`); None reads within the defaults."""
     rows = [canonical_record(row) for row in tabular_records(payload, media_type, charset, limits or PayloadLimits())]
-    present = set().union(*(row.keys() for row in rows)) if rows else set()
-    missing = [name for name in h.REQUIRED if name not in present]
-    if missing:
-        raise PayloadError(
-            "gfmis.header_missing",
-            f"disbursement lines need the fields {', '.join(missing)} (found: {', '.join(sorted(present))})",
-        )
+    require_columns(rows, h.REQUIRED, "gfmis.header_missing", "disbursement lines need the fields")
     return [NativeRecord(row=n, data=row) for n, row in enumerate(rows, start=1) if not _is_total_row(row)]

@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from prasan.canonical import format_thai_date, to_thai_digits
-from prasan.testing import SimulatorState, simulator_app, simulator_arguments
+from prasan.testing import SimulatorState, run_simulator, seed_data, simulator_app, simulator_arguments
 
 API_KEY = "gfmis-sim-key"
 SIMULATOR_SETTINGS = {"api_key": API_KEY}
@@ -45,26 +45,7 @@ MAX_LIMIT = 1000
 # Budget codes are made up in the 20-digit shape (the real layout is not public); funds and GL
 # accounts follow the published patterns. Amounts are kept as exact text, dates as ISO CE, and
 # turned into the export's forms when served.
-SEED_LINES: list[dict[str, Any]] = [
-    {"BUKRS": "15008", "ZZPMT": "1500800008", "KOSTL": "1500800008", "FISTL": "15008680041000000001",
-     "GEBER": 6811410, "HKONT": "5104010107", "BELNR": "3100004127", "BUZEI": "001",
-     "BUDAT": "2024-11-14", "WRBTR": "1250000.00", "search_term": "0994000123456"},
-    {"BUKRS": "15008", "ZZPMT": "1500800008", "KOSTL": "1500800008", "FISTL": "15008680041000000001",
-     "GEBER": 6811410, "HKONT": "5104010107.101", "BELNR": "3100004127", "BUZEI": "002",
-     "BUDAT": "2024-11-14", "WRBTR": "348500.50", "search_term": ""},
-    {"BUKRS": "15008", "ZZPMT": "1500800008", "KOSTL": "1500800012", "FISTL": "15008680022000000003",
-     "GEBER": 6811220, "HKONT": "5104010104", "BELNR": "3100005530", "BUZEI": "001",
-     "BUDAT": "2025-02-03", "WRBTR": "87420.00", "search_term": ""},
-    {"BUKRS": "15008", "ZZPMT": "1500800008", "KOSTL": "1500800008", "FISTL": "15008670032000000007",
-     "GEBER": 6711320, "HKONT": "5104010107", "BELNR": "3100006018", "BUZEI": "001",
-     "BUDAT": "2025-03-27", "WRBTR": "4500000.00", "search_term": ""},
-    {"BUKRS": "15003", "ZZPMT": "1500300101", "KOSTL": "1500300101", "FISTL": "15003680021000000010",
-     "GEBER": 6811220, "HKONT": "5104010104.205", "BELNR": "3100000771", "BUZEI": "001",
-     "BUDAT": "2025-07-25", "WRBTR": "15630.75", "search_term": ""},
-    {"BUKRS": "15003", "ZZPMT": "1500300101", "KOSTL": "1500300101", "FISTL": "15003680021000000010",
-     "GEBER": 6811220, "HKONT": "5104010104", "BELNR": "3100000802", "BUZEI": "001",
-     "BUDAT": "2025-09-30", "WRBTR": "9999.00", "search_term": ""},
-]  # fmt: skip
+SEED_LINES: list[dict[str, Any]] = seed_data(__file__)
 
 
 @dataclass
@@ -191,9 +172,7 @@ def create_app(*, api_key: str | None = API_KEY, quirks: Quirks | None = None, s
 
 
 def main() -> None:
-    parser = simulator_arguments("GF-MIS simulator", 8094)
-    args = parser.parse_args()
-    web.run_app(create_app(), host=args.host, port=args.port)
+    run_simulator(simulator_arguments("GF-MIS simulator", 8094), lambda args: create_app())
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
-from prasan.testing import SimulatorState, simulator_app, simulator_arguments
+from prasan.testing import SimulatorState, run_simulator, simulator_app, simulator_arguments
 from prasan.canonical import to_thai_digits
 
 API_KEY = "sola-sim-key"
@@ -284,8 +284,7 @@ def create_app(shape: Shape = JSON_API, *, seed: list[dict[str, Any]] | None = N
 def main() -> None:
     parser = simulator_arguments("SOLA simulator (placeholder interface)", 8094)
     parser.add_argument("--csv-export", action="store_true", help="serve the TIS-620 CSV export shape")
-    args = parser.parse_args()
-    web.run_app(create_app(CSV_EXPORT if args.csv_export else JSON_API), host=args.host, port=args.port)
+    run_simulator(parser, lambda args: create_app(CSV_EXPORT if args.csv_export else JSON_API))
 
 
 if __name__ == "__main__":

@@ -67,6 +67,12 @@ Simulator helper
         POST /_sim/faults {"status": 503, "times": 1, "retry_after": null, "delay_s": 0} (or a list),
         DELETE /_sim/faults
     await serve(app, host="127.0.0.1", port=0) -> (runner, base_url); stop with `await runner.cleanup()`
+    async with served(app) as base_url: ...   the same, stopped when the block ends
+    run_simulator(simulator_arguments(description, port), build)   a simulator's `main()`: build(args) served
+    seed_data(__file__, **json_options)   the simulator_seed.json shipped beside the simulator's module
+    simulator_database(state_dir, file_name, schema) -> sqlite3.Connection; close_on_cleanup(app, db);
+    database_log(db) -> the GET /_sim/log handler reading its `log` table
+        for a simulator that keeps its own sqlite store (in memory, or in state_dir across restarts)
 
 The standard simulator log, which check 5 reads: `GET /_sim/log` answers `{"entries": [entry, ...]}` in
 the order received, an entry being
@@ -108,10 +114,16 @@ from prasan.testing.simulator import (
     Applied,
     Fault,
     SimulatorState,
+    close_on_cleanup,
+    database_log,
     free_port,
+    run_simulator,
+    seed_data,
     serve,
+    served,
     simulator_app,
     simulator_arguments,
+    simulator_database,
 )
 
 __all__ = [
@@ -125,11 +137,17 @@ __all__ = [
     "Sample",
     "SimulatorState",
     "captured_log_lines",
+    "close_on_cleanup",
     "closed_url",
+    "database_log",
     "free_port",
+    "run_simulator",
+    "seed_data",
     "serve",
+    "served",
     "simulator_app",
     "simulator_arguments",
+    "simulator_database",
 ]
 
 

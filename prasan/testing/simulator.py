@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
+import contextlib
 import itertools
 import json
 import os
+import socket
+import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +36,18 @@ class Fault:
     retry_after: float | int | None = None
     delay_s: float = 0.0
     message: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], **more: Any) -> Fault:
+        """The fault a `POST /_sim/faults` item asks for (`more`: the fields a subclass adds)."""
+        return cls(
+            status=int(spec.get("status", 503)),
+            times=int(spec.get("times", 1)),
+            retry_after=spec.get("retry_after"),
+            delay_s=float(spec.get("delay_s", 0)),
+            message=spec.get("message"),
+            **more,
+        )
 
 
 @dataclass
@@ -192,16 +206,7 @@ async def _sim_set_faults(request: web.Request) -> web.Response:
     try:
         body = await request.json()
         specs = body if isinstance(body, list) else [body]
-        faults = [
-            Fault(
-                status=int(spec.get("status", 503)),
-                times=int(spec.get("times", 1)),
-                retry_after=spec.get("retry_after"),
-                delay_s=float(spec.get("delay_s", 0)),
-                message=spec.get("message"),
-            )
-            for spec in specs
-        ]
+        faults = [Fault.from_spec(spec) for spec in specs]
     except (ValueError, TypeError, AttributeError) as exc:
         return _error(400, f'faults are {{"status", "times", "retry_after", "delay_s"}}: {exc}')
     state.faults.extend(faults)
@@ -242,6 +247,16 @@ async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) ->
     return runner, f"http://{host}:{bound_port}"
 
 
+@contextlib.asynccontextmanager
+async def served(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """`app` served (as `serve` does) for the `async with` block: its base URL; stopped when the block ends."""
+    runner, url = await serve(app, host, port)
+    try:
+        yield url
+    finally:
+        await runner.cleanup()
+
+
 def simulator_arguments(description: str, port: int) -> argparse.ArgumentParser:
     """A simulator's command line: where it listens (`--host`, `--port`, this port by default); a
     simulator adds its own options before parsing."""
@@ -249,6 +264,61 @@ def simulator_arguments(description: str, port: int) -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=port)
     return parser
+
+
+def run_simulator(parser: argparse.ArgumentParser, build: Callable[[argparse.Namespace], web.Application]) -> None:
+    """Parse a simulator's command line (`simulator_arguments` and its own options) and serve the app
+    `build(args)` makes on `--host`/`--port` until interrupted."""
+    args = parser.parse_args()
+    web.run_app(build(args), host=args.host, port=args.port)
+
+
+def seed_data(module_file: str, **json_options: Any) -> Any:
+    """The seed data a simulator ships as `simulator_seed.json` beside its module (`module_file`: the
+    module's `__file__`); `json_options` go to `json.loads` (e.g. `parse_float=Decimal`)."""
+    return json.loads(Path(module_file).with_name("simulator_seed.json").read_text(encoding="utf-8"), **json_options)
+
+
+def simulator_database(state_dir: Path | str | None, file_name: str, schema: str) -> sqlite3.Connection:
+    """A simulator's own sqlite database with `schema` (CREATE ... IF NOT EXISTS statements): in memory, or
+    `file_name` in `state_dir` (made when missing) so what it holds outlives a restart."""
+    path = ":memory:" if state_dir is None else str(Path(state_dir) / file_name)
+    if state_dir is not None:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False)
+    db.executescript(schema)
+    return db
+
+
+def database_log(db: sqlite3.Connection) -> Handler:
+    """A `GET /_sim/log` handler for a simulator that keeps its log in a `log` table of its database
+    (seq, at, method, path, idempotency_key, body as JSON, status, and replayed where it tracks it):
+    the standard entries in the table's column order, `at` named `time`."""
+
+    async def sim_log(request: web.Request) -> web.Response:
+        cursor = db.execute("SELECT * FROM log ORDER BY seq")
+        columns = [column[0] for column in cursor.description]
+        decode = {"body": json.loads, "replayed": bool}
+        entries = [
+            {("time" if name == "at" else name): decode.get(name, _same)(value) for name, value in zip(columns, row)}
+            for row in cursor.fetchall()
+        ]
+        return web.json_response({"entries": entries})
+
+    return sim_log
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def close_on_cleanup(app: web.Application, db: sqlite3.Connection) -> None:
+    """Close the simulator's database when its app is cleaned up (the server stopped)."""
+
+    async def close(app: web.Application) -> None:
+        db.close()
+
+    app.on_cleanup.append(close)
 
 
 def free_port(preferred: int = 0) -> int:

@@ -220,3 +220,20 @@ async def test_plugins_tokens_clients_and_the_documentation(running_hub: Running
     async with hub.http.get(f"{hub.url}/api/v1/docs") as response:
         page = await response.text()
     assert response.status == 200 and "/api/v1/dead-letters/{dead_letter_id}/replay" in page and "<script" not in page
+
+
+async def test_what_the_path_names_but_the_store_lacks_is_a_404_naming_it(running_hub: RunningHub) -> None:
+    hub, absent = running_hub, "f" * 32
+    lookups = [
+        ("GET", f"/api/v1/messages/{absent}", None, "no message with this id"),
+        ("GET", f"/api/v1/entities/{absent}", None, "no entity with this id"),
+        ("GET", f"/api/v1/entities/{absent}/trace", None, "no entity with this id"),
+        ("GET", f"/api/v1/entities/{absent}/chain", None, "no entity with this id"),
+        ("GET", "/api/v1/dead-letters/999999", None, "no dead letter with this id"),
+        ("PATCH", "/api/v1/clients/nobody", {"disabled": True}, "no client with this name"),
+        ("PATCH", "/api/v1/clients/nobody", {"allowed_orgs": ["6500101"]}, "no client with this name"),
+        ("DELETE", f"/api/v1/links/{absent}/{'e' * 32}", None, "no link between these records"),
+    ]
+    for method, path, body, detail in lookups:
+        status, answer = await call(hub, method, path, body)
+        assert (status, answer["title"], answer["detail"]) == (404, "Not Found", detail), (method, path, body)

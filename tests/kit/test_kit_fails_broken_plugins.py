@@ -118,29 +118,24 @@ class MissingSettingUnnamed(agencies.Projects):
     Settings = UnnamedProblemSettings
 
 
-def test_a_missing_setting_reported_without_its_name_fails_the_settings_check() -> None:
-    message = failure(kit_for(MissingSettingUnnamed), "test_settings_are_validated_and_secrets_hidden")
-    assert "a missing 'api_key' must be reported naming it" in message and "the settings are incomplete" in message
-
-
-def test_a_setting_without_a_description_fails_the_settings_check() -> None:
-    message = failure(kit_for(UndescribedSetting), "test_settings_are_validated_and_secrets_hidden")
-    assert "setting 'region' needs a description" in message
-
-
-def test_a_secret_setting_as_plain_str_fails_the_settings_check() -> None:
-    message = failure(kit_for(PlainStrSecret), "test_settings_are_validated_and_secrets_hidden")
-    assert "'api_key' looks secret: declare it SecretStr" in message
-
-
-def test_settings_that_ignore_unknown_keys_fail_the_settings_check() -> None:
-    message = failure(kit_for(IgnoresUnknownSettings), "test_settings_are_validated_and_secrets_hidden")
-    assert "refuse unknown keys" in message
-
-
-def test_settings_whose_repr_shows_the_secret_fail_the_settings_check() -> None:
-    message = failure(kit_for(SettingsShowTheSecret), "test_settings_are_validated_and_secrets_hidden")
-    assert "repr(settings) shows a secret setting's value" in message
+@pytest.mark.parametrize(
+    ("broken", "said"),
+    [
+        pytest.param(
+            MissingSettingUnnamed, ["a missing 'api_key' must be reported naming it", "the settings are incomplete"],
+            id="a missing setting reported without its name",
+        ),
+        pytest.param(UndescribedSetting, ["setting 'region' needs a description"], id="a setting without a description"),
+        pytest.param(PlainStrSecret, ["'api_key' looks secret: declare it SecretStr"], id="a secret setting as plain str"),
+        pytest.param(IgnoresUnknownSettings, ["refuse unknown keys"], id="settings that ignore unknown keys"),
+        pytest.param(
+            SettingsShowTheSecret, ["repr(settings) shows a secret setting's value"], id="settings whose repr shows the secret"
+        ),
+    ],
+)
+def test_broken_settings_fail_the_settings_check(broken: type, said: list[str]) -> None:
+    message = failure(kit_for(broken), "test_settings_are_validated_and_secrets_hidden")
+    assert [part for part in said if part not in message] == []
 
 
 # --- 3. records map into valid canonical entities --------------------------------------------------

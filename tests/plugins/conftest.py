@@ -8,14 +8,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from core.contract import AgencySystem, await_me_maybe, read_batches
 from core.errors import ConfigError
 from core.plugin_manager import PluginRegistry, load_plugins, validate_settings
 from core.plugin_types import Health, MappedRecord, NativeRecord, ReadBatch, WriteItem
 from core.reference_data import ReferenceData, load_reference_data
-from prasan.testing import serve
+from prasan.testing import served
 
 SAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "eplan" / "samples"
 
@@ -90,10 +89,6 @@ def reference() -> ReferenceData:
     return load_reference_data()
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    return await serve(app)
-
-
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
@@ -104,15 +99,13 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 async def eplan_sim() -> AsyncIterator[str]:
     from plugins.eplan.simulator import create_app
 
-    runner, url = await _serve(create_app())
-    yield url
-    await runner.cleanup()
+    async with served(create_app()) as url:
+        yield url
 
 
 @pytest.fixture
 async def elaas_sim() -> AsyncIterator[str]:
     from plugins.elaas.simulator import create_app
 
-    runner, url = await _serve(create_app(api_key="test-key"))
-    yield url
-    await runner.cleanup()
+    async with served(create_app(api_key="test-key")) as url:
+        yield url

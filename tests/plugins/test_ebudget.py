@@ -24,7 +24,7 @@ from plugins.ebudget import Ebudget
 from plugins.ebudget.simulator import create_app
 from prasan import Delivered, MappingError, NativeRecord, PayloadError, Rejected, Rejection, WriteItem
 from prasan.canonical import BudgetLine
-from prasan.testing import PluginConformance, Sample, serve
+from prasan.testing import PluginConformance, Sample, served
 from tests.shipped_data import bb_sample_rows
 
 SAMPLES = Path(plugins.ebudget.__file__).parent / "samples"
@@ -66,15 +66,11 @@ def _system(**settings: Any) -> Ebudget:
 
 @asynccontextmanager
 async def _running(*, result_as_text: bool = False, **settings: Any) -> AsyncIterator[tuple[Ebudget, str]]:
-    runner, url = await serve(create_app(result_as_text=result_as_text))
-    system = _system(base_url=url, **settings)
-    try:
-        async with aiohttp.ClientSession() as http:
-            await system.start(http)
-            yield system, url
-            await system.close()
-    finally:
-        await runner.cleanup()
+    async with served(create_app(result_as_text=result_as_text)) as url, aiohttp.ClientSession() as http:
+        system = _system(base_url=url, **settings)
+        await system.start(http)
+        yield system, url
+        await system.close()
 
 
 def _mapped(system: Ebudget, records: list[NativeRecord]) -> list[Any]:

@@ -19,7 +19,7 @@ from core.reference_data import load_reference_data
 from plugins.egp import Egp, feed
 from plugins.egp.simulator import API_KEY, SEED_PROJECTS, create_app
 from prasan import ConfigError, MappingError, NativeRecord, PayloadError, PermanentError, TransientError
-from prasan.testing import PluginConformance, Sample, serve
+from prasan.testing import PluginConformance, Sample, served
 
 SAMPLES = Path(plugins.egp.__file__).parent / "samples"
 CSV_UTF8 = (SAMPLES / "egp_contracts_utf8.csv").read_bytes()
@@ -56,15 +56,8 @@ def egp(registry: Any) -> AgencySystem:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[str]:
-    runner, url = await serve(create_app())
-    yield url
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with served(create_app()) as url:
+        yield url
 
 
 async def started(registry: Any, http: aiohttp.ClientSession, url: str, **settings: Any) -> AgencySystem:
@@ -232,8 +225,7 @@ def test_announcement_of_an_unconfirmed_type_or_without_a_verb_is_rejected(egp):
 
 # --- the contract API --------------------------------------------------------------------------------
 async def test_contract_pages_resume_after_429_with_retry_after(registry, http):
-    runner, url = await serve(create_app(rate_limit_every=2, retry_after_s=3))
-    try:
+    async with served(create_app(rate_limit_every=2, retry_after_s=3)) as url:
         for number in ("68069160378", "68069160379"):
             extra = {**copy.deepcopy(SEED_PROJECTS[0]), "project_id": number, "contract": []}
             async with http.post(f"{url}/_sim/egp/projects", data=json.dumps(extra, default=str)):
@@ -251,8 +243,6 @@ async def test_contract_pages_resume_after_429_with_retry_after(registry, http):
         assert seen == ["68069160377", "68069160378", "68069160379"]  # each project once, in order
         assert waits and all(wait == 3 for wait in waits)
         assert json.loads(cursor) == {"2568/5810401": 3}
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_slow_contract_api_is_a_transient_error(registry, sim, http):

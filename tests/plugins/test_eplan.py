@@ -214,21 +214,18 @@ async def test_an_unreadable_poll_answer_is_a_permanent_error_not_a_crash(regist
     from aiohttp import web
 
     from core.errors import PermanentError
-    from prasan.testing import serve
+    from prasan.testing import served
 
     async def broken(request: web.Request) -> web.Response:
         return web.Response(text='{"records": [{"งบประมาณ 2566": NaN}], "more": false}', content_type="application/json")
 
     app = web.Application()
     app.router.add_get("/api/v1/projects", broken)
-    runner, url = await serve(app)
-    try:
+    async with served(app) as url:
         async with aiohttp.ClientSession() as http:
             with pytest.raises(PermanentError, match="unreadable JSON"):
                 plugin = registry.get("eplan")
                 await plugin.read("plan_project", None, plugin.settings_from({"base_url": url}), http)
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.parametrize(

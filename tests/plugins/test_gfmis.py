@@ -15,10 +15,10 @@ import pytest
 import plugins.gfmis
 from core.plugin_manager import load_plugins
 from core.reference_data import load_reference_data
-from plugins.gfmis import XLSX, Gfmis
+from plugins.gfmis import Gfmis
 from plugins.gfmis.simulator import API_KEY, Quirks, create_app
-from prasan import ConfigError, MappingError, NativeRecord, PayloadError, ReadBatch, TransientError
-from prasan.testing import PluginConformance, Sample, serve
+from prasan import XLSX_MEDIA_TYPE, ConfigError, MappingError, NativeRecord, PayloadError, ReadBatch, TransientError
+from prasan.testing import PluginConformance, Sample, served
 
 SAMPLES = Path(plugins.gfmis.__file__).parent / "samples"
 LINE_FORMATS = [
@@ -33,7 +33,7 @@ class TestGfmisConformance(PluginConformance):
     plugin = plugins.gfmis  # its converter and code list come with it
     samples = [
         Sample((SAMPLES / name).read_bytes(), media_type, charset) for name, media_type, charset in LINE_FORMATS
-    ] + [Sample((SAMPLES / "nfma46.xlsx").read_bytes(), XLSX)]
+    ] + [Sample((SAMPLES / "nfma46.xlsx").read_bytes(), XLSX_MEDIA_TYPE)]
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +47,10 @@ def system(registry) -> Gfmis:
     return registry.configure(load_reference_data(), {"gfmis": {"base_url": "http://127.0.0.1:9"}}).get("gfmis")
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 @asynccontextmanager
 async def simulator(quirks: Quirks | None = None) -> AsyncIterator[str]:
-    runner, url = await serve(create_app(quirks=quirks))
-    try:
+    async with served(create_app(quirks=quirks)) as url:
         yield url
-    finally:
-        await runner.cleanup()
 
 
 @asynccontextmanager
@@ -183,7 +174,7 @@ def nfma46(rows: list[list[Any]], title: list[list[Any]] | None = None) -> bytes
 
 
 def test_nfma46_rows_become_budget_lines_of_the_titles_agency_and_year(system):
-    records = system.parse((SAMPLES / "nfma46.xlsx").read_bytes(), XLSX, None)
+    records = system.parse((SAMPLES / "nfma46.xlsx").read_bytes(), XLSX_MEDIA_TYPE, None)
     found = mapped(system, records)
     assert len(found) == 3  # รวมทั้งสิ้น is the report's total
     external_id, line = found[1]
@@ -198,7 +189,7 @@ def test_nfma46_rows_become_budget_lines_of_the_titles_agency_and_year(system):
 
 
 def test_nfma46_budget_code_kept_as_an_excel_number_is_rejected(system):
-    [record] = system.parse(nfma46([["แผนงานบุคลากรภาครัฐ", 15008680011000000002, 100, 0, 0, 100]]), XLSX, None)
+    [record] = system.parse(nfma46([["แผนงานบุคลากรภาครัฐ", 15008680011000000002, 100, 0, 0, 100]]), XLSX_MEDIA_TYPE, None)
     with pytest.raises(MappingError) as caught:
         system.map_in(record)
     [rej] = caught.value.as_rejections()
@@ -206,16 +197,16 @@ def test_nfma46_budget_code_kept_as_an_excel_number_is_rejected(system):
 
 
 def test_nfma46_row_that_does_not_add_up_is_rejected(system):
-    [record] = system.parse(nfma46([["แผนงานบุคลากรภาครัฐ", "15008680011000000002", 1000, 100, 200, "800"]]), XLSX, None)
+    [record] = system.parse(nfma46([["แผนงานบุคลากรภาครัฐ", "15008680011000000002", 1000, 100, 200, "800"]]), XLSX_MEDIA_TYPE, None)
     assert problems_of(system, record.data) == [("คงเหลือ", "800", "gfmis.nfma46_balance")]
 
 
 def test_nfma46_without_agency_or_year_in_its_title_is_a_payload_error(system):
     with pytest.raises(PayloadError) as caught:
-        system.parse(nfma46([["แผนงาน", "15008680011000000002", 1, 0, 0, 1]], title=[["ปีงบประมาณ 2568"]]), XLSX, None)
+        system.parse(nfma46([["แผนงาน", "15008680011000000002", 1, 0, 0, 1]], title=[["ปีงบประมาณ 2568"]]), XLSX_MEDIA_TYPE, None)
     assert caught.value.rule == "gfmis.nfma46_title"
     with pytest.raises(PayloadError) as caught:
-        system.parse((SAMPLES / "disbursements.json").read_bytes(), XLSX, None)
+        system.parse((SAMPLES / "disbursements.json").read_bytes(), XLSX_MEDIA_TYPE, None)
     assert caught.value.rule == "xlsx.unreadable"
 
 

@@ -33,7 +33,7 @@ from prasan import (
     WriteItem,
 )
 from prasan.canonical import content_hash
-from prasan.testing import PluginConformance, Sample, serve
+from prasan.testing import PluginConformance, Sample, served
 
 HERE = Path(plugins.sola.__file__).parent
 SAMPLES = HERE / "samples"
@@ -76,15 +76,13 @@ def configured(raw: dict[str, Any]) -> Sola:
 async def running(
     shape: Shape = JSON_API, seed: list[dict[str, Any]] | None = None, **settings: Any
 ) -> AsyncIterator[tuple[Sola, str]]:
-    runner, url = await serve(create_app(shape, seed=seed))
-    system = configured({"base_url": url, "api_key": API_KEY, "timeout_s": 5, **settings})
-    async with aiohttp.ClientSession() as http:
+    async with served(create_app(shape, seed=seed)) as url, aiohttp.ClientSession() as http:
+        system = configured({"base_url": url, "api_key": API_KEY, "timeout_s": 5, **settings})
         await system.start(http)
         try:
             yield system, url
         finally:
             await system.close()
-            await runner.cleanup()
 
 
 def declaration(

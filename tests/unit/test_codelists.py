@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,24 +27,20 @@ def load_crosswalk(name: str) -> Crosswalk:
     return Crosswalk.from_dict(yaml.safe_load((CROSSWALKS / f"{name}.yaml").read_text(encoding="utf-8")))
 
 
-@pytest.fixture(scope="module")
-def local() -> CodeList:
-    return load_list("local-classification")
+def shipped_list(name: str, scheme: str) -> Any:
+    """A module fixture `name`: the shipped code list `scheme`, read once."""
+
+    @pytest.fixture(scope="module", name=name)
+    def fixture() -> CodeList:
+        return load_list(scheme)
+
+    return fixture
 
 
-@pytest.fixture(scope="module")
-def local_expense() -> CodeList:
-    return load_list("local-expense-category")
-
-
-@pytest.fixture(scope="module")
-def national() -> CodeList:
-    return load_list("national-classification")
-
-
-@pytest.fixture(scope="module")
-def national_expense() -> CodeList:
-    return load_list("national-expense-category")
+local = shipped_list("local", "local-classification")
+local_expense = shipped_list("local_expense", "local-expense-category")
+national = shipped_list("national", "national-classification")
+national_expense = shipped_list("national_expense", "national-expense-category")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from core import payloads
-from core.payloads import PayloadError, decode, fold_headers, loads_strict_json, tabular_records
+from core.payloads import PayloadError, decode, fold_headers, loads_strict_json, require_columns, tabular_records
 from core.settings import HubSettings, PayloadLimits
 
 THAI_CSV = "รหัส อปท.,ชื่อโครงการ\n5400103,ก่อสร้างถนน\n"
@@ -137,3 +137,14 @@ def test_fold_headers_keeps_the_filled_one_of_two_names_for_a_field() -> None:
         fold_headers(both, lambda key: fold(key, key), "test.header_repeated", fields="fields")
     assert caught.value.rule == "test.header_repeated"
     assert caught.value.reason == "two fields both mean 'org_code'"
+
+
+def test_require_columns_names_what_is_missing_and_what_was_found() -> None:
+    rows = [{"a": 1, "b": 2}, {"c": 3}]
+    assert require_columns(rows, ("a", "c"), "t.header_missing", "the table has no column") == {"a", "b", "c"}
+    with pytest.raises(PayloadError) as caught:
+        require_columns(rows, ("a", "x", "y"), "t.header_missing", "the table has no column")
+    assert caught.value.rule == "t.header_missing"
+    assert caught.value.reason == "the table has no column x, y (found: a, b, c)"
+    with pytest.raises(PayloadError, match=r"^the table has no column a \(found: \)$"):
+        require_columns([], ("a",), "t.header_missing", "the table has no column")
