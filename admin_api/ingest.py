@@ -15,7 +15,7 @@ from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
 from core.contract import AgencySystem
 from core.hub import Hub
-from core.ingest import IdempotencyKeyReused, IngestBusy
+from core.ingest import ON_LOOP_RECORDS, IdempotencyKeyReused, IngestBusy
 from core.memory import release_freed_memory
 from core.payloads import PayloadError
 from core.scope import ScopeViolation
@@ -45,7 +45,7 @@ async def inbound(request: web.Request) -> web.Response:
     token = bearer(request)
     if token is None:
         return problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'")
-    client = await asyncio.to_thread(hub.store.access.authenticate, token)
+    client = hub.store.access.remembered(token) or await asyncio.to_thread(hub.store.access.authenticate, token)
     if client is None or client.disabled:
         return problem(401, "Unauthorized", "unknown or disabled API key")
     if client.system != system:
@@ -119,7 +119,10 @@ async def _answer(
             message_id=message.message_id,
         )
     # Serialising the answer of a 50,000-row payload takes long enough to be kept off the loop.
-    response = await asyncio.to_thread(json_answer, answer, 202)
+    if len(answer.get("entities", ())) + len(answer.get("rejected", ())) <= ON_LOOP_RECORDS:
+        response = json_answer(answer, 202)
+    else:
+        response = await asyncio.to_thread(json_answer, answer, 202)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response

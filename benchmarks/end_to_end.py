@@ -27,7 +27,7 @@ import structlog
 
 from admin_api.app import create_app, serve
 from core.hub import Hub
-from benchmarks.common import csv_batches, organisations, wait_listening
+from benchmarks.common import cpu_seconds, csv_batches, organisations, wait_listening
 from core.settings import DeliverySettings, HubSettings
 from plugins.elaas import simulator as elaas_simulator
 from prasan.testing.simulator import free_port
@@ -42,12 +42,6 @@ def generate_batches(records: int, batch: int) -> list[bytes]:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run(
@@ -122,7 +116,7 @@ async def run(
         finished = time.perf_counter()
         latencies = await asyncio.to_thread(hub.store.outbox.delivery_latencies, "elaas")
         delivered = sum(s.delivered for s in await asyncio.to_thread(hub.store.outbox.outbox_stats))
-        worker_cpu_s = sum(_cpu_seconds(process.pid) for process in worker_procs)
+        worker_cpu_s = sum(cpu_seconds(process.pid) for process in worker_procs)
         await hub_runner.cleanup()
         for process in worker_procs:
             process.terminate()
@@ -153,7 +147,7 @@ async def run(
         },
         # CPU per record, steadier than the rate on a machine other work shares: this process (the API hub
         # and the posting clients) and the worker processes (delivery), simulator excluded.
-        "api_process_cpu_us_per_record": round(_cpu_seconds(os.getpid()) / records * 1e6, 1),
+        "api_process_cpu_us_per_record": round(cpu_seconds(os.getpid()) / records * 1e6, 1),
         "worker_processes_cpu_us_per_record": round(worker_cpu_s / records * 1e6, 1),
         "load_average_at_end": os.getloadavg(),
         "hub_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import json
 import signal
+import sys
 from pathlib import Path
 
 
@@ -24,6 +25,17 @@ def _configure_logging(settings: object) -> None:
     except ImportError:  # moved by a refactor: warnings are all the benchmark needs anyway
         return
     configure_logging(settings.log_level, settings.log_format)  # type: ignore[attr-defined]
+
+
+def _as_prasan_serves() -> None:
+    """The process settings `prasan` makes before anything starts (prasan/cli/__init__.py main): the GIL
+    switch interval the event loop relies on to get the GIL back from the parse and store threads
+    quickly, and malloc's tuning."""
+    from core.memory import tune_malloc
+    from prasan.cli import GIL_SWITCH_INTERVAL_S
+
+    tune_malloc()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -77,4 +89,5 @@ if __name__ == "__main__":
     parser.add_argument("--profile")
     parser.add_argument("--records", type=int, default=1)
     parser.add_argument("--pyinstrument", action="store_true")
+    _as_prasan_serves()
     asyncio.run(main(parser.parse_args()))

@@ -6,7 +6,7 @@ calls them through `asyncio.to_thread`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -76,6 +76,36 @@ class Database:
                 if attempt == tries or code not in _RETRYABLE_PG_CODES:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def write_together(
+        self,
+        works: Sequence[Callable[[Connection], T]],
+        together: Callable[[Connection], list[T]] | None = None,
+    ) -> list[T | Exception]:
+        """Each of `works` as `write(work, retry=True)` would run it, but all in one transaction (group
+        commit: one BEGIN and one COMMIT for writes that arrived together), in order, so each sees the ones
+        before it as it would after their commits. Each answer is its work's result or the exception it
+        raised. Should any fail, the transaction is rolled back and each is written alone instead, so that
+        one work's failure is its own and takes nothing of the others with it. `together`, when given, is
+        what the group's transaction runs instead of each work in turn: it must answer what they would."""
+        if len(works) == 1:
+            only = works[0]
+            try:
+                return [self.write(only, retry=True)]
+            except Exception as exc:
+                return [exc]
+        try:
+            return list(self.write(together or (lambda conn: [work(conn) for work in works]), retry=True))
+        except Exception as exc:
+            if database_unavailable(exc):
+                return [exc] * len(works)  # alone, each would only wait for the same outage again
+        answers: list[T | Exception] = []
+        for work in works:
+            try:
+                answers.append(self.write(work, retry=True))
+            except Exception as exc:
+                answers.append(exc)
+        return answers
 
     def read(self, work: Callable[[Connection], T]) -> T:
         with self._watched(), read_transaction(self.engine) as conn:

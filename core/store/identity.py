@@ -6,7 +6,7 @@ Everything takes the caller's connection and runs inside the ingest transaction;
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -36,11 +36,18 @@ class ConflictView:
 
 
 def resolve(
-    conn: Connection, rules: IdentityRules, message: InboundMessage, incoming: Sequence[IncomingEntity], now: datetime
+    conn: Connection,
+    rules: IdentityRules,
+    message: InboundMessage,
+    incoming: Sequence[IncomingEntity],
+    now: datetime,
+    message_id_of: Callable[[IncomingEntity], str] | None = None,
 ) -> list[IncomingEntity]:
     """Join records no id of this system knows to the one entity that shares a match key (by adding this
     system's cross-reference to it), then merge every record of an entity that other systems feed too.
-    Returns the records to store, bodies merged and hashes recomputed."""
+    Returns the records to store, bodies merged and hashes recomputed, in the order of `incoming`.
+    `message_id_of` names the message of a record when `incoming` holds several messages' records (of
+    `message`'s system); a conflict is recorded against it."""
     concerned = [e for e in incoming if rules.applies_to(e.entity_type)]
     if not concerned:
         return list(incoming)
@@ -78,7 +85,7 @@ def resolve(
                         "offered_json": dumps(c.offered),
                         "kept_by": c.kept_by,
                         "kept_json": dumps(c.kept),
-                        "message_id": message.message_id,
+                        "message_id": message.message_id if message_id_of is None else message_id_of(ent),
                         "at": now,
                     }
                     for c in conflicts

@@ -23,7 +23,7 @@ from core.store.records import (
     Outcome,
     RowRejection,
 )
-from core.store.inbox.payloads import insert_payload
+from core.store.inbox.payloads import insert_payload, insert_payloads
 from core.store.schema import entities, entity_versions, inbox_messages, inbox_rejections, outbox, xrefs
 from core.store.util import chunks, dumps, new_entity_id, unique, update_each
 
@@ -63,16 +63,14 @@ def outcome_of(accepted: int, rejected: int) -> Outcome:
     return "rejected" if accepted == 0 else "partial"
 
 
-def insert_message(
-    conn: Connection,
-    message: InboundMessage,
-    *,
-    outcome: Outcome,
-    accepted: int,
-    rejected: int,
-    chunk_records: int | None = None,
-    progress_at: datetime | None = None,
-) -> None:
+def insert_message(conn: Connection, message: InboundMessage, **counts: Any) -> None:
+    """The message's row (`counts` as `message_row` takes them) and its payload."""
+    refuse_reused_key(conn, message)
+    conn.execute(insert(inbox_messages), [message_row(message, **counts)])
+    insert_payload(conn, message.message_id, message.payload)
+
+
+def refuse_reused_key(conn: Connection, message: InboundMessage) -> None:
     if message.idempotency_key is not None:
         # Checked here as well as by the unique constraint so the caller gets a clear error naming
         # the earlier message instead of a bare IntegrityError.
@@ -84,53 +82,56 @@ def insert_message(
         ).scalar_one_or_none()
         if earlier is not None:
             raise IdempotencyConflict(message.client_name, message.idempotency_key, earlier)
-    conn.execute(
-        insert(inbox_messages),
-        [
-            {
-                "message_id": message.message_id,
-                "system": message.system,
-                "client_name": message.client_name,
-                "received_at": message.received_at,
-                "media_type": message.media_type,
-                "charset": message.charset,
-                "payload_sha256": message.payload_sha256,
-                "idempotency_key": message.idempotency_key,
-                "request_hash": message.request_hash,
-                "response_json": None,
-                "record_count": (
-                    message.record_count if message.record_count is not None else accepted + rejected
-                ),
-                "accepted_count": accepted,
-                "rejected_count": rejected,
-                "outcome": outcome,
-                "chunk_records": chunk_records,
-                "stored_chunks": None if chunk_records is None else 0,
-                "progress_at": progress_at,
-            }
-        ],
-    )
-    insert_payload(conn, message.message_id, message.payload)
+
+
+def message_row(
+    message: InboundMessage,
+    *,
+    outcome: Outcome,
+    accepted: int,
+    rejected: int,
+    chunk_records: int | None = None,
+    progress_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "system": message.system,
+        "client_name": message.client_name,
+        "received_at": message.received_at,
+        "media_type": message.media_type,
+        "charset": message.charset,
+        "payload_sha256": message.payload_sha256,
+        "idempotency_key": message.idempotency_key,
+        "request_hash": message.request_hash,
+        "response_json": None,
+        "record_count": message.record_count if message.record_count is not None else accepted + rejected,
+        "accepted_count": accepted,
+        "rejected_count": rejected,
+        "outcome": outcome,
+        "chunk_records": chunk_records,
+        "stored_chunks": None if chunk_records is None else 0,
+        "progress_at": progress_at,
+    }
 
 
 def insert_rejections(conn: Connection, message_id: str, rejections: Sequence[RowRejection]) -> None:
-    if not rejections:
-        return
-    conn.execute(
-        insert(inbox_rejections),
-        [
-            {
-                "message_id": message_id,
-                "row": r.row,
-                "field": r.field,
-                "value": _as_text(r.value),
-                "rule": r.rule,
-                "reason": r.reason,
-                "native_record": None if r.native_record is None else dumps(r.native_record),
-            }
-            for r in rejections
-        ],
-    )
+    if rejections:
+        conn.execute(insert(inbox_rejections), rejection_rows(message_id, rejections))
+
+
+def rejection_rows(message_id: str, rejections: Sequence[RowRejection]) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": message_id,
+            "row": r.row,
+            "field": r.field,
+            "value": _as_text(r.value),
+            "rule": r.rule,
+            "reason": r.reason,
+            "native_record": None if r.native_record is None else dumps(r.native_record),
+        }
+        for r in rejections
+    ]
 
 
 def _as_text(value: Any) -> str | None:
@@ -205,6 +206,50 @@ def ingest_batch(
     return result
 
 
+@dataclass
+class Batch:
+    """One message's records as `ingest_batch` takes them, for `ingest_batches`."""
+
+    message: InboundMessage
+    incoming: Sequence[IncomingEntity]
+    rejections: Sequence[RowRejection]
+    respond: Callable[[IngestOutcome], Any] | None = None
+
+
+def ingest_batches(conn: Connection, batches: Sequence[Batch], route: Router, now: datetime) -> list[IngestOutcome]:
+    """Several messages of one system, no two of which carry the same record, stored as `ingest_batch`
+    would store each in turn (the same rows, outcomes and answers), with each table written once for all."""
+    known = _lookup_known(conn, batches[0].message.system, [e for b in batches for e in b.incoming])
+    message_rows: list[dict[str, Any]] = []
+    refused_rows: list[dict[str, Any]] = []
+    judged: list[tuple[list[IncomingEntity], list[RowRejection], Outcome]] = []
+    for b in batches:
+        kept, owner_rejections = _refuse_owner_changes(b.incoming, known)
+        rejections = [*b.rejections, *owner_rejections]
+        rejected = rejected_row_count(rejections)
+        outcome = outcome_of(len(kept), rejected)
+        refuse_reused_key(conn, b.message)
+        message_rows.append(message_row(b.message, outcome=outcome, accepted=len(kept), rejected=rejected))
+        refused_rows += rejection_rows(b.message.message_id, rejections)
+        judged.append((kept, rejections, outcome))
+    conn.execute(insert(inbox_messages), message_rows)
+    insert_payloads(conn, [(b.message.message_id, b.message.payload) for b in batches])
+    if refused_rows:
+        conn.execute(insert(inbox_rejections), refused_rows)
+    stored = write_versions_of(conn, [(b.message, kept) for b, (kept, _, _) in zip(batches, judged, strict=True)], known, route, now)
+    outcomes = []
+    for b, (_, rejections, outcome), entities in zip(batches, judged, stored, strict=True):
+        result = IngestOutcome(b.message.message_id, outcome, entities, rejections)
+        if b.respond is not None:
+            conn.execute(
+                update(inbox_messages)
+                .where(inbox_messages.c.message_id == b.message.message_id)
+                .values(response_json=dumps(b.respond(result)))
+            )
+        outcomes.append(result)
+    return outcomes
+
+
 def prepare_batch(
     conn: Connection, system: str, incoming: Sequence[IncomingEntity], rejections: Sequence[RowRejection]
 ) -> tuple[dict[tuple[str, str], _Known], list[IncomingEntity], list[RowRejection]]:
@@ -224,11 +269,39 @@ def write_versions(
     now: datetime,
 ) -> list[EntityOutcome]:
     """New versions of what changed, their entities and xrefs, and one outbox row per destination."""
+    return write_versions_of(conn, [(message, incoming)], known, route, now)[0]
+
+
+def write_versions_of(
+    conn: Connection,
+    batches: Sequence[tuple[InboundMessage, Sequence[IncomingEntity]]],
+    known: dict[tuple[str, str], _Known],
+    route: Router,
+    now: datetime,
+) -> list[list[EntityOutcome]]:
+    """`write_versions` for the records of several messages of one system in one go: each table written
+    once; the outcomes of each message's records."""
     new_xrefs: list[dict[str, Any]] = []
     version_rows: list[dict[str, Any]] = []
     outbox_rows: list[dict[str, Any]] = []
-    results: list[EntityOutcome] = []
+    per_message: list[list[EntityOutcome]] = []
+    for message, incoming in batches:
+        per_message.append(_version_rows(message, incoming, known, route, now, new_xrefs, version_rows, outbox_rows))
+    _write_rows(conn, known, now, new_xrefs, version_rows, outbox_rows)
+    return per_message
 
+
+def _version_rows(
+    message: InboundMessage,
+    incoming: Sequence[IncomingEntity],
+    known: dict[tuple[str, str], _Known],
+    route: Router,
+    now: datetime,
+    new_xrefs: list[dict[str, Any]],
+    version_rows: list[dict[str, Any]],
+    outbox_rows: list[dict[str, Any]],
+) -> list[EntityOutcome]:
+    results: list[EntityOutcome] = []
     # Rows are handled in payload order so that a batch carrying the same record twice records both
     # versions, and the later row becomes the current one.
     for ent in incoming:
@@ -301,7 +374,17 @@ def write_versions(
                 tuple(sorted(seen)),
             )
         )
+    return results
 
+
+def _write_rows(
+    conn: Connection,
+    known: dict[tuple[str, str], _Known],
+    now: datetime,
+    new_xrefs: list[dict[str, Any]],
+    version_rows: list[dict[str, Any]],
+    outbox_rows: list[dict[str, Any]],
+) -> None:
     entity_types = {st.entity_id: et for (et, _), st in known.items()}
     new_entities = [
         {
@@ -337,7 +420,6 @@ def write_versions(
         conn.execute(insert(entity_versions), version_rows)
     if outbox_rows:
         conn.execute(insert(outbox), outbox_rows)
-    return results
 
 
 # Deliveries queued in one go past which PostgreSQL's statistics of the outbox are refreshed before the rows

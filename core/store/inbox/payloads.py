@@ -10,6 +10,8 @@ the bytes as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.sql import Select
 
@@ -19,14 +21,27 @@ WRITE_PIECE_BYTES = 1 << 20
 
 
 def insert_payload(conn: Connection, message_id: str, payload: bytes) -> None:
-    if conn.dialect.name != "sqlite" or len(payload) <= WRITE_PIECE_BYTES:
-        conn.execute(insert(inbox_payloads), [{"message_id": message_id, "payload": bytes(payload)}])
-        return
-    row = conn.execute(insert(inbox_payloads).values(message_id=message_id, payload=func.zeroblob(len(payload))))
-    pieces = memoryview(payload)
-    with conn.connection.driver_connection.blobopen("inbox_payloads", "payload", row.lastrowid) as blob:
-        for start in range(0, len(payload), WRITE_PIECE_BYTES):
-            blob.write(pieces[start : start + WRITE_PIECE_BYTES])
+    insert_payloads(conn, [(message_id, payload)])
+
+
+def insert_payloads(conn: Connection, payloads: Sequence[tuple[str, bytes]]) -> None:
+    """(message id, bytes) of several messages: in one statement, but for large ones on SQLite, each written
+    in place."""
+    in_place = conn.dialect.name == "sqlite"
+    bound = [
+        {"message_id": message_id, "payload": bytes(payload)}
+        for message_id, payload in payloads
+        if not in_place or len(payload) <= WRITE_PIECE_BYTES
+    ]
+    if bound:
+        conn.execute(insert(inbox_payloads), bound)
+    for message_id, payload in payloads:
+        if in_place and len(payload) > WRITE_PIECE_BYTES:
+            row = conn.execute(insert(inbox_payloads).values(message_id=message_id, payload=func.zeroblob(len(payload))))
+            pieces = memoryview(payload)
+            with conn.connection.driver_connection.blobopen("inbox_payloads", "payload", row.lastrowid) as blob:
+                for start in range(0, len(payload), WRITE_PIECE_BYTES):
+                    blob.write(pieces[start : start + WRITE_PIECE_BYTES])
 
 
 def purge_payloads(conn: Connection, message_ids: list[str]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +31,20 @@ from core.store.records import (
     RowRejection,
     utcnow,
 )
+
+
+@dataclass
+class IngestRequest:
+    """One payload's `ingest`, to be stored with others that arrived with it (`ingest_together`)."""
+
+    message: InboundMessage
+    entities: Sequence[IncomingEntity]
+    rejections: Sequence[RowRejection]
+    route: Callable[[str, IncomingEntity], Sequence[Any]]
+    cursor: CursorUpdate | None = None
+    respond: Callable[[IngestOutcome], Any] | None = None
+    # The caller's context (its log's bound message_id): a payload stored alone is stored in it.
+    context: contextvars.Context | None = None
 
 
 class InboxRepository:
@@ -61,17 +78,95 @@ became or not at all."""
         same transaction, for idempotent repeats. Raises `IdempotencyConflict` when the client already
         used the message's idempotency key.
         """
-        at = now or utcnow()
+        request = IngestRequest(message, entities, rejections, route, cursor, respond)
+        return self.db.write(self._work(request, now or utcnow()), retry=True)
+
+    def _work(self, request: IngestRequest, at: datetime) -> Callable[[Connection], IngestOutcome]:
+        """What `ingest` does in its transaction, for a transaction of the caller's choosing."""
+        message, entities = request.message, request.entities
         additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> IngestOutcome:
             resolved = _identity.resolve(conn, self.identity, message, entities, at)
-            outcome = _ingest.ingest_batch(conn, message, resolved, rejections, route, cursor, at, respond)
+            outcome = _ingest.ingest_batch(
+                conn, message, resolved, request.rejections, request.route, request.cursor, at, request.respond
+            )
             self._with_versions(conn, message, resolved, outcome.entities, additions, at)
             _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
             return outcome
 
-        return self.db.write(work, retry=True)
+        return work if request.context is None else functools.partial(request.context.run, work)
+
+    def ingest_together(self, requests: Sequence[IngestRequest]) -> list[IngestOutcome | Exception]:
+        """Several payloads' `ingest` in one transaction (group commit of payloads pushed at the same time),
+        each answered its outcome, or the exception it raised, as if each had been stored alone in turn.
+
+        Consecutive payloads that share nothing (one system and router, no cursor, no record, match key or
+        idempotency key in common) are stored as one batch is: each statement once for all of them, the
+        work that costs a single-record push twenty times its record. Should anything fail, the
+        transaction is rolled back and each payload is stored alone (`Database.write_together`)."""
+        at = utcnow()
+        runs = self._runs_sharing_nothing(requests)
+
+        def together(conn: Connection) -> list[IngestOutcome]:
+            out: list[IngestOutcome] = []
+            for run in runs:
+                out += self._ingest_run(conn, run, at)
+            return out
+
+        return self.db.write_together([self._work(request, at) for request in requests], together=together)
+
+    def _runs_sharing_nothing(self, requests: Sequence[IngestRequest]) -> list[list[IngestRequest]]:
+        runs: list[list[IngestRequest]] = []
+        taken: set[Any] = set()
+        for request in requests:
+            marks = self._marks(request)
+            first = runs[-1][0] if runs else None
+            if (
+                first is None
+                or request.cursor is not None
+                or first.cursor is not None
+                or request.message.system != first.message.system
+                or request.route is not first.route
+                or not taken.isdisjoint(marks)
+            ):
+                runs.append([request])
+                taken = set(marks)
+            else:
+                runs[-1].append(request)
+                taken |= marks
+        return runs
+
+    def _marks(self, request: IngestRequest) -> set[Any]:
+        """What two payloads stored as one batch must not share: records, match keys, idempotency keys."""
+        marks: set[Any] = set()
+        for entity in request.entities:
+            marks.add((entity.entity_type, entity.external_id))
+            if self.identity.applies_to(entity.entity_type):
+                marks.update((entity.entity_type, name, value) for name, value in self.identity.keys(entity.entity_type, entity.payload).items())
+        if request.message.idempotency_key is not None:
+            marks.add(("idempotency", request.message.client_name, request.message.idempotency_key))
+        return marks
+
+    def _ingest_run(self, conn: Connection, run: Sequence[IngestRequest], at: datetime) -> list[IngestOutcome]:
+        if len(run) == 1:
+            return [self._work(run[0], at)(conn)]
+        message_of = {id(entity): request.message.message_id for request in run for entity in request.entities}
+        incoming = [entity for request in run for entity in request.entities]
+        resolved = _identity.resolve(
+            conn, self.identity, run[0].message, incoming, at, message_id_of=lambda entity: message_of[id(entity)]
+        )
+        batches, start = [], 0
+        for request in run:
+            end = start + len(request.entities)
+            batches.append(_ingest.Batch(request.message, resolved[start:end], request.rejections, request.respond))
+            start = end
+        outcomes = _ingest.ingest_batches(conn, batches, run[0].route, at)
+        additions = [a for request in run for a in _classification.additions_of(request.message, request.entities, at)]
+        self._with_versions(conn, run[0].message, resolved, [e for o in outcomes for e in o.entities], additions, at)
+        for outcome in outcomes:
+            _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
+        return outcomes
 
     def _with_versions(
         self,
