@@ -46,6 +46,16 @@ def _as_date(value: Any, where: str, problems: list[str]) -> date | None:
         return None
 
 
+def _entries(data: Mapping[str, Any], key: str, problems: list[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each entry of the list `data[key]` that is a mapping, with where it stands; the others are noted."""
+    for i, raw in enumerate(data.get(key) or []):
+        where = f"{key}[{i}]"
+        if isinstance(raw, Mapping):
+            yield where, raw
+        else:
+            problems.append(f"{where}: not a mapping")
+
+
 def _as_code(value: Any, where: str, problems: list[str]) -> str:
     # A YAML integer has already lost its leading zeros ("00110" -> 110), so refuse it instead of guessing.
     if not isinstance(value, str) or not value.strip():
@@ -157,11 +167,7 @@ class CodeList:
             problems.append("missing 'scheme'")
         levels = [lv["id"] if isinstance(lv, Mapping) else str(lv) for lv in data.get("levels") or []]
         nodes: list[CodeNode] = []
-        for i, raw in enumerate(data.get("nodes") or []):
-            where = f"nodes[{i}]"
-            if not isinstance(raw, Mapping):
-                problems.append(f"{where}: not a mapping")
-                continue
+        for where, raw in _entries(data, "nodes", problems):
             code = _as_code(raw.get("code"), where, problems)
             parent = raw.get("parent")
             name = raw.get("name_th")
@@ -400,11 +406,7 @@ class Crosswalk:
             if not data.get(key):
                 problems.append(f"missing {key!r}")
         rows: list[CrosswalkRow] = []
-        for i, raw in enumerate(data.get("rows") or []):
-            where = f"rows[{i}]"
-            if not isinstance(raw, Mapping):
-                problems.append(f"{where}: not a mapping")
-                continue
+        for where, raw in _entries(data, "rows", problems):
             rows.append(
                 CrosswalkRow(
                     source_code=_as_code(raw.get("source_code"), f"{where}.source_code", problems),
