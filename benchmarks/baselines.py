@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,15 +43,132 @@ async def canonical_entities(orgs: list[str], records: int, batch: int) -> list[
         return out
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+# The tables the hub writes for a new ผ.02 record and its delivery, parents first (the order PostgreSQL's
+# foreign keys need), and the column that ties a table's rows to one posted batch.
+HUB_TABLES = (
+    ("inbox_messages", "message_id"),
+    ("inbox_payloads", "message_id"),
+    ("entities", "entity_id"),
+    ("entity_versions", "entity_id"),
+    ("xrefs", "entity_id"),
+    ("outbox", "entity_id"),
+    ("identity_keys", "entity_id"),
+    ("ledger_projects", "entity_id"),
+    ("ledger_categories", "entity_id"),
+)
+LEDGER_TABLES = ("ledger_projects", "ledger_categories")
 
 
-def storage_limit(db: Database, batches: list[tuple[bytes, list[Any]]]) -> dict[str, Any]:
-    """Per batch, one transaction: the inbox message (with the payload) and per record an entity, its first
-    version, its source xref and an outbox row; then, per batch, the claim (outbox → in_flight) and the
-    acknowledgement (outbox → delivered, plus the destination's xref) in a transaction each: every row
-    the hub writes for a record, and nothing else (no reads, no mapping, no HTTP)."""
+@dataclass
+class Rows:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass
+class WrittenBatch:
+    """What the hub wrote for one posted batch: `ingested` in the ingest transaction; then the claim (the
+    outbox keys), then the acknowledgement: the outbox's delivered columns, the destination's xrefs and the
+    plan projects' ledger rows as the first delivery rewrites them."""
+
+    ingested: dict[str, Rows]
+    outbox_ids: list[int]
+    delivered: Rows  # outbox: id, state, attempts, delivered_at
+    destination_xrefs: Rows
+    ledger: dict[str, Rows]
+
+
+def _table_rows(conn: sqlite3.Connection, table: str, where: str = "") -> Rows:
+    cursor = conn.execute(f'SELECT * FROM "{table}" {where}')
+    return Rows([d[0] for d in cursor.description], cursor.fetchall())
+
+
+def _by_batch(snapshot: Rows, key: str, batches: list[set[str]]) -> list[Rows]:
+    position = snapshot.columns.index(key)
+    of = {k: i for i, keys in enumerate(batches) for k in keys}
+    out = [Rows(snapshot.columns, []) for _ in batches]
+    for row in snapshot.rows:
+        out[of[row[position]]].rows.append(row)
+    return out
+
+
+async def hub_written_rows(orgs: list[str], records: int, batch: int) -> list[WrittenBatch]:
+    """The rows the hub itself writes per batch, read back from a scratch SQLite database: each batch
+    posted through the hub's ingest (parse, map, record identity, ledger: the same code as POST
+    /api/v1/inbound/eplan), then every outbox row claimed and acknowledged at e-LAAS through the store's
+    claim and completion (with the external id the sink answers, the delivery key), as the worker does.
+    Read after ingest and again after delivery, so the replay (`storage_limit`) writes each row in the
+    transaction the hub writes it in, with the same values."""
+    import structlog
+
+    from core.hub import Hub
+    from core.settings import HubSettings
+    from core.store import Acknowledged, InboundMessage
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # a line per batch is noise here
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "hub.db"
+        hub = Hub.build(HubSettings(database_url=f"sqlite:///{path}", scheduler_enabled=False))
+        hub.store.upgrade()
+        plugin = hub.systems.get("eplan")
+        messages = []
+        for s in range(0, records, batch):
+            message = InboundMessage("eplan", csv_body(s, min(records, s + batch), orgs, "storage"), "text/csv", "utf-8", "bench")
+            report = await hub.ingestor.ingest_payload(plugin, message)
+            if report.outcome.rejected:
+                raise RuntimeError(f"the hub rejected records of the storage batch: {report.outcome.rejected[:3]}")
+            messages.append(message.message_id)
+        conn = sqlite3.connect(path)
+        try:
+            entity_ids: list[set[str]] = [set() for _ in messages]
+            batch_of = {m: i for i, m in enumerate(messages)}
+            for entity_id, message_id in conn.execute("SELECT entity_id, message_id FROM entity_versions"):
+                entity_ids[batch_of[message_id]].add(entity_id)
+            ingested = {
+                table: _by_batch(_table_rows(conn, table), key, [{m} for m in messages] if key == "message_id" else entity_ids)
+                for table, key in HUB_TABLES
+            }
+            while claimed := hub.store.outbox.claim_due("bench", limit=batch, destination="elaas"):
+                now = datetime.now(UTC)
+                hub.store.outbox.complete([Acknowledged(c.outbox_id, c.delivery_key, now, attempt=c.attempts) for c in claimed])
+            delivered = _by_batch(_table_rows(conn, "outbox", "WHERE state = 'delivered'"), "entity_id", entity_ids)
+            pending = conn.execute("SELECT count(*) FROM outbox WHERE state != 'delivered'").fetchone()[0]
+            if pending:
+                raise RuntimeError(f"{pending} outbox rows of the storage batches were not delivered")
+            refs = _by_batch(_table_rows(conn, "xrefs", "WHERE system = 'elaas'"), "entity_id", entity_ids)
+            ledger = {table: _by_batch(_table_rows(conn, table), "entity_id", entity_ids) for table in LEDGER_TABLES}
+        finally:
+            conn.close()
+            hub.store.dispose()
+    keep = ("id", "state", "attempts", "delivered_at")
+    out = []
+    for i in range(len(messages)):
+        done = delivered[i]
+        picked = [done.columns.index(c) for c in keep]
+        out.append(
+            WrittenBatch(
+                ingested={table: ingested[table][i] for table, _ in HUB_TABLES},
+                outbox_ids=[row[done.columns.index("id")] for row in ingested["outbox"][i].rows],
+                delivered=Rows(list(keep), [tuple(row[p] for p in picked) for row in done.rows]),
+                destination_xrefs=refs[i],
+                ledger={table: ledger[table][i] for table in LEDGER_TABLES},
+            )
+        )
+    return out
+
+
+def _insert(cur: Any, sql: Any, table: str, rows: Rows) -> None:
+    if rows.rows:
+        columns = ", ".join(f'"{c}"' for c in rows.columns)
+        cur.executemany(sql(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(rows.columns))})'), rows.rows)
+
+
+def storage_limit(db: Database, batches: list[WrittenBatch]) -> dict[str, Any]:
+    """The rows the hub writes (`hub_written_rows`), replayed by batched executemany in the hub's
+    transactions: per batch, the ingest (message, payload and per record its entity, version, source xref,
+    outbox row, identity key and ledger rows); then, per batch, the claim (outbox → in_flight) and the
+    acknowledgement (outbox → delivered, the destination's xref, the plan projects' ledger rows rewritten as
+    the first delivery does: deleted and inserted). No reads, no mapping, no HTTP."""
     from core.store import Store
 
     store = Store(db.url)
@@ -58,7 +176,6 @@ def storage_limit(db: Database, batches: list[tuple[bytes, list[Any]]]) -> dict[
     store.dispose()
     empty = db.size_bytes()
     sqlite = db.engine == "sqlite"
-    p = "?" if sqlite else "%s"
     if sqlite:
         conn: Any = sqlite3.connect(db.path, isolation_level=None)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "temp_store=MEMORY", "cache_size=-65536"):
@@ -68,93 +185,90 @@ def storage_limit(db: Database, batches: list[tuple[bytes, list[Any]]]) -> dict[
 
         conn = psycopg.connect(db.dbapi_dsn, autocommit=True)
 
-    def ts(value: datetime) -> Any:
-        return value.replace(tzinfo=None).isoformat(sep=" ") if sqlite else value
-
     def sql(text: str) -> str:
-        return text.replace("?", p)
+        return text if sqlite else text.replace("?", "%s")
 
-    records = sum(len(e) for _, e in batches)
+    def claim_expiry() -> Any:
+        expires = datetime.now(UTC) + timedelta(seconds=60)
+        return expires.replace(tzinfo=None).isoformat(sep=" ") if sqlite else expires
+
+    if not sqlite:
+        batches = [_as_postgresql(written) for written in batches]
+    records = sum(len(b.outbox_ids) for b in batches)
     started = time.perf_counter()
-    ingest_s = 0.0
-    done: list[tuple[list[str], list[str]]] = []
-    for body, entities in batches:
-        t0 = time.perf_counter()
-        now = datetime.now(UTC)
-        message_id = uuid.uuid4().hex
-        ids = [uuid.uuid4().hex for _ in entities]
+    for written in batches:
         cur = conn.cursor()
         cur.execute("BEGIN")
-        cur.execute(
-            sql(
-                "INSERT INTO inbox_messages (message_id, system, client_name, received_at, media_type, charset, "
-                "payload_sha256, record_count, accepted_count, rejected_count, outcome) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-            ),
-            (message_id, "eplan", "bench", ts(now), "text/csv", "utf-8", "0" * 64, len(entities), len(entities), 0, "accepted"),
-        )
-        cur.execute(sql("INSERT INTO inbox_payloads (message_id, payload) VALUES (?,?)"), (message_id, body))
-        cur.executemany(
-            sql(
-                "INSERT INTO entities (entity_id, entity_type, org_code, fiscal_year, current_version, content_hash, "
-                "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)"
-            ),
-            [(i, e.entity_type, e.org_code, e.fiscal_year, 1, e.content_hash, ts(now), ts(now)) for i, e in zip(ids, entities)],
-        )
-        cur.executemany(
-            sql("INSERT INTO xrefs (entity_id, system, entity_type, external_id) VALUES (?,?,?,?)"),
-            [(i, "eplan", e.entity_type, e.external_id) for i, e in zip(ids, entities)],
-        )
-        cur.executemany(
-            sql(
-                "INSERT INTO entity_versions (entity_id, version, content_hash, payload, message_id, source_system, "
-                "mapping_version, created_at) VALUES (?,?,?,?,?,?,?,?)"
-            ),
-            [(i, 1, e.content_hash, _dumps(e.payload), message_id, "eplan", e.mapping_version, ts(now)) for i, e in zip(ids, entities)],
-        )
-        cur.executemany(
-            sql(
-                "INSERT INTO outbox (delivery_key, destination, route, entity_id, entity_type, version, state, attempts, "
-                "max_attempts, next_attempt_at, received_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-            ),
-            [
-                (f"elaas:{i}:1", "elaas", "eplan-projects-to-elaas", i, e.entity_type, 1, "pending", 0, 8, ts(now), ts(now), ts(now))
-                for i, e in zip(ids, entities)
-            ],
-        )
+        for table, rows in written.ingested.items():
+            _insert(cur, sql, table, rows)
         cur.execute("COMMIT")
-        ingest_s += time.perf_counter() - t0
-        # the claim and the acknowledgement below address rows by their unique delivery key
-        done.append(([f"elaas:{i}:1" for i in ids], ids))
     claim_ack_started = time.perf_counter()
-    for keys, ids in done:
-        now = datetime.now(UTC)
+    for written in batches:
         cur = conn.cursor()
         cur.execute("BEGIN")
+        expires = claim_expiry()
         cur.executemany(
-            sql("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, claimed_by = ?, claim_expires_at = ? WHERE delivery_key = ?"),
-            [("bench", ts(now + timedelta(seconds=60)), k) for k in keys],
+            sql("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, claimed_by = ?, claim_expires_at = ? WHERE id = ?"),
+            [("bench", expires, i) for i in written.outbox_ids],
         )
         cur.execute("COMMIT")
         cur.execute("BEGIN")
         cur.executemany(
-            sql("UPDATE outbox SET state = 'delivered', delivered_at = ?, claimed_by = NULL, claim_expires_at = NULL WHERE delivery_key = ?"),
-            [(ts(now), k) for k in keys],
+            sql(
+                "UPDATE outbox SET state = ?, attempts = ?, delivered_at = ?, claimed_by = NULL, claim_expires_at = NULL, "
+                "last_error = NULL WHERE id = ?"
+            ),
+            [(state, attempts, at, i) for i, state, attempts, at in written.delivered.rows],
         )
-        cur.executemany(
-            sql("INSERT INTO xrefs (entity_id, system, entity_type, external_id) VALUES (?,?,?,?)"),
-            [(i, "elaas", "plan_project", k) for i, k in zip(ids, keys)],
-        )
+        _insert(cur, sql, "xrefs", written.destination_xrefs)
+        for table, rows in written.ledger.items():
+            cur.executemany(sql(f'DELETE FROM "{table}" WHERE entity_id = ?'), [(i,) for i in {r[rows.columns.index("entity_id")] for r in rows.rows}])
+            _insert(cur, sql, table, rows)
         cur.execute("COMMIT")
     finished = time.perf_counter()
+    counts = {table: db_count(conn, table) for table, _ in HUB_TABLES}
     conn.close()
     size = db.size_bytes() - empty
     return {
         "records": records,
         "records_per_s": round(records / (finished - started), 1),
-        "insert_only_records_per_s": round(records / ingest_s, 1),
+        "insert_only_records_per_s": round(records / (claim_ack_started - started), 1),
         "claim_ack_records_per_s": round(records / (finished - claim_ack_started), 1),
         "db_bytes_per_million_records": int(size / records * 1_000_000),
+        "rows_per_table": counts,
     }
+
+
+def _as_postgresql(written: WrittenBatch) -> WrittenBatch:
+    """The rows as read from SQLite, with its timestamp text (naive UTC) made the aware datetimes a
+    PostgreSQL timestamptz column takes, so that the session's time zone cannot shift them."""
+    from core.store import schema
+
+    def typed(table: str, rows: Rows) -> Rows:
+        columns = schema.metadata.tables[table].c
+        stamps = [i for i, name in enumerate(rows.columns) if isinstance(columns[name].type, schema.UTCDateTime)]
+        if not stamps:
+            return rows
+        out = []
+        for row in rows.rows:
+            values = list(row)
+            for i in stamps:
+                if values[i] is not None:
+                    values[i] = datetime.fromisoformat(values[i]).replace(tzinfo=UTC)
+            out.append(tuple(values))
+        return Rows(rows.columns, out)
+
+    return WrittenBatch(
+        {table: typed(table, rows) for table, rows in written.ingested.items()},
+        written.outbox_ids,
+        typed("outbox", written.delivered),
+        written.destination_xrefs,
+        {table: typed(table, rows) for table, rows in written.ledger.items()},
+    )
+
+
+def db_count(conn: Any, table: str) -> int:
+    return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
 
 
 def dlt_load(db: Database, batches: list[tuple[bytes, list[Any]]], folder: Path) -> dict[str, Any]:

@@ -148,13 +148,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 peak = results["hub"][name]["ingest_records_per_s_median"]
                 results["latency"][name] = await hub_latency(name, folder, sink_url, orgs, peak)
 
-            log("baselines: mapping the records once for the storage limit and dlt")
+            log("baselines: mapping the records once for dlt, writing them once through the hub for the storage limit")
             canonical = await baselines.canonical_entities(orgs, records, batch)
+            written = await baselines.hub_written_rows(orgs, records, batch)
             for engine in ("sqlite", "postgresql"):
                 runs = []
                 for _ in range(repeat):
                     with fresh_database(engine, folder, "storage") as db:
-                        runs.append(baselines.storage_limit(db, canonical))
+                        runs.append(baselines.storage_limit(db, written))
                 results["baselines"][f"storage_limit_{engine}"] = pick_median(runs)
                 log("storage limit", engine, results["baselines"][f"storage_limit_{engine}"]["records_per_s_all_runs"])
                 runs = []
