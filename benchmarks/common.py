@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import json
 import os
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,99 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine has spent on anything but idling since boot (/proc/stat)."""
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")  # guest time is counted in user
+
+
+def own_cpu_s(live: Sequence[int] = ()) -> float:
+    """CPU seconds of this process, of its children already waited for (the hub processes a session has
+    stopped), and of the live processes `live` (the sink)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system + sum(cpu_seconds(pid) for pid in live)
+
+
+@dataclass
+class OtherWork:
+    """While a measurement runs: the cores other processes of the machine kept busy (every busy CPU second
+    that is not this benchmark's: `own_cpu_s`), and the time a fixed piece of CPU work takes before and
+    after. The load average does not serve: it samples runnable tasks every 5 s and misses short bursts,
+    and a slower host (another virtual machine on the same cores) shows in no counter of this one."""
+
+    live: Sequence[int] = ()
+    other_cores: float = 0.0
+
+    def __enter__(self) -> OtherWork:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> OtherWork:
+        self.reference_ms_before = reference_work_ms()
+        self._busy, self._own, self._at = machine_busy_s(), own_cpu_s(self.live), time.perf_counter()
+        return self
+
+    def stop(self) -> None:
+        elapsed = time.perf_counter() - self._at
+        other = (machine_busy_s() - self._busy) - (own_cpu_s(self.live) - self._own)
+        self.other_cores = round(max(0.0, other) / elapsed, 3)
+        self.reference_ms_after = reference_work_ms()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "other_processes_cores": self.other_cores,
+            "reference_work_ms": [self.reference_ms_before, self.reference_ms_after],
+        }
+
+
+def leftover_benchmark_processes() -> list[str]:
+    """Benchmark children of an earlier run still alive (`pid command`): started before
+    benchmarks/child.py, or by a benchmark that does not start them through `start`."""
+    marks = ("benchmarks.", "plugins.elaas.simulator", "prasan serve")
+    ours = {os.getpid()}
+    pid = os.getppid()
+    while pid > 1 and pid not in ours:  # this process and what started it (make, timeout, a shell)
+        ours.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in ours:
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if "python" in command and any(mark in command for mark in marks):
+            found.append(f"{entry.name} {command[:160]}")
+    return found
+
+
+def reference_work_ms() -> float:
+    """Wall milliseconds of a fixed mix of the work a hub does (JSON, hashing, SQLite inserts in memory),
+    best of three: on a quiet machine it reads the same from run to run (about 11 ms on the 2-core development machine); more means
+    the CPU this process got was slower or shared."""
+    rows = [{"org_code": f"{i:07d}", "title": "โครงการก่อสร้างถนน คสล." * 3, "amount": i * 100} for i in range(2_000)]
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, body TEXT, digest TEXT)")
+        bodies = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in rows]
+        conn.executemany(
+            "INSERT INTO t VALUES (?, ?, ?)",
+            [(str(i), b, hashlib.sha256(b.encode()).hexdigest()) for i, b in enumerate(bodies)],
+        )
+        [json.loads(b) for (b,) in conn.execute("SELECT body FROM t")]
+        conn.close()
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def self_peak_rss_mb() -> float:
     return peak_rss_mb(os.getpid()) or 0.0
 
@@ -149,10 +243,14 @@ def stop_process(popen: subprocess.Popen[Any], timeout: float) -> None:
 
 
 def start(name: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0) -> Proc:
+    """`python ARGS` as a child that prints `READY <port>`; a module (`-m M ...`) runs under
+    benchmarks/child.py, which ends it if this process dies without stopping it."""
+    if args[:1] == ["-m"]:
+        args = ["-m", "benchmarks.child", *args[1:]]
     popen = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {}), "PRASAN_BENCH_PARENT_PID": str(os.getpid())},
         stdout=subprocess.PIPE,
         stderr=None,
         text=True,

@@ -36,10 +36,13 @@ from typing import Any
 from benchmarks import baselines
 from benchmarks.common import (
     RESULTS_DIR,
+    OtherWork,
     fresh_database,
+    leftover_benchmark_processes,
     median,
     organisations,
     pg_settings,
+    Proc,
     pg_version,
     start,
     stop_all,
@@ -67,22 +70,29 @@ def pick_median(runs: list[dict[str, Any]], key: str = "records_per_s") -> dict[
     return chosen
 
 
-async def hub_throughput(name: str, folder: Path, sink_url: str, orgs: list[str], records: int, batch: int, repeat: int) -> dict[str, Any]:
+async def hub_throughput(
+    name: str, folder: Path, sink: Proc, orgs: list[str], records: int, batch: int, repeat: int
+) -> dict[str, Any]:
     engine, workers = TOPOLOGIES[name]
     runs = []
     for _ in range(repeat):
         with fresh_database(engine, folder, name) as db:
-            session = HubSession(db, sink_url, "k", workers=workers)
-            with session:
+            session = HubSession(db, f"http://127.0.0.1:{sink.port}", "k", workers=workers)
+            with OtherWork(live=[sink.popen.pid]) as other, session:
                 result = await throughput(session, orgs, records, batch)
             result["db_bytes_per_million_records"] = int((db.size_bytes() - session.empty_bytes) / records * 1_000_000)
             result["peak_rss_mb"] = session.rss
+            result["other_work"] = other.summary()
             runs.append(result)
-            log(name, result["records_per_s"], "rec/s; ingest", result["ingest_records_per_s"], session.rss)
+            log(
+                name, result["records_per_s"], "rec/s; ingest", result["ingest_records_per_s"], session.rss,
+                "other processes", other.other_cores, "cores; reference work", other.summary()["reference_work_ms"], "ms",
+            )
     out = pick_median(runs)
     out["ingest_records_per_s_median"] = median([r["ingest_records_per_s"] for r in runs])
     out["ingest_requests_per_s_median"] = median([r["ingest_requests_per_s"] for r in runs])
     out["peak_rss_mb_max"] = max(v for r in runs for v in r["peak_rss_mb"].values() if v)
+    out["other_processes_cores_all_runs"] = [r["other_work"]["other_processes_cores"] for r in runs]
     return out
 
 
@@ -137,13 +147,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     records, batch, repeat = args.records, args.batch, args.repeat
     started = time.perf_counter()
     results: dict[str, Any] = {"hub": {}, "latency": {}, "baselines": {}, "load_average_at_start": os.getloadavg()}
+    results["leftover_processes_at_start"] = leftover = leftover_benchmark_processes()
+    if leftover:
+        log("WARNING: benchmark processes of an earlier run are still running and will slow this one:", *leftover)
+    whole = OtherWork().start()
     sink = start("sink", ["-m", "benchmarks.sink"])
     sink_url = f"http://127.0.0.1:{sink.port}"
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             for name in TOPOLOGIES:
-                results["hub"][name] = await hub_throughput(name, folder, sink_url, orgs, records, batch, repeat)
+                results["hub"][name] = await hub_throughput(name, folder, sink, orgs, records, batch, repeat)
             for name in LATENCY_TOPOLOGIES:
                 peak = results["hub"][name]["ingest_records_per_s_median"]
                 results["latency"][name] = await hub_latency(name, folder, sink_url, orgs, peak)
@@ -188,6 +202,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         log("profile")
         profiled = await profile_run.main(records)
         results["profile_us_cpu_per_record"] = {k: v["us_cpu_per_record"] for k, v in profiled["summaries"].items()}
+    whole.stop()
+    results["other_work"] = whole.summary()
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["load_average_at_end"] = os.getloadavg()
     return results
@@ -258,6 +274,10 @@ def summarise(results: dict[str, Any], args: argparse.Namespace) -> dict[str, An
         # above ~0.5 before the run means the figures are low.
         "load_average_at_start": results.get("load_average_at_start"),
         "load_average_at_end": results.get("load_average_at_end"),
+        # CPU of processes other than this benchmark's during the whole run (the PostgreSQL server's is
+        # among them), and common.reference_work_ms at start and end: how much of the machine was ours.
+        "other_work": results.get("other_work"),
+        "leftover_processes_at_start": results.get("leftover_processes_at_start"),
         "seconds": results.get("seconds"),
     }
     try:
@@ -297,12 +317,15 @@ def markdown(out: dict[str, Any]) -> str:
         f"synchronous_commit={env['postgresql_settings']['synchronous_commit']}); dlt {env.get('dlt', '-')}. "
         f"Measured {env['measured_at']}, {env['records']:,} records in batches of {env['batch_rows']:,}, median of "
         f"{env['repeat']} runs. Every process (hub, sink, load generator) shares the same cores. Load average "
-        f"(1/5/15 min) at start {env['load_average_at_start']}, at end {env['load_average_at_end']}; whole run {env['seconds']} s.",
+        f"(1/5/15 min) at start {env['load_average_at_start']}, at end {env['load_average_at_end']}; whole run {env['seconds']} s. "
+        f"Other processes (the PostgreSQL server among them) kept {env['other_work']['other_processes_cores']} cores busy on "
+        f"average; a fixed piece of CPU work (benchmarks/common.py reference_work_ms) took "
+        f"{' → '.join(str(v) for v in env['other_work']['reference_work_ms'])} ms (start → end).",
         "",
         "## End to end (posted → acknowledged by the destination)",
         "",
-        "| configuration | records/s | all runs | ingest records/s | ingest requests/s | peak RSS MiB per process | DB bytes / 1M records |",
-        "|---|---:|---|---:|---:|---|---:|",
+        "| configuration | records/s | all runs | ingest records/s | ingest requests/s | peak RSS MiB per process | DB bytes / 1M records | other processes, cores (per run) |",
+        "|---|---:|---|---:|---:|---|---:|---|",
     ]
     labels = {
         "sqlite_1proc": "hub, SQLite, one process",
@@ -315,7 +338,7 @@ def markdown(out: dict[str, Any]) -> str:
         lines.append(
             f"| {label} | {_runs(r)} | "
             f"{r['ingest_records_per_s_median']:,.0f} | {r['ingest_requests_per_s_median']:.1f} | "
-            f"{_rss(r)} | {_db_size(r)} |"
+            f"{_rss(r)} | {_db_size(r)} | {', '.join(str(x) for x in r['other_processes_cores_all_runs'])} |"
         )
     if "sqlite_2proc_elaas_simulator" in hub:
         r = hub["sqlite_2proc_elaas_simulator"]
