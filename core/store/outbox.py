@@ -50,6 +50,7 @@ from core.store.records import (
     Retry,
 )
 from core.store.schema import dead_letters, entity_versions, outbox, xrefs
+from core.store.bulk import insert_rows
 from core.store.util import chunks, from_row, loads, update_each
 
 OPEN_STATES = ("pending", "in_flight")
@@ -437,8 +438,7 @@ def _upsert_destination_xrefs(
             .values(external_id=bindparam("b_ext")),
             updates,
         )
-    if inserts:
-        conn.execute(insert(xrefs), inserts)
+    insert_rows(conn, xrefs, inserts)
     if conflicts:
         update_each(
             conn,

@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, ColumnElement, Connection, bindparam, update
+from sqlalchemy import Column, ColumnElement, Connection
+
+from core.store.bulk import update_rows
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -72,4 +74,4 @@ def update_each(
     `also` narrows which rows may change. Every dict must set the same columns: the first one decides
     the SET list."""
     # The key travels as b_key: in an UPDATE a bound parameter may not take the name of a column it sets.
-    conn.execute(update(key.table).where(key == bindparam("b_key"), *also).values(**fixed), rows)
+    update_rows(conn, key, rows, *also, **fixed)
