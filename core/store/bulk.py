@@ -63,77 +63,50 @@ def update_rows(
     conn: Connection, key: Column[Any], rows: Sequence[Mapping[str, Any]], *also: ColumnElement[bool], **fixed: Any
 ) -> None:
     """One UPDATE for every dict of `rows`, as `core.store.util.update_each` describes (the row named by
-    `b_key`, its other keys the columns it sets, `fixed` the same on every row, `also` narrowing)."""
+    `b_key`, its other keys the columns it sets, `fixed` the same on every row, `also` narrowing). Straight
+    to the driver on SQLite without `also` (the hot path's acknowledgements); otherwise SQLAlchemy's."""
     if not rows:
         return
-    statement = update(key.table).where(key == bindparam("b_key"), *also).values(**fixed)
-    keys = tuple(rows[0])
-    plan = None
-    if conn.dialect.name == "sqlite":
-        # Clauses of `also` are new objects at every call: only a statement without them is kept.
-        cacheable = not also and all(_hashable(v) for v in fixed.values())
-        plan = (
-            _update_plan(conn.dialect, key, keys, tuple(sorted(fixed.items())))
-            if cacheable
-            else _statement_plan(conn.dialect, statement, keys)
-        )
+    plan = _update_plan(conn.dialect, key, tuple(rows[0]), tuple(fixed)) if conn.dialect.name == "sqlite" and not also else None
     if plan is None:
-        conn.execute(statement, rows)
+        conn.execute(update(key.table).where(key == bindparam("b_key"), *also).values(**fixed), rows)
         return
-    sql, values_of, converted = plan
-    params: list[Any] = [values_of(row) for row in rows]
-    if converted:
-        for i, values in enumerate(params):
-            values = list(values)
-            for position, process in converted:
-                values[position] = process(values[position])
-            params[i] = tuple(values)
+    sql, names, processors = plan
+    # The values every row shares, converted once; then each row's own, converted as SQLAlchemy would.
+    template = [fixed[name[2:]] if name.startswith(_FIXED) else None for name in names]
+    own: list[tuple[int, str, Any]] = []
+    for position, name in enumerate(names):
+        process = processors[position]
+        if name.startswith(_FIXED):
+            if process is not None:
+                template[position] = process(template[position])
+        else:
+            own.append((position, name, process))
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = template.copy()
+        for position, name, process in own:
+            values[position] = row[name] if process is None else process(row[name])
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
 
 
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+_FIXED = "f_"  # the parameter of a value every row shares (a bound parameter may not be named as a column it sets)
 
 
 @functools.lru_cache(maxsize=64)
-def _update_plan(dialect: Dialect, key: Column[Any], keys: tuple[str, ...], fixed: tuple[tuple[str, Any], ...]) -> Plan | None:
-    statement = update(key.table).where(key == bindparam("b_key")).values(**dict(fixed))
-    return _statement_plan(dialect, statement, keys)
-
-
-def _statement_plan(dialect: Dialect, statement: Any, keys: tuple[str, ...]) -> Plan | None:
-    """An UPDATE's SQL, a row's values in parameter order (the statement's own values filled in once) and
-    the (position, processor) of the row's values to convert; None when the statement has a parameter it
-    cannot take from a row or a constant (an expanding IN list)."""
+def _update_plan(
+    dialect: Dialect, key: Column[Any], keys: tuple[str, ...], fixed: tuple[str, ...]
+) -> tuple[str, tuple[str, ...], tuple[Any, ...]] | None:
+    """The UPDATE's SQL, its parameter names in order and each one's processor (None when the value goes
+    as it is); None when the statement would need what the rows do not give."""
+    table = key.table
+    statement = update(table).where(key == bindparam("b_key")).values(
+        **{name: bindparam(f"{_FIXED}{name}", type_=table.c[name].type) for name in fixed}
+    )
     compiled = statement.compile(dialect=dialect, column_keys=[k for k in keys if k != "b_key"])
     names = tuple(compiled.positiontup or ())
-    if dialect.paramstyle != "qmark" or compiled.literal_execute_params or compiled.post_compile_params:
+    if dialect.paramstyle != "qmark" or set(names) != set(keys) | {f"{_FIXED}{name}" for name in fixed}:
         return None
-    if not set(keys) <= set(names):
-        return None
-    constants: dict[int, Any] = {}
-    taken: list[tuple[int, str]] = []
-    converted = []
-    for position, name in enumerate(names):
-        bind = compiled.binds[name]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if name in keys:
-            taken.append((position, name))
-            if process is not None:
-                converted.append((position, process))
-        else:
-            value = bind.effective_value
-            constants[position] = process(value) if process is not None else value
-    template: list[Any] = [constants.get(position) for position in range(len(names))]
-
-    def values_of(row: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = template.copy()
-        for position, name in taken:
-            values[position] = row[name]
-        return tuple(values)
-
-    return str(compiled), values_of, tuple(converted)
+    processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    return str(compiled), names, processors
