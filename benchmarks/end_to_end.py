@@ -1,6 +1,6 @@
 """End-to-end throughput: N generated ผ.02 records posted to the hub in batches until every one is
-delivered at the e-LAAS simulator. Writes benchmarks/results/latest.json
-(latest_postgresql.json with --database-url).
+delivered at the e-LAAS simulator. Writes benchmarks/results/end_to_end.json
+(end_to_end_postgresql.json with --database-url); `make bench` (run_all.py) keeps latest.json.
 
     make bench                     # N=20000, batches of 1000, delivery in a second hub process
     python -m benchmarks.end_to_end --records 50000 --batch 2000
@@ -32,7 +32,7 @@ from core.settings import DeliverySettings, HubSettings
 from plugins.elaas import simulator as elaas_simulator
 from prasan.testing.simulator import free_port
 
-RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "end_to_end.json"
 
 
 def generate_batches(records: int, batch: int) -> list[bytes]:
@@ -184,7 +184,7 @@ def main() -> None:
     rate_key = next(key for key in runs[0] if key.endswith("_records_per_s") and not key.startswith("ingest"))
     runs.sort(key=lambda r: r[rate_key])
     result = {**runs[len(runs) // 2], "runs": len(runs), f"{rate_key}_all_runs": [r[rate_key] for r in runs]}
-    target = RESULTS if not args.database_url else RESULTS.with_name("latest_postgresql.json")
+    target = RESULTS if not args.database_url else RESULTS.with_name("end_to_end_postgresql.json")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2, ensure_ascii=False))
