@@ -2,7 +2,7 @@
 delivered at the e-LAAS simulator. Writes benchmarks/results/end_to_end.json
 (end_to_end_postgresql.json with --database-url); `make bench` (run_all.py) keeps latest.json.
 
-    make bench                     # N=20000, batches of 1000, delivery in a second hub process
+    python -m benchmarks.end_to_end                        # N=20000, batches of 1000, a worker process
     python -m benchmarks.end_to_end --records 50000 --batch 2000
 """
 
