@@ -15,7 +15,7 @@ from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
 from core.contract import AgencySystem
 from core.hub import Hub
-from core.ingest import ON_LOOP_RECORDS, IdempotencyKeyReused, IngestBusy
+from core.ingest import IdempotencyKeyReused, IngestBusy, answered_on_loop
 from core.memory import release_freed_memory
 from core.payloads import PayloadError
 from core.scope import ScopeViolation
@@ -119,7 +119,7 @@ async def _answer(
             message_id=message.message_id,
         )
     # Serialising the answer of a 50,000-row payload takes long enough to be kept off the loop.
-    if len(answer.get("entities", ())) + len(answer.get("rejected", ())) <= ON_LOOP_RECORDS:
+    if answered_on_loop(len(body), len(answer.get("entities", ())) + len(answer.get("rejected", ()))):
         response = json_answer(answer, 202)
     else:
         response = await asyncio.to_thread(json_answer, answer, 202)

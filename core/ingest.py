@@ -63,8 +63,15 @@ _MAYBE_FORMULA = re.compile(r'"(?:\\[tr])*[=+\-@]')
 
 # Payloads of up to this many records are tallied and answered on the event loop: for them a trip to a
 # thread (a wake-up of the loop and a turn at the GIL behind the threads' work) costs more than the work,
-# about a microsecond a record; for a larger one it is the other way round.
+# about a microsecond a record; for a larger one it is the other way round. An answer repeats the cells it
+# warns about or rejects, so it is as long as the payload at worst: a payload is answered on the loop only
+# when it is also small in bytes (100 rows of long formula-like cells would otherwise be megabytes there).
 ON_LOOP_RECORDS = 100
+ON_LOOP_BYTES = 64 * 1024
+
+
+def answered_on_loop(payload_bytes: int, records: int) -> bool:
+    return payload_bytes <= ON_LOOP_BYTES and records <= ON_LOOP_RECORDS
 
 # Warnings answered per payload at most: a 50,000-row file of formula-like titles must not make an
 # answer of megabytes; the count of those left out is answered instead.
@@ -388,7 +395,7 @@ class Ingestor:
             return replay, True
         # 50,000 entities make an answer worth building off the loop too (not in the parse pool, where
         # it would wait behind other payloads' parsing).
-        if report.records <= ON_LOOP_RECORDS:
+        if answered_on_loop(len(message.payload), report.records):
             return report.as_response(), False
         return await asyncio.to_thread(report.as_response), False
 
