@@ -441,6 +441,25 @@ entity_conflicts = Table(
     Index("ix_entity_conflicts_entity_id", "entity_id"),
 )
 
+def _area_columns() -> list[Column[Any]]:
+    """The organisation of a ledger row and the area it lies in, repeated in each ledger table so that an
+    area's figures read one table."""
+    return [
+        Column("org_code", String(16), nullable=False),
+        Column("org_type", String(40), nullable=True),
+        Column("province_code", String(4), nullable=True),
+        Column("district_code", String(8), nullable=True),
+    ]
+
+
+def _area_indexes(table: str) -> list[Index]:
+    """A ledger table's rows of a province, a district or an organisation in a fiscal year."""
+    return [
+        Index(f"ix_{table}_{level}_year", column, "fiscal_year")
+        for level, column in (("province", "province_code"), ("district", "district_code"), ("org", "org_code"))
+    ]
+
+
 # The area ledger (core/ledger.py): one row per plan project and fiscal year, kept with the entities in the
 # same transactions, so that area queries read indexed columns and never JSON bodies.
 ledger_projects = Table(
@@ -448,10 +467,7 @@ ledger_projects = Table(
     metadata,
     Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), nullable=False),
     Column("fiscal_year", Integer(), nullable=False),
-    Column("org_code", String(16), nullable=False),
-    Column("org_type", String(40), nullable=True),
-    Column("province_code", String(4), nullable=True),
-    Column("district_code", String(8), nullable=True),
+    *_area_columns(),
     Column("title", Text(), nullable=False),
     # The local แผนงาน the project cites (local classification, functional): the figures by classification.
     Column("programme", String(200), nullable=True),
@@ -462,9 +478,7 @@ ledger_projects = Table(
     Column("flags", Integer(), nullable=False, server_default=text("0")),
     Column("updated_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("entity_id", "fiscal_year"),
-    Index("ix_ledger_projects_province_year", "province_code", "fiscal_year"),
-    Index("ix_ledger_projects_district_year", "district_code", "fiscal_year"),
-    Index("ix_ledger_projects_org_year", "org_code", "fiscal_year"),
+    *_area_indexes("ledger_projects"),
     # Reconciliation lists and counts read only the flagged rows.
     Index(
         "ix_ledger_projects_flagged",
@@ -487,15 +501,10 @@ ledger_categories = Table(
     # a งบ the crosswalk does not carry (งบกลาง); both empty, records that name no งบ.
     Column("local_category", String(80), nullable=False),
     Column("national_category", String(80), nullable=False),
-    Column("org_code", String(16), nullable=False),
-    Column("org_type", String(40), nullable=True),
-    Column("province_code", String(4), nullable=True),
-    Column("district_code", String(8), nullable=True),
+    *_area_columns(),
     Column("stage", String(16), nullable=False),
     Column("flags", Integer(), nullable=False, server_default=text("0")),
     *(Column(name, BigInteger(), nullable=False) for name in CLASSIFIED_AMOUNTS),  # whole satang, as ledger_projects
     PrimaryKeyConstraint("entity_id", "fiscal_year", "local_category", "national_category"),
-    Index("ix_ledger_categories_province_year", "province_code", "fiscal_year"),
-    Index("ix_ledger_categories_district_year", "district_code", "fiscal_year"),
-    Index("ix_ledger_categories_org_year", "org_code", "fiscal_year"),
+    *_area_indexes("ledger_categories"),
 )
