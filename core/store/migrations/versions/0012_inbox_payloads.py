@@ -3,9 +3,8 @@
 SQLite rewrites a whole row on every UPDATE. A message's row is updated while it is stored (counts, the
 chunks stored so far, its answer), and with the payload in the row every update read the payload and
 wrote part of it again: with a 6 MB payload, an update cost 15 ms and 1.2 MB of WAL (0.2 ms and 4 KB
-without it), and a refused 30 MB body was copied
-twice in memory by SQLite as it was stored. PostgreSQL keeps large values out of line already; the same
-table serves both.
+without it), and a refused 30 MB body was copied twice in memory by SQLite as it was stored.
+PostgreSQL keeps large values out of line already; the same table serves both.
 
 The column is dropped with ALTER TABLE ... DROP COLUMN (SQLite 3.35 or later), not by rebuilding the
 table: rebuilding drops the old table, and with foreign keys on that deletes the rejections and chunks
