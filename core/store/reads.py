@@ -8,6 +8,7 @@ from sqlalchemy import Connection, select, update
 
 from core.store.records import (
     DeliveryView,
+    EarlierMessage,
     EntityVersionView,
     EntityView,
     MessageView,
@@ -94,13 +95,14 @@ def get_message(conn: Connection, message_id: str) -> MessageView | None:
 
 def find_message_by_idempotency_key(
     conn: Connection, client_name: str | None, idempotency_key: str
-) -> MessageView | None:
+) -> EarlierMessage | None:
     row = conn.execute(
-        messages_with_payload().where(
-            inbox_messages.c.client_name == client_name, inbox_messages.c.idempotency_key == idempotency_key
-        )
+        select(
+            inbox_messages.c.message_id, inbox_messages.c.payload_sha256, inbox_messages.c.request_hash,
+            inbox_messages.c.response_json,
+        ).where(inbox_messages.c.client_name == client_name, inbox_messages.c.idempotency_key == idempotency_key)
     ).first()
-    return None if row is None else _message_view(conn, row)
+    return None if row is None else from_row(EarlierMessage, row, response=loads(row.response_json))
 
 
 def set_response(conn: Connection, message_id: str, response: Any) -> bool:

@@ -336,6 +336,17 @@ class StoredRejection:
 
 
 @dataclass(frozen=True)
+class EarlierMessage:
+    """What a repeat under the same Idempotency-Key is judged by: the earlier body's checksum and the answer
+    it was given (None while it is still being stored). Neither its bytes nor its rejections are read."""
+
+    message_id: str
+    payload_sha256: str
+    request_hash: str | None
+    response: Any
+
+
+@dataclass(frozen=True)
 class MessageView:
     message_id: str
     system: str

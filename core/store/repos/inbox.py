@@ -27,6 +27,7 @@ from core.store.records import (
     IncomingEntity,
     IngestOutcome,
     MessageSummary,
+    EarlierMessage,
     MessageView,
     RowRejection,
     utcnow,
@@ -254,7 +255,7 @@ became or not at all."""
     def get_message(self, message_id: str) -> MessageView | None:
         return self.db.read(lambda conn: _reads.get_message(conn, message_id))
 
-    def find_message_by_idempotency_key(self, client_name: str | None, idempotency_key: str) -> MessageView | None:
+    def find_message_by_idempotency_key(self, client_name: str | None, idempotency_key: str) -> EarlierMessage | None:
         return self.db.read(lambda conn: _reads.find_message_by_idempotency_key(conn, client_name, idempotency_key))
 
     def set_response(self, message_id: str, response: Any) -> bool:
