@@ -14,7 +14,7 @@ import admin_api.operations  # noqa: F401  (its decorators declare the admin ope
 import admin_api.areas  # noqa: F401  (the central agencies' ones)
 import admin_api.public  # noqa: F401  (and the public ones)
 import admin_api.public_exports  # noqa: F401  (the public downloads: OCDS, area totals as CSV and XLSX)
-from admin_api import health, ingest, openapi, pages, spec
+from admin_api import health, imports, ingest, openapi, pages, spec
 from admin_api.access import check_every_route_declared
 from admin_api.auth import address_rate_limit_middleware, admin_auth_middleware
 from admin_api.keys import ADDRESS_LIMITER, HUB, RATE_LIMITER
@@ -52,6 +52,7 @@ def create_app(hub: Hub, *, start_hub: bool = True) -> web.Application:
     app.on_startup.append(closed_by_default)
     health.setup(app.router)
     ingest.setup(app.router)
+    imports.setup(app.router)
     spec.setup(app.router)
     openapi.setup(app)
     pages.setup(app.router)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from admin_api import producer
 from admin_api.access import Access, declare
-from admin_api.auth import bearer, printable_ascii
+from admin_api.auth import printable_ascii
 from admin_api.body import read_body
 from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
@@ -22,9 +22,6 @@ from core.scope import ScopeViolation
 from core.store.records import ApiClient, InboundMessage
 
 
-MAX_MEDIA_TYPE = 255  # inbox.media_type is String(255)
-MAX_CHARSET = 64  # inbox.charset is String(64)
-DRAINING_RETRY_AFTER_S = 5  # a restart takes about a second; a few more and any other process answers
 # From this size, reading, parsing and answering a payload leave megabytes of freed heap that malloc
 # keeps; it is handed back once the answer is built (core/memory.py). Below it the trim costs more than it frees.
 LARGE_PAYLOAD_BYTES = 1 << 20
@@ -33,45 +30,19 @@ LARGE_PAYLOAD_BYTES = 1 << 20
 async def inbound(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     system = request.match_info["system"]
-    if hub.draining:
-        # Stopping (SIGTERM): nothing new is taken in; the producer sends it again, to another process
-        # or to this one restarted.
-        return problem(
-            503, "Service Unavailable", "the hub is shutting down; send again later",
-            rule="hub.draining", retry_after=DRAINING_RETRY_AFTER_S,
-        )
-    # Authenticate before saying anything about the system, so the route does not tell strangers
-    # which systems exist.
-    token = bearer(request)
-    if token is None:
-        return problem(401, "Unauthorized", "send an API key as 'Authorization: Bearer <key>'")
-    client = hub.store.access.remembered(token) or await asyncio.to_thread(hub.store.access.authenticate, token)
-    if client is None or client.disabled:
-        return problem(401, "Unauthorized", "unknown or disabled API key")
-    if client.system != system:
-        return problem(403, "Forbidden", f"this key may only write to {client.system!r}")
-    if system not in hub.registry:
-        return problem(404, "Not Found", f"no system named {system!r}")
-    refused = producer.before_body(request, client)
-    if refused is not None:
-        return refused
+    client = await producer.sending_client(request, hub, system)
+    if isinstance(client, web.Response):
+        return client
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 255 and printable_ascii(idempotency_key)):
         return problem(400, "Bad Request", "an Idempotency-Key has 1 to 255 printable ASCII characters")
     media_type, charset = request.content_type, request.charset
-    if len(media_type) > MAX_MEDIA_TYPE or (charset is not None and len(charset) > MAX_CHARSET):
-        # The inbox keeps them in String(255) and String(64) columns: refuse rather than fail to store.
-        return problem(
-            400, "Bad Request", f"Content-Type media type over {MAX_MEDIA_TYPE} or charset over {MAX_CHARSET} characters"
-        )
-    if not printable_ascii(media_type) or (charset is not None and not printable_ascii(charset)):
-        return problem(400, "Bad Request", "Content-Type must be printable ASCII")
-    if system not in hub.systems:
-        detail = "; ".join(str(p) for p in hub.systems.problems.get(system, [])) or "not configured"
-        return problem(503, "Service Unavailable", f"system {system!r} cannot take data now: {detail}")
-    plugin = hub.systems.get(system)
-    if not plugin.formats:
-        return problem(404, "Not Found", f"system {system!r} takes no inbound data")
+    refused = producer.content_type_problem(media_type, charset)
+    if refused is not None:
+        return refused
+    plugin = producer.receiving_system(hub, system)
+    if isinstance(plugin, web.Response):
+        return plugin
     body = await read_body(request, hub.settings.security.max_ingest_body_bytes)
     try:
         return await _answer(request, hub, client, plugin, body, media_type, charset, idempotency_key)

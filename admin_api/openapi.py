@@ -131,6 +131,8 @@ def _public_paths() -> dict[str, Any]:
         "202": {"description": "Accepted: what became of each record", "content": any_json},
         **{str(s): _problem_response(s) for s in (400, 401, 403, 404, 409, 413, 415, 429, 503)},
     }
+    system_parameter = {"name": "system", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+    import_parameter = {"name": "import_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
     return {
         "/healthz": {"get": {"operationId": "healthz", "summary": "The process is up", "security": [], "tags": ["health"],
                              "responses": {"200": {"description": "OK", "content": any_json}}}},
@@ -146,7 +148,7 @@ def _public_paths() -> dict[str, Any]:
                 "tags": ["ingest"],
                 "security": [{"producerKey": []}],
                 "parameters": [
-                    {"name": "system", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}},
+                    system_parameter,
                     {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}},
                 ],
                 "requestBody": {
@@ -160,6 +162,61 @@ def _public_paths() -> dict[str, Any]:
                     },
                 },
                 "responses": inbound_responses,
+            }
+        },
+        "/api/v1/imports/{system}": {
+            "post": {
+                "operationId": "import_upload",
+                "summary": "Upload a whole file of a system (CSV, XLSX or JSON lines, any size up to imports.max_file_bytes); "
+                "imported in the background",
+                "description": "Needs the system's producer key; signing clients sign the whole file. The file is written "
+                "to disk as it arrives and imported a chunk of rows at a time. Answer 202 with the import's id; "
+                "Location names its status.",
+                "tags": ["ingest"],
+                "security": [{"producerKey": []}],
+                "parameters": [
+                    system_parameter,
+                    {"name": "format", "in": "query", "required": False, "schema": {"type": "string", "enum": ["csv", "xlsx", "jsonl"]},
+                     "description": "the file's format when its Content-Type does not say"},
+                    {"name": "entity_type", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64},
+                     "description": "import only the records of this canonical entity type"},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
+                        },
+                    },
+                },
+                "responses": {
+                    "202": {"description": "Accepted: received whole, importing", "content": any_json},
+                    **{str(s): _problem_response(s) for s in (400, 401, 403, 404, 413, 415, 429, 503)},
+                },
+            }
+        },
+        "/api/v1/imports/{system}/{import_id}": {
+            "get": {
+                "operationId": "import_status",
+                "summary": "An uploaded file's import: its state (importing, done, failed, interrupted) and its counts",
+                "tags": ["ingest"],
+                "security": [{"producerKey": []}],
+                "parameters": [system_parameter, import_parameter],
+                "responses": {"200": {"description": "The import", "content": any_json},
+                              **{str(s): _problem_response(s) for s in (401, 403, 404, 429)}},
+            }
+        },
+        "/api/v1/imports/{system}/{import_id}/rejects": {
+            "get": {
+                "operationId": "import_rejects",
+                "summary": "The rows an import rejected, in the file's own format, with a `reason` column",
+                "tags": ["ingest"],
+                "security": [{"producerKey": []}],
+                "parameters": [system_parameter, import_parameter],
+                "responses": {"200": {"description": "The rejects file", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                              **{str(s): _problem_response(s) for s in (401, 403, 404, 429)}},
             }
         },
     }

@@ -51,8 +51,9 @@ def hub_env(db: Database, role: str, sink_url: str, api_key: str, **extra: Any) 
         "PRASAN_SYSTEMS": json.dumps({"elaas": {"base_url": sink_url, "api_key": api_key}}),
         "PRASAN_SECURITY": json.dumps(extra.pop("security", OPEN_LIMITS)),
     }
-    if "limits" in extra:
-        env["PRASAN_LIMITS"] = json.dumps(extra.pop("limits"))
+    for section in ("limits", "imports"):
+        if section in extra:
+            env[f"PRASAN_{section.upper()}"] = json.dumps(extra.pop(section))
     return env
 
 

@@ -1,5 +1,7 @@
 """A large ผ.02 CSV posted in one request: peak resident memory of the hub's API process against the
-file's size, with limits raised for the case, and what the default limits answer.
+file's size. Uploaded to POST /api/v1/imports/eplan with the default settings (written to disk as it
+arrives, imported a chunk at a time: flat); posted as one push to /api/v1/inbound/eplan with limits raised
+for the case (held in memory: proportional), and what the default limits answer to such a push.
 
     python -m benchmarks.large_file [--mb 100]
 """
@@ -61,6 +63,45 @@ def _short(answer: Any) -> Any:
     return answer
 
 
+async def upload_case(folder: Path, sink_url: str, orgs: list[str], mb: int) -> dict[str, Any]:
+    """The file uploaded whole to the imports endpoint, with the default settings, followed to its end."""
+    body, records = big_csv(mb * 1_000_000, orgs, f"u{mb}")
+    file = folder / f"upload{mb}.csv"
+    file.write_bytes(body)
+    del body
+    with fresh_database("sqlite", folder, f"upload{mb}") as db:
+        imports = {"folder": str(folder / f"imports{mb}")}
+        session = HubSession(db, sink_url, "k", workers=0, api_role="api", settings={"imports": imports})
+        with session:
+            baseline = peak_rss_mb(session.procs[0].popen.pid)
+            started = time.perf_counter()
+            headers, base = session.headers, session.url.removesuffix("/api/v1/inbound/eplan")
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1800)) as http:
+                with file.open("rb") as stream:
+                    async with http.post(f"{base}/api/v1/imports/eplan", data=stream, headers=headers) as response:
+                        status, answer = response.status, await response.json(content_type=None)
+                received = time.perf_counter() - started
+                state: dict[str, Any] = {}
+                while status == 202:
+                    async with http.get(f"{base}{answer['href']}", headers=headers) as response:
+                        state = await response.json(content_type=None)
+                    if state.get("state") not in ("receiving", "importing"):
+                        break
+                    await asyncio.sleep(0.5)
+            seconds = time.perf_counter() - started
+    case = {
+        "file_mb": round(file.stat().st_size / 1e6, 1), "records": records, "status": status,
+        "state": state.get("state"), "counts": state.get("counts"), "upload_seconds": round(received, 1),
+        "seconds": round(seconds, 1), "records_per_s": round(records / seconds, 1), "rss_before_mb": baseline,
+        "peak_rss_mb": session.rss.get("hub-api"),
+    }  # fmt: skip
+    file.unlink()
+    if case["peak_rss_mb"] and baseline:
+        case["rss_growth_per_file_mb"] = round((case["peak_rss_mb"] - baseline) / case["file_mb"], 2)
+    print(json.dumps(case), flush=True)
+    return case
+
+
 async def run(folder: Path, sink_port: int, orgs: list[str], sizes_mb: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {"cases": []}
     sink_url = f"http://127.0.0.1:{sink_port}"
@@ -73,6 +114,8 @@ async def run(folder: Path, sink_port: int, orgs: list[str], sizes_mb: list[int]
             mid, rows = big_csv(20_000_000, orgs, "mid")
             status, answer, _ = await post_once(session.url, session.key, mid)
             out["defaults_20mb"] = {"bytes": len(mid), "records": rows, "status": status, "answer": _short(answer)}
+    for mb in sizes_mb:
+        out.setdefault("uploads", []).append(await upload_case(folder, sink_url, orgs, mb))
     limits = {
         "max_records": 2_000_000, "max_rows_scanned": 2_000_001, "max_expanded_bytes": 512 * 1024 * 1024,
     }

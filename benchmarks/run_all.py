@@ -409,8 +409,22 @@ def markdown(out: dict[str, Any]) -> str:
                 f"| {c['file_mb']} MB | {c['records']:,} | {c['status']} | {c['seconds']} | {c['records_per_s']:,.0f} | "
                 f"{c['rss_before_mb']} → {c['peak_rss_mb']} | {c.get('rss_growth_per_file_mb', '')} |"
             )
-        lines.append("")
-        lines.append("`prasan import` (a file import outside HTTP) does not exist yet, so it is not measured.")
+        if lf.get("uploads"):
+            lines += ["", "The same files uploaded whole to `POST /api/v1/imports/eplan` with the default settings (written to "
+                      "disk as they arrive, imported a chunk of 1,000 rows at a time; docs/imports.md):", "",
+                      "| file | records | state | rows accepted | seconds | records/s | RSS before → peak (MiB) |",
+                      "|---:|---:|---|---:|---:|---:|---|"]  # fmt: skip
+            for c in lf["uploads"]:
+                accepted = (c.get("counts") or {}).get("accepted", 0)
+                lines.append(
+                    f"| {c['file_mb']} MB | {c['records']:,} | {c['state']} | {accepted:,} | {c['seconds']} | "
+                    f"{c['records_per_s']:,.0f} | {c['rss_before_mb']} → {c['peak_rss_mb']} |"
+                )
+        imported = RESULTS_DIR / "import_100mb.json"
+        if imported.is_file():
+            i = json.loads(imported.read_text(encoding="utf-8"))
+            lines += ["", f"`prasan import` of a {i['file_mb']} MB ผ.02 CSV ({i['rows']:,} rows; `benchmarks/import_file.py`, "
+                      f"measured {i['when'][:10]}): peak {i['peak_rss_mb']} MB resident, {i['rows_per_s']:,.0f} rows/s."]  # fmt: skip
     lines += ["", "## Headline figures (latest.json)", "", "```json"]
     lines.append(json.dumps({k: v for k, v in out.items() if k not in ("detail", "environment")}, indent=1, ensure_ascii=False))
     lines += ["```", ""]

@@ -22,6 +22,7 @@ from core.delivery import DeliveryWorker, destination_state
 from core.errors import ConfigError
 from core.expense_categories import ExpenseCategories
 from core.health import PluginHealth
+from core.file_imports import FileImports
 from core.ingest import Ingestor
 from core.metrics import HubMetrics
 from core.observer import HubObserver
@@ -65,6 +66,7 @@ class Hub:
         self.observer = observer
         self.ingestor = Ingestor(store, self.reference, router.destinations, observer=observer, settings=settings.ingest)
         self.pulls = PullRunner(store.config, systems, self.ingestor, observer)
+        self.imports = FileImports(self.ingestor, settings.imports, settings.limits, settings.var_dir / "imports")
         self.admin = AdminServices(store, router, registry, settings, systems, self.reconfigure_system)
         self.ingestor.classifications = self.admin.classifications
         self.plugin_health = PluginHealth(systems, lambda: self.http)
@@ -350,6 +352,7 @@ class Hub:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         self.workers.clear()
+        await self.imports.stop()
         self.ingestor.stop()
         await self.systems.close()
         if self.http is not None:

@@ -50,8 +50,9 @@ from canonical_model import ENTITY_TYPES
 from canonical_model.rejection import Rejection
 from core.contract import AgencySystem
 from core.ingest import Ingestor
-from core.payloads import XLSX_MEDIA_TYPES, PayloadError
+from core.payloads import XLSX_MEDIA_TYPE, XLSX_MEDIA_TYPES, PayloadError
 from core.plugin_types import MappedRecord, NativeRecord
+from core.scope import ProducerScope, ScopeViolation
 from core.settings import PayloadLimits
 from core.store.records import InboundMessage, RowRejection
 
@@ -141,6 +142,26 @@ def format_of(path: Path, given: str | None = None) -> str:
         hint = "; a JSON array is not streamed: write one object per line (JSON lines)" if path.suffix == ".json" else ""
         raise ImportError_(
             "import.format", f"cannot tell the format of {path.name!r} (.csv, .xlsx, .jsonl, .ndjson; or --format){hint}"
+        )
+    return kind
+
+
+_MEDIA_TYPES = {
+    "text/csv": CSV, "text/plain": CSV, "text/tab-separated-values": CSV,
+    **{media_type: XLSX for media_type in XLSX_MEDIA_TYPES}, **{media_type: JSONL for media_type in JSON_LINES_TYPES},
+}  # fmt: skip
+
+
+def format_of_media_type(media_type: str, given: str | None = None) -> str:
+    """The format of an uploaded file: as given, else by its Content-Type."""
+    if given:
+        return format_of(Path(), given)
+    kind = _MEDIA_TYPES.get(media_type.strip().lower())
+    if kind is None:
+        raise ImportError_(
+            "import.format",
+            f"cannot tell the format of a {media_type!r} upload: send text/csv, {XLSX_MEDIA_TYPE} or "
+            f"{JSON_LINES_TYPES[0]}, or name it (?format=csv, xlsx or jsonl)",
         )
     return kind
 
@@ -567,6 +588,7 @@ class FileImporter:
         entity_type: str | None = None,
         limits: PayloadLimits | None = None,
         client_name: str = "import",
+        scope: ProducerScope | None = None,
     ) -> None:
         if not 1 <= chunk_rows <= MAX_CHUNK_ROWS:
             raise ImportError_("import.chunk_rows", f"rows per chunk must be 1 to {MAX_CHUNK_ROWS:,}")
@@ -580,6 +602,7 @@ class FileImporter:
         self.chunk_rows = chunk_rows
         self.limits = limits or PayloadLimits()
         self.client_name = client_name[:128]
+        self.scope = scope
         self.summary = ImportSummary()
         self._rejects: RejectsWriter | None = None
         self._rejects_tmp: Path | None = None
@@ -682,7 +705,16 @@ class FileImporter:
                 for r in records
             ]
         message = self._message(source, prepared)
-        report = await self.ingestor.ingest_records(self.ingest_as, message, records)
+        try:
+            report = await self.ingestor.ingest_records(self.ingest_as, message, records, scope=self.scope)
+        except ScopeViolation as exc:
+            # The chunk is refused as a whole, as a push of it would be, and kept in the inbox with a
+            # rejection per offending row; here every row of it goes to the rejects file, to be sent again
+            # without the other organisations' rows.
+            self.summary.messages += 1
+            refused = RowRejection(row=None, rule="scope.org_outside", reason=f"{exc}; this chunk of rows was refused", field="org_code")
+            self._tally(source, rows, [], [refused])
+            return
         self.summary.messages += 1
         self._tally(source, rows, report.outcome.entities, report.outcome.rejected)
 

@@ -217,6 +217,31 @@ class IngestSettings(BaseModel):
         return self
 
 
+class ImportSettings(BaseModel):
+    """Files uploaded whole to POST /api/v1/imports/{system} (docs/imports.md): written to disk as they
+    arrive, then imported a chunk of rows at a time, so that the hub's memory does not grow with the file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_bytes: int = Field(
+        2 * 1024**3,
+        ge=1,
+        description="bytes one uploaded file may have (413 as soon as its declared or running size passes it); "
+        "the disk under `folder` needs this much free per import running at once",
+    )
+    max_concurrent: int = Field(
+        1, ge=1, le=16, description="uploads received or imported at once by this process; one more is answered 503"
+    )
+    folder: Path | None = Field(
+        None,
+        description="where uploads, their status and their rejects files are kept (default: var_dir/imports); "
+        "every API process behind one address must see the same folder",
+    )
+    keep_days: float = Field(
+        30, gt=0, description="a finished import's status and rejects file are deleted this long after it ended"
+    )
+
+
 class RetentionSettings(BaseModel):
     """What the hub forgets with age (the rule: core/store/retention.py; docs/operations.md)."""
 
@@ -347,6 +372,7 @@ class HubSettings(BaseSettings):
     limits: PayloadLimits = Field(default_factory=PayloadLimits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
     ocds: OcdsSettings = Field(default_factory=OcdsSettings)
     destination_url_allowlist: list[str] = Field(
         default_factory=list,

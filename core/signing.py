@@ -26,8 +26,14 @@ class SignatureError(Exception):
     """The request's signature is missing, malformed, out of its time window, wrong or reused."""
 
 
+def body_mac(secret: str, timestamp: int, nonce: str) -> hmac.HMAC:
+    """The MAC before the body: a streamed body (a file upload) is fed to it chunk by chunk."""
+    return hmac.new(secret.encode("utf-8"), f"{timestamp}.{nonce}.".encode(), hashlib.sha256)
+
+
 def signature(secret: str, body: bytes, timestamp: int, nonce: str) -> str:
-    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.{nonce}.".encode() + body, hashlib.sha256)
+    mac = body_mac(secret, timestamp, nonce)
+    mac.update(body)
     return SCHEME + mac.hexdigest()
 
 
@@ -61,6 +67,17 @@ def verify(secret: str, body: bytes, timestamp_header: str | None, nonce_header:
            signature_header: str | None, window_s: int, now: float | None = None) -> tuple[int, str]:
     """Check the signature and the time window; return the timestamp and the nonce. Reuse of the nonce
     is checked by the caller, against the store, so that it holds across hub processes."""
+    timestamp, nonce = check_headers(timestamp_header, nonce_header, signature_header, window_s, now)
+    mac = body_mac(secret, timestamp, nonce)
+    mac.update(body)
+    check_mac(mac, signature_header)
+    return timestamp, nonce
+
+
+def check_headers(timestamp_header: str | None, nonce_header: str | None, signature_header: str | None,
+                  window_s: int, now: float | None = None) -> tuple[int, str]:
+    """The signing headers are all there, well formed and within the time window: what can be checked
+    before the body is read. Returns the timestamp and the nonce."""
     if not timestamp_header or not nonce_header or not signature_header:
         raise SignatureError(
             f"this client must sign its requests ({TIMESTAMP_HEADER}, {NONCE_HEADER}, {SIGNATURE_HEADER})"
@@ -75,14 +92,18 @@ def verify(secret: str, body: bytes, timestamp_header: str | None, nonce_header:
     current = time.time() if now is None else now
     if abs(current - timestamp) > window_s:
         raise SignatureError(f"the request timestamp is more than {window_s} seconds from the hub's clock")
-    expected = signature(secret, body, timestamp, nonce_header)
+    return timestamp, nonce_header
+
+
+def check_mac(mac: hmac.HMAC, signature_header: str | None) -> None:
+    """The body fed to `mac` is the one the producer signed."""
+    expected = SCHEME + mac.hexdigest()
     try:
-        matches = hmac.compare_digest(expected.encode("ascii"), signature_header.strip().encode("ascii"))
+        matches = hmac.compare_digest(expected.encode("ascii"), (signature_header or "").strip().encode("ascii"))
     except UnicodeError:  # a header with bytes that are not ASCII (aiohttp keeps them as surrogates)
         matches = False
     if not matches:
         raise SignatureError("the signature does not match the body, timestamp and nonce")
-    return timestamp, nonce_header
 
 
 def used_nonce_key(client_id: str, nonce: str) -> str:
