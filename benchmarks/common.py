@@ -48,18 +48,24 @@ def row(index: int, orgs: list[str], run: str = "") -> list[str]:
     ]
 
 
-def csv_body(start: int, stop: int, orgs: list[str], run: str = "") -> bytes:
+# A project funded by a specific grant is routed to e-budgeting as well as e-LAAS (config/routes.yaml):
+# the column that makes every generated record go to two destinations.
+FUNDING_COLUMN, SPECIFIC_GRANT = "แหล่งงบประมาณ", "เงินอุดหนุนเฉพาะกิจ"
+
+
+def csv_body(start: int, stop: int, orgs: list[str], run: str = "", grant: bool = False) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(HEADER)
+    writer.writerow([*HEADER, FUNDING_COLUMN] if grant else HEADER)
     for index in range(start, stop):
-        writer.writerow(row(index, orgs, run))
+        writer.writerow([*row(index, orgs, run), SPECIFIC_GRANT] if grant else row(index, orgs, run))
     return buffer.getvalue().encode("utf-8")
 
 
-def csv_batches(records: int, batch: int, orgs: list[str], run: str = "") -> list[bytes]:
-    """ผ.02 CSV bodies of `batch` rows. `run` makes the project names (hence the ids) unique per run."""
-    return [csv_body(s, min(records, s + batch), orgs, run) for s in range(0, records, batch)]
+def csv_batches(records: int, batch: int, orgs: list[str], run: str = "", grant: bool = False) -> list[bytes]:
+    """ผ.02 CSV bodies of `batch` rows. `run` makes the project names (hence the ids) unique per run;
+    `grant` makes each a grant project, delivered to e-budgeting too."""
+    return [csv_body(s, min(records, s + batch), orgs, run, grant) for s in range(0, records, batch)]
 
 
 def json_batches(records: int, batch: int, orgs: list[str], run: str = "") -> list[bytes]:

@@ -41,6 +41,9 @@ def prepare(db: Database) -> str:
 
 
 def hub_env(db: Database, role: str, sink_url: str, api_key: str, **extra: Any) -> dict[str, str]:
+    systems: dict[str, Any] = {"elaas": {"base_url": sink_url, "api_key": api_key}}
+    if extra.pop("grant_requests", False):  # the second destination of grant projects, at the same sink
+        systems["ebudget"] = {"base_url": sink_url, "requests_api_key": api_key}
     env = {
         "PRASAN_DATABASE_URL": db.url,
         "PRASAN_ROLE": role,
@@ -48,7 +51,7 @@ def hub_env(db: Database, role: str, sink_url: str, api_key: str, **extra: Any) 
         "PRASAN_LOG_LEVEL": "warning",
         "PRASAN_LOG_FORMAT": "json",
         "PRASAN_DELIVERY": json.dumps(extra.pop("delivery", DELIVERY)),
-        "PRASAN_SYSTEMS": json.dumps({"elaas": {"base_url": sink_url, "api_key": api_key}}),
+        "PRASAN_SYSTEMS": json.dumps(systems),
         "PRASAN_SECURITY": json.dumps(extra.pop("security", OPEN_LIMITS)),
     }
     for section in ("limits", "imports"):
@@ -70,6 +73,8 @@ class HubSession:
     pyinstrument: bool = False
     api_role: str | None = None  # override the first process's role (e.g. "api" with no workers at all)
     settings: dict[str, Any] = field(default_factory=dict)
+    # Every record a grant project: delivered to e-budgeting as well as e-LAAS (two outbox rows each).
+    grant_requests: bool = False
     procs: list[Proc] = field(default_factory=list)
     key: str = ""
     url: str = ""
@@ -86,7 +91,7 @@ class HubSession:
                 args += ["--profile", str(self.profile_prefix) + f"-{name}", "--records", str(self.profile_records)]
                 if self.pyinstrument:
                     args.append("--pyinstrument")
-            env = hub_env(self.db, role, self.sink_url, self.sink_key, **dict(self.settings))
+            env = hub_env(self.db, role, self.sink_url, self.sink_key, grant_requests=self.grant_requests, **dict(self.settings))
             self.procs.append(start(f"hub-{name}", args, env))
         self.url = f"http://127.0.0.1:{self.procs[0].port}/api/v1/inbound/eplan"
         return self
@@ -97,6 +102,10 @@ class HubSession:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}", "Content-Type": "text/csv; charset=utf-8"}
+
+    @property
+    def destinations(self) -> int:
+        return 2 if self.grant_requests else 1
 
     def delivered(self) -> int:
         return int(self.db.query("SELECT count(*) FROM outbox WHERE state = 'delivered'")[0][0])
@@ -150,7 +159,7 @@ async def post(
 async def throughput(session: HubSession, orgs: list[str], records: int, batch: int, producers: int = 2) -> dict[str, Any]:
     """Post `records` in batches with `producers` concurrent clients; wait until every one is delivered."""
     run = uuid.uuid4().hex[:6]
-    bodies = csv_batches(records, batch, orgs, run)
+    bodies = csv_batches(records, batch, orgs, run, session.grant_requests)
     already = session.delivered()
     queue = list(reversed(bodies))
     post_s: list[float] = []
@@ -169,7 +178,7 @@ async def throughput(session: HubSession, orgs: list[str], records: int, batch: 
         started = time.perf_counter()
         accepted = sum(await asyncio.gather(*(producer(http) for _ in range(producers))))
         ingested = time.perf_counter()
-    finished = await session.wait_delivered(already + records)
+    finished = await session.wait_delivered(already + records * session.destinations)
     if accepted != records:
         raise RuntimeError(f"{accepted} of {records} accepted")
     latencies = await asyncio.to_thread(session.latencies)

@@ -5,14 +5,16 @@ with the profile step, profile.md and the raw profiles).
 Measured (generated ผ.02 CSV, 20,000 records in batches of 1,000 posted by two concurrent clients,
 delivered to benchmarks/sink.py, a null e-LAAS in a process of its own):
   hub   SQLite, one process (role all) · SQLite, API process + worker process · PostgreSQL, API process
-        + one worker process · PostgreSQL, API process + two worker processes
+        + one worker process · PostgreSQL, API process + two worker processes · SQLite, API process +
+        worker process with every record a grant project, so delivered to two destinations (e-LAAS and
+        e-budgeting, both at the sink)
   then, per hub topology on SQLite (and PostgreSQL with two workers): receipt→delivered latency at an
         offered 500 records/s (batches of 50), ingest request latency at 70% of the measured peak
         ingest rate (batches of 100), single-record POSTs per second (16 concurrent clients)
   baselines  storage limit (the hub's rows per record by executemany) · dlt (the same canonical
         records from a generator) · the bare pipeline (benchmarks/bare_pipeline.py), 1 and 2 processes
   the real e-LAAS simulator as destination, once, for comparison with the null sink
-  a 100 MB CSV in one request (benchmarks/large_file.py)
+  a 100 MB CSV in one request, uploaded to the imports endpoint and pushed (benchmarks/large_file.py)
 Each throughput figure is the median of --repeat runs (fresh database each).
 
     python -m benchmarks.run_all [--records 20000] [--repeat 3] [--no-profile] [--no-large-file]
@@ -56,6 +58,9 @@ TOPOLOGIES = {
     "postgres_1w": ("postgresql", 1),
     "postgres_2w": ("postgresql", 2),
 }
+# Every record a grant project, so routed to two destinations: e-LAAS (batches of 500 per request) and
+# e-budgeting (one request per record, eight at once), both at the null sink.
+TWO_DESTINATIONS = {"sqlite_2proc_two_destinations": ("sqlite", 1)}
 LATENCY_TOPOLOGIES = ("sqlite_1proc", "sqlite_2proc", "postgres_2w")
 
 
@@ -73,11 +78,13 @@ def pick_median(runs: list[dict[str, Any]], key: str = "records_per_s") -> dict[
 async def hub_throughput(
     name: str, folder: Path, sink: Proc, orgs: list[str], records: int, batch: int, repeat: int
 ) -> dict[str, Any]:
-    engine, workers = TOPOLOGIES[name]
+    engine, workers = {**TOPOLOGIES, **TWO_DESTINATIONS}[name]
     runs = []
     for _ in range(repeat):
         with fresh_database(engine, folder, name) as db:
-            session = HubSession(db, f"http://127.0.0.1:{sink.port}", "k", workers=workers)
+            session = HubSession(
+                db, f"http://127.0.0.1:{sink.port}", "k", workers=workers, grant_requests=name in TWO_DESTINATIONS
+            )
             with OtherWork(live=[sink.popen.pid]) as other, session:
                 result = await throughput(session, orgs, records, batch)
             result["db_bytes_per_million_records"] = int((db.size_bytes() - session.empty_bytes) / records * 1_000_000)
@@ -156,7 +163,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            for name in TOPOLOGIES:
+            for name in [*TOPOLOGIES, *TWO_DESTINATIONS]:
                 results["hub"][name] = await hub_throughput(name, folder, sink, orgs, records, batch, repeat)
             for name in LATENCY_TOPOLOGIES:
                 peak = results["hub"][name]["ingest_records_per_s_median"]
@@ -223,6 +230,7 @@ def summarise(results: dict[str, Any], args: argparse.Namespace) -> dict[str, An
         "sqlite_2proc_records_per_s": rate["sqlite_2proc"],
         "postgres_1w_records_per_s": rate["postgres_1w"],
         "postgres_2w_records_per_s": rate["postgres_2w"],
+        **{f"{name}_records_per_s": hub[name]["records_per_s"] for name in TWO_DESTINATIONS if name in hub},
         # The hub's best SQLite figure against the same database's limit, dlt on it, and the bare pipeline
         # with the same number of processes.
         "ratio_to_storage_limit": round(best_sqlite / sl["sqlite"], 3),
@@ -332,8 +340,11 @@ def markdown(out: dict[str, Any]) -> str:
         "sqlite_2proc": "hub, SQLite, API + worker process",
         "postgres_1w": "hub, PostgreSQL, API + 1 worker process",
         "postgres_2w": "hub, PostgreSQL, API + 2 worker processes",
+        "sqlite_2proc_two_destinations": "hub, SQLite, API + worker process, two destinations (e-LAAS and e-budgeting: each record delivered twice)",
     }
     for name, label in labels.items():
+        if name not in hub:
+            continue
         r = hub[name]
         lines.append(
             f"| {label} | {_runs(r)} | "

@@ -1,7 +1,7 @@
 """A null destination in a process of its own: it parses each body and acknowledges at once.
 
 It speaks just enough of the e-LAAS API for the hub's elaas plugin (batch and single writes, the
-health dropdown) and takes the bare pipeline's JSON batches at /sink, so that every pipeline measured
+health dropdown) and of e-budgeting's request channel for the ebudget plugin (filing a grant request) and takes the bare pipeline's JSON batches at /sink, so that every pipeline measured
 by benchmarks/run_all.py pays the same (small) cost at the far end. The real e-LAAS simulator validates
 and stores each document in SQLite; run_all.py measures it once as well, for comparison.
 
@@ -35,6 +35,14 @@ async def single(request: web.Request) -> web.Response:
     return web.json_response({"d": {"RecordID": key}})
 
 
+async def grant_request(request: web.Request) -> web.Response:
+    """e-budgeting's request channel: a filed (or amended) request answered with its number."""
+    json.loads(await request.read())
+    request.app[COUNT][0] += 1
+    number = request.match_info.get("request_no") or request.headers.get("Idempotency-Key") or "x"
+    return web.json_response({"request_no": number, "revision": 1})
+
+
 async def plan_dropdown(request: web.Request) -> web.Response:
     return web.Response(text="<ArrayOfDropdownData><DropdownData><Value>x</Value></DropdownData></ArrayOfDropdownData>")
 
@@ -56,6 +64,8 @@ async def main(port: int) -> None:
     app.router.add_post("/api/BudgetExpense", single)
     app.router.add_put("/api/BudgetExpense/{record_id}", single)
     app.router.add_get("/DropDownService.asmx/GetExpExpensePlan", plan_dropdown)
+    app.router.add_post("/bbl/api/v1/requests", grant_request)
+    app.router.add_put("/bbl/api/v1/requests/{request_no}", grant_request)
     app.router.add_post("/sink", bare)
     app.router.add_get("/count", count)
     runner = web.AppRunner(app, access_log=None)
