@@ -52,6 +52,9 @@ class DeclaredRestSystem(RestSystem):
     Settings = DeclaredSettings
     transport_file: ClassVar[Path]
     settings: DeclaredSettings
+    # One record per request, a few requests at once (`write_each`); a batch per write call lets the hub
+    # claim and settle many rows per round instead of one.
+    write_batch_size = 100
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
