@@ -166,7 +166,7 @@ def _linked(conn: Connection, ids: Sequence[str]) -> set[str]:
         out.update(
             conn.execute(
                 select(entity_links.c.to_id).where(entity_links.c.to_id.in_(chunk), entity_links.c.removed_at.is_(None))
-            ).scalars()
+            ).scalars().all()
         )
     return out
 
