@@ -12,21 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.expense_categories import ExpenseCategories
-from core.reference_data import load_reference_data
 from core.store import Acknowledged, Destination, InboundMessage, IncomingEntity, Store
 from core.store import ledger as store_ledger
 from core.store.schema import ledger_categories, ledger_projects
-from tests.integration.test_area_ledger import AREA
+from tests.integration.test_area_ledger import ledger_store  # noqa: F401  (the fixture: areas and งบ as there)
 from tests.integration.test_links import ORG, put
-
-
-@pytest.fixture
-def ledger_store(store: Store) -> Store:
-    store.ledger.areas = lambda code: AREA if code == ORG else None
-    reference = load_reference_data()
-    store.ledger.categories = ExpenseCategories.from_reference(reference.code_lists, reference.crosswalks)
-    return store
 
 
 def push(store: Store, external_id: str, title: str, amounts: dict[int, str]) -> str:
