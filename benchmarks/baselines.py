@@ -130,7 +130,7 @@ async def hub_written_rows(orgs: list[str], records: int, batch: int) -> list[Wr
             }
             while claimed := hub.store.outbox.claim_due("bench", limit=batch, destination="elaas"):
                 now = datetime.now(UTC)
-                hub.store.outbox.complete([Acknowledged(c.outbox_id, c.delivery_key, now, attempt=c.attempts) for c in claimed])
+                hub.store.outbox.complete([Acknowledged(c.outbox_id, c.delivery_key, now, attempt=c.attempts, body=c.payload) for c in claimed])
             delivered = _by_batch(_table_rows(conn, "outbox", "WHERE state = 'delivered'"), "entity_id", entity_ids)
             pending = conn.execute("SELECT count(*) FROM outbox WHERE state != 'delivered'").fetchone()[0]
             if pending:

@@ -75,7 +75,7 @@ def run(url: str, projects: int, batch: int, identity: bool, ledger: bool, run_i
         delivered = 0
         while claimed := store.outbox.claim_due("bench", limit=batch, destination="elaas"):
             now = datetime.now(UTC)
-            store.outbox.complete([Acknowledged(c.outbox_id, f"E-{c.outbox_id}", now, attempt=c.attempts) for c in claimed])
+            store.outbox.complete([Acknowledged(c.outbox_id, f"E-{c.outbox_id}", now, attempt=c.attempts, body=c.payload) for c in claimed])
             delivered += len(claimed)
         deliver_s, deliver_cpu = time.perf_counter() - started, time.process_time() - cpu
         stages = store.read(lambda conn: conn.exec_driver_sql("SELECT stage, count(*) FROM ledger_projects GROUP BY stage").all())

@@ -486,7 +486,7 @@ class DeliveryWorker:
             at = utcnow()
             self.observer.on_delivered(item, at)
             bound.info("delivered", external_id=answer.external_id)
-            return Acknowledged(item.outbox_id, answer.external_id, at, attempt=item.attempts)
+            return Acknowledged(item.outbox_id, answer.external_id, at, attempt=item.attempts, body=item.payload)
         if isinstance(answer, Retryable):
             reason = scrub_secrets(answer.reason)  # a plugin's words are stored and shown: never a secret
             if exhausted(item, now, self.settings):

@@ -119,6 +119,7 @@ def project(
     categorise: ledger.Categorise | None = None,
     in_hand: Mapping[str, ChainNode] | None = None,
     sent: Mapping[str, list[dict[str, Any]]] | None = None,
+    current: Mapping[str, ChainNode] | None = None,
 ) -> int:
     """Rewrite the ledger rows of these plan projects, and their split by งบ (with `categorise`), from their
     chains; returns the ledger rows written.
@@ -126,7 +127,10 @@ def project(
     `in_hand`: plan projects the caller has just created, as nodes built from the bodies it holds (see
     `new_plans`); those nothing links to yet are projected from them without reading anything back.
     `sent`: the deliveries the ledger counts of every root, as the caller has just read them (see
-    `delivered_plan_projects`), not read again for the roots nothing links to."""
+    `delivered_plan_projects`), not read again for the roots nothing links to.
+    `current`: stored plan projects as nodes of their current version, built from a body the caller holds
+    (see `delivered_plan_projects`); those nothing links to are projected from them instead of read back
+    (their rows are rewritten all the same)."""
     roots = unique(root_ids)
     if not roots:
         return 0
@@ -138,7 +142,9 @@ def project(
         conn.execute(delete(ledger_categories).where(ledger_categories.c.entity_id.in_(chunk)))
     judge = rules or ReconciliationRules()
     found = [Chain(in_hand[r], [], False) for r in fresh] if in_hand else []
-    found += _lone_plans(conn, [r for r in stored if r not in linked], sent).values()
+    lone = [r for r in stored if r not in linked]
+    found += [Chain(current[r], [], False) for r in lone if current and r in current]
+    found += _lone_plans(conn, [r for r in lone if not (current and r in current)], sent).values()
     for chunk in chunks([r for r in stored if r in linked]):
         found += chains(conn, chunk).values()
     rows: list[dict[str, Any]] = []
@@ -160,7 +166,7 @@ def _linked(conn: Connection, ids: Sequence[str]) -> set[str]:
         out.update(
             conn.execute(
                 select(entity_links.c.to_id).where(entity_links.c.to_id.in_(chunk), entity_links.c.removed_at.is_(None))
-            ).scalars()
+            ).scalars().all()
         )
     return out
 
@@ -253,19 +259,29 @@ def _stage_deliveries(conn: Connection, entity_ids: Sequence[str]) -> dict[str, 
     return sent
 
 
-def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> dict[str, list[dict[str, Any]]]:
+def delivered_plan_projects(
+    conn: Connection, outbox_ids: Sequence[int], bodies: Mapping[int, dict[str, Any]] | None = None
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, ChainNode]]:
     """Plan projects whose first delivery to a system that makes it a stage (e-LAAS, e-budgeting) just
-    succeeded, each with its delivered rows to those systems (read anyway: `project` takes them as `sent`).
-    A later version delivered there changes no figure (core/ledger.py asks only whether the project was
-    delivered there), so its rows are left as they are."""
+    succeeded, each with its delivered rows to those systems (read anyway: `project` takes them as `sent`);
+    and of those, the ones whose delivered body (`bodies`, by outbox id, as the worker claimed it) is still
+    their current version, as chain roots built from it (`project` takes them as `current`). A later version
+    delivered there changes no figure (core/ledger.py asks only whether the project was delivered there), so
+    its rows are left as they are."""
     just: dict[tuple[str, str], set[int]] = {}
+    held: dict[str, tuple[int, str | None, int | None, dict[str, Any]]] = {}
     for chunk in chunks(list(outbox_ids)):
-        for outbox_id, entity_id, destination in conn.execute(
-            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination).where(
-                outbox.c.id.in_(chunk), outbox.c.entity_type == PLAN, outbox.c.destination.in_(STAGE_SYSTEMS)
-            )
-        ):
+        for outbox_id, entity_id, destination, version, current_version, org_code, fiscal_year in conn.execute(
+            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.version,
+                   entities.c.current_version, entities.c.org_code, entities.c.fiscal_year)
+            .select_from(outbox.join(entities, entities.c.entity_id == outbox.c.entity_id))
+            .where(outbox.c.id.in_(chunk), outbox.c.entity_type == PLAN, outbox.c.destination.in_(STAGE_SYSTEMS))
+        ).all():  # fmt: skip
             just.setdefault((entity_id, destination), set()).add(outbox_id)
+            body = bodies.get(outbox_id) if bodies else None
+            # A body of an older version than the current one is not what the ledger counts: that one is read.
+            if body is not None and version == current_version:
+                held[entity_id] = (version, org_code, fiscal_year, body)
     before: set[tuple[str, str]] = set()
     sent: dict[str, list[dict[str, Any]]] = {}
     for chunk in chunks(unique(entity_id for entity_id, _ in just)):
@@ -274,7 +290,7 @@ def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> dict
         for outbox_id, entity_id, destination, version, state, delivered_at in conn.execute(
             select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state,
                    outbox.c.delivered_at).where(outbox.c.entity_id.in_(chunk))
-        ):  # fmt: skip
+        ).all():  # fmt: skip
             if state != "delivered":
                 continue
             if outbox_id not in just.get((entity_id, destination), ()):
@@ -284,7 +300,12 @@ def delivered_plan_projects(conn: Connection, outbox_ids: Sequence[int]) -> dict
                     {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
                 )
     firsts = unique(entity_id for entity_id, destination in just if (entity_id, destination) not in before)
-    return {entity_id: sent.get(entity_id, []) for entity_id in firsts}
+    current: dict[str, ChainNode] = {}
+    for entity_id in firsts:
+        if entity_id in held:
+            version, org_code, fiscal_year, body = held[entity_id]
+            current[entity_id] = ChainNode(entity_id, PLAN, version, org_code, fiscal_year, body, [], sent.get(entity_id, []), [])
+    return {entity_id: sent.get(entity_id, []) for entity_id in firsts}, current
 
 
 def rebuild_page(

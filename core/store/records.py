@@ -205,6 +205,9 @@ class Acknowledged:
     external_id: str | None = None
     at: datetime | None = None
     attempt: int | None = None
+    # The body of the version delivered, as claimed (ClaimedDelivery.payload): the area ledger projects a
+    # plan project's first delivery from it, while it is still the current version, instead of reading it back.
+    body: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

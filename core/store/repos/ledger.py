@@ -49,19 +49,24 @@ class LedgerRepository:
         self._project(conn, lambda: _ledger.roots_of(conn, entity_ids), now)
 
     def on_completed(self, conn: Connection, results: Sequence[Any], now: datetime) -> None:
-        delivered = [r.outbox_id for r in results if isinstance(r, Acknowledged)]
+        delivered = [r for r in results if isinstance(r, Acknowledged)]
         if delivered:
+            bodies = {r.outbox_id: r.body for r in delivered if r.body is not None}
             sent: dict[str, list[dict[str, Any]]] = {}
+            current: dict[str, ChainNode] = {}
 
             def firsts() -> list[str]:
-                sent.update(_ledger.delivered_plan_projects(conn, delivered))
+                found, held = _ledger.delivered_plan_projects(conn, [r.outbox_id for r in delivered], bodies)
+                sent.update(found)
+                current.update(held)
                 return list(sent)
 
-            self._project(conn, firsts, now, sent=sent)
+            self._project(conn, firsts, now, sent=sent, current=current)
 
     def _project(
         self, conn: Connection, roots: Callable[[], list[str]], now: datetime,
         in_hand: Mapping[str, ChainNode] | None = None, sent: Mapping[str, list[dict[str, Any]]] | None = None,
+        current: Mapping[str, ChainNode] | None = None,
     ) -> None:
         """Re-project inside the writer's transaction, under a savepoint: a fault in turning a chain into
         figures (a record no rule foresaw) must not refuse the ingest or the delivery results it rides on.
@@ -69,7 +74,7 @@ class LedgerRepository:
         redoes them once fixed. Database errors are the writer's to retry and go up unchanged."""
         savepoint = conn.begin_nested()
         try:
-            _ledger.project(conn, roots(), self.areas, now, self.rules, self.categories, in_hand, sent)
+            _ledger.project(conn, roots(), self.areas, now, self.rules, self.categories, in_hand, sent, current)
         except DBAPIError:
             savepoint.rollback()
             raise
