@@ -88,11 +88,12 @@ became or not at all."""
         additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> IngestOutcome:
-            resolved = _identity.resolve(conn, self.identity, message, entities, at)
+            keys = _identity.MatchKeys(self.identity)
+            resolved = _identity.resolve(conn, self.identity, message, entities, at, keys=keys)
             outcome = _ingest.ingest_batch(
                 conn, message, resolved, request.rejections, request.route, request.cursor, at, request.respond
             )
-            self._with_versions(conn, message, resolved, outcome.entities, additions, at)
+            self._with_versions(conn, message, resolved, outcome.entities, additions, at, keys)
             _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
             return outcome
 
@@ -154,8 +155,9 @@ became or not at all."""
             return [self._work(run[0], at)(conn)]
         message_of = {id(entity): request.message.message_id for request in run for entity in request.entities}
         incoming = [entity for request in run for entity in request.entities]
+        keys = _identity.MatchKeys(self.identity)
         resolved = _identity.resolve(
-            conn, self.identity, run[0].message, incoming, at, message_id_of=lambda entity: message_of[id(entity)]
+            conn, self.identity, run[0].message, incoming, at, message_id_of=lambda entity: message_of[id(entity)], keys=keys
         )
         batches, start = [], 0
         for request in run:
@@ -164,7 +166,7 @@ became or not at all."""
             start = end
         outcomes = _ingest.ingest_batches(conn, batches, run[0].route, at)
         additions = [a for request in run for a in _classification.additions_of(request.message, request.entities, at)]
-        self._with_versions(conn, run[0].message, resolved, [e for o in outcomes for e in o.entities], additions, at)
+        self._with_versions(conn, run[0].message, resolved, [e for o in outcomes for e in o.entities], additions, at, keys)
         for outcome in outcomes:
             _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
         return outcomes
@@ -177,12 +179,13 @@ became or not at all."""
         outcomes: Sequence[EntityOutcome],
         additions: Sequence[Any],
         at: datetime,
+        keys: _identity.MatchKeys | None = None,
     ) -> None:
         # Classification nodes the entities add (core/classification.py) are stored with the records that
         # brought them, or not at all, and audited as done by the system that sent them.
         if additions:
             _classification.add_missing(conn, additions, f"system:{message.system}", at)
-        _identity.store_keys(conn, self.identity, entities, outcomes)
+        _identity.store_keys(conn, self.identity, entities, outcomes, keys)
         for hook in self.after_ingest:
             hook(conn, message.system, entities, outcomes, at)
 
@@ -207,9 +210,10 @@ became or not at all."""
         additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> _chunks.ChunkOutcome:
-            resolved = _identity.resolve(conn, self.identity, message, entities, at)
+            keys = _identity.MatchKeys(self.identity)
+            resolved = _identity.resolve(conn, self.identity, message, entities, at, keys=keys)
             stored = _chunks.store_chunk(conn, message, chunk, resolved, rejections, warnings, route, at)
-            self._with_versions(conn, message, resolved, stored.entities, additions, at)
+            self._with_versions(conn, message, resolved, stored.entities, additions, at, keys)
             queued = _queued(stored.entities)  # chunks are of one size, so this one's count stands for each before
             _ingest.refresh_statistics(conn, queued * chunk, queued * (chunk + 1))
             return stored
