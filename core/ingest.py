@@ -31,7 +31,7 @@ import structlog
 from pydantic import ValidationError
 
 from canonical_model import ENTITY_TYPES, formula_warnings
-from canonical_model.envelope import body_text, content_hash
+from canonical_model.envelope import body_text, content_hash, field_or_none
 from canonical_model.rejection import Rejection, rejections_from_validation_error
 from core.group_commit import GroupCommit
 from core.memory import release_freed_memory
@@ -749,7 +749,7 @@ class Ingestor:
             entity_type=mapped.entity_type,
             external_id=mapped.external_id,
             org_code=entity.org_code,
-            fiscal_year=getattr(entity, "fiscal_year", None),
+            fiscal_year=field_or_none(entity, "fiscal_year"),
             payload=body,
             content_hash=content_hash(body),
             mapping_version=mapped.mapping_version,

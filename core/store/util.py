@@ -45,7 +45,7 @@ def new_entity_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{_entity_bits.take()}"
 
 
-_entity_bits = RandomHex(10)
+_entity_bits = RandomHex(10, at_once=1024)  # a batch of 1,000 new records: one read
 
 
 def from_row(record: type[R], row: Any, **read_otherwise: Any) -> R:

@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from canonical_model import ENTITY_TYPES, PlanProject, content_hash
-from canonical_model.envelope import body_text
+from canonical_model.envelope import body_text, field_or_none
 from canonical_model.rejection import rejections_from_validation_error
 
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -222,6 +223,16 @@ def test_body_text_writes_what_orjson_cannot_as_json_does() -> None:
     big = {"b": 2**70, "a": "ก"}
     written = json.dumps(big, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert content_hash(big) == hashlib.sha256(written.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("entity_type", sorted(EXAMPLES))
+def test_field_or_none_answers_what_getattr_answers(entity_type: str) -> None:
+    entity = ENTITY_TYPES[entity_type].model_validate(EXAMPLES[entity_type])
+    names = ["fiscal_year", "classification", "org_code", "sources", "id", "content", "not_a_field", *EXAMPLES[entity_type]]
+    for name in names:
+        assert field_or_none(entity, name) == getattr(entity, name, None), name
+    assert field_or_none(SimpleNamespace(fiscal_year=2568), "fiscal_year") == 2568
+    assert field_or_none(SimpleNamespace(), "fiscal_year") is None
 
 
 @settings(max_examples=150, deadline=None)
