@@ -147,7 +147,10 @@ def _with_xrefs(conn: Connection, subjects: list[Subject], created: Set[str] = f
             select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
         ):
             refs.setdefault(entity_id, {})[system] = external_id
-    return [Subject(s.entity_id, s.entity_type, s.payload, {**refs.get(s.entity_id, {}), **s.xrefs}) for s in subjects]
+    return [
+        Subject(s.entity_id, s.entity_type, s.payload, {**refs[s.entity_id], **s.xrefs}) if s.entity_id in refs else s
+        for s in subjects
+    ]
 
 
 def load_subjects(conn: Connection, ids: Sequence[str]) -> tuple[list[Subject], dict[str, str]]:
