@@ -154,7 +154,11 @@ def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def _join_by_keys(
-    conn: Connection, keys_of: MatchKeys, system: str, unknown: Sequence[IncomingEntity], held: dict[tuple[str, str], str]
+    conn: Connection,
+    keys_of: MatchKeys,
+    system: str,
+    unknown: Sequence[IncomingEntity],
+    held: dict[tuple[str, str], str],
 ) -> None:
     """A new record joins an entity when exactly one entity of its type has one of its keys and no record of
     this system yet (one system's two records are two records, whatever their keys say)."""
