@@ -6,12 +6,14 @@ workers. This sampler wakes every `interval_s`, reads each thread's CPU clock
 used since the last sample to the stage its stack is in. A thread waiting for the GIL, a socket or a
 lock uses no CPU, so it is charged nothing; work in C with the GIL released (SQLite) is charged to the
 Python frame that called it. Stages are found from the innermost frame outwards by file and function
-(and, inside the store's ingest_batch, by the statement on the line being executed), so a refactor
+(and, inside the store's inbox ingest module, by the statement being executed), so a refactor
 that moves a function shows up as "other" with its file:function named, not as a wrong stage.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import linecache
 import sys
 import threading
@@ -38,8 +40,13 @@ RULES: list[tuple[str, str, str]] = [
     ("core/store/inbox/ingest.py", "_lookup_known", "store: look up known entities"),
     ("core/store/inbox/ingest.py", "insert_message", "store: inbox message"),
     ("core/store/inbox/ingest.py", "insert_rejections", "store: inbox message"),
-    ("core/store/inbox/ingest.py", "ingest_batch", "@ingest_batch"),
-    ("core/store/inbox/ingest.py", "write_versions", "@ingest_batch"),
+    ("core/store/inbox/ingest.py", "refuse_reused_key", "store: inbox message"),
+    ("core/store/inbox/ingest.py", "_refuse_owner_changes", "store: look up known entities"),
+    # Every other function of the module (ingest_batch, ingest_batches, the version and row writers):
+    # by the statement executing in it (INGEST_LINES).
+    ("core/store/inbox/ingest.py", "*", "@ingest_batch"),
+    ("core/store/inbox/payloads.py", "*", "store: inbox message"),
+    ("core/store/repos/inbox.py", "_marks", "store: group commit (what payloads share)"),
     # What an ingest or a delivery result brings along in the same transaction (the store's hooks).
     ("core/store/links.py", "chains", "store: area ledger"),
     ("core/store/links.py", "_nodes", "store: area ledger"),
@@ -82,19 +89,34 @@ RULES: list[tuple[str, str, str]] = [
     ("threading.py", "*", "thread pool"),
 ]
 
-# Inside ingest_batch, the statement on the executing line says which table is written.
+# Inside the inbox ingest module, the statement executing says which table is written (the whole
+# statement, not its line: a row's dict spans many lines). First match wins.
 INGEST_LINES: list[tuple[str, str]] = [
-    ("insert(entities)", "store: entity"),
-    ("update(entities)", "store: entity"),
-    ("insert(xrefs)", "store: xref"),
-    ("insert(entity_versions)", "store: entity_version"),
-    ("dumps(ent.payload)", "store: entity_version"),
-    ("insert(outbox)", "store: outbox"),
-    ("route(", "route"),
-    ("respond(", "answer the producer"),
-    ("inbox_messages", "store: inbox message"),
     ("new_entity_id(", "store: new entity ids"),
+    ("respond(", "answer the producer"),
+    ("insert(entities)", "store: entity"),
+    ("insert_rows(conn, entities,", "store: entity"),
+    ("update(entities)", "store: entity"),
+    ("update_each(conn, entities.", "store: entity"),
+    ("new_entities", "store: entity"),
+    ("changed_entities", "store: entity"),
+    ("insert(xrefs)", "store: xref"),
+    ("insert_rows(conn, xrefs,", "store: xref"),
+    ("new_xrefs.append", "store: xref"),
+    ("insert(entity_versions)", "store: entity_version"),
+    ("insert_rows(conn, entity_versions,", "store: entity_version"),
+    ("version_rows.append", "store: entity_version"),
+    ("insert(outbox)", "store: outbox"),
+    ("insert_rows(conn, outbox,", "store: outbox"),
+    ("outbox_rows.append", "store: outbox"),
+    ("route(", "route"),
+    ("inbox_messages", "store: inbox message"),
+    ("inbox_rejections", "store: inbox message"),
+    ("message_row", "store: inbox message"),
+    ("rejection_rows", "store: inbox message"),
+    ("insert_payload", "store: inbox message"),
     ("EntityOutcome(", "store: outcome per record"),
+    ("IngestOutcome(", "store: outcome per record"),
 ]
 
 
@@ -112,9 +134,35 @@ def _where(frame: FrameType) -> str:
 _cache: dict[tuple[Any, int], str | None] = {}
 
 
+@functools.cache
+def _statements(filename: str) -> list[tuple[int, int, str]]:
+    """(first line, last line, source) of every statement of a file, smallest first; of a compound
+    statement (a loop, an if, a function) only its header, since its body's statements are its own."""
+    source = Path(filename).read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.stmt):
+            continue
+        body = getattr(node, "body", None)
+        last = body[0].lineno - 1 if isinstance(body, list) and body else node.end_lineno or node.lineno
+        last = max(last, node.lineno)
+        found.append((node.lineno, last, "\n".join(lines[node.lineno - 1 : last])))
+    return sorted(found, key=lambda s: s[1] - s[0])
+
+
+def _statement_at(filename: str, line: int) -> str:
+    """The innermost statement executing at `line`."""
+    try:
+        return next((text for first, last, text in _statements(filename) if first <= line <= last), "")
+    except (OSError, SyntaxError):
+        return linecache.getline(filename, line)
+
+
 def _stage_of_frame(frame: FrameType) -> str | None:
     code = frame.f_code
-    key = (code, frame.f_lineno if code.co_name in ("ingest_batch", "write_versions") else -1)
+    by_line = code.co_filename.replace("\\", "/").endswith("core/store/inbox/ingest.py")
+    key = (code, frame.f_lineno if by_line else -1)
     if key in _cache:
         return _cache[key]
     filename = code.co_filename.replace("\\", "/")
@@ -124,8 +172,8 @@ def _stage_of_frame(frame: FrameType) -> str | None:
             found = stage
             break
     if found == "@ingest_batch":
-        line = linecache.getline(code.co_filename, frame.f_lineno)
-        found = next((s for text, s in INGEST_LINES if text in line), "store: ingest_batch (other lines)")
+        statement = _statement_at(code.co_filename, frame.f_lineno)
+        found = next((s for text, s in INGEST_LINES if text in statement), "store: ingest_batch (other lines)")
     _cache[key] = found
     return found
 

@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 
 from canonical_model.codelists import CodeList, CodeListError, CodeNode, YearlyCodeList
+from canonical_model.envelope import field_or_none
 from canonical_model.rejection import Rejection
 from core.store.records import ClassificationAddition, ConfigOverride, IncomingEntity
 
@@ -92,8 +93,8 @@ class Classifications:
         """The nodes this entity names that its fiscal year's classification lacks, when `system` is the
         authority on their scheme. A node that contradicts the tree (another level or parent than the
         one known) is a Rejection: the authority cannot give one code two places."""
-        fiscal_year = getattr(entity, "fiscal_year", None)
-        items = getattr(entity, "classification", None) or []
+        fiscal_year = field_or_none(entity, "fiscal_year")
+        items = field_or_none(entity, "classification") or []
         if fiscal_year is None or not items:
             return ()
         found: list[ClassificationAddition] = []

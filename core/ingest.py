@@ -16,7 +16,6 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
-import json
 import math
 import pickle
 import re
@@ -32,7 +31,7 @@ import structlog
 from pydantic import ValidationError
 
 from canonical_model import ENTITY_TYPES, formula_warnings
-from canonical_model.envelope import content_hash
+from canonical_model.envelope import body_text, content_hash, field_or_none
 from canonical_model.rejection import Rejection, rejections_from_validation_error
 from core.group_commit import GroupCommit
 from core.memory import release_freed_memory
@@ -134,7 +133,7 @@ def _warnings_of(row: int, entity_type: str, body: dict[str, Any]) -> list[dict[
     # Walking every string of every record costs a quarter of mapping; one C-speed search of the
     # record's JSON finds the few that may hold a formula (a string starting with = + - @, after tabs
     # or carriage returns), and only those are walked.
-    if not _MAYBE_FORMULA.search(json.dumps(body, ensure_ascii=False, default=str)):
+    if not _MAYBE_FORMULA.search(body_text(body)):
         return []
     return [
         {"row": row, "entity_type": entity_type, **warning.as_dict()} for warning in formula_warnings(body)
@@ -750,7 +749,7 @@ class Ingestor:
             entity_type=mapped.entity_type,
             external_id=mapped.external_id,
             org_code=entity.org_code,
-            fiscal_year=getattr(entity, "fiscal_year", None),
+            fiscal_year=field_or_none(entity, "fiscal_year"),
             payload=body,
             content_hash=content_hash(body),
             mapping_version=mapped.mapping_version,

@@ -64,6 +64,11 @@ class ReferenceData:
 
     def require_org(self, code: Any, field: str | None = None) -> dict[str, Any]:
         """The organisation with this DLA code; a malformed code fails on its shape rule before lookup."""
+        # A code written as the registry writes it is its own canonical form (tests/unit/test_reference_data.py):
+        # found at once, without normalising it again (twice a record on ingest).
+        org = self.organizations.get(code) if type(code) is str else None
+        if org is not None:
+            return org
         try:
             clean = validate_code("dla-lao", code)
         except Rejection as rej:

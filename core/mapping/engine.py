@@ -51,14 +51,19 @@ def _apply(
     """Run a converter; a refusal becomes a problem of this rule and the value MISSING."""
     try:
         return fn(value) if ctx is None else fn(value, ctx)
-    except Rejection as rej:
-        if rej.field:  # a multi-field converter says which of its fields failed
-            problems.append(rule.problem(rej.rule, rej.reason, rej.value, rej.field))
-        else:
-            problems.append(rule.problem(rej.rule, rej.reason, value if shown is MISSING else shown))
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        problems.append(rule.problem("mapping.invalid_value", str(exc) or type(exc).__name__, value))
+    except (ValueError, TypeError, ArithmeticError) as exc:  # a Rejection is a ValueError
+        _refused(exc, value, rule, problems, shown)
     return MISSING
+
+
+def _refused(exc: Exception, value: Any, rule: Any, problems: Problems, shown: Any = MISSING) -> None:
+    if isinstance(exc, Rejection):
+        if exc.field:  # a multi-field converter says which of its fields failed
+            problems.append(rule.problem(exc.rule, exc.reason, exc.value, exc.field))
+        else:
+            problems.append(rule.problem(exc.rule, exc.reason, value if shown is MISSING else shown))
+    else:
+        problems.append(rule.problem("mapping.invalid_value", str(exc) or type(exc).__name__, value))
 
 
 class _Rule:
@@ -130,6 +135,9 @@ class _FieldRule(_Rule):
         self.out_fn: Callable[[Any], Any] | None = None
         if ctx.want_out:
             self._compile_out(spec, conv, ctx)
+        if not self.has_const and not self.sources and not self.context_getters:
+            self.nulls = ctx.nulls
+            self.map_in = self._map_in_one_field  # type: ignore[method-assign]
 
     def _compile_out(self, spec: RuleSpec, conv: Converter | None, ctx: _Context) -> None:
         out = spec.out
@@ -219,6 +227,23 @@ class _FieldRule(_Rule):
                 self._absent(out, problems, raw)
                 return
         if value is not MISSING:
+            self.set(out, value)
+
+    def _map_in_one_field(self, record: dict[str, Any], out: dict[str, Any], problems: Problems) -> None:
+        """`map_in` of the commonest rule, one native field through its converters, in one call instead of
+        four (a record passes a dozen such rules): the same outcome, problems included."""
+        raw = self.get(record)  # type: ignore[misc]
+        if raw is MISSING or raw is None or (isinstance(raw, str) and raw.strip() in self.nulls):
+            self._absent(out, problems, None if raw is MISSING else raw)
+            return
+        try:
+            value = self.forward(raw)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            _refused(exc, raw, self, problems)
+            return
+        if value is None:
+            self._absent(out, problems, raw)
+        elif value is not MISSING:
             self.set(out, value)
 
     def map_out(self, payload: dict[str, Any], out: dict[str, Any], problems: Problems) -> None:

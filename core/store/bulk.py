@@ -28,14 +28,27 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         conn.execute(insert(table), rows)
         return
     sql, values_of, converted = plan
-    params: list[Any] = [values_of(row) for row in rows]
-    if converted:
-        for i, values in enumerate(params):
-            values = list(values)
-            for position, process in converted:
-                values[position] = process(values[position])
-            params[i] = tuple(values)
+    if not converted:
+        conn.exec_driver_sql(sql, [values_of(row) for row in rows])
+        return
+    params: list[tuple[Any, ...]] = []
+    # The rows of one batch mostly share their timestamps (its `now`, a message's received_at): a value
+    # that is the very object converted just before is not converted again.
+    last = [(_NOTHING, None) for _ in converted]
+    for row in rows:
+        values = list(values_of(row))
+        for i, (position, process) in enumerate(converted):
+            value = values[position]
+            seen, done = last[i]
+            if value is not seen:
+                done = process(value)
+                last[i] = (value, done)
+            values[position] = done
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
+
+
+_NOTHING = object()
 
 
 Plan = tuple[str, Callable[[Mapping[str, Any]], Any], tuple[tuple[int, Any], ...]]

@@ -35,6 +35,24 @@ class ConflictView:
     at: datetime
 
 
+class MatchKeys:
+    """The match keys of the bodies one transaction stores, each worked out once: `resolve` needs those of
+    the records no id knows, `store_keys` those of every changed record, mostly the same bodies."""
+
+    def __init__(self, rules: IdentityRules) -> None:
+        self.rules = rules
+        # id(body) -> (the body, its keys): the body is held, so its id names no other object meanwhile.
+        self._known: dict[int, tuple[Any, dict[str, str]]] = {}
+
+    def of(self, entity_type: str, body: Any) -> dict[str, str]:
+        hit = self._known.get(id(body))
+        if hit is not None and hit[0] is body:
+            return hit[1]
+        keys = self.rules.keys(entity_type, body)
+        self._known[id(body)] = (body, keys)
+        return keys
+
+
 def resolve(
     conn: Connection,
     rules: IdentityRules,
@@ -42,18 +60,20 @@ def resolve(
     incoming: Sequence[IncomingEntity],
     now: datetime,
     message_id_of: Callable[[IncomingEntity], str] | None = None,
+    keys: MatchKeys | None = None,
 ) -> list[IncomingEntity]:
     """Join records no id of this system knows to the one entity that shares a match key (by adding this
     system's cross-reference to it), then merge every record of an entity that other systems feed too.
     Returns the records to store, bodies merged and hashes recomputed, in the order of `incoming`.
     `message_id_of` names the message of a record when `incoming` holds several messages' records (of
-    `message`'s system); a conflict is recorded against it."""
+    `message`'s system); a conflict is recorded against it. `keys`: shared with `store_keys`."""
     concerned = [e for e in incoming if rules.applies_to(e.entity_type)]
     if not concerned:
         return list(incoming)
     system = message.system
     held = _entity_of_xrefs(conn, system, concerned)
-    _join_by_keys(conn, rules, system, [e for e in concerned if (e.entity_type, e.external_id) not in held], held)
+    unknown = [e for e in concerned if (e.entity_type, e.external_id) not in held]
+    _join_by_keys(conn, keys or MatchKeys(rules), system, unknown, held)
     if not held:
         return list(incoming)
     sources = _other_sources(conn, system, unique(held.values()))
@@ -134,11 +154,15 @@ def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def _join_by_keys(
-    conn: Connection, rules: IdentityRules, system: str, unknown: Sequence[IncomingEntity], held: dict[tuple[str, str], str]
+    conn: Connection,
+    keys_of: MatchKeys,
+    system: str,
+    unknown: Sequence[IncomingEntity],
+    held: dict[tuple[str, str], str],
 ) -> None:
     """A new record joins an entity when exactly one entity of its type has one of its keys and no record of
     this system yet (one system's two records are two records, whatever their keys say)."""
-    wanted = {(e.entity_type, e.external_id): rules.keys(e.entity_type, e.payload) for e in unknown}
+    wanted = {(e.entity_type, e.external_id): keys_of.of(e.entity_type, e.payload) for e in unknown}
     pairs = unique((name, value) for keys in wanted.values() for name, value in keys.items())
     if not pairs:
         return
@@ -224,12 +248,17 @@ def _current_bodies(conn: Connection, entity_ids: list[str]) -> dict[str, dict[s
 
 
 def store_keys(
-    conn: Connection, rules: IdentityRules, incoming: Sequence[IncomingEntity], outcomes: Sequence[EntityOutcome]
+    conn: Connection,
+    rules: IdentityRules,
+    incoming: Sequence[IncomingEntity],
+    outcomes: Sequence[EntityOutcome],
+    keys: MatchKeys | None = None,
 ) -> None:
     """Replace the match keys of every changed entity by those of the version just stored."""
     bodies = {(e.entity_type, e.external_id): e.payload for e in incoming}
+    keys_of = keys or MatchKeys(rules)
     changed = {
-        out.entity_id: rules.keys(out.entity_type, bodies[(out.entity_type, out.external_id)])
+        out.entity_id: keys_of.of(out.entity_type, bodies[(out.entity_type, out.external_id)])
         for out in outcomes
         if out.changed and rules.applies_to(out.entity_type) and (out.entity_type, out.external_id) in bodies
     }

@@ -91,7 +91,7 @@ def on_ingested(
         return
     # Records this batch created: nothing is stored about them yet (keys, links, unlinked rows) to replace.
     created = {out.entity_id for out in outcomes if out.changed and out.version == 1}
-    subjects = _with_xrefs(conn, list(changed.values()))
+    subjects = _with_xrefs(conn, list(changed.values()), created)
     link_changed(conn, subjects, {s.entity_id: system for s in subjects}, now, created)
 
 
@@ -138,15 +138,19 @@ def _waiting_for(conn: Connection, keys: Sequence[tuple[str, str]], exclude: set
     return [entity_id for entity_id in unique(found) if entity_id not in exclude][:MAX_WOKEN]
 
 
-def _with_xrefs(conn: Connection, subjects: list[Subject]) -> list[Subject]:
-    """Add each record's ids at the other systems (a record delivered somewhere has one there too)."""
+def _with_xrefs(conn: Connection, subjects: list[Subject], created: Set[str] = frozenset()) -> list[Subject]:
+    """Add each record's ids at the other systems (a record delivered somewhere has one there too). A
+    record the caller's transaction created has no id but the one it came with, already in its xrefs."""
     refs: dict[str, dict[str, str]] = {}
-    for chunk in chunks([s.entity_id for s in subjects]):
+    for chunk in chunks([s.entity_id for s in subjects if s.entity_id not in created]):
         for entity_id, system, external_id in conn.execute(
             select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
         ):
             refs.setdefault(entity_id, {})[system] = external_id
-    return [Subject(s.entity_id, s.entity_type, s.payload, {**refs.get(s.entity_id, {}), **s.xrefs}) for s in subjects]
+    return [
+        Subject(s.entity_id, s.entity_type, s.payload, {**refs[s.entity_id], **s.xrefs}) if s.entity_id in refs else s
+        for s in subjects
+    ]
 
 
 def load_subjects(conn: Connection, ids: Sequence[str]) -> tuple[list[Subject], dict[str, str]]:

@@ -20,26 +20,40 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# uuid4's random bytes for this many message ids are read at once: os.urandom lets go of the GIL, and the
-# event loop, which names every pushed payload, then waits to take it back behind the parse and store
-# threads (0.2-0.5 ms a push in benchmarks/single_posts.py, more than the rest of its work on the loop).
-_IDS_AT_ONCE = 256
-_unused_ids: list[str] = []
-_unused_ids_pid = os.getpid()
+class RandomHex:
+    """Random hex strings of `nbytes` bytes each, read from os.urandom for `at_once` strings at a time.
+
+    os.urandom lets go of the GIL: the thread drawing one id per call (a message on the event loop, an
+    entity per new record in the store's thread) then waits to take it back behind the other threads'
+    work (0.2-0.5 ms a push in benchmarks/single_posts.py; 15 µs a new record in benchmarks/profile_run.py,
+    more than writing its entity row). `list.pop` hands each string out once even to threads drawing at
+    the same time; a forked child draws its own instead of handing out its parent's again."""
+
+    def __init__(self, nbytes: int, at_once: int = 256) -> None:
+        self.nbytes = nbytes
+        self.at_once = at_once
+        self._unused: list[str] = []
+        self._pid = os.getpid()
+
+    def take(self) -> str:
+        if self._pid != os.getpid():
+            self._unused = []
+            self._pid = os.getpid()
+        try:
+            return self._unused.pop()
+        except IndexError:
+            block = os.urandom(self.nbytes * self.at_once).hex()
+            step = 2 * self.nbytes
+            self._unused.extend(block[i : i + step] for i in range(0, len(block), step))
+            return self._unused.pop()
+
+
+_uuid_bits = RandomHex(16)
 
 
 def new_message_id() -> str:
     """A random (version 4) UUID in hex, as `uuid.uuid4().hex`."""
-    global _unused_ids_pid
-    if _unused_ids_pid != os.getpid():  # a forked child must not hand out its parent's ids again
-        _unused_ids.clear()
-        _unused_ids_pid = os.getpid()
-    try:
-        return _unused_ids.pop()
-    except IndexError:
-        block = os.urandom(16 * _IDS_AT_ONCE)
-        _unused_ids.extend(uuid.UUID(bytes=block[i : i + 16], version=4).hex for i in range(0, len(block), 16))
-        return _unused_ids.pop()
+    return uuid.UUID(hex=_uuid_bits.take(), version=4).hex
 
 
 # --- ingest --------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, ColumnElement, Connection
 
 from core.store.bulk import update_rows
+from core.store.records import RandomHex
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,7 +42,10 @@ def new_entity_id() -> str:
     Sortable by creation time (index locality on insert, readable ordering in admin views) and
     unguessable enough that ids can appear in URLs.
     """
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+    return f"{time.time_ns() // 1_000_000:012x}{_entity_bits.take()}"
+
+
+_entity_bits = RandomHex(10, at_once=1024)  # a batch of 1,000 new records: one read
 
 
 def from_row(record: type[R], row: Any, **read_otherwise: Any) -> R:

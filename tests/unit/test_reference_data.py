@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from canonical_model.codes import validate_code
 from canonical_model.rejection import Rejection
 from core.reference_data import ReferenceData, ReferenceDataError, load_reference_data
 
@@ -89,6 +90,12 @@ def test_a_malformed_org_code_fails_on_its_shape_not_as_unknown(ref: ReferenceDa
         ref.require_org(code, field="org_code")
     assert info.value.rule.startswith("code.dla-lao."), info.value.rule
     assert info.value.field == "org_code"
+
+
+def test_every_registry_code_is_its_own_canonical_form(ref: ReferenceData) -> None:
+    """What lets `require_org` find a code written as the registry writes it without normalising it."""
+    assert ref.organizations
+    assert [code for code in ref.organizations if validate_code("dla-lao", code) != code] == []
 
 
 def test_bueng_kan_districts_come_from_the_name_not_the_dla_digits(ref: ReferenceData) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from canonical_model.envelope import body_text
+from core.store.bulk import insert_rows
 from core.store.cursors import set_cursor
 from core.store.records import (
     CursorUpdate,
@@ -334,7 +336,7 @@ def _version_rows(
                 "entity_id": state.entity_id,
                 "version": state.version,
                 "content_hash": ent.content_hash,
-                "payload": dumps(ent.payload),
+                "payload": body_text(ent.payload),
                 "message_id": message.message_id,
                 "source_system": message.system,
                 "mapping_version": ent.mapping_version,
@@ -411,15 +413,12 @@ def _write_rows(
         for st in known.values()
         if st.changed and not st.is_new
     ]
-    if new_entities:
-        conn.execute(insert(entities), new_entities)
-        conn.execute(insert(xrefs), new_xrefs)
+    insert_rows(conn, entities, new_entities)
+    insert_rows(conn, xrefs, new_xrefs)
     if changed_entities:
         update_each(conn, entities.c.entity_id, changed_entities, updated_at=now)
-    if version_rows:
-        conn.execute(insert(entity_versions), version_rows)
-    if outbox_rows:
-        conn.execute(insert(outbox), outbox_rows)
+    insert_rows(conn, entity_versions, version_rows)
+    insert_rows(conn, outbox, outbox_rows)
 
 
 # Deliveries queued in one go past which PostgreSQL's statistics of the outbox are refreshed before the rows

@@ -82,17 +82,21 @@ became or not at all."""
         request = IngestRequest(message, entities, rejections, route, cursor, respond)
         return self.db.write(self._work(request, now or utcnow()), retry=True)
 
-    def _work(self, request: IngestRequest, at: datetime) -> Callable[[Connection], IngestOutcome]:
-        """What `ingest` does in its transaction, for a transaction of the caller's choosing."""
+    def _work(
+        self, request: IngestRequest, at: datetime, keys: _identity.MatchKeys | None = None
+    ) -> Callable[[Connection], IngestOutcome]:
+        """What `ingest` does in its transaction, for a transaction of the caller's choosing (`keys`: the
+        match keys already worked out for its bodies)."""
         message, entities = request.message, request.entities
         additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> IngestOutcome:
-            resolved = _identity.resolve(conn, self.identity, message, entities, at)
+            keys_of = keys or _identity.MatchKeys(self.identity)
+            resolved = _identity.resolve(conn, self.identity, message, entities, at, keys=keys_of)
             outcome = _ingest.ingest_batch(
                 conn, message, resolved, request.rejections, request.route, request.cursor, at, request.respond
             )
-            self._with_versions(conn, message, resolved, outcome.entities, additions, at)
+            self._with_versions(conn, message, resolved, outcome.entities, additions, at, keys_of)
             _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
             return outcome
 
@@ -107,21 +111,24 @@ became or not at all."""
         work that costs a single-record push twenty times its record. Should anything fail, the
         transaction is rolled back and each payload is stored alone (`Database.write_together`)."""
         at = utcnow()
-        runs = self._runs_sharing_nothing(requests)
+        keys = _identity.MatchKeys(self.identity)
+        runs = self._runs_sharing_nothing(requests, keys)
 
         def together(conn: Connection) -> list[IngestOutcome]:
             out: list[IngestOutcome] = []
             for run in runs:
-                out += self._ingest_run(conn, run, at)
+                out += self._ingest_run(conn, run, at, keys)
             return out
 
-        return self.db.write_together([self._work(request, at) for request in requests], together=together)
+        return self.db.write_together([self._work(request, at, keys) for request in requests], together=together)
 
-    def _runs_sharing_nothing(self, requests: Sequence[IngestRequest]) -> list[list[IngestRequest]]:
+    def _runs_sharing_nothing(
+        self, requests: Sequence[IngestRequest], keys: _identity.MatchKeys
+    ) -> list[list[IngestRequest]]:
         runs: list[list[IngestRequest]] = []
         taken: set[Any] = set()
         for request in requests:
-            marks = self._marks(request)
+            marks = self._marks(request, keys)
             first = runs[-1][0] if runs else None
             if (
                 first is None
@@ -138,25 +145,29 @@ became or not at all."""
                 taken |= marks
         return runs
 
-    def _marks(self, request: IngestRequest) -> set[Any]:
+    def _marks(self, request: IngestRequest, keys: _identity.MatchKeys) -> set[Any]:
         """What two payloads stored as one batch must not share: records, match keys, idempotency keys."""
         marks: set[Any] = set()
         for entity in request.entities:
             marks.add((entity.entity_type, entity.external_id))
             if self.identity.applies_to(entity.entity_type):
-                marks.update((entity.entity_type, name, value) for name, value in self.identity.keys(entity.entity_type, entity.payload).items())
+                found = keys.of(entity.entity_type, entity.payload)
+                marks.update((entity.entity_type, name, value) for name, value in found.items())
         if request.message.idempotency_key is not None:
             marks.add(("idempotency", request.message.client_name, request.message.idempotency_key))
         return marks
 
-    def _ingest_run(self, conn: Connection, run: Sequence[IngestRequest], at: datetime) -> list[IngestOutcome]:
+    def _ingest_run(
+        self, conn: Connection, run: Sequence[IngestRequest], at: datetime, keys: _identity.MatchKeys
+    ) -> list[IngestOutcome]:
         if len(run) == 1:
-            return [self._work(run[0], at)(conn)]
+            return [self._work(run[0], at, keys)(conn)]
         message_of = {id(entity): request.message.message_id for request in run for entity in request.entities}
         incoming = [entity for request in run for entity in request.entities]
         resolved = _identity.resolve(
-            conn, self.identity, run[0].message, incoming, at, message_id_of=lambda entity: message_of[id(entity)]
-        )
+            conn, self.identity, run[0].message, incoming, at,
+            message_id_of=lambda entity: message_of[id(entity)], keys=keys,
+        )  # fmt: skip
         batches, start = [], 0
         for request in run:
             end = start + len(request.entities)
@@ -164,7 +175,8 @@ became or not at all."""
             start = end
         outcomes = _ingest.ingest_batches(conn, batches, run[0].route, at)
         additions = [a for request in run for a in _classification.additions_of(request.message, request.entities, at)]
-        self._with_versions(conn, run[0].message, resolved, [e for o in outcomes for e in o.entities], additions, at)
+        stored = [e for o in outcomes for e in o.entities]
+        self._with_versions(conn, run[0].message, resolved, stored, additions, at, keys)
         for outcome in outcomes:
             _ingest.refresh_statistics(conn, 0, _queued(outcome.entities))
         return outcomes
@@ -177,12 +189,13 @@ became or not at all."""
         outcomes: Sequence[EntityOutcome],
         additions: Sequence[Any],
         at: datetime,
+        keys: _identity.MatchKeys | None = None,
     ) -> None:
         # Classification nodes the entities add (core/classification.py) are stored with the records that
         # brought them, or not at all, and audited as done by the system that sent them.
         if additions:
             _classification.add_missing(conn, additions, f"system:{message.system}", at)
-        _identity.store_keys(conn, self.identity, entities, outcomes)
+        _identity.store_keys(conn, self.identity, entities, outcomes, keys)
         for hook in self.after_ingest:
             hook(conn, message.system, entities, outcomes, at)
 
@@ -207,9 +220,10 @@ became or not at all."""
         additions = _classification.additions_of(message, entities, at)
 
         def work(conn: Connection) -> _chunks.ChunkOutcome:
-            resolved = _identity.resolve(conn, self.identity, message, entities, at)
+            keys = _identity.MatchKeys(self.identity)
+            resolved = _identity.resolve(conn, self.identity, message, entities, at, keys=keys)
             stored = _chunks.store_chunk(conn, message, chunk, resolved, rejections, warnings, route, at)
-            self._with_versions(conn, message, resolved, stored.entities, additions, at)
+            self._with_versions(conn, message, resolved, stored.entities, additions, at, keys)
             queued = _queued(stored.entities)  # chunks are of one size, so this one's count stands for each before
             _ingest.refresh_statistics(conn, queued * chunk, queued * (chunk + 1))
             return stored
