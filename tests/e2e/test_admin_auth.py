@@ -20,6 +20,9 @@ PUBLIC = {
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/docs"),
     ("POST", "/api/v1/inbound/{system}"),  # producer keys, checked by the handler
+    ("POST", "/api/v1/imports/{system}"),  # producer keys too (tests/e2e/test_http_imports.py)
+    ("GET", "/api/v1/imports/{system}/{import_id}"),
+    ("GET", "/api/v1/imports/{system}/{import_id}/rejects"),
     # The public API, declared public where it is declared (tag "public"), is listed by its paths so that a
     # route made public by mistake still shows here.
     ("GET", "/api/v1/public/areas"),
