@@ -219,3 +219,19 @@ async def test_rows_of_organisations_outside_the_clients_scope_go_to_the_rejects
     _, rejects = await _get(hub, done["rejects_href"], key)
     refused = list(csv.reader(io.StringIO(rejects.decode("utf-8-sig"))))[1:]
     assert len(refused) == 1 and refused[0][1] == orgs[1] and "scope.org_outside" in refused[0][-1]
+
+
+async def test_an_import_cut_by_a_shutdown_reads_as_interrupted(database_url: str, tmp_path: Path) -> None:
+    file = tmp_path / "p02.csv"
+    rows, _ = write_p02_csv(file, 1_900_000, organisations())
+    async with hub_with_simulators(database_url, var_dir=tmp_path / "var", scheduler_enabled=False) as hub:
+        with file.open("rb") as body:
+            status, answer, _ = await _upload(hub, body)
+        assert status == 202
+        imports = hub.hub.imports
+    # The hub has stopped (SIGTERM's path: Hub.stop) while the import was running.
+    seen = await asyncio.to_thread(imports.status, answer["import_id"])
+    assert seen is not None and seen.state == "interrupted", seen
+    assert seen.error == {"rule": "import.interrupted", "reason": "the hub stopped during the import; post the file again"}
+    assert seen.summary["rows_read"] < rows  # cut before its end, not finished in time
+    assert not imports.upload_path(answer["import_id"]).exists()
