@@ -103,7 +103,9 @@ async def hub_throughput(
     return out
 
 
-async def hub_latency(name: str, folder: Path, sink_url: str, orgs: list[str], peak_ingest: float) -> dict[str, Any]:
+async def hub_latency(
+    name: str, folder: Path, sink_url: str, orgs: list[str], peak_ingest: float, end_to_end: float
+) -> dict[str, Any]:
     engine, workers = TOPOLOGIES[name]
     with fresh_database(engine, folder, f"{name}-lat") as db:
         session = HubSession(db, sink_url, "k", workers=workers)
@@ -113,11 +115,18 @@ async def hub_latency(name: str, folder: Path, sink_url: str, orgs: list[str], p
             rate70 = 0.7 * peak_ingest
             at_70 = await paced(session, orgs, rate=rate70, batch=100, seconds=10)
             log(name, f"70% of peak ({rate70:.0f} rec/s):", at_70["post_latency_s"])
+            # The peak ingest rate is measured while delivery runs too, and is above what the hub sustains end
+            # to end; 70% of it keeps the machine nearly full. 70% of the end-to-end rate shows the latency
+            # of ingest with room to spare.
+            sustained70 = 0.7 * end_to_end
+            at_70_sustained = await paced(session, orgs, rate=sustained70, batch=100, seconds=10)
+            log(name, f"70% of end to end ({sustained70:.0f} rec/s):", at_70_sustained["post_latency_s"])
             singles = await single_posts(session, orgs, seconds=8)
             log(name, "single-record posts/s", singles["posts_per_s"], singles["post_latency_s"])
     return {
         "at_500_records_per_s": at_500,
         "at_70pct_of_peak_ingest": {**at_70, "peak_ingest_records_per_s": peak_ingest},
+        "at_70pct_of_end_to_end": {**at_70_sustained, "end_to_end_records_per_s": end_to_end},
         "single_record_posts": singles,
         "peak_rss_mb": session.rss,
     }
@@ -167,7 +176,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["hub"][name] = await hub_throughput(name, folder, sink, orgs, records, batch, repeat)
             for name in LATENCY_TOPOLOGIES:
                 peak = results["hub"][name]["ingest_records_per_s_median"]
-                results["latency"][name] = await hub_latency(name, folder, sink_url, orgs, peak)
+                sustained = results["hub"][name]["records_per_s"]
+                results["latency"][name] = await hub_latency(name, folder, sink_url, orgs, peak, sustained)
 
             log("baselines: mapping the records once for dlt, writing them once through the hub for the storage limit")
             canonical = await baselines.canonical_entities(orgs, records, batch)
@@ -252,6 +262,9 @@ def summarise(results: dict[str, Any], args: argparse.Namespace) -> dict[str, An
         "p99_latency_s": lat["sqlite_2proc"]["at_500_records_per_s"]["receipt_to_delivered_s"]["p99"],
         "receipt_to_delivered_at_500_per_s": {n: r["at_500_records_per_s"]["receipt_to_delivered_s"] for n, r in lat.items()},
         "ingest_p99_s_at_70pct_of_peak": {n: r["at_70pct_of_peak_ingest"]["post_latency_s"]["p99"] for n, r in lat.items()},
+        "ingest_p99_s_at_70pct_of_end_to_end": {
+            n: r["at_70pct_of_end_to_end"]["post_latency_s"]["p99"] for n, r in lat.items() if "at_70pct_of_end_to_end" in r
+        },
         "peak_rss_mb": max(rss),
         "ingest_records_per_s": {n: hub[n]["ingest_records_per_s_median"] for n in TOPOLOGIES},
         "ingest_requests_per_s": {n: hub[n]["ingest_requests_per_s_median"] for n in TOPOLOGIES},
@@ -304,6 +317,12 @@ def _ms(v: float) -> str:
 def _runs(r: dict[str, Any]) -> str:
     """Two cells of a table: the median records/s, then every run's."""
     return f"{r['records_per_s']:,.0f} | {', '.join(f'{x:,.0f}' for x in r['records_per_s_all_runs'])}"
+
+
+def _paced(b: dict[str, Any]) -> str:
+    p = b["post_latency_s"]
+    return (f"{b['offered_records_per_s']:,.0f} rec/s in batches of {b['batch_rows']}: "
+            f"{_ms(p['p50'])} / {_ms(p['p95'])} / {_ms(p['p99'])}")  # fmt: skip
 
 
 def _rss(r: dict[str, Any]) -> str:
@@ -393,15 +412,15 @@ def markdown(out: dict[str, Any]) -> str:
         "",
         "## Latency and single records",
         "",
-        "| configuration | receipt → delivered at 500 rec/s offered (p50 / p95 / p99) | ingest request at 70% of peak ingest (rate; p50 / p95 / p99) | single-record POSTs/s (16 clients; p99) |",
-        "|---|---|---|---|",
+        "| configuration | receipt → delivered at 500 rec/s offered (p50 / p95 / p99) | ingest request at 70% of peak ingest (rate; p50 / p95 / p99) | ingest request at 70% of the end-to-end rate (rate; p50 / p95 / p99) | single-record POSTs/s (16 clients; p99) |",
+        "|---|---|---|---|---|",
     ]
     for name, r in lat.items():
-        a, b, c = r["at_500_records_per_s"]["receipt_to_delivered_s"], r["at_70pct_of_peak_ingest"], r["single_record_posts"]
-        p = b["post_latency_s"]
+        a, c = r["at_500_records_per_s"]["receipt_to_delivered_s"], r["single_record_posts"]
+        paced_cells = [_paced(r[key]) if key in r else "" for key in ("at_70pct_of_peak_ingest", "at_70pct_of_end_to_end")]
         lines.append(
-            f"| {labels[name]} | {_ms(a['p50'])} / {_ms(a['p95'])} / {_ms(a['p99'])} | {b['offered_records_per_s']:,.0f} rec/s in batches of "
-            f"{b['batch_rows']}: {_ms(p['p50'])} / {_ms(p['p95'])} / {_ms(p['p99'])} | {c['posts_per_s']:,.0f} ({_ms(c['post_latency_s']['p99'])}) |"
+            f"| {labels[name]} | {_ms(a['p50'])} / {_ms(a['p95'])} / {_ms(a['p99'])} | {' | '.join(paced_cells)} | "
+            f"{c['posts_per_s']:,.0f} ({_ms(c['post_latency_s']['p99'])}) |"
         )
     if "large_file" in d:
         lf = d["large_file"]
