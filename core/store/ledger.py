@@ -213,35 +213,41 @@ def new_plans(system: str, incoming: Sequence[IncomingEntity], outcomes: Sequenc
 def _rows(
     found: Chain, areas: OrgLookup, now: datetime, rules: ReconciliationRules, categorise: ledger.Categorise | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    plan = member(found.root)
-    org_code = found.root.org_code or ""
+    root = found.root
+    plan = member(root)
+    org_code = root.org_code or ""
     area = areas(org_code) or {}
     title = str(plan.payload.get("title") or "")
     programme = (plan.payload.get("links") or {}).get("local_programme")
     years = ledger.project_years(plan, [member(m) for m in found.members], categorise)
     try:
-        satang = [{name: to_satang(amount) for name, amount in year.amounts.items()} for year in years]
-        split = [
-            {(local, national): {name: to_satang(amount) for name, amount in amounts.items()}
-             for (local, national), amounts in year.by_category.items()}
-            for year in years
-        ]  # fmt: skip
+        satang = [_satang(year.amounts) for year in years]
+        split = [{category: _satang(amounts) for category, amounts in year.by_category.items()} for year in years]
     except ImplausibleAmount as exc:
-        log.warning("ledger_amount_implausible", entity_id=found.root.entity_id, reason=str(exc))
+        log.warning("ledger_amount_implausible", entity_id=root.entity_id, reason=str(exc))
         return [], []
-    where = {"org_code": org_code, "org_type": area.get("org_type"), "province_code": area.get("province_code"),
-             "district_code": area.get("district_code")}  # fmt: skip
+    # A project writes a handful of rows each time it is projected (every first delivery to e-LAAS): each row
+    # is one dict literal, not merged from shared parts.
+    entity_id, org_type = root.entity_id, area.get("org_type")
+    province_code, district_code = area.get("province_code"), area.get("district_code")
+    programme = str(programme)[:200] if programme else None
     project_rows, category_rows = [], []
     for year, amounts, by_category in zip(years, satang, split, strict=True):
-        common = {"entity_id": found.root.entity_id, "fiscal_year": year.fiscal_year, **where, "stage": year.stage,
-                  "flags": rules.flags_of(year)}  # fmt: skip
-        project_rows.append({**common, "title": title, "programme": str(programme)[:200] if programme else None,
-                             **amounts, "updated_at": now})  # fmt: skip
-        category_rows += [
-            {**common, "local_category": local, "national_category": national, **category_amounts}
-            for (local, national), category_amounts in by_category.items()
-        ]
+        fiscal_year, stage, flags = year.fiscal_year, year.stage, rules.flags_of(year)
+        project_rows.append({"entity_id": entity_id, "fiscal_year": fiscal_year, "org_code": org_code, "org_type": org_type,
+                             "province_code": province_code, "district_code": district_code, "stage": stage,
+                             "flags": flags, "title": title, "programme": programme, **amounts, "updated_at": now})  # fmt: skip
+        for (local, national), category_amounts in by_category.items():
+            category_rows.append({"entity_id": entity_id, "fiscal_year": fiscal_year, "org_code": org_code,
+                                  "org_type": org_type, "province_code": province_code, "district_code": district_code,
+                                  "stage": stage, "flags": flags, "local_category": local, "national_category": national,
+                                  **category_amounts})  # fmt: skip
     return project_rows, category_rows
+
+
+def _satang(amounts: Mapping[str, Decimal]) -> dict[str, int]:
+    # Most amounts of a project are zero (every stage it has not reached): not even a call for those.
+    return {name: to_satang(amount) if amount else 0 for name, amount in amounts.items()}
 
 
 def _stage_deliveries(conn: Connection, entity_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
