@@ -276,35 +276,39 @@ def delivered_plan_projects(
     its rows are left as they are."""
     just: dict[tuple[str, str], set[int]] = {}
     held: dict[str, tuple[int, str | None, int | None, dict[str, Any]]] = {}
+    # Every outbox row of those entities, by id, in the same statement: to tell a first delivery from a later
+    # one and to count the deliveries (an entity delivered to two stage systems in one batch comes twice).
+    theirs: dict[int, tuple[str, str, int, str, datetime | None]] = {}
+    delivered = outbox.alias("delivered")
     for chunk in chunks(list(outbox_ids)):
-        for outbox_id, entity_id, destination, version, current_version, org_code, fiscal_year in conn.execute(
-            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.version,
-                   entities.c.current_version, entities.c.org_code, entities.c.fiscal_year)
-            .select_from(outbox.join(entities, entities.c.entity_id == outbox.c.entity_id))
-            .where(outbox.c.id.in_(chunk), outbox.c.entity_type == PLAN, outbox.c.destination.in_(STAGE_SYSTEMS))
+        # The other rows by entity alone, judged here: a condition on their state or destination could lead a
+        # planner to the index of every delivered row instead of the handful of rows of these entities.
+        for (outbox_id, destination, version, current_version, org_code, fiscal_year,
+             other_id, entity_id, other_destination, other_version, state, delivered_at) in conn.execute(
+            select(delivered.c.id, delivered.c.destination, delivered.c.version, entities.c.current_version,
+                   entities.c.org_code, entities.c.fiscal_year, outbox.c.id, outbox.c.entity_id, outbox.c.destination,
+                   outbox.c.version, outbox.c.state, outbox.c.delivered_at)
+            .select_from(delivered.join(entities, entities.c.entity_id == delivered.c.entity_id)
+                         .join(outbox, outbox.c.entity_id == delivered.c.entity_id))
+            .where(delivered.c.id.in_(chunk), delivered.c.entity_type == PLAN, delivered.c.destination.in_(STAGE_SYSTEMS))
         ).all():  # fmt: skip
             just.setdefault((entity_id, destination), set()).add(outbox_id)
             body = bodies.get(outbox_id) if bodies else None
             # A body of an older version than the current one is not what the ledger counts: that one is read.
             if body is not None and version == current_version:
                 held[entity_id] = (version, org_code, fiscal_year, body)
+            theirs[other_id] = (entity_id, other_destination, other_version, state, delivered_at)
     before: set[tuple[str, str]] = set()
     sent: dict[str, list[dict[str, Any]]] = {}
-    for chunk in chunks(unique(entity_id for entity_id, _ in just)):
-        # By entity alone, filtered here: a condition on state or destination could lead a planner to the
-        # index of every delivered row instead of the handful of rows of these entities.
-        for outbox_id, entity_id, destination, version, state, delivered_at in conn.execute(
-            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state,
-                   outbox.c.delivered_at).where(outbox.c.entity_id.in_(chunk))
-        ).all():  # fmt: skip
-            if state != "delivered":
-                continue
-            if outbox_id not in just.get((entity_id, destination), ()):
-                before.add((entity_id, destination))
-            if destination in STAGE_SYSTEMS:
-                sent.setdefault(entity_id, []).append(
-                    {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
-                )
+    for outbox_id, (entity_id, destination, version, state, delivered_at) in theirs.items():
+        if state != "delivered":
+            continue
+        if outbox_id not in just.get((entity_id, destination), ()):
+            before.add((entity_id, destination))
+        if destination in STAGE_SYSTEMS:
+            sent.setdefault(entity_id, []).append(
+                {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
+            )
     firsts = unique(entity_id for entity_id, destination in just if (entity_id, destination) not in before)
     current: dict[str, ChainNode] = {}
     for entity_id in firsts:
