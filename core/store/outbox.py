@@ -137,10 +137,12 @@ def _due(
 
 def _behind_earlier(conn: Connection, candidates: Sequence[Any]) -> set[int]:
     """The candidates that an earlier version of their entity, still open at their destination, holds back
-    (a held earlier version, its route paused, holds back later ones reached by another route too)."""
-    wanted = {(c.entity_id, c.destination) for c in candidates}
+    (a held earlier version, its route paused, holds back later ones reached by another route too).
+    A first version has none: a claim of new records (a resync, a day's plans) reads nothing here."""
+    later = [c for c in candidates if c.version > 1]
+    wanted = {(c.entity_id, c.destination) for c in later}
     lowest: dict[tuple[str, str], int] = {}
-    for chunk in chunks(sorted({c.entity_id for c in candidates})):
+    for chunk in chunks(sorted({c.entity_id for c in later})):
         # By entity alone; destination and state are judged here. A condition on either let PostgreSQL,
         # without statistics, read every row of the destination through (destination, state) instead
         # of these entities' few rows through (entity_id, destination, version).
@@ -151,7 +153,7 @@ def _behind_earlier(conn: Connection, candidates: Sequence[Any]) -> set[int]:
             key = (entity_id, at)
             if state in HOLDING_STATES and key in wanted and version < lowest.get(key, version + 1):
                 lowest[key] = version
-    return {c.id for c in candidates if lowest.get((c.entity_id, c.destination), c.version) < c.version}
+    return {c.id for c in later if lowest.get((c.entity_id, c.destination), c.version) < c.version}
 
 
 def _claimable_ids(
