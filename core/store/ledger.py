@@ -31,7 +31,7 @@ from core.store.schema import (
     outbox,
     unlinked_records,
 )
-from core.store.util import chunks, loads, unique
+from core.store.util import among, chunks, loads, unique
 
 log = structlog.get_logger("prasan.ledger")
 OrgLookup = Callable[[str], Mapping[str, Any] | None]
@@ -138,8 +138,8 @@ def project(
     fresh = [r for r in roots if r not in linked and in_hand and r in in_hand]
     stored = [r for r in roots if r not in fresh]  # a new entity has no ledger rows to delete
     for chunk in chunks(stored):
-        conn.execute(delete(ledger_projects).where(ledger_projects.c.entity_id.in_(chunk)))
-        conn.execute(delete(ledger_categories).where(ledger_categories.c.entity_id.in_(chunk)))
+        conn.execute(delete(ledger_projects).where(among(conn, ledger_projects.c.entity_id, chunk)))
+        conn.execute(delete(ledger_categories).where(among(conn, ledger_categories.c.entity_id, chunk)))
     judge = rules or ReconciliationRules()
     found = [Chain(in_hand[r], [], False) for r in fresh] if in_hand else []
     lone = [r for r in stored if r not in linked]
@@ -165,7 +165,7 @@ def _linked(conn: Connection, ids: Sequence[str]) -> set[str]:
     for chunk in chunks(list(ids)):
         out.update(
             conn.execute(
-                select(entity_links.c.to_id).where(entity_links.c.to_id.in_(chunk), entity_links.c.removed_at.is_(None))
+                select(entity_links.c.to_id).where(among(conn, entity_links.c.to_id, chunk), entity_links.c.removed_at.is_(None))
             ).scalars().all()
         )
     return out
@@ -281,6 +281,8 @@ def delivered_plan_projects(
     theirs: dict[int, tuple[str, str, int, str, datetime | None]] = {}
     delivered = outbox.alias("delivered")
     for chunk in chunks(list(outbox_ids)):
+        # A plain IN list: SQLite cannot size a json_each list (`among`) and would read every row of the
+        # stage systems through (destination, state) instead of these rows by id.
         # The other rows by entity alone, judged here: a condition on their state or destination could lead a
         # planner to the index of every delivered row instead of the handful of rows of these entities.
         for (outbox_id, destination, version, current_version, org_code, fiscal_year,

@@ -51,7 +51,7 @@ from core.store.records import (
 )
 from core.store.schema import dead_letters, entity_versions, outbox, xrefs
 from core.store.bulk import insert_rows
-from core.store.util import chunks, from_row, loads, update_each
+from core.store.util import among, chunks, from_row, loads, update_each
 
 OPEN_STATES = ("pending", "in_flight")
 # States in which a version holds later versions of its entity back at its destination.
@@ -147,7 +147,7 @@ def _behind_earlier(conn: Connection, candidates: Sequence[Any]) -> set[int]:
         # without statistics, read every row of the destination through (destination, state) instead
         # of these entities' few rows through (entity_id, destination, version).
         query = select(outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state).where(
-            outbox.c.entity_id.in_(chunk)
+            among(conn, outbox.c.entity_id, chunk)
         )
         for entity_id, at, version, state in conn.execute(query).all():
             key = (entity_id, at)
@@ -197,7 +197,7 @@ def claim_due(
     for chunk in chunks(ids):
         conn.execute(
             update(outbox)
-            .where(outbox.c.id.in_(chunk))
+            .where(among(conn, outbox.c.id, chunk))
             .values(
                 state="in_flight",
                 attempts=outbox.c.attempts + 1,
@@ -216,13 +216,13 @@ def claim_due(
                     ),
                 )
             )
-            .where(outbox.c.id.in_(chunk))
+            .where(among(conn, outbox.c.id, chunk))
         ).all()
     entity_ids = list({r.entity_id for r in rows})
     refs: dict[str, dict[str, str]] = {}
     for chunk in chunks(entity_ids):
         for entity_id, system, external_id in conn.execute(
-            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(among(conn, xrefs.c.entity_id, chunk))
         ).all():
             refs.setdefault(entity_id, {})[system] = external_id
     order = {outbox_id: i for i, outbox_id in enumerate(ids)}
@@ -259,7 +259,7 @@ def complete(
     current: dict[int, Any] = {}
     for chunk in chunks(ids):
         for row in conn.execute(
-            select(*_DELIVERY_COLUMNS, outbox.c.state).where(outbox.c.id.in_(chunk))
+            select(*_DELIVERY_COLUMNS, outbox.c.state).where(among(conn, outbox.c.id, chunk))
         ).all():
             current[row.id] = row
 
@@ -399,7 +399,7 @@ def _upsert_destination_xrefs(
     existing: dict[tuple[str, str], str] = {}
     for chunk in chunks(entity_ids):
         for entity_id, system, external_id in conn.execute(
-            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(among(conn, xrefs.c.entity_id, chunk))
         ).all():
             existing[(entity_id, system)] = external_id
     # An external id already tied to another canonical entity at that system would violate the
@@ -412,7 +412,7 @@ def _upsert_destination_xrefs(
         for chunk in chunks(external_ids):
             for entity_id, ext in conn.execute(
                 select(xrefs.c.entity_id, xrefs.c.external_id).where(
-                    xrefs.c.system == system, xrefs.c.entity_type == etype, xrefs.c.external_id.in_(chunk)
+                    xrefs.c.system == system, xrefs.c.entity_type == etype, among(conn, xrefs.c.external_id, chunk)
                 )
             ).all():
                 claimed[(system, etype, ext)] = entity_id

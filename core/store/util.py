@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Column, ColumnElement, Connection
+from sqlalchemy import Column, ColumnElement, Connection, String, func, literal, select
 
 from core.store.bulk import update_rows
 from core.store.records import RandomHex
@@ -57,6 +57,17 @@ def loads(text: str | bytes | None) -> Any:
 # several times cheaper than a regular expression over the text.
 _DIGITS_AS_ONES = bytes(ord("1") if ord("0") <= b <= ord("9") else ord("0") for b in range(256))
 _LONG_DIGIT_RUN = b"1" * 19
+
+
+def among(conn: Connection, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values`. On SQLite the values go as one JSON array that json_each reads: an IN list costs
+    SQLAlchemy a rendered placeholder and a bound parameter per value at every execution, about 200 µs for
+    the claim's and acknowledgement's lists of 500 ids, 40 % of the statement (benchmarks/results/
+    store_hot_path.md, round 4). SQLite still finds each value through the column's index."""
+    if conn.dialect.name != "sqlite":
+        return column.in_(values)
+    listed = func.json_each(literal(dumps(list(values)), String())).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def new_entity_id() -> str:
