@@ -56,13 +56,15 @@ class YearRow:
     amounts split by งบ (they add up to the row's own)."""
 
     fiscal_year: int
-    amounts: dict[str, Decimal] = field(default_factory=lambda: {name: ZERO for name in AMOUNTS})
+    amounts: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(AMOUNTS, ZERO))
     by_category: dict[CategoryKey, dict[str, Decimal]] = field(default_factory=dict)
 
     def add(self, amount_name: str, amount: Decimal, category: CategoryKey | None = None) -> None:
         self.amounts[amount_name] += amount
         if category is not None:
-            split = self.by_category.setdefault(category, {name: ZERO for name in CLASSIFIED_AMOUNTS})
+            split = self.by_category.get(category)
+            if split is None:
+                split = self.by_category[category] = dict.fromkeys(CLASSIFIED_AMOUNTS, ZERO)
             split[amount_name] += amount
 
     @property
@@ -113,12 +115,18 @@ def planned_years(plan: Member) -> dict[int, Decimal]:
 
 
 def _delivered(member: Member, system: str) -> datetime | None:
-    times = [d.get("delivered_at") for d in member.deliveries if d.get("destination") == system and d.get("state") == "delivered"]
-    return min((t for t in times if t is not None), default=None)
+    first: datetime | None = None
+    for d in member.deliveries:
+        if d.get("destination") == system and d.get("state") == "delivered":
+            at = d.get("delivered_at")
+            if at is not None and (first is None or at < first):
+                first = at
+    return first
 
 
 def _first_money_year(planned: Mapping[int, Decimal]) -> int | None:
-    return min((year for year, amount in planned.items() if amount > 0), default=min(planned, default=None))
+    with_money = [year for year, amount in planned.items() if amount > 0]
+    return min(with_money) if with_money else min(planned, default=None)
 
 
 def project_years(plan: Member, members: Iterable[Member], categorise: Categorise | None = None) -> list[YearRow]:
@@ -129,10 +137,14 @@ def project_years(plan: Member, members: Iterable[Member], categorise: Categoris
     rows: dict[int, YearRow] = {}
 
     def row(year: int | None) -> YearRow | None:
-        year = year if year is not None else first
         if year is None:
-            return None
-        return rows.setdefault(year, YearRow(year))
+            if first is None:
+                return None
+            year = first
+        found = rows.get(year)
+        if found is None:
+            found = rows[year] = YearRow(year)
+        return found
 
     def category(record: Member | None, target: YearRow) -> CategoryKey | None:
         if categorise is None:
@@ -141,16 +153,19 @@ def project_years(plan: Member, members: Iterable[Member], categorise: Categoris
 
     for year, amount in planned.items():
         row(year).amounts["planned"] += amount  # type: ignore[union-attr]
-    members = list(members)
-    lines = [m for m in members if m.entity_type == "budget_line"]
+    # One pass over the chain: a plan project is projected at every first delivery, most with no members.
+    by_type: dict[str, list[Member]] = {}
+    for m in members:
+        by_type.setdefault(m.entity_type, []).append(m)
+    lines = by_type.get("budget_line", [])
     for line in lines:
         if (target := row(_year(line.payload.get("fiscal_year")))) is not None:
             target.add("budgeted", money(line.payload.get("amount")), category(line, target))
     if not lines and _delivered(plan, BUDGETED_BY_DELIVERY) is not None:
         for year, amount in planned.items():
-            target = rows.setdefault(year, YearRow(year))
-            target.add("budgeted", amount, category(None, target))
-    requests = [m for m in members if m.entity_type == "budget_request"]
+            target = row(year)  # type: ignore[assignment]
+            target.add("budgeted", amount, category(None, target))  # type: ignore[union-attr]
+    requests = by_type.get("budget_request", [])
     for request in requests:
         if (target := row(_year(request.payload.get("fiscal_year")))) is not None:
             target.add("requested", money(request.payload.get("amount")), category(request, target))
@@ -158,16 +173,16 @@ def project_years(plan: Member, members: Iterable[Member], categorise: Categoris
     if not requests and _delivered(plan, REQUESTED_BY_DELIVERY) is not None and (target := row(first)) is not None:
         target.add("requested", planned.get(first, ZERO), category(None, target))
     procurement_years: dict[str, int | None] = {}
-    for procurement in (m for m in members if m.entity_type == "procurement"):
+    for procurement in by_type.get("procurement", []):
         year = _year(procurement.payload.get("fiscal_year"))
         procurement_years[procurement.entity_id] = year
         if (target := row(year)) is not None:
             target.amounts["procured"] += money(procurement.payload.get("budget_amount") or procurement.payload.get("agreed_price"))
-    for contract in (m for m in members if m.entity_type == "contract"):
+    for contract in by_type.get("contract", []):
         year = next((procurement_years[i] for i in contract.linked_to if i in procurement_years), None)
         if (target := row(year)) is not None:
             target.amounts["contracted"] += money(contract.payload.get("amount"))
-    for payment in (m for m in members if m.entity_type == "disbursement"):
+    for payment in by_type.get("disbursement", []):
         if (target := row(_year(payment.payload.get("fiscal_year")))) is not None:
             target.amounts["disbursed"] += money(payment.payload.get("amount"))
     return [rows[year] for year in sorted(rows)]

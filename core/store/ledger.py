@@ -31,7 +31,7 @@ from core.store.schema import (
     outbox,
     unlinked_records,
 )
-from core.store.util import chunks, loads, unique
+from core.store.util import among, chunks, loads, unique
 
 log = structlog.get_logger("prasan.ledger")
 OrgLookup = Callable[[str], Mapping[str, Any] | None]
@@ -138,8 +138,8 @@ def project(
     fresh = [r for r in roots if r not in linked and in_hand and r in in_hand]
     stored = [r for r in roots if r not in fresh]  # a new entity has no ledger rows to delete
     for chunk in chunks(stored):
-        conn.execute(delete(ledger_projects).where(ledger_projects.c.entity_id.in_(chunk)))
-        conn.execute(delete(ledger_categories).where(ledger_categories.c.entity_id.in_(chunk)))
+        conn.execute(delete(ledger_projects).where(among(conn, ledger_projects.c.entity_id, chunk)))
+        conn.execute(delete(ledger_categories).where(among(conn, ledger_categories.c.entity_id, chunk)))
     judge = rules or ReconciliationRules()
     found = [Chain(in_hand[r], [], False) for r in fresh] if in_hand else []
     lone = [r for r in stored if r not in linked]
@@ -165,7 +165,7 @@ def _linked(conn: Connection, ids: Sequence[str]) -> set[str]:
     for chunk in chunks(list(ids)):
         out.update(
             conn.execute(
-                select(entity_links.c.to_id).where(entity_links.c.to_id.in_(chunk), entity_links.c.removed_at.is_(None))
+                select(entity_links.c.to_id).where(among(conn, entity_links.c.to_id, chunk), entity_links.c.removed_at.is_(None))
             ).scalars().all()
         )
     return out
@@ -213,35 +213,41 @@ def new_plans(system: str, incoming: Sequence[IncomingEntity], outcomes: Sequenc
 def _rows(
     found: Chain, areas: OrgLookup, now: datetime, rules: ReconciliationRules, categorise: ledger.Categorise | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    plan = member(found.root)
-    org_code = found.root.org_code or ""
+    root = found.root
+    plan = member(root)
+    org_code = root.org_code or ""
     area = areas(org_code) or {}
     title = str(plan.payload.get("title") or "")
     programme = (plan.payload.get("links") or {}).get("local_programme")
     years = ledger.project_years(plan, [member(m) for m in found.members], categorise)
     try:
-        satang = [{name: to_satang(amount) for name, amount in year.amounts.items()} for year in years]
-        split = [
-            {(local, national): {name: to_satang(amount) for name, amount in amounts.items()}
-             for (local, national), amounts in year.by_category.items()}
-            for year in years
-        ]  # fmt: skip
+        satang = [_satang(year.amounts) for year in years]
+        split = [{category: _satang(amounts) for category, amounts in year.by_category.items()} for year in years]
     except ImplausibleAmount as exc:
-        log.warning("ledger_amount_implausible", entity_id=found.root.entity_id, reason=str(exc))
+        log.warning("ledger_amount_implausible", entity_id=root.entity_id, reason=str(exc))
         return [], []
-    where = {"org_code": org_code, "org_type": area.get("org_type"), "province_code": area.get("province_code"),
-             "district_code": area.get("district_code")}  # fmt: skip
+    # A project writes a handful of rows each time it is projected (every first delivery to e-LAAS): each row
+    # is one dict literal, not merged from shared parts.
+    entity_id, org_type = root.entity_id, area.get("org_type")
+    province_code, district_code = area.get("province_code"), area.get("district_code")
+    programme = str(programme)[:200] if programme else None
     project_rows, category_rows = [], []
     for year, amounts, by_category in zip(years, satang, split, strict=True):
-        common = {"entity_id": found.root.entity_id, "fiscal_year": year.fiscal_year, **where, "stage": year.stage,
-                  "flags": rules.flags_of(year)}  # fmt: skip
-        project_rows.append({**common, "title": title, "programme": str(programme)[:200] if programme else None,
-                             **amounts, "updated_at": now})  # fmt: skip
-        category_rows += [
-            {**common, "local_category": local, "national_category": national, **category_amounts}
-            for (local, national), category_amounts in by_category.items()
-        ]
+        fiscal_year, stage, flags = year.fiscal_year, year.stage, rules.flags_of(year)
+        project_rows.append({"entity_id": entity_id, "fiscal_year": fiscal_year, "org_code": org_code, "org_type": org_type,
+                             "province_code": province_code, "district_code": district_code, "stage": stage,
+                             "flags": flags, "title": title, "programme": programme, **amounts, "updated_at": now})  # fmt: skip
+        for (local, national), category_amounts in by_category.items():
+            category_rows.append({"entity_id": entity_id, "fiscal_year": fiscal_year, "org_code": org_code,
+                                  "org_type": org_type, "province_code": province_code, "district_code": district_code,
+                                  "stage": stage, "flags": flags, "local_category": local, "national_category": national,
+                                  **category_amounts})  # fmt: skip
     return project_rows, category_rows
+
+
+def _satang(amounts: Mapping[str, Decimal]) -> dict[str, int]:
+    # Most amounts of a project are zero (every stage it has not reached): not even a call for those.
+    return {name: to_satang(amount) if amount else 0 for name, amount in amounts.items()}
 
 
 def _stage_deliveries(conn: Connection, entity_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -270,35 +276,41 @@ def delivered_plan_projects(
     its rows are left as they are."""
     just: dict[tuple[str, str], set[int]] = {}
     held: dict[str, tuple[int, str | None, int | None, dict[str, Any]]] = {}
+    # Every outbox row of those entities, by id, in the same statement: to tell a first delivery from a later
+    # one and to count the deliveries (an entity delivered to two stage systems in one batch comes twice).
+    theirs: dict[int, tuple[str, str, int, str, datetime | None]] = {}
+    delivered = outbox.alias("delivered")
     for chunk in chunks(list(outbox_ids)):
-        for outbox_id, entity_id, destination, version, current_version, org_code, fiscal_year in conn.execute(
-            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.version,
-                   entities.c.current_version, entities.c.org_code, entities.c.fiscal_year)
-            .select_from(outbox.join(entities, entities.c.entity_id == outbox.c.entity_id))
-            .where(outbox.c.id.in_(chunk), outbox.c.entity_type == PLAN, outbox.c.destination.in_(STAGE_SYSTEMS))
+        # A plain IN list: SQLite cannot size a json_each list (`among`) and would read every row of the
+        # stage systems through (destination, state) instead of these rows by id.
+        # The other rows by entity alone, judged here: a condition on their state or destination could lead a
+        # planner to the index of every delivered row instead of the handful of rows of these entities.
+        for (outbox_id, destination, version, current_version, org_code, fiscal_year,
+             other_id, entity_id, other_destination, other_version, state, delivered_at) in conn.execute(
+            select(delivered.c.id, delivered.c.destination, delivered.c.version, entities.c.current_version,
+                   entities.c.org_code, entities.c.fiscal_year, outbox.c.id, outbox.c.entity_id, outbox.c.destination,
+                   outbox.c.version, outbox.c.state, outbox.c.delivered_at)
+            .select_from(delivered.join(entities, entities.c.entity_id == delivered.c.entity_id)
+                         .join(outbox, outbox.c.entity_id == delivered.c.entity_id))
+            .where(delivered.c.id.in_(chunk), delivered.c.entity_type == PLAN, delivered.c.destination.in_(STAGE_SYSTEMS))
         ).all():  # fmt: skip
             just.setdefault((entity_id, destination), set()).add(outbox_id)
             body = bodies.get(outbox_id) if bodies else None
             # A body of an older version than the current one is not what the ledger counts: that one is read.
             if body is not None and version == current_version:
                 held[entity_id] = (version, org_code, fiscal_year, body)
+            theirs[other_id] = (entity_id, other_destination, other_version, state, delivered_at)
     before: set[tuple[str, str]] = set()
     sent: dict[str, list[dict[str, Any]]] = {}
-    for chunk in chunks(unique(entity_id for entity_id, _ in just)):
-        # By entity alone, filtered here: a condition on state or destination could lead a planner to the
-        # index of every delivered row instead of the handful of rows of these entities.
-        for outbox_id, entity_id, destination, version, state, delivered_at in conn.execute(
-            select(outbox.c.id, outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state,
-                   outbox.c.delivered_at).where(outbox.c.entity_id.in_(chunk))
-        ).all():  # fmt: skip
-            if state != "delivered":
-                continue
-            if outbox_id not in just.get((entity_id, destination), ()):
-                before.add((entity_id, destination))
-            if destination in STAGE_SYSTEMS:
-                sent.setdefault(entity_id, []).append(
-                    {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
-                )
+    for outbox_id, (entity_id, destination, version, state, delivered_at) in theirs.items():
+        if state != "delivered":
+            continue
+        if outbox_id not in just.get((entity_id, destination), ()):
+            before.add((entity_id, destination))
+        if destination in STAGE_SYSTEMS:
+            sent.setdefault(entity_id, []).append(
+                {"destination": destination, "version": version, "state": state, "delivered_at": delivered_at}
+            )
     firsts = unique(entity_id for entity_id, destination in just if (entity_id, destination) not in before)
     current: dict[str, ChainNode] = {}
     for entity_id in firsts:

@@ -51,7 +51,7 @@ from core.store.records import (
 )
 from core.store.schema import dead_letters, entity_versions, outbox, xrefs
 from core.store.bulk import insert_rows
-from core.store.util import chunks, from_row, loads, update_each
+from core.store.util import among, chunks, from_row, loads, update_each
 
 OPEN_STATES = ("pending", "in_flight")
 # States in which a version holds later versions of its entity back at its destination.
@@ -137,21 +137,23 @@ def _due(
 
 def _behind_earlier(conn: Connection, candidates: Sequence[Any]) -> set[int]:
     """The candidates that an earlier version of their entity, still open at their destination, holds back
-    (a held earlier version, its route paused, holds back later ones reached by another route too)."""
-    wanted = {(c.entity_id, c.destination) for c in candidates}
+    (a held earlier version, its route paused, holds back later ones reached by another route too).
+    A first version has none: a claim of new records (a resync, a day's plans) reads nothing here."""
+    later = [c for c in candidates if c.version > 1]
+    wanted = {(c.entity_id, c.destination) for c in later}
     lowest: dict[tuple[str, str], int] = {}
-    for chunk in chunks(sorted({c.entity_id for c in candidates})):
+    for chunk in chunks(sorted({c.entity_id for c in later})):
         # By entity alone; destination and state are judged here. A condition on either let PostgreSQL,
         # without statistics, read every row of the destination through (destination, state) instead
         # of these entities' few rows through (entity_id, destination, version).
         query = select(outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state).where(
-            outbox.c.entity_id.in_(chunk)
+            among(conn, outbox.c.entity_id, chunk)
         )
         for entity_id, at, version, state in conn.execute(query).all():
             key = (entity_id, at)
             if state in HOLDING_STATES and key in wanted and version < lowest.get(key, version + 1):
                 lowest[key] = version
-    return {c.id for c in candidates if lowest.get((c.entity_id, c.destination), c.version) < c.version}
+    return {c.id for c in later if lowest.get((c.entity_id, c.destination), c.version) < c.version}
 
 
 def _claimable_ids(
@@ -195,7 +197,7 @@ def claim_due(
     for chunk in chunks(ids):
         conn.execute(
             update(outbox)
-            .where(outbox.c.id.in_(chunk))
+            .where(among(conn, outbox.c.id, chunk))
             .values(
                 state="in_flight",
                 attempts=outbox.c.attempts + 1,
@@ -214,13 +216,13 @@ def claim_due(
                     ),
                 )
             )
-            .where(outbox.c.id.in_(chunk))
+            .where(among(conn, outbox.c.id, chunk))
         ).all()
     entity_ids = list({r.entity_id for r in rows})
     refs: dict[str, dict[str, str]] = {}
     for chunk in chunks(entity_ids):
         for entity_id, system, external_id in conn.execute(
-            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(among(conn, xrefs.c.entity_id, chunk))
         ).all():
             refs.setdefault(entity_id, {})[system] = external_id
     order = {outbox_id: i for i, outbox_id in enumerate(ids)}
@@ -257,7 +259,7 @@ def complete(
     current: dict[int, Any] = {}
     for chunk in chunks(ids):
         for row in conn.execute(
-            select(*_DELIVERY_COLUMNS, outbox.c.state).where(outbox.c.id.in_(chunk))
+            select(*_DELIVERY_COLUMNS, outbox.c.state).where(among(conn, outbox.c.id, chunk))
         ).all():
             current[row.id] = row
 
@@ -397,7 +399,7 @@ def _upsert_destination_xrefs(
     existing: dict[tuple[str, str], str] = {}
     for chunk in chunks(entity_ids):
         for entity_id, system, external_id in conn.execute(
-            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(among(conn, xrefs.c.entity_id, chunk))
         ).all():
             existing[(entity_id, system)] = external_id
     # An external id already tied to another canonical entity at that system would violate the
@@ -410,7 +412,7 @@ def _upsert_destination_xrefs(
         for chunk in chunks(external_ids):
             for entity_id, ext in conn.execute(
                 select(xrefs.c.entity_id, xrefs.c.external_id).where(
-                    xrefs.c.system == system, xrefs.c.entity_type == etype, xrefs.c.external_id.in_(chunk)
+                    xrefs.c.system == system, xrefs.c.entity_type == etype, among(conn, xrefs.c.external_id, chunk)
                 )
             ).all():
                 claimed[(system, etype, ext)] = entity_id

@@ -9,7 +9,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, ColumnElement, Connection
+import orjson
+from sqlalchemy import Column, ColumnElement, Connection, String, func, literal, select
 
 from core.store.bulk import update_rows
 from core.store.records import RandomHex
@@ -32,8 +33,41 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def loads(text: str | bytes | None) -> Any:
+    """JSON text as json.loads reads it, by orjson where that gives the very same values (about half the
+    time: a claim decodes every body it hands out). orjson reads an integer past 64 bits as a float, where
+    json keeps it whole: a text with a run of 19 digits or more (the only place such an integer can be) goes
+    to json. So does what orjson refuses and json reads: NaN, Infinity, numbers past a double's range, lone
+    surrogates."""
+    if text is None:
+        return None
+    try:
+        raw = text if isinstance(text, bytes) else text.encode()
+    except UnicodeEncodeError:  # a lone surrogate in the text itself
+        return json.loads(text)
+    if _LONG_DIGIT_RUN in raw.translate(_DIGITS_AS_ONES):
+        return json.loads(text)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+# Every ASCII digit to b"1" and every other byte to b"0": a run of 19 digits is then a plain substring search,
+# several times cheaper than a regular expression over the text.
+_DIGITS_AS_ONES = bytes(ord("1") if ord("0") <= b <= ord("9") else ord("0") for b in range(256))
+_LONG_DIGIT_RUN = b"1" * 19
+
+
+def among(conn: Connection, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values`. On SQLite the values go as one JSON array that json_each reads: an IN list costs
+    SQLAlchemy a rendered placeholder and a bound parameter per value at every execution, about 200 µs for
+    the claim's and acknowledgement's lists of 500 ids, 40 % of the statement (benchmarks/results/
+    store_hot_path.md, round 4). SQLite still finds each value through the column's index."""
+    if conn.dialect.name != "sqlite":
+        return column.in_(values)
+    listed = func.json_each(literal(dumps(list(values)), String())).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def new_entity_id() -> str:
