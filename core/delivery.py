@@ -294,8 +294,17 @@ class DeliveryWorker:
             else:
                 pause = None
             if claimed == 0:
+                wait = pause or self.settings.poll_interval_s
+            elif claimed < self.claim_size:
+                # Drained: rows now arrive as they are pushed. Claiming at once would claim them a few at a
+                # time, each claim and each settling a transaction of its own (on SQLite, also holding the
+                # write lock the API's ingest waits for).
+                wait = self.settings.gather_s
+            else:
+                wait = 0
+            if wait:
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=pause or self.settings.poll_interval_s)
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
                 except TimeoutError:
                     pass
 

@@ -23,6 +23,14 @@ class DeliverySettings(BaseModel):
     batch_size: int = Field(500, ge=1, le=5000, description="outbox rows claimed per worker round")
     workers: int = Field(2, ge=1, le=64, description="concurrent delivery workers in this process")
     poll_interval_s: float = Field(0.2, gt=0, description="idle wait between empty claims")
+    gather_s: float = Field(
+        0.02,
+        ge=0,
+        le=5,
+        description="wait after a claim that found fewer rows than a full batch (the backlog is drained), so that "
+        "records arriving one by one are delivered a few per round instead of one claim and one settling "
+        "transaction each; a full claim goes on at once. Adds up to this much to a delivery's latency; 0: off",
+    )
     lease_s: int = Field(60, ge=5, description="a claim not completed within this is taken over")
     backoff_base_s: float = Field(2.0, gt=0, description="first retry delay before jitter (doubles each retry)")
     backoff_max_s: float = Field(3600.0, gt=0, description="longest retry delay")
