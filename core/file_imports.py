@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -93,6 +94,7 @@ class FileImports:
         self.folder = settings.folder or default_folder
         self._taken = 0
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._writing = threading.Lock()
 
     # --- files -------------------------------------------------------------------------------------
     def upload_path(self, import_id: str) -> Path:
@@ -105,11 +107,14 @@ class FileImports:
         return self.folder / f"{status.import_id}.rejects.{status.file_format}"
 
     def _write(self, status: ImportStatus) -> None:
-        # Written whole then renamed: a reader in another process never sees half a status.
+        # Written whole then renamed: a reader in another process never sees half a status. One write at a
+        # time, the status serialised inside: a progress report still running in its thread when the import
+        # ends would otherwise interleave with the final write in the same partial file, or land after it.
         path = self._status_path(status.import_id)
         partial = path.with_name(path.name + ".partial")
-        partial.write_text(status.as_json(), encoding="utf-8")
-        os.replace(partial, path)
+        with self._writing:
+            partial.write_text(status.as_json(), encoding="utf-8")
+            os.replace(partial, path)
 
     def status(self, import_id: str) -> ImportStatus | None:
         """The import's status (blocking: read from disk), or None for an id the folder does not hold."""

@@ -3,6 +3,7 @@ reads as interrupted, and what has expired is deleted."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,3 +66,15 @@ def test_slots_are_given_back_once(tmp_path: Path) -> None:
     with pytest.raises(ImportsBusy):
         imports.reserve()
     second(), third()
+
+
+def test_status_writes_racing_from_threads_leave_a_whole_status_and_the_last_state(tmp_path: Path) -> None:
+    """A progress report still running in its thread when the import ends must not garble the status."""
+    imports = _imports(tmp_path)
+    status = imports.begin("eplan", "c", "csv", None, None)
+    status.summary = {"first_rejects": ["x" * 2000] * 20}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: imports._write(status), range(400)))
+    status.state = "done"
+    imports._write(status)
+    assert imports.status(status.import_id).state == "done"
