@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -164,9 +165,13 @@ async def import_status(request: web.Request) -> web.Response:
     return json_answer({
         "import_id": status.import_id, "system": status.system, "state": status.state,
         "file_format": status.file_format, "entity_type": status.entity_type, "file_bytes": status.file_bytes,
-        "created_at": status.created_at, "updated_at": status.updated_at, "finished_at": status.finished_at,
+        "created_at": _iso(status.created_at), "updated_at": _iso(status.updated_at), "finished_at": _iso(status.finished_at),
         "error": status.error, "counts": status.summary, "rejects_href": f"{href}/rejects" if status.rejects else None,
     })  # fmt: skip
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 async def import_rejects(request: web.Request) -> web.StreamResponse:

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,8 @@ async def test_a_file_is_imported_in_the_background_and_its_rejects_can_be_fetch
 
     done = await _finished(hub, answer["href"])
     assert done["state"] == "done" and done["error"] is None
+    assert datetime.fromisoformat(done["created_at"]) <= datetime.fromisoformat(done["finished_at"])
+    assert "T" in done["finished_at"] and done["finished_at"].endswith("+00:00")
     counts = done["counts"]
     assert counts["rows_read"] == rows and counts["rejected"] == bad
     assert counts["accepted"] == counts["changed"] == counts["entities"] == rows - bad
