@@ -135,9 +135,10 @@ class _FieldRule(_Rule):
         self.out_fn: Callable[[Any], Any] | None = None
         if ctx.want_out:
             self._compile_out(spec, conv, ctx)
-        if not self.has_const and not self.sources and not self.context_getters:
-            self.nulls = ctx.nulls
-            self.map_in = self._map_in_one_field  # type: ignore[method-assign]
+        if not self.has_const and not self.sources:
+            # The commonest rule, one native field through its converters: called directly, without the
+            # dispatch of map_in (a record passes a dozen such rules).
+            self.map_in = self._map_in_field  # type: ignore[method-assign]
 
     def _compile_out(self, spec: RuleSpec, conv: Converter | None, ctx: _Context) -> None:
         out = spec.out
@@ -215,30 +216,24 @@ class _FieldRule(_Rule):
                 return
             value = _apply(self.forward, parts, self, problems)
         else:
-            raw = self.get(record)  # type: ignore[misc]
-            if raw is MISSING or self.is_empty(raw):
-                self._absent(out, problems, None if raw is MISSING else raw)
-                return
-            ctx = None
-            if self.context_getters:
-                ctx = {name: (None if (v := get(record)) is MISSING else v) for name, get in self.context_getters}
-            value = _apply(self.forward, raw, self, problems, ctx=ctx)
-            if value is None:
-                self._absent(out, problems, raw)
-                return
+            self._map_in_field(record, out, problems)
+            return
         if value is not MISSING:
             self.set(out, value)
 
-    def _map_in_one_field(self, record: dict[str, Any], out: dict[str, Any], problems: Problems) -> None:
-        """`map_in` of the commonest rule, one native field through its converters, in one call instead of
-        four (a record passes a dozen such rules): the same outcome, problems included."""
+    def _map_in_field(self, record: dict[str, Any], out: dict[str, Any], problems: Problems) -> None:
+        """One native field (with the other fields its converters read as context) through its converters."""
         raw = self.get(record)  # type: ignore[misc]
-        if raw is MISSING or raw is None or (isinstance(raw, str) and raw.strip() in self.nulls):
+        if raw is MISSING or self.is_empty(raw):
             self._absent(out, problems, None if raw is MISSING else raw)
             return
         try:
-            value = self.forward(raw)
-        except (ValueError, TypeError, ArithmeticError) as exc:
+            if self.context_getters:
+                ctx = {name: (None if (v := get(record)) is MISSING else v) for name, get in self.context_getters}
+                value = self.forward(raw, ctx)
+            else:
+                value = self.forward(raw)
+        except (ValueError, TypeError, ArithmeticError) as exc:  # a Rejection is a ValueError
             _refused(exc, raw, self, problems)
             return
         if value is None:
