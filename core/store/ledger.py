@@ -226,22 +226,16 @@ def _rows(
     except ImplausibleAmount as exc:
         log.warning("ledger_amount_implausible", entity_id=root.entity_id, reason=str(exc))
         return [], []
-    # A project writes a handful of rows each time it is projected (every first delivery to e-LAAS): each row
-    # is one dict literal, not merged from shared parts.
-    entity_id, org_type = root.entity_id, area.get("org_type")
-    province_code, district_code = area.get("province_code"), area.get("district_code")
+    where = {"org_code": org_code, "org_type": area.get("org_type"), "province_code": area.get("province_code"),
+             "district_code": area.get("district_code")}  # fmt: skip
     programme = str(programme)[:200] if programme else None
     project_rows, category_rows = [], []
     for year, amounts, by_category in zip(years, satang, split, strict=True):
-        fiscal_year, stage, flags = year.fiscal_year, year.stage, rules.flags_of(year)
-        project_rows.append({"entity_id": entity_id, "fiscal_year": fiscal_year, "org_code": org_code, "org_type": org_type,
-                             "province_code": province_code, "district_code": district_code, "stage": stage,
-                             "flags": flags, "title": title, "programme": programme, **amounts, "updated_at": now})  # fmt: skip
+        common = {"entity_id": root.entity_id, "fiscal_year": year.fiscal_year, **where, "stage": year.stage,
+                  "flags": rules.flags_of(year)}  # fmt: skip
+        project_rows.append({**common, "title": title, "programme": programme, **amounts, "updated_at": now})
         for (local, national), category_amounts in by_category.items():
-            category_rows.append({"entity_id": entity_id, "fiscal_year": fiscal_year, "org_code": org_code,
-                                  "org_type": org_type, "province_code": province_code, "district_code": district_code,
-                                  "stage": stage, "flags": flags, "local_category": local, "national_category": national,
-                                  **category_amounts})  # fmt: skip
+            category_rows.append({**common, "local_category": local, "national_category": national, **category_amounts})
     return project_rows, category_rows
 
 
