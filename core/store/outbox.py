@@ -227,11 +227,15 @@ def claim_due(
             refs.setdefault(entity_id, {})[system] = external_id
     order = {outbox_id: i for i, outbox_id in enumerate(ids)}
     rows.sort(key=lambda r: order[r.id])
-    # By position (the select's order above): a thousand rows a claim, where reading each column by name cost
-    # more than decoding its payload.
+    # The select's columns unpacked by position (a thousand rows a claim, where reading each column by name
+    # cost more than decoding its payload); the record built by name, so that its field order is free.
     return [
-        ClaimedDelivery(outbox_id, delivery_key, destination, route, entity_id, entity_type, version, attempts,
-                        max_attempts, received_at, loads(payload), dict(refs.get(entity_id, {})), _aware(first_failed_at))
+        ClaimedDelivery(
+            outbox_id=outbox_id, delivery_key=delivery_key, destination=destination, route=route, entity_id=entity_id,
+            entity_type=entity_type, version=version, attempts=attempts, max_attempts=max_attempts,
+            received_at=received_at, payload=loads(payload), xrefs=dict(refs.get(entity_id, {})),
+            first_failed_at=_aware(first_failed_at),
+        )
         for (outbox_id, delivery_key, destination, route, entity_id, entity_type, version, attempts, max_attempts,
              first_failed_at, received_at, payload) in rows
     ]  # fmt: skip
