@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -37,6 +36,10 @@ REJECTS_MEDIA_TYPES = {CSV: "text/csv; charset=utf-8", XLSX: XLSX_MEDIA_TYPE, "j
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _Stalled(Exception):
     pass
 
 
@@ -77,10 +80,14 @@ async def upload(request: web.Request) -> web.StreamResponse:
     status: ImportStatus | None = None
     try:
         status = await asyncio.to_thread(hub.imports.begin, system, client.name, file_format, charset, entity_type)
+        stall_s = hub.settings.imports.stall_s
         try:
-            status.file_bytes = await _receive(request, hub.imports.upload_path(status.import_id), limit, signed)
+            status.file_bytes = await _receive(request, hub.imports.upload_path(status.import_id), limit, signed, stall_s)
         except _TooLarge:
             return _too_large(limit)
+        except _Stalled:
+            return problem(408, "Request Timeout", f"nothing of the file arrived for {stall_s:g} s; send it again",
+                           rule="import.stalled")  # fmt: skip
         if signed is not None:
             refused = await producer.finish_signature(hub, signed)
             if refused is not None:
@@ -103,8 +110,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _receive(request: web.Request, path: Path, limit: int, signed: producer.Signed | None) -> int:
-    """The body into `path`, refused (_TooLarge) as soon as its running size passes `limit`."""
+async def _receive(request: web.Request, path: Path, limit: int, signed: producer.Signed | None, stall_s: float) -> int:
+    """The body into `path`, refused as soon as its running size passes `limit` (_TooLarge) or nothing of it
+    arrives for `stall_s` (_Stalled)."""
     file = await asyncio.to_thread(path.open, "wb")
     size = 0
     block = io.BytesIO()
@@ -115,7 +123,7 @@ async def _receive(request: web.Request, path: Path, limit: int, signed: produce
             signed.mac.update(data)
 
     try:
-        while chunk := await request.content.read(READ_CHUNK_BYTES):
+        while chunk := await _next_chunk(request, stall_s):
             size += len(chunk)
             if size > limit:
                 raise _TooLarge
@@ -127,6 +135,14 @@ async def _receive(request: web.Request, path: Path, limit: int, signed: produce
     finally:
         await asyncio.to_thread(file.close)
     return size
+
+
+async def _next_chunk(request: web.Request, stall_s: float) -> bytes:
+    try:
+        async with asyncio.timeout(stall_s):
+            return await request.content.read(READ_CHUNK_BYTES)
+    except TimeoutError:
+        raise _Stalled from None
 
 
 def _too_large(limit: int) -> web.Response:
@@ -162,16 +178,16 @@ async def import_status(request: web.Request) -> web.Response:
     if isinstance(status, web.Response):
         return status
     href = _href(status.system, status.import_id)
+    shown = status.as_dict()
     return json_answer({
-        "import_id": status.import_id, "system": status.system, "state": status.state,
-        "file_format": status.file_format, "entity_type": status.entity_type, "file_bytes": status.file_bytes,
-        "created_at": _iso(status.created_at), "updated_at": _iso(status.updated_at), "finished_at": _iso(status.finished_at),
-        "error": status.error, "counts": status.summary, "rejects_href": f"{href}/rejects" if status.rejects else None,
+        **{name: shown[name] for name in _STATUS_FIELDS}, "counts": status.summary,
+        "rejects_href": f"{href}/rejects" if status.rejects else None,
     })  # fmt: skip
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+# What a status answer shows of an import (its client's name and charset it already knows).
+_STATUS_FIELDS = ("import_id", "system", "state", "file_format", "entity_type", "file_bytes", "created_at",
+                  "updated_at", "finished_at", "error")  # fmt: skip
 
 
 async def import_rejects(request: web.Request) -> web.StreamResponse:

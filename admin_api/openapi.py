@@ -22,6 +22,7 @@ _ERROR_TITLES = {
     401: "No token, or an unknown or revoked one",
     403: "The token's role is too weak",
     404: "Not found",
+    408: "Nothing of the body arrived for too long",
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
@@ -193,7 +194,7 @@ def _public_paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "202": {"description": "Accepted: received whole, importing", "content": any_json},
-                    **{str(s): _problem_response(s) for s in (400, 401, 403, 404, 413, 415, 429, 503)},
+                    **{str(s): _problem_response(s) for s in (400, 401, 403, 404, 408, 413, 415, 429, 503)},
                 },
             }
         },

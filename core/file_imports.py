@@ -62,22 +62,24 @@ class ImportStatus:
     rejects: bool = False  # a rejects file exists
     summary: dict[str, Any] = field(default_factory=dict)
 
-    def as_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, default=_iso)
+    def as_dict(self) -> dict[str, Any]:
+        """As kept on disk and answered by the API: times in ISO 8601."""
+        data = asdict(self)
+        for name in _TIMES:
+            if data[name] is not None:
+                data[name] = data[name].isoformat()
+        return data
 
     @classmethod
     def from_json(cls, text: str) -> ImportStatus:
         data = json.loads(text)
-        for name in ("created_at", "updated_at", "finished_at"):
+        for name in _TIMES:
             if data.get(name) is not None:
                 data[name] = datetime.fromisoformat(data[name])
         return cls(**data)
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON: {type(value).__name__}")
+_TIMES = ("created_at", "updated_at", "finished_at")
 
 
 class ImportsBusy(Exception):
@@ -113,16 +115,22 @@ class FileImports:
         path = self._status_path(status.import_id)
         partial = path.with_name(path.name + ".partial")
         with self._writing:
-            partial.write_text(status.as_json(), encoding="utf-8")
+            partial.write_text(json.dumps(status.as_dict(), ensure_ascii=False), encoding="utf-8")
             os.replace(partial, path)
 
     def status(self, import_id: str) -> ImportStatus | None:
         """The import's status (blocking: read from disk), or None for an id the folder does not hold."""
         if not _ID.fullmatch(import_id):
             return None
+        path = self._status_path(import_id)
         try:
-            status = ImportStatus.from_json(self._status_path(import_id).read_text(encoding="utf-8"))
+            status = ImportStatus.from_json(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            # Not written by this module (statuses are written whole and renamed): a file put or edited by
+            # hand. Treated as no import rather than failing every upload's housekeeping over it.
+            log.warning("import_status_unreadable", path=str(path), reason=str(exc)[:200])
             return None
         if status.state in RUNNING and import_id not in self._running and _stale(status, utcnow()):
             status.state = "interrupted"

@@ -135,7 +135,7 @@ Progress = Callable[[ImportSummary], None]
 def format_of(path: Path, given: str | None = None) -> str:
     if given:
         if given not in FORMATS:
-            raise ImportError_("import.format", f"unknown format {given!r}; one of {', '.join(FORMATS)}")
+            raise ImportError_("import.format", f"unknown format {given[:32]!r}; one of {', '.join(FORMATS)}")
         return given
     kind = _SUFFIXES.get(path.suffix.lower())
     if kind is None:
@@ -160,7 +160,7 @@ def format_of_media_type(media_type: str, given: str | None = None) -> str:
     if kind is None:
         raise ImportError_(
             "import.format",
-            f"cannot tell the format of a {media_type!r} upload: send text/csv, {XLSX_MEDIA_TYPE} or "
+            f"cannot tell the format of a {media_type[:80]!r} upload: send text/csv, {XLSX_MEDIA_TYPE} or "
             f"{JSON_LINES_TYPES[0]}, or name it (?format=csv, xlsx or jsonl)",
         )
     return kind

@@ -248,6 +248,13 @@ class ImportSettings(BaseModel):
     keep_days: float = Field(
         30, gt=0, description="a finished import's status and rejects file are deleted this long after it ended"
     )
+    stall_s: float = Field(
+        60,
+        gt=0,
+        le=3600,
+        description="longest an upload may send nothing before it is refused (408) and dropped: a producer that "
+        "stops sending mid-file would otherwise hold one of imports.max_concurrent for ever",
+    )
 
 
 class RetentionSettings(BaseModel):

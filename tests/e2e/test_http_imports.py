@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from yarl import URL
 
 from benchmarks.import_file import HEADER, organisations, p02_row, write_p02_csv
 from core.signing import sign_headers
@@ -170,6 +171,21 @@ async def test_limits_refuse_early_and_keep_nothing(importing_hub: RunningHub) -
     assert failed["state"] == "failed" and failed["error"]["rule"] == "payload.no_records"
 
 
+async def test_an_upload_that_stops_sending_is_refused_and_frees_its_slot(database_url: str, tmp_path: Path) -> None:
+    async with hub_with_simulators(
+        database_url, var_dir=tmp_path / "var", scheduler_enabled=False, imports={"stall_s": 0.5},
+    ) as hub:  # fmt: skip
+        never = asyncio.Event()
+        header = ",".join(HEADER).encode() + b"\n"
+        status, answer, _ = await _upload(hub, _slow_body(header, never, b""))
+        assert status == 408 and answer["rule"] == "import.stalled"
+        assert list(_folder(hub).iterdir()) == []
+        never.set()
+        status, answer, _ = await _upload(hub, _csv([p02_row(0, organisations())]))
+        assert status == 202  # the slot (imports.max_concurrent = 1) was given back
+        assert (await _finished(hub, answer["href"]))["counts"]["accepted"] == 1
+
+
 async def _has_upload(hub: RunningHub) -> bool:
     folder = _folder(hub)
     return folder.is_dir() and any(p.suffix == ".upload" for p in folder.iterdir())
@@ -186,8 +202,11 @@ async def test_an_import_is_only_the_posting_clients_and_needs_a_key(importing_h
     assert (await _get(hub, answer["href"], elaas_key))[0] == 403
     async with hub.http.get(f"{hub.url}{answer['href']}") as response:
         assert response.status == 401
-    assert (await _get(hub, "/api/v1/imports/eplan/../../healthz"))[0] in (404, 403)
-    assert (await _get(hub, "/api/v1/imports/eplan/not-an-id"))[0] == 404
+    # An id that is not one, an escaped way out of the folder among them, is no import; never a file read.
+    for bad in ("not-an-id", "..%2F..%2Fhub.db", "..%2F" + "0" * 27):
+        async with hub.http.get(URL(f"{hub.url}/api/v1/imports/eplan/{bad}", encoded=True),
+                                headers={"Authorization": f"Bearer {hub.eplan_key}"}) as response:  # fmt: skip
+            assert response.status == 404 and (await response.json())["detail"] == "no such import of this client"
     status, _, _ = await _upload(hub, body, key="no-such-key")
     assert status == 401
     await _finished(hub, answer["href"])

@@ -78,3 +78,13 @@ def test_status_writes_racing_from_threads_leave_a_whole_status_and_the_last_sta
     status.state = "done"
     imports._write(status)
     assert imports.status(status.import_id).state == "done"
+
+
+def test_a_status_file_not_written_by_the_hub_is_no_import_and_stops_no_upload(tmp_path: Path) -> None:
+    imports = _imports(tmp_path)
+    broken = "0" * 32
+    (tmp_path / f"{broken}.json").write_text('{"import_id": "half', encoding="utf-8")
+    (tmp_path / f"{'1' * 32}.json").write_text('{"unexpected": 1}', encoding="utf-8")
+    assert imports.status(broken) is None and imports.status("1" * 32) is None
+    status = imports.begin("eplan", "c", "csv", None, None)  # its housekeeping reads both files
+    assert imports.status(status.import_id).state == "receiving"
