@@ -134,6 +134,15 @@ def _public_paths() -> dict[str, Any]:
     }
     system_parameter = {"name": "system", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
     import_parameter = {"name": "import_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
+
+    def import_read(operation_id: str, summary: str, found: dict[str, Any]) -> dict[str, Any]:
+        """A GET of one import, by the client that posted it."""
+        return {"get": {
+            "operationId": operation_id, "summary": summary, "tags": ["ingest"], "security": [{"producerKey": []}],
+            "parameters": [system_parameter, import_parameter],
+            "responses": {"200": found, **{str(s): _problem_response(s) for s in (401, 403, 404, 429)}},
+        }}  # fmt: skip
+
     return {
         "/healthz": {"get": {"operationId": "healthz", "summary": "The process is up", "security": [], "tags": ["health"],
                              "responses": {"200": {"description": "OK", "content": any_json}}}},
@@ -198,28 +207,14 @@ def _public_paths() -> dict[str, Any]:
                 },
             }
         },
-        "/api/v1/imports/{system}/{import_id}": {
-            "get": {
-                "operationId": "import_status",
-                "summary": "An uploaded file's import: its state (importing, done, failed, interrupted) and its counts",
-                "tags": ["ingest"],
-                "security": [{"producerKey": []}],
-                "parameters": [system_parameter, import_parameter],
-                "responses": {"200": {"description": "The import", "content": any_json},
-                              **{str(s): _problem_response(s) for s in (401, 403, 404, 429)}},
-            }
-        },
-        "/api/v1/imports/{system}/{import_id}/rejects": {
-            "get": {
-                "operationId": "import_rejects",
-                "summary": "The rows an import rejected, in the file's own format, with a `reason` column",
-                "tags": ["ingest"],
-                "security": [{"producerKey": []}],
-                "parameters": [system_parameter, import_parameter],
-                "responses": {"200": {"description": "The rejects file", "content": {"text/csv": {"schema": {"type": "string"}}}},
-                              **{str(s): _problem_response(s) for s in (401, 403, 404, 429)}},
-            }
-        },
+        "/api/v1/imports/{system}/{import_id}": import_read(
+            "import_status", "An uploaded file's import: its state (importing, done, failed, interrupted) and its counts",
+            {"description": "The import", "content": any_json},
+        ),
+        "/api/v1/imports/{system}/{import_id}/rejects": import_read(
+            "import_rejects", "The rows an import rejected, in the file's own format, with a `reason` column",
+            {"description": "The rejects file", "content": {"text/csv": {"schema": {"type": "string"}}}},
+        ),
     }
 
 
