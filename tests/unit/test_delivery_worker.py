@@ -4,6 +4,7 @@ than a write."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -169,3 +170,35 @@ def test_the_lease_must_outlast_a_write() -> None:
     with pytest.raises(ValidationError, match="write_timeout_s"):
         HubSettings(delivery={"lease_s": 20, "write_timeout_s": 45})
     assert DeliverySettings().lease_s > DeliverySettings().write_timeout_s
+
+
+async def test_a_worker_goes_on_after_a_full_claim_waits_gather_s_after_a_partial_one_and_polls_after_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    system = FakeSystem("gathered", Clock())
+    system.write_batch_size = 10
+    busy = worker(FakeStore([]), system, gather_s=0.02, poll_interval_s=0.2)
+    rounds = iter([10, 3, 0, 10])  # a backlog, its tail, nothing, then a backlog again
+    stop = asyncio.Event()
+    waits: list[tuple[int, float]] = []
+    claims = 0
+
+    async def run_once() -> int:
+        nonlocal claims
+        claims += 1
+        claimed = next(rounds, None)
+        if claimed is None:
+            stop.set()
+            return 0
+        return claimed
+
+    async def waited(awaitable: Any, timeout: float) -> None:
+        awaitable.close()  # stop.wait(), never awaited here
+        waits.append((claims, timeout))
+        raise TimeoutError
+
+    monkeypatch.setattr(busy, "run_once", run_once)
+    monkeypatch.setattr(delivery.asyncio, "wait_for", waited)
+    await busy.run(stop)
+    # After claim 1 (full) no wait; after 2 (partial) gather_s; after 3 (none) the poll interval; 4 full.
+    assert waits[:2] == [(2, 0.02), (3, 0.2)]
