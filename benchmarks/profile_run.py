@@ -6,7 +6,10 @@ Writes benchmarks/results/profile.md (the table per stage) and, next to it, prof
 profile-worker.stages.txt (sampler: stages, self and inclusive time per file:function, folded stacks)
 and profile-api.pyinstrument.txt, profile-worker.pyinstrument.txt.
 
-    python -m benchmarks.profile_run [--records 20000]
+    python -m benchmarks.profile_run [--records 20000] [--engine postgresql]
+
+With --engine postgresql the hub runs on a fresh PostgreSQL database (PRASAN_BENCH_POSTGRES) and the files
+are named profile-postgresql.md, profile-postgresql-{api,worker}.stages.txt; pyinstrument is not run.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ STAGE_ORDER = [
 ]
 
 
-async def profile(records: int, folder: Path, sink_port: int, orgs: list[str], pyinstrument: bool) -> dict[str, Any]:
+async def profile(
+    records: int, folder: Path, sink_port: int, orgs: list[str], pyinstrument: bool, engine: str = "sqlite"
+) -> dict[str, Any]:
     prefix = folder / ("pyi" if pyinstrument else "profile")
-    with fresh_database("sqlite", folder, "profile") as db:
+    with fresh_database(engine, folder, "profile") as db:
         session = HubSession(
             db, f"http://127.0.0.1:{sink_port}", "k", workers=1, profile_prefix=prefix, profile_records=records,
             pyinstrument=pyinstrument,
@@ -65,21 +70,25 @@ def table(summaries: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-async def main(records: int) -> dict[str, Any]:
+async def main(records: int, engine: str = "sqlite") -> dict[str, Any]:
     orgs = organisations()
     sink = start("sink", ["-m", "benchmarks.sink"])
+    kept = "profile" if engine == "sqlite" else f"profile-{engine}"
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            run = await profile(records, folder, sink.port, orgs, pyinstrument=False)
-            await profile(records, folder, sink.port, orgs, pyinstrument=True)
+            run = await profile(records, folder, sink.port, orgs, pyinstrument=False, engine=engine)
+            if engine == "sqlite":
+                await profile(records, folder, sink.port, orgs, pyinstrument=True)
             summaries = {}
             for role in ("api", "worker1"):
                 name = "worker" if role == "worker1" else role
                 summaries[name] = json.loads((folder / f"profile-{role}.summary.json").read_text(encoding="utf-8"))
-                (RESULTS_DIR / f"profile-{name}.stages.txt").write_text(
+                (RESULTS_DIR / f"{kept}-{name}.stages.txt").write_text(
                     (folder / f"profile-{role}.stages.txt").read_text(encoding="utf-8"), encoding="utf-8"
                 )
+                if engine != "sqlite":
+                    continue
                 # pyinstrument names the checkout's absolute path; the kept copy names paths within it.
                 profile_text = (folder / f"pyi-{role}.pyinstrument.txt").read_text(encoding="utf-8")
                 (RESULTS_DIR / f"profile-{name}.pyinstrument.txt").write_text(
@@ -87,11 +96,13 @@ async def main(records: int) -> dict[str, Any]:
                 )
     finally:
         stop_all([sink])
-    write_markdown(summaries, run, records)
+    write_markdown(summaries, run, records, engine, kept)
     return {"summaries": summaries, "run": run}
 
 
-def write_markdown(summaries: dict[str, dict[str, Any]], run: dict[str, Any], records: int) -> None:
+def write_markdown(
+    summaries: dict[str, dict[str, Any]], run: dict[str, Any], records: int, engine: str = "sqlite", kept: str = "profile"
+) -> None:
     both: dict[tuple[str, str], float] = {}
     for name, summary in summaries.items():
         for where, us in summary["top_self"]:
@@ -101,7 +112,7 @@ def write_markdown(summaries: dict[str, dict[str, Any]], run: dict[str, Any], re
         "# Where a record's time goes",
         "",
         f"{records:,} generated ผ.02 records (CSV, batches of 1,000, two concurrent producers) through the hub on",
-        "SQLite: an API process (PRASAN_ROLE=api) and one worker process (PRASAN_ROLE=worker, 2 delivery",
+        f"{'SQLite' if engine == 'sqlite' else 'PostgreSQL'}: an API process (PRASAN_ROLE=api) and one worker process (PRASAN_ROLE=worker, 2 delivery",
         "workers, claims of 1,000) delivering to the null sink (benchmarks/sink.py). Written by",
         "`python -m benchmarks.profile_run` (also part of `make bench`).",
         "",
@@ -136,11 +147,13 @@ def write_markdown(summaries: dict[str, dict[str, Any]], run: dict[str, Any], re
         *(f"| {name} | `{where}` | {us:.1f} |" for name, s in summaries.items() for where, us in s["top_inclusive_repo"][:12]),
         "",
     ]
-    (RESULTS_DIR / "profile.md").write_text("\n".join(lines), encoding="utf-8")
+    (RESULTS_DIR / f"{kept}.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=20_000)
-    out = asyncio.run(main(parser.parse_args().records))
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
+    arguments = parser.parse_args()
+    out = asyncio.run(main(arguments.records, arguments.engine))
     print(json.dumps({k: v["us_cpu_per_record"] for k, v in out["summaries"].items()}))
