@@ -18,7 +18,7 @@ from core.record_identity import IdentityRules
 from core.store.bulk import insert_rows
 from core.store.records import EntityOutcome, InboundMessage, IncomingEntity
 from core.store.schema import entities, entity_conflicts, entity_versions, identity_keys, xrefs
-from core.store.util import chunks, dumps, loads, unique
+from core.store.util import chunks, dumps, loads, one_of, unique
 
 # Conflicts listed for one entity, newest first: an entity two systems disagree on daily stays readable.
 MAX_CONFLICTS_SHOWN = 500
@@ -137,7 +137,9 @@ def _entity_of_xrefs(conn: Connection, system: str, incoming: Sequence[IncomingE
         for chunk in chunks(external_ids):
             rows = conn.execute(
                 select(xrefs.c.external_id, xrefs.c.entity_id).where(
-                    xrefs.c.system == system, xrefs.c.entity_type == entity_type, xrefs.c.external_id.in_(chunk)
+                    xrefs.c.system == system,
+                    xrefs.c.entity_type == entity_type,
+                    one_of(conn, xrefs.c.external_id, chunk),
                 )
             )
             for external_id, entity_id in rows:
@@ -171,7 +173,7 @@ def _join_by_keys(
         for chunk in chunks(values):
             for value, entity_id in conn.execute(
                 select(identity_keys.c.value, identity_keys.c.entity_id).where(
-                    identity_keys.c.key == name, identity_keys.c.value.in_(chunk)
+                    identity_keys.c.key == name, one_of(conn, identity_keys.c.value, chunk)
                 )
             ):
                 owners.setdefault((name, value), set()).add(entity_id)
@@ -204,7 +206,7 @@ def _has_xref_of(conn: Connection, system: str, entity_ids: list[str]) -> set[st
     for chunk in chunks(entity_ids):
         out.update(
             conn.execute(
-                select(xrefs.c.entity_id).where(xrefs.c.system == system, xrefs.c.entity_id.in_(chunk))
+                select(xrefs.c.entity_id).where(xrefs.c.system == system, one_of(conn, xrefs.c.entity_id, chunk))
             ).scalars()
         )
     return out
@@ -216,7 +218,7 @@ def _other_sources(conn: Connection, system: str, entity_ids: list[str]) -> dict
     for chunk in chunks(entity_ids):
         for entity_id, source in conn.execute(
             select(entity_versions.c.entity_id, entity_versions.c.source_system)
-            .where(entity_versions.c.entity_id.in_(chunk), entity_versions.c.source_system != system)
+            .where(one_of(conn, entity_versions.c.entity_id, chunk), entity_versions.c.source_system != system)
             .distinct()
         ):
             out.setdefault(entity_id, set()).add(source)
@@ -237,7 +239,7 @@ def _current_bodies(conn: Connection, entity_ids: list[str]) -> dict[str, dict[s
                     ),
                 )
             )
-            .where(entity_versions.c.entity_id.in_(chunk))
+            .where(one_of(conn, entity_versions.c.entity_id, chunk))
         )
         if conn.dialect.name == "postgresql":
             # Two processes merging into the same entity must each see the other's result.
@@ -270,7 +272,7 @@ def store_keys(
         if out.entity_id in changed:
             newest[out.entity_id] = max(out.version, newest.get(out.entity_id, 0))
     for chunk in chunks([entity_id for entity_id in changed if newest[entity_id] > 1]):
-        conn.execute(delete(identity_keys).where(identity_keys.c.entity_id.in_(chunk)))
+        conn.execute(delete(identity_keys).where(one_of(conn, identity_keys.c.entity_id, chunk)))
     rows = [
         {"key": name, "value": value, "entity_id": entity_id}
         for entity_id, keys in changed.items()

@@ -31,7 +31,7 @@ from core.store.schema import (
     outbox,
     unlinked_records,
 )
-from core.store.util import among, chunks, loads, unique
+from core.store.util import among, chunks, loads, one_of, unique
 
 log = structlog.get_logger("prasan.ledger")
 OrgLookup = Callable[[str], Mapping[str, Any] | None]
@@ -92,7 +92,7 @@ def roots_of(conn: Connection, entity_ids: Iterable[str]) -> list[str]:
         for chunk in chunks(frontier):
             for to_id, to_type in conn.execute(
                 select(entity_links.c.to_id, entity_links.c.to_type).where(
-                    entity_links.c.from_id.in_(chunk), entity_links.c.removed_at.is_(None)
+                    one_of(conn, entity_links.c.from_id, chunk), entity_links.c.removed_at.is_(None)
                 )
             ):
                 if to_id in seen:
@@ -106,7 +106,8 @@ def roots_of(conn: Connection, entity_ids: Iterable[str]) -> list[str]:
 def _types(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for chunk in chunks(list(ids)):
-        out.update(conn.execute(select(entities.c.entity_id, entities.c.entity_type).where(entities.c.entity_id.in_(chunk))).all())
+        query = select(entities.c.entity_id, entities.c.entity_type).where(one_of(conn, entities.c.entity_id, chunk))
+        out.update(conn.execute(query).all())
     return out
 
 
@@ -186,7 +187,7 @@ def _lone_plans(
                    entities.c.fiscal_year, entity_versions.c.payload)
             .select_from(entities.join(entity_versions, and_(entity_versions.c.entity_id == entities.c.entity_id,
                                                              entity_versions.c.version == entities.c.current_version)))
-            .where(entities.c.entity_id.in_(chunk), entities.c.entity_type == PLAN)
+            .where(one_of(conn, entities.c.entity_id, chunk), entities.c.entity_type == PLAN)
         ):  # fmt: skip
             node = ChainNode(row.entity_id, row.entity_type, row.current_version, row.org_code, row.fiscal_year,
                              loads(row.payload), [], sent.get(row.entity_id, []), [])  # fmt: skip
@@ -250,7 +251,7 @@ def _stage_deliveries(conn: Connection, entity_ids: Sequence[str]) -> dict[str, 
     # By entity alone, filtered here (see delivered_plan_projects).
     for entity_id, destination, version, state, delivered_at in conn.execute(
         select(outbox.c.entity_id, outbox.c.destination, outbox.c.version, outbox.c.state, outbox.c.delivered_at)
-        .where(outbox.c.entity_id.in_(entity_ids))
+        .where(one_of(conn, outbox.c.entity_id, entity_ids))
     ):
         if state == "delivered" and destination in STAGE_SYSTEMS:
             sent.setdefault(entity_id, []).append(
@@ -275,7 +276,7 @@ def delivered_plan_projects(
     theirs: dict[int, tuple[str, str, int, str, datetime | None]] = {}
     delivered = outbox.alias("delivered")
     for chunk in chunks(list(outbox_ids)):
-        # A plain IN list: SQLite cannot size a json_each list (`among`) and would read every row of the
+        # `one_of`, not `among`: SQLite cannot size a json_each list and would read every row of the
         # stage systems through (destination, state) instead of these rows by id.
         # The other rows by entity alone, judged here: a condition on their state or destination could lead a
         # planner to the index of every delivered row instead of the handful of rows of these entities.
@@ -286,7 +287,8 @@ def delivered_plan_projects(
                    outbox.c.version, outbox.c.state, outbox.c.delivered_at)
             .select_from(delivered.join(entities, entities.c.entity_id == delivered.c.entity_id)
                          .join(outbox, outbox.c.entity_id == delivered.c.entity_id))
-            .where(delivered.c.id.in_(chunk), delivered.c.entity_type == PLAN, delivered.c.destination.in_(STAGE_SYSTEMS))
+            .where(one_of(conn, delivered.c.id, chunk), delivered.c.entity_type == PLAN,
+                   delivered.c.destination.in_(STAGE_SYSTEMS))
         ).all():  # fmt: skip
             just.setdefault((entity_id, destination), set()).add(outbox_id)
             body = bodies.get(outbox_id) if bodies else None

@@ -29,7 +29,7 @@ from core.store.schema import (
     unlinked_records,
     xrefs,
 )
-from core.store.util import chunks, dumps, loads, unique
+from core.store.util import chunks, dumps, loads, one_of, unique
 
 # Candidates fetched per key: enough to tell one from several and to name a few, never a whole table.
 _CANDIDATES_READ = linking.CANDIDATES_SHOWN + 1
@@ -116,7 +116,7 @@ def refresh_keys(
     if not subjects:
         return []
     for chunk in chunks([s.entity_id for s in subjects if s.entity_id not in created]):
-        conn.execute(delete(link_keys).where(link_keys.c.entity_id.in_(chunk)))
+        conn.execute(delete(link_keys).where(one_of(conn, link_keys.c.entity_id, chunk)))
     rows = [
         {"key": name, "value": value, "entity_id": s.entity_id}
         for s in subjects
@@ -144,7 +144,7 @@ def _with_xrefs(conn: Connection, subjects: list[Subject], created: Set[str] = f
     refs: dict[str, dict[str, str]] = {}
     for chunk in chunks([s.entity_id for s in subjects if s.entity_id not in created]):
         for entity_id, system, external_id in conn.execute(
-            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(xrefs.c.entity_id.in_(chunk))
+            select(xrefs.c.entity_id, xrefs.c.system, xrefs.c.external_id).where(one_of(conn, xrefs.c.entity_id, chunk))
         ):
             refs.setdefault(entity_id, {})[system] = external_id
     return [
@@ -167,7 +167,7 @@ def load_subjects(conn: Connection, ids: Sequence[str]) -> tuple[list[Subject], 
                     & (entity_versions.c.version == entities.c.current_version),
                 )
             )
-            .where(entities.c.entity_id.in_(chunk))
+            .where(one_of(conn, entities.c.entity_id, chunk))
         ):
             subjects.append(Subject(row.entity_id, row.entity_type, loads(row.payload)))
             systems[row.entity_id] = row.source_system
@@ -225,10 +225,10 @@ def evaluate(
     ids = [s.entity_id for s in subjects if s.entity_id not in created]
     existing: dict[str, list[Any]] = {}
     for chunk in chunks(ids):
-        for row in conn.execute(select(entity_links).where(entity_links.c.from_id.in_(chunk))):
+        for row in conn.execute(select(entity_links).where(one_of(conn, entity_links.c.from_id, chunk))):
             existing.setdefault(row.from_id, []).append(row)
-        conn.execute(delete(link_wanted).where(link_wanted.c.entity_id.in_(chunk)))
-        conn.execute(delete(unlinked_records).where(unlinked_records.c.entity_id.in_(chunk)))
+        conn.execute(delete(link_wanted).where(one_of(conn, link_wanted.c.entity_id, chunk)))
+        conn.execute(delete(unlinked_records).where(one_of(conn, unlinked_records.c.entity_id, chunk)))
     new_links: list[dict[str, Any]] = []
     wanted_rows: list[dict[str, Any]] = []
     unlinked_rows: list[dict[str, Any]] = []
