@@ -293,10 +293,21 @@ class Hub:
             if not database_unavailable(exc):
                 log.exception("retention_failed")
 
+    async def _ledger_catch_up_job(self) -> None:
+        try:
+            projected = await asyncio.to_thread(self.store.ledger.catch_up, self.settings.ledger.wait_for_delivery_s)
+        except Exception as exc:  # the next run tries again; an outage is logged once by the store
+            if not database_unavailable(exc):
+                log.exception("ledger_catch_up_failed")
+            return
+        if projected:
+            log.info("ledger_caught_up", projects=projected)
+
     def _start_scheduler(self) -> None:
         self.scheduler = build_scheduler(
             self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health,
             retention=(self._purge_expired_job, self.settings.retention.interval_s),
+            ledger_catch_up=(self._ledger_catch_up_job, self.settings.ledger.catch_up_interval_s),
         )
         self.scheduler.start()
 

@@ -146,12 +146,15 @@ def build_scheduler(
     pulls: list[PlannedPull],
     plugin_health: PluginHealth,
     retention: tuple[Callable[[], Awaitable[Any]], float] | None = None,
+    ledger_catch_up: tuple[Callable[[], Awaitable[Any]], float] | None = None,
 ) -> AsyncIOScheduler:
-    """The leader's jobs: the pulls, plugin health and, given (job, interval_s), retention."""
+    """The leader's jobs: the pulls, plugin health and, each given as (job, interval_s), retention and the
+    area ledger's catch-up."""
     scheduler = AsyncIOScheduler(timezone="UTC")
-    if retention is not None:
-        job, interval_s = retention
-        scheduler.add_job(job, "interval", seconds=interval_s, id="retention", max_instances=1, coalesce=True)
+    for name, periodic in (("retention", retention), ("ledger-catch-up", ledger_catch_up)):
+        if periodic is not None:
+            job, interval_s = periodic
+            scheduler.add_job(job, "interval", seconds=interval_s, id=name, max_instances=1, coalesce=True)
     for pull in pulls:
         scheduler.add_job(
             runner.pull,

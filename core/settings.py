@@ -274,6 +274,19 @@ class RetentionSettings(BaseModel):
     batch_size: int = Field(5000, ge=1, le=100_000, description="rows purged per transaction")
 
 
+class LedgerSettings(BaseModel):
+    """When the area ledger catches up with new plan projects sent to e-LAAS or e-budgeting (decision 0017)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wait_for_delivery_s: float = Field(
+        60, ge=0, le=86_400, description="a new plan project sent to e-LAAS or e-budgeting gets its ledger rows at "
+        "that first delivery, or from the scheduler leader once it has waited this long (a refused, held or slow "
+        "delivery)"
+    )
+    catch_up_interval_s: float = Field(10, gt=0, le=3600, description="how often the scheduler leader looks for them")
+
+
 class PushExpectation(BaseModel):
     """How often a system that pushes is expected to send something (the not-synced alert's yardstick)."""
 
@@ -387,6 +400,7 @@ class HubSettings(BaseSettings):
     limits: PayloadLimits = Field(default_factory=PayloadLimits)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
     ocds: OcdsSettings = Field(default_factory=OcdsSettings)
     destination_url_allowlist: list[str] = Field(

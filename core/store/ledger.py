@@ -27,6 +27,7 @@ from core.store.schema import (
     entity_links,
     entity_versions,
     ledger_categories,
+    ledger_pending,
     ledger_projects,
     outbox,
     unlinked_records,
@@ -209,6 +210,37 @@ def new_plans(system: str, incoming: Sequence[IncomingEntity], outcomes: Sequenc
             xref = [{"system": system, "external_id": out.external_id}]
             nodes[out.entity_id] = ChainNode(out.entity_id, PLAN, 1, ent.org_code, ent.fiscal_year, ent.payload, xref, [], [])
     return nodes
+
+
+def sent_to_stage_systems(plans: Mapping[str, ChainNode], outcomes: Sequence[EntityOutcome]) -> set[str]:
+    """Of the plan projects a batch created (`new_plans`), those it also queued for e-LAAS or e-budgeting."""
+    return {o.entity_id for o in outcomes if o.entity_id in plans and any(d in STAGE_SYSTEMS for d in o.destinations)}
+
+
+def wait_for_delivery(conn: Connection, entity_ids: Sequence[str], now: datetime) -> None:
+    """Leave these new plan projects' ledger rows to their first delivery to a stage system (decision 0017)."""
+    insert_rows(conn, ledger_pending, [{"entity_id": entity_id, "marked_at": now} for entity_id in entity_ids])
+
+
+def stop_waiting(conn: Connection, entity_ids: Sequence[str]) -> None:
+    """These projects are being projected: first, so that on PostgreSQL a catch-up holding one of them is
+    waited for instead of writing the same ledger rows at the same time."""
+    for chunk in chunks(list(entity_ids)):
+        conn.execute(delete(ledger_pending).where(one_of(conn, ledger_pending.c.entity_id, chunk)))
+
+
+def still_waiting(conn: Connection, marked_before: datetime, limit: int) -> list[str]:
+    """Up to `limit` projects marked before `marked_before`, oldest first; on PostgreSQL locked, skipping
+    those another transaction holds (a delivery projecting them now)."""
+    query = (
+        select(ledger_pending.c.entity_id)
+        .where(ledger_pending.c.marked_at < marked_before)
+        .order_by(ledger_pending.c.marked_at, ledger_pending.c.entity_id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(conn.execute(query).scalars())
 
 
 def _rows(

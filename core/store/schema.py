@@ -508,3 +508,14 @@ ledger_categories = Table(
     PrimaryKeyConstraint("entity_id", "fiscal_year", "local_category", "national_category"),
     *_area_indexes("ledger_categories"),
 )
+
+# Plan projects a batch created and sent to e-LAAS or e-budgeting: their ledger rows are written at that first
+# delivery, which moves their stage, instead of once at ingest and again then (decision 0017). The scheduler
+# leader projects those still waiting after `ledger.wait_for_delivery_s` (a refused or held delivery).
+ledger_pending = Table(
+    "ledger_pending",
+    metadata,
+    Column("entity_id", String(32), ForeignKey("entities.entity_id", ondelete="CASCADE"), primary_key=True),
+    Column("marked_at", UTCDateTime(), nullable=False),
+    Index("ix_ledger_pending_marked_at", "marked_at"),
+)

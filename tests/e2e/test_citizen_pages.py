@@ -186,6 +186,8 @@ async def test_an_organisation_with_more_projects_than_a_page_holds_is_paged(
     csv = (p02_row().decode("utf-8") + second + "\n").encode("utf-8")
     status, answer = await running_hub.post(csv, "text/csv; charset=utf-8")
     assert status == 202 and len(answer["entities"]) == 2, answer
+    # New projects sent to e-LAAS enter the area figures as they are filed there (decision 0017).
+    await running_hub.wait_until(running_hub.settled, "both plans filed at e-LAAS")
     monkeypatch.setattr(pages, "PAGE_SIZE", 1)
 
     _, html, _ = await fetch(running_hub, f"/o/{ORG}?fy=2570")

@@ -4,6 +4,7 @@ firing on the figures that break it and not on those that do not."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import date
@@ -290,29 +291,47 @@ def test_amounts_are_kept_to_the_satang_and_an_implausible_one_is_left_out(ledge
     assert store.entities.get_entity(huge) is not None and rows(store, huge) == {}
 
 
+def _push_to_elaas(store: Store, title: str) -> str:
+    """A plan project from e-Plan, routed to e-LAAS; its entity id."""
+    body = {"org_code": ORG, "title": title, "budget_by_year": [{"fiscal_year": 2570, "amount": "700000.00"}]}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    record = IncomingEntity(1, "plan_project", "P-elaas-1", ORG, None, body, digest)
+    message = InboundMessage(system="eplan", payload=b"{}", media_type="application/json")
+    outcome = store.inbox.ingest(message, [record], [], lambda s, e: [Destination("elaas", "plans-to-elaas", 8)])
+    return outcome.entities[0].entity_id
+
+
+def _deliver_to_elaas(store: Store) -> None:
+    (item,) = store.outbox.claim_due("w", destination="elaas")
+    store.outbox.complete([Acknowledged(item.outbox_id, "E-1", None, attempt=item.attempts)])
+
+
 def test_a_plan_project_is_budgeted_by_its_first_delivery_to_elaas_and_a_later_one_rewrites_nothing(ledger_store: Store) -> None:
     store = ledger_store
+    push = functools.partial(_push_to_elaas, store)
+    deliver = functools.partial(_deliver_to_elaas, store)
 
-    def push(title: str) -> str:
-        body = {"org_code": ORG, "title": title, "budget_by_year": [{"fiscal_year": 2570, "amount": "700000.00"}]}
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-        record = IncomingEntity(1, "plan_project", "P-elaas-1", ORG, None, body, digest)
-        message = InboundMessage(system="eplan", payload=b"{}", media_type="application/json")
-        outcome = store.inbox.ingest(message, [record], [], lambda s, e: [Destination("elaas", "plans-to-elaas", 8)])
-        return outcome.entities[0].entity_id
-
-    def deliver() -> None:
-        (item,) = store.outbox.claim_due("w", destination="elaas")
-        store.outbox.complete([Acknowledged(item.outbox_id, "E-1", None, attempt=item.attempts)])
-
-    project = push("ถนนสายใหม่")  # projected from the body in hand: nothing links to it
-    assert rows(store, project)[2570].stage == "planned"
+    project = push("ถนนสายใหม่")  # new and sent to e-LAAS: its rows wait for that delivery (decision 0017)
+    assert rows(store, project) == {}
     deliver()
     assert rows(store, project)[2570].stage == "budgeted"
     assert rows(store, project)[2570].amounts["budgeted"] == Decimal("700000.00")
+    assert store.ledger.catch_up(0) == 0  # the delivery ended its wait
 
     push("ถนนสายใหม่ (แก้ไข)")  # a new version keeps what its delivery made it
     after_ingest = rows(store, project)[2570]
     assert (after_ingest.stage, after_ingest.title) == ("budgeted", "ถนนสายใหม่ (แก้ไข)")
     deliver()  # the second delivery to e-LAAS changes no figure: the row is not rewritten
     assert rows(store, project)[2570] == after_ingest
+
+
+def test_a_new_plan_project_whose_delivery_does_not_come_is_projected_by_the_catch_up(ledger_store: Store) -> None:
+    store = ledger_store
+    project = _push_to_elaas(store, "ถนนรอส่ง")
+    assert store.ledger.catch_up(3600) == 0  # not waited that long yet
+    assert rows(store, project) == {}
+    assert store.ledger.catch_up(0) == 1
+    assert (rows(store, project)[2570].stage, rows(store, project)[2570].amounts["planned"]) == ("planned", Decimal("700000.00"))
+    assert store.ledger.catch_up(0) == 0  # projected once
+    _deliver_to_elaas(store)  # the late delivery still moves its stage
+    assert rows(store, project)[2570].stage == "budgeted"

@@ -125,6 +125,7 @@ SEEDS: dict[str, list[dict[str, Any]]] = {
     ],
     "inbox_chunks": [{"message_id": M1, "chunk": 0, "answer_json": '{"entities": []}'}],
     "inbox_payloads": [{"message_id": M1, "payload": "ที่,ชื่อ\n1,ถนน\n".encode()}],
+    "ledger_pending": [{"entity_id": E1, "marked_at": _at(9)}],
 }
 # Columns a later migration moved to another table: (table, column) -> (table it went to, its column
 # there). At the revisions that still have them, seed rows are written with them; after the upgrade,

@@ -4,7 +4,7 @@ deliveries inside their own transactions, rebuilt on demand, and read by area.""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -41,8 +41,15 @@ class LedgerRepository:
         changed = [o.entity_id for o in outcomes if o.changed and o.entity_type in _ledger.LEDGER_TYPES]
         if changed:
             new = _ledger.new_plans(system, incoming, outcomes)
-            roots = lambda: [*new, *_ledger.roots_of(conn, [i for i in changed if i not in new])]  # noqa: E731
-            self._project(conn, roots, now, new)
+            # Their first delivery to e-LAAS or e-budgeting moves their stage and writes their rows then.
+            waiting = _ledger.sent_to_stage_systems(new, outcomes)
+            if waiting:
+                _ledger.wait_for_delivery(conn, sorted(waiting), now)
+                new = {entity_id: node for entity_id, node in new.items() if entity_id not in waiting}
+            others = [i for i in changed if i not in new and i not in waiting]
+            if new or others:
+                roots = lambda: [*new, *_ledger.roots_of(conn, others)]  # noqa: E731
+                self._project(conn, roots, now, new)
 
     def on_linked(self, conn: Connection, entity_ids: Sequence[str], now: datetime) -> None:
         """An operator linked or unlinked records: their projects' figures move."""
@@ -59,6 +66,7 @@ class LedgerRepository:
                 found, held = _ledger.delivered_plan_projects(conn, [r.outbox_id for r in delivered], bodies)
                 sent.update(found)
                 current.update(held)
+                _ledger.stop_waiting(conn, list(sent))
                 return list(sent)
 
             self._project(conn, firsts, now, sent=sent, current=current)
@@ -83,6 +91,25 @@ class LedgerRepository:
             log.exception("ledger_projection_failed")
         else:
             savepoint.commit()
+
+    def catch_up(self, waited_s: float, *, page_size: int = 500) -> int:
+        """Project the new plan projects that have waited `waited_s` or more for their first delivery to
+        e-LAAS or e-budgeting (refused, held, or not yet made), a page per transaction; returns how many."""
+        marked_before = utcnow() - timedelta(seconds=waited_s)
+
+        def page(conn: Connection) -> int:
+            ids = _ledger.still_waiting(conn, marked_before, page_size)
+            if ids:
+                self._project(conn, lambda: ids, utcnow())
+                _ledger.stop_waiting(conn, ids)
+            return len(ids)
+
+        done = 0
+        while (projected := self.db.write(page, retry=True)) > 0:
+            done += projected
+            if projected < page_size:
+                break
+        return done
 
     def rebuild(self, *, page_size: int = 500) -> int:
         """Project every plan project again, a page per transaction; returns the projects read."""
