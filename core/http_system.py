@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import aiohttp
 from pydantic import Field, SecretStr
 
+from canonical_model.envelope import body_text
 from core.contract import AgencySystem, SystemSettings
 from core.errors import ConfigError, PermanentError, TransientError, classify_http_status, scrub_secrets
 from core.payloads import PayloadError, loads_strict_json
@@ -114,13 +115,20 @@ class RestSystem(AgencySystem):
     ) -> HttpAnswer:
         """One request within the system's timeout. A system that cannot be reached raises
         `TransientError`; any answer, whatever its status, is returned for the caller to judge."""
+        headers = self.headers(idempotency_key)
+        body = None
+        if json_body is not None:
+            # By orjson (body_text), not aiohttp's json.dumps: a batch of a thousand records cost the event
+            # loop about 9 ms a call that way. Thai goes as UTF-8, as application/json is.
+            body = body_text(json_body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
         try:
             async with self.http.request(
                 method,
                 self.url(path),
                 params=params,
-                json=json_body,
-                headers=self.headers(idempotency_key),
+                data=body,
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout_s),
                 allow_redirects=False,
             ) as response:
