@@ -1,6 +1,6 @@
 """`make bench`: the hub's throughput, latency and memory, and the baselines that give them a meaning,
 all measured in one run on this machine. Writes benchmarks/results/latest.json and latest.md (and,
-with the profile step, profile.md and the raw profiles).
+with the profile step, profile.md and profile-postgresql.md and the raw profiles).
 
 Measured (generated ผ.02 CSV, 20,000 records in batches of 1,000 posted by two concurrent clients,
 delivered to benchmarks/sink.py, a null e-LAAS in a process of its own):
@@ -223,6 +223,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         log("profile")
         profiled = await profile_run.main(records)
         results["profile_us_cpu_per_record"] = {k: v["us_cpu_per_record"] for k, v in profiled["summaries"].items()}
+        profiled = await profile_run.main(records, "postgresql")
+        results["profile_postgresql_us_cpu_per_record"] = {k: v["us_cpu_per_record"] for k, v in profiled["summaries"].items()}
     whole.stop()
     results["other_work"] = whole.summary()
     results["seconds"] = round(time.perf_counter() - started, 1)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -335,3 +336,23 @@ def test_a_new_plan_project_whose_delivery_does_not_come_is_projected_by_the_cat
     assert store.ledger.catch_up(0) == 0  # projected once
     _deliver_to_elaas(store)  # the late delivery still moves its stage
     assert rows(store, project)[2570].stage == "budgeted"
+
+
+async def test_the_scheduler_leader_catches_the_ledger_up_at_its_interval(tmp_path: Path) -> None:
+    from core.hub import Hub
+    from core.settings import HubSettings
+
+    hub = Hub.build(HubSettings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}", ledger={"wait_for_delivery_s": 0, "catch_up_interval_s": 7},
+        delivery={"hold_unconfigured": True},
+    ))  # fmt: skip
+    await hub.start(workers=False)
+    try:
+        job = hub.scheduler.get_job("ledger-catch-up") if hub.scheduler else None
+        assert job is not None and job.trigger.interval == timedelta(seconds=7)
+        project = _push_to_elaas(hub.store, "ถนนรอรอบของผู้นำ")
+        assert rows(hub.store, project) == {}
+        await job.func()  # what the scheduler runs
+        assert rows(hub.store, project)[2570].stage == "planned"
+    finally:
+        await hub.stop()
