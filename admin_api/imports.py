@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from admin_api import producer
+from admin_api.body import BodyStalled, next_chunk
 from admin_api.access import Access, declare
 from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
@@ -28,7 +29,6 @@ from core.importer import CSV, JSON_LINES_TYPES, XLSX, ImportError_, codec_of, f
 from core.payloads import XLSX_MEDIA_TYPE
 from core.store.records import ApiClient
 
-READ_CHUNK_BYTES = 64 * 1024
 # Written to disk (and fed to a signature's MAC) in a thread a block at a time: the loop only gathers.
 WRITE_BLOCK_BYTES = 1024 * 1024
 BUSY_RETRY_AFTER_S = 30
@@ -36,10 +36,6 @@ REJECTS_MEDIA_TYPES = {CSV: "text/csv; charset=utf-8", XLSX: XLSX_MEDIA_TYPE, "j
 
 
 class _TooLarge(Exception):
-    pass
-
-
-class _Stalled(Exception):
     pass
 
 
@@ -85,7 +81,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
             status.file_bytes = await _receive(request, hub.imports.upload_path(status.import_id), limit, signed, stall_s)
         except _TooLarge:
             return _too_large(limit)
-        except _Stalled:
+        except BodyStalled:
             return problem(408, "Request Timeout", f"nothing of the file arrived for {stall_s:g} s; send it again",
                            rule="import.stalled")  # fmt: skip
         if signed is not None:
@@ -112,7 +108,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
 async def _receive(request: web.Request, path: Path, limit: int, signed: producer.Signed | None, stall_s: float) -> int:
     """The body into `path`, refused as soon as its running size passes `limit` (_TooLarge) or nothing of it
-    arrives for `stall_s` (_Stalled)."""
+    arrives for `stall_s` (BodyStalled)."""
     file = await asyncio.to_thread(path.open, "wb")
     size = 0
     block = io.BytesIO()
@@ -123,7 +119,7 @@ async def _receive(request: web.Request, path: Path, limit: int, signed: produce
             signed.mac.update(data)
 
     try:
-        while chunk := await _next_chunk(request, stall_s):
+        while chunk := await next_chunk(request, stall_s):
             size += len(chunk)
             if size > limit:
                 raise _TooLarge
@@ -135,14 +131,6 @@ async def _receive(request: web.Request, path: Path, limit: int, signed: produce
     finally:
         await asyncio.to_thread(file.close)
     return size
-
-
-async def _next_chunk(request: web.Request, stall_s: float) -> bytes:
-    try:
-        async with asyncio.timeout(stall_s):
-            return await request.content.read(READ_CHUNK_BYTES)
-    except TimeoutError:
-        raise _Stalled from None
 
 
 def _too_large(limit: int) -> web.Response:

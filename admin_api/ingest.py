@@ -43,7 +43,7 @@ async def inbound(request: web.Request) -> web.Response:
     plugin = producer.receiving_system(hub, system)
     if isinstance(plugin, web.Response):
         return plugin
-    body = await read_body(request, hub.settings.security.max_ingest_body_bytes)
+    body = await read_body(request, hub.settings.security.max_ingest_body_bytes, hub.settings.security.body_stall_s)
     try:
         return await _answer(request, hub, client, plugin, body, media_type, charset, idempotency_key)
     finally:

@@ -109,8 +109,8 @@ def _dump(response_type: Any, value: Any) -> bytes:
     return TypeAdapter(response_type).dump_json(value)
 
 
-async def _read_json_body(request: web.Request, limit: int) -> Any:
-    raw = await read_body(request, limit)
+async def _read_json_body(request: web.Request, limit: int, stall_s: float) -> Any:
+    raw = await read_body(request, limit, stall_s)
     if not raw.strip():
         return {}
     try:
@@ -134,7 +134,9 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
         body = None
         if op.body_model is not None:
             try:
-                raw = await _read_json_body(request, hub.settings.security.max_admin_body_bytes)
+                raw = await _read_json_body(
+                    request, hub.settings.security.max_admin_body_bytes, hub.settings.security.body_stall_s
+                )
             except PayloadError as exc:
                 return problem(400, "Bad Request", exc.reason, rule=exc.rule)
             try:

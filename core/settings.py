@@ -97,6 +97,10 @@ class SecuritySettings(BaseModel):
     )
     max_ingest_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest inbound payload (413 above)")
     max_admin_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest admin API request body (413 above)")
+    body_stall_s: float = Field(
+        60, gt=0, le=3600, description="longest a pushed payload or an admin API request body may send nothing "
+        "before it is refused (408): a client trickling a body would otherwise hold its connection and memory for ever"
+    )
     signature_window_s: int = Field(
         300, ge=1, description="how far a signed request's timestamp may be from the hub's clock, in seconds"
     )

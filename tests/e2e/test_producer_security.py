@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.e2e
 CSV = "text/csv; charset=utf-8"
 
 
-async def _post(hub: RunningHub, body: bytes, key: str, **headers: str) -> tuple[int, dict, dict]:
+async def _post(hub: RunningHub, body: Any, key: str, **headers: str) -> tuple[int, dict, dict]:
     all_headers = {"Content-Type": CSV, "Authorization": f"Bearer {key}", **headers}
     async with hub.http.post(f"{hub.url}/api/v1/inbound/eplan", data=body, headers=all_headers) as response:
         return response.status, await response.json(content_type=None), dict(response.headers)
@@ -200,6 +202,26 @@ async def test_oversized_bodies_get_413_and_malformed_json_400(running_hub: Runn
 
     status, answer, _ = await _post(hub, b'[{"a": NaN}]', hub.eplan_key, **{"Content-Type": "application/json"})
     assert status == 400 and answer["rule"] == "json.non_finite"
+
+
+@pytest.mark.hub_settings(security={"body_stall_s": 0.5})
+async def test_a_body_that_stops_arriving_gets_408_and_the_next_push_is_taken(running_hub: RunningHub) -> None:
+    hub = running_hub
+    never = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:  # the header row, then nothing
+        yield b"header\n"
+        await never.wait()
+
+    status, answer, headers = await _post(hub, trickle(), hub.eplan_key)
+    assert status == 408 and headers["Content-Type"].startswith("application/problem+json")
+    assert "0.5 s" in answer["detail"]
+    auth = {"Authorization": f"Bearer {hub.admin_token}", "Content-Type": "application/json"}
+    async with hub.http.post(f"{hub.url}/api/v1/dead-letters/replay", data=trickle(), headers=auth) as response:
+        assert response.status == 408  # an admin request's body too
+    never.set()
+    status, _, _ = await _post(hub, to_csv(p02_rows(1)), hub.eplan_key)
+    assert status == 202
 
 
 @pytest.mark.hub_settings(security={"rate_limit_per_s": 0.5, "rate_limit_burst": 3})
