@@ -229,7 +229,8 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
         families = self._families()
-        up, backlog, oldest, dead, last_pull, interval, duration, unlinked, last_push, push_interval, flagged = families
+        (up, backlog, oldest, dead, last_pull, interval, duration, unlinked, last_push, push_interval, flagged,
+         ledger_waiting, ledger_oldest) = families  # fmt: skip
         expected = self.hub.settings.push_expectations
         for system, expectation in sorted(expected.items()):
             push_interval.add_metric([system], expectation.interval_s)
@@ -260,6 +261,9 @@ class DatabaseCollector(Collector):
                 last_push.add_metric([system], at.timestamp())
             for rule, count in sorted(flags.items()):
                 flagged.add_metric([rule], count)
+            ledger_waiting.add_metric([], snap.ledger_waiting)
+            waited = snap.ledger_oldest_waiting_at
+            ledger_oldest.add_metric([], max(0.0, now - waited.timestamp()) if waited else 0.0)
         # Only a process that runs the pulls says how often they should happen: the "never pulled"
         # alert keys on this series, and a process without a scheduler must not make it fire.
         if self.hub.scheduler_running:
@@ -320,6 +324,15 @@ class DatabaseCollector(Collector):
                 "prasan_reconciliation_flags",
                 "Records whose amounts disagree across systems, by reconciliation rule (config/reconciliation.yaml).",
                 labels=["rule"],
+            ),
+            GaugeMetricFamily(
+                "prasan_ledger_waiting_projects",
+                "New plan projects whose area ledger rows wait for their first filing at e-LAAS or e-budgeting, or "
+                "for the scheduler leader's catch-up after ledger.wait_for_delivery_s.",
+            ),
+            GaugeMetricFamily(
+                "prasan_ledger_waiting_oldest_age_seconds",
+                "How long the longest-waiting of those projects has waited (0 when none waits).",
             ),
         ]
 

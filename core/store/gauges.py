@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, func, insert, or_, select, text, update
 
 from core.store.links import unlinked_counts
-from core.store.schema import dead_letters, inbox_messages, outbox, pull_cursors
+from core.store.schema import dead_letters, inbox_messages, ledger_pending, outbox, pull_cursors
 
 # The client name under which the scheduler's pulls are kept in the inbox (core/scheduler.py).
 PULL_CLIENT = "scheduler"
@@ -24,7 +24,7 @@ PULL_CLIENT = "scheduler"
 @dataclass(frozen=True)
 class GaugeSnapshot:
     """Open outbox rows by destination and state (pending, in_flight, held; delivered and dead rows are
-    not counted), oldest pending row, unresolved dead letters, last pulls."""
+    not counted), oldest pending row, unresolved dead letters, last pulls, projects waiting for the ledger."""
 
     rows_by_state: dict[str, dict[str, int]] = field(default_factory=dict)
     oldest_pending_created_at: dict[str, datetime] = field(default_factory=dict)
@@ -32,6 +32,8 @@ class GaugeSnapshot:
     last_pulled_at: dict[tuple[str, str], datetime] = field(default_factory=dict)  # last *successful* pull
     unlinked: dict[tuple[str, str], int] = field(default_factory=dict)  # by (system, entity type)
     last_received_at: dict[str, datetime] = field(default_factory=dict)  # newest payload pushed, by system
+    ledger_waiting: int = 0  # new plan projects waiting for their first filing to enter the ledger (decision 0017)
+    ledger_oldest_waiting_at: datetime | None = None
 
 
 def snapshot(conn: Connection, push_systems: Sequence[str] = ()) -> GaugeSnapshot:
@@ -70,7 +72,11 @@ def snapshot(conn: Connection, push_systems: Sequence[str] = ()) -> GaugeSnapsho
         )
     }
     received = {system: at for system in push_systems if (at := last_pushed(conn, system)) is not None}
-    return GaugeSnapshot(rows, oldest, dead, pulled, unlinked_counts(conn), received)
+    waiting, oldest_waiting = conn.execute(select(func.count(), func.min(ledger_pending.c.marked_at))).one()
+    return GaugeSnapshot(
+        rows, oldest, dead, pulled, unlinked_counts(conn), received, int(waiting),
+        None if oldest_waiting is None else _aware(oldest_waiting),
+    )  # fmt: skip
 
 
 def last_pushed(conn: Connection, system: str) -> datetime | None:

@@ -69,6 +69,8 @@ async def test_metrics_after_a_sync_count_what_happened_and_pass_promtool(runnin
     assert value(samples, "prasan_outbox_backlog", destination="elaas") == 0
     assert value(samples, "prasan_outbox_oldest_pending_age_seconds", destination="elaas") == 0
     assert value(samples, "prasan_dead_letters", destination="elaas") == 0
+    assert value(samples, "prasan_ledger_waiting_projects") == 0  # all four filed at e-LAAS, so in the ledger
+    assert value(samples, "prasan_ledger_waiting_oldest_age_seconds") == 0
     assert value(samples, "prasan_database_up") == 1
     assert value(samples, "prasan_http_requests_total", method="POST", route="/api/v1/inbound/{system}", status="202") == 1
     [build] = [s for s in samples if s.name == "prasan_build_info"]
@@ -126,6 +128,9 @@ async def test_dead_letters_show_per_destination_and_in_every_hub_process(runnin
     assert value(samples, "prasan_dead_letters", destination="elaas") == 1
     assert value(samples, "prasan_deliveries_total", destination="elaas", outcome="rejected") == 1
     assert value(samples, "prasan_deliveries_total", destination="elaas", outcome="delivered") == 2
+    # The refused project waits for the ledger's catch-up (decision 0017); the two filed ones do not.
+    assert value(samples, "prasan_ledger_waiting_projects") == 1
+    assert value(samples, "prasan_ledger_waiting_oldest_age_seconds") > 0
 
     # A second hub process on the same database has counted nothing itself, yet reports the same
     # database gauges: they come from SQL, not from this process's memory.

@@ -16,7 +16,7 @@ def test_alert_rules_are_valid() -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 11 rules found" in result.stdout
+    assert "SUCCESS: 12 rules found" in result.stdout
 
 
 def test_alert_rules_pass_their_unit_tests() -> None:
