@@ -11,7 +11,8 @@ delivered to benchmarks/sink.py, a null e-LAAS in a process of its own):
   then, per hub topology on SQLite (and PostgreSQL with two workers): receipt→delivered latency at an
         offered 500 records/s (batches of 50), ingest request latency at 70% of the measured peak
         ingest rate (batches of 100), single-record POSTs per second (16 concurrent clients)
-  baselines  storage limit (the hub's rows per record by executemany) · dlt (the same canonical
+  baselines  storage limit (the hub's rows per record by executemany; on PostgreSQL by COPY and array
+        statements, and by executemany beside it) · dlt (the same canonical
         records from a generator) · the bare pipeline (benchmarks/bare_pipeline.py), 1 and 2 processes
   the real e-LAAS simulator as destination, once, for comparison with the null sink
   a 100 MB CSV in one request, uploaded to the imports endpoint and pushed (benchmarks/large_file.py)
