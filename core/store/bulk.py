@@ -30,16 +30,21 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     """INSERT every row (all with the same keys, as SQLAlchemy's executemany requires) into `table`."""
     if not rows:
         return
-    plan = _plan(conn.dialect, table, tuple(rows[0])) if conn.dialect.name in ("sqlite", POSTGRESQL) else None
+    plan = _plan(conn.dialect, table, tuple(rows[0])) if conn.dialect.name == "sqlite" or _copies(conn.dialect) else None
     if plan is None:
         conn.execute(insert(table), rows)
         return
     sql, values_of, converted = plan
     params = _params(rows, values_of, converted)
-    if conn.dialect.name == POSTGRESQL:
+    if _copies(conn.dialect):
         _copy(conn, sql, params)
     else:
         conn.exec_driver_sql(sql, params)
+
+
+def _copies(dialect: Dialect) -> bool:
+    """PostgreSQL through psycopg (3), whose cursors write COPY rows; another driver keeps SQLAlchemy's path."""
+    return dialect.name == POSTGRESQL and dialect.driver == "psycopg"
 
 
 def _params(
@@ -90,7 +95,7 @@ def _plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> Plan | None:
     compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
     if set(compiled.bind_names.values()) != set(keys):
         return None
-    if dialect.name == POSTGRESQL:
+    if _copies(dialect):
         columns = keys
         preparer = dialect.identifier_preparer
         sql = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(name) for name in columns)}) FROM STDIN"
