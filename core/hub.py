@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -286,28 +287,34 @@ class Hub:
         log.info("retention_purged", outbox_rows=result.outbox_rows, inbox_payloads=result.inbox_payloads)
         return result
 
-    async def _purge_expired_job(self) -> None:
-        try:
-            await asyncio.to_thread(self.purge_expired)
-        except Exception as exc:  # the next run tries again; an outage is logged once by the store
-            if not database_unavailable(exc):
-                log.exception("retention_failed")
-
-    async def _ledger_catch_up_job(self) -> None:
-        try:
-            projected = await asyncio.to_thread(self.store.ledger.catch_up, self.settings.ledger.wait_for_delivery_s)
-        except Exception as exc:  # the next run tries again; an outage is logged once by the store
-            if not database_unavailable(exc):
-                log.exception("ledger_catch_up_failed")
-            return
+    def catch_up_ledger(self) -> int:
+        """Project the new plan projects that waited `ledger.wait_for_delivery_s` for their first filing
+        (decision 0017). Blocking."""
+        projected = self.store.ledger.catch_up(self.settings.ledger.wait_for_delivery_s)
         if projected:
             log.info("ledger_caught_up", projects=projected)
+        return projected
+
+    @staticmethod
+    async def _leader_job(work: Callable[[], Any], failed: str) -> None:
+        """A scheduler leader's periodic `work`, in a thread. A failure is logged as `failed` and left to the
+        next run; a database outage is logged once by the store instead."""
+        try:
+            await asyncio.to_thread(work)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                log.exception(failed)
 
     def _start_scheduler(self) -> None:
         self.scheduler = build_scheduler(
             self.pulls, planned_pulls(self.settings.pull_schedules, self.systems), self.plugin_health,
-            retention=(self._purge_expired_job, self.settings.retention.interval_s),
-            ledger_catch_up=(self._ledger_catch_up_job, self.settings.ledger.catch_up_interval_s),
+            retention=(
+                partial(self._leader_job, self.purge_expired, "retention_failed"), self.settings.retention.interval_s
+            ),
+            ledger_catch_up=(
+                partial(self._leader_job, self.catch_up_ledger, "ledger_catch_up_failed"),
+                self.settings.ledger.catch_up_interval_s,
+            ),
         )
         self.scheduler.start()
 

@@ -30,20 +30,21 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     """INSERT every row (all with the same keys, as SQLAlchemy's executemany requires) into `table`."""
     if not rows:
         return
-    plan = _plan(conn.dialect, table, tuple(rows[0])) if conn.dialect.name == "sqlite" or _copies(conn.dialect) else None
+    plan = _plan(conn.dialect, table, tuple(rows[0])) if conn.dialect.name == "sqlite" or _through_psycopg(conn.dialect) else None
     if plan is None:
         conn.execute(insert(table), rows)
         return
     sql, values_of, converted = plan
     params = _params(rows, values_of, converted)
-    if _copies(conn.dialect):
+    if _through_psycopg(conn.dialect):
         _copy(conn, sql, params)
     else:
         conn.exec_driver_sql(sql, params)
 
 
-def _copies(dialect: Dialect) -> bool:
-    """PostgreSQL through psycopg (3), whose cursors write COPY rows; another driver keeps SQLAlchemy's path."""
+def _through_psycopg(dialect: Dialect) -> bool:
+    """PostgreSQL through psycopg (3): COPY rows from its cursors, arrays as `%s` parameters; another driver
+    keeps SQLAlchemy's path."""
     return dialect.name == POSTGRESQL and dialect.driver == "psycopg"
 
 
@@ -95,7 +96,7 @@ def _plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> Plan | None:
     compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
     if set(compiled.bind_names.values()) != set(keys):
         return None
-    if _copies(dialect):
+    if _through_psycopg(dialect):
         columns = keys
         preparer = dialect.identifier_preparer
         sql = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(name) for name in columns)}) FROM STDIN"
@@ -122,7 +123,7 @@ def update_rows(
     to the driver on SQLite without `also` (the hot path's acknowledgements); otherwise SQLAlchemy's."""
     if not rows:
         return
-    if conn.dialect.name == POSTGRESQL and not also:
+    if _through_psycopg(conn.dialect) and not also:
         _update_from_arrays(conn, key, rows, fixed)
         return
     plan = _update_plan(conn.dialect, key, tuple(rows[0]), tuple(fixed)) if conn.dialect.name == "sqlite" and not also else None
@@ -191,13 +192,14 @@ def _array_update_plan(
     t.<key> = v.b_key`, and each parameter's processor (fixed ones first)."""
     table = key.table
     quote = dialect.identifier_preparer.quote
+    name_of_table = dialect.identifier_preparer.format_table(table)
     sets = [f"{quote(name)} = %s" for name in fixed] + [f"{quote(name)} = v.{quote(name)}" for name in own]
     columns = [(name, key if name == "b_key" else table.c[name]) for name in ("b_key", *own)]
     arrays = ", ".join(f"%s::{column.type.compile(dialect=dialect)}[]" for _, column in columns)
     sql = (
-        f"UPDATE {dialect.identifier_preparer.format_table(table)} SET {', '.join(sets)} "
+        f"UPDATE {name_of_table} SET {', '.join(sets)} "
         f"FROM unnest({arrays}) AS v({', '.join(quote(name) for name, _ in columns)}) "
-        f"WHERE {dialect.identifier_preparer.format_table(table)}.{quote(key.name)} = v.b_key"
+        f"WHERE {name_of_table}.{quote(key.name)} = v.b_key"
     )
     processors = tuple(
         column.type.dialect_impl(dialect).bind_processor(dialect)

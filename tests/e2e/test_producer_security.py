@@ -213,11 +213,13 @@ async def test_a_body_that_stops_arriving_gets_408_and_the_next_push_is_taken(ru
         yield b"header\n"
         await never.wait()
 
-    status, answer, headers = await _post(hub, trickle(), hub.eplan_key)
+    async with asyncio.timeout(30):  # without the limit the hub would wait for ever: fail, do not hang
+        status, answer, headers = await _post(hub, trickle(), hub.eplan_key)
     assert status == 408 and headers["Content-Type"].startswith("application/problem+json")
     assert "0.5 s" in answer["detail"]
     auth = {"Authorization": f"Bearer {hub.admin_token}", "Content-Type": "application/json"}
-    async with hub.http.post(f"{hub.url}/api/v1/dead-letters/replay", data=trickle(), headers=auth) as response:
+    replay = f"{hub.url}/api/v1/dead-letters/replay"
+    async with asyncio.timeout(30), hub.http.post(replay, data=trickle(), headers=auth) as response:
         assert response.status == 408  # an admin request's body too
     never.set()
     status, _, _ = await _post(hub, to_csv(p02_rows(1)), hub.eplan_key)
