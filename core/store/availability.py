@@ -6,6 +6,13 @@ answers 503 with Retry-After, and the loops (delivery, leadership, route refresh
 `DatabaseStatus` is the one record of that outage in a process: every store transaction reports to it,
 so it logs once when the database goes away and once when it is back, whichever part noticed, and gives
 the loops a capped backoff instead of each retrying (and logging) at its own pace.
+
+Transactions run in many threads and report when they end, so reports can arrive out of order: a commit
+that finished just before the server died may be reported after the first failure, and a connection attempt
+begun while the server was starting may fail after another has succeeded. Each report therefore carries
+when its transaction began, and a report older than the change it would undo is ignored: a success only
+ends an outage if its transaction began after the outage was noticed, and a failure only opens one if its
+transaction began after the last success ended.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ class Outage:
     since: float  # Unix time of the first failure
     reason: str
     failures: int
+    noticed: float  # time.monotonic() of the first failure's report
 
 
 class DatabaseStatus:
@@ -84,6 +92,7 @@ class DatabaseStatus:
         self.retry_max_s = retry_max_s
         self._lock = threading.Lock()
         self._outage: Outage | None = None
+        self._last_success = float("-inf")  # time.monotonic() when the last successful transaction ended
 
     @property
     def outage(self) -> Outage | None:
@@ -93,21 +102,34 @@ class DatabaseStatus:
     def available(self) -> bool:
         return self._outage is None
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException, began: float) -> None:
+        """A transaction that began at `began` (time.monotonic()) met the database away."""
         reason = describe(exc)
         with self._lock:
             outage = self._outage
-            self._outage = Outage(outage.since if outage else time.time(), reason, (outage.failures if outage else 0) + 1)
+            if outage is None and began < self._last_success:
+                return  # the database has answered since this transaction began: the report is stale
+            now = time.monotonic()
+            self._outage = Outage(
+                outage.since if outage else time.time(),
+                reason,
+                (outage.failures if outage else 0) + 1,
+                outage.noticed if outage else now,
+            )
         if outage is None:
             log.error("database_unavailable", reason=reason)
 
-    def succeeded(self) -> None:
+    def succeeded(self, began: float) -> None:
+        """A transaction that began at `began` (time.monotonic()) committed."""
+        self._last_success = time.monotonic()
         if self._outage is None:  # the common case: no lock on every transaction
             return
         with self._lock:
-            outage, self._outage = self._outage, None
-        if outage is not None:
-            log.warning("database_available", down_s=round(time.time() - outage.since, 3), failures=outage.failures)
+            outage = self._outage
+            if outage is None or began < outage.noticed:
+                return  # already ended, or a commit from before the outage reported late
+            self._outage = None
+        log.warning("database_available", down_s=round(time.time() - outage.since, 3), failures=outage.failures)
 
     def retry_in_s(self) -> float:
         """How long a loop that just met the outage waits before trying again: doubling, capped."""

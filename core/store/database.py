@@ -6,6 +6,7 @@ calls them through `asyncio.to_thread`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -114,10 +115,11 @@ class Database:
     @contextmanager
     def _watched(self) -> Iterator[None]:
         """Tell `status` whether the database answered: it logs an outage once, not once per caller."""
+        began = time.monotonic()
         try:
             yield
         except Exception as exc:
             if database_unavailable(exc):
-                self.status.failed(exc)
+                self.status.failed(exc, began)
             raise
-        self.status.succeeded()
+        self.status.succeeded(began)

@@ -4,6 +4,7 @@ and the one record of an outage per process: logged once per change, a capped ba
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -56,14 +57,36 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends() -> None
     with structlog.testing.capture_logs() as logs:
         delays = []
         for _ in range(8):
-            status.failed(_sqlite_error("database is locked"))
+            status.failed(_sqlite_error("database is locked"), time.monotonic())
             delays.append(status.retry_in_s())
         assert not status.available and status.outage is not None and status.outage.failures == 8
-        status.succeeded()
-        status.succeeded()
+        status.succeeded(time.monotonic())
+        status.succeeded(time.monotonic())
     assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available"]
     assert delays == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
     assert status.available and status.retry_in_s() == 0.5
+
+
+def test_a_report_older_than_the_change_it_would_undo_is_ignored() -> None:
+    """Threads report when their transactions end, so reports can cross: neither a commit that began before
+    the outage was noticed nor a failure that began before the last success flips the state back."""
+    status = DatabaseStatus()
+    locked = _sqlite_error("database is locked")
+    with structlog.testing.capture_logs() as logs:
+        committed_before_the_outage = time.monotonic()
+        status.failed(locked, time.monotonic())
+        status.succeeded(committed_before_the_outage)  # reported late, after the first failure
+        assert not status.available and status.outage is not None and status.outage.failures == 1
+
+        began_while_away = time.monotonic()
+        status.succeeded(time.monotonic())
+        assert status.available
+        status.failed(locked, began_while_away)  # its failure arrives after a newer transaction's success
+        assert status.available
+
+        status.failed(locked, time.monotonic())  # a transaction begun after the success: a new outage
+        assert not status.available
+    assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available", "database_unavailable"]
 
 
 def test_the_store_reports_every_transaction_to_its_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
