@@ -9,10 +9,12 @@ the loops a capped backoff instead of each retrying (and logging) at its own pac
 
 Transactions run in many threads and report when they end, so reports can arrive out of order: a commit
 that finished just before the server died may be reported after the first failure, and a connection attempt
-begun while the server was starting may fail after another has succeeded. Each report therefore carries
-when its transaction began, and a report older than the change it would undo is ignored: a success only
-ends an outage if its transaction began after the outage was noticed, and a failure only opens one if its
-transaction began after the last success ended.
+begun while the server was still away may fail after another has found it back. Each report carries when
+its transaction began, and only a transaction begun after the last change of state can change it again:
+a success ends an outage only if its transaction began after the outage was noticed, and a failure opens
+one only if its transaction began after the last outage ended. The rule is about the last change, not the
+last success: a write that waited out SQLite's busy timeout still opens an outage, though reads beside the
+held lock succeeded while it waited.
 """
 
 from __future__ import annotations
@@ -80,7 +82,6 @@ class Outage:
     since: float  # Unix time of the first failure
     reason: str
     failures: int
-    noticed: float  # time.monotonic() of the first failure's report
 
 
 class DatabaseStatus:
@@ -92,7 +93,7 @@ class DatabaseStatus:
         self.retry_max_s = retry_max_s
         self._lock = threading.Lock()
         self._outage: Outage | None = None
-        self._last_success = float("-inf")  # time.monotonic() when the last successful transaction ended
+        self._changed_at = float("-inf")  # time.monotonic() of the last change of state
 
     @property
     def outage(self) -> Outage | None:
@@ -107,28 +108,24 @@ class DatabaseStatus:
         reason = describe(exc)
         with self._lock:
             outage = self._outage
-            if outage is None and began < self._last_success:
-                return  # the database has answered since this transaction began: the report is stale
-            now = time.monotonic()
-            self._outage = Outage(
-                outage.since if outage else time.time(),
-                reason,
-                (outage.failures if outage else 0) + 1,
-                outage.noticed if outage else now,
-            )
+            if outage is None:
+                if began < self._changed_at:
+                    return  # it began during the outage that has since ended: a late report of that one
+                self._changed_at = time.monotonic()
+            self._outage = Outage(outage.since if outage else time.time(), reason, (outage.failures if outage else 0) + 1)
         if outage is None:
             log.error("database_unavailable", reason=reason)
 
     def succeeded(self, began: float) -> None:
         """A transaction that began at `began` (time.monotonic()) committed."""
-        self._last_success = time.monotonic()
         if self._outage is None:  # the common case: no lock on every transaction
             return
         with self._lock:
             outage = self._outage
-            if outage is None or began < outage.noticed:
-                return  # already ended, or a commit from before the outage reported late
+            if outage is None or began < self._changed_at:
+                return  # already ended, or it began before the outage was noticed: a late report
             self._outage = None
+            self._changed_at = time.monotonic()
         log.warning("database_available", down_s=round(time.time() - outage.since, 3), failures=outage.failures)
 
     def retry_in_s(self) -> float:

@@ -67,16 +67,20 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends() -> None
     assert status.available and status.retry_in_s() == 0.5
 
 
-def test_a_report_older_than_the_change_it_would_undo_is_ignored() -> None:
+def test_only_a_transaction_begun_after_the_last_change_of_state_changes_it_again() -> None:
     """Threads report when their transactions end, so reports can cross: neither a commit that began before
-    the outage was noticed nor a failure that began before the last success flips the state back."""
+    the outage was noticed nor a failure that began during an outage since ended flips the state back."""
     status = DatabaseStatus()
     locked = _sqlite_error("database is locked")
     with structlog.testing.capture_logs() as logs:
-        committed_before_the_outage = time.monotonic()
-        status.failed(locked, time.monotonic())
-        status.succeeded(committed_before_the_outage)  # reported late, after the first failure
+        waiting_for_the_lock = time.monotonic()
+        status.succeeded(time.monotonic())  # a read beside the held write lock, while the write waits
+        status.failed(locked, waiting_for_the_lock)  # the write gives up: an outage all the same
         assert not status.available and status.outage is not None and status.outage.failures == 1
+
+        committed_before_it_was_noticed = waiting_for_the_lock
+        status.succeeded(committed_before_it_was_noticed)  # reported late, after the first failure
+        assert not status.available
 
         began_while_away = time.monotonic()
         status.succeeded(time.monotonic())
@@ -84,7 +88,7 @@ def test_a_report_older_than_the_change_it_would_undo_is_ignored() -> None:
         status.failed(locked, began_while_away)  # its failure arrives after a newer transaction's success
         assert status.available
 
-        status.failed(locked, time.monotonic())  # a transaction begun after the success: a new outage
+        status.failed(locked, time.monotonic())  # a transaction begun after the outage ended: a new one
         assert not status.available
     assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available", "database_unavailable"]
 
