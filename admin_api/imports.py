@@ -18,7 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from admin_api import producer
-from admin_api.body import BodyStalled, next_chunk
+from admin_api.body import BodyPace, BodyStalled, next_chunk
 from admin_api.access import Access, declare
 from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
@@ -76,14 +76,13 @@ async def upload(request: web.Request) -> web.StreamResponse:
     status: ImportStatus | None = None
     try:
         status = await asyncio.to_thread(hub.imports.begin, system, client.name, file_format, charset, entity_type)
-        stall_s = hub.settings.imports.stall_s
+        pace = BodyPace(hub.settings.imports.stall_s, hub.settings.security.body_min_bytes_per_s, "file")
         try:
-            status.file_bytes = await _receive(request, hub.imports.upload_path(status.import_id), limit, signed, stall_s)
+            status.file_bytes = await _receive(request, hub.imports.upload_path(status.import_id), limit, signed, pace)
         except _TooLarge:
             return _too_large(limit)
-        except BodyStalled:
-            return problem(408, "Request Timeout", f"nothing of the file arrived for {stall_s:g} s; send it again",
-                           rule="import.stalled")  # fmt: skip
+        except BodyStalled as exc:
+            return problem(408, "Request Timeout", f"{exc}; send it again", rule="import.stalled")
         if signed is not None:
             refused = await producer.finish_signature(hub, signed)
             if refused is not None:
@@ -106,9 +105,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _receive(request: web.Request, path: Path, limit: int, signed: producer.Signed | None, stall_s: float) -> int:
-    """The body into `path`, refused as soon as its running size passes `limit` (_TooLarge) or nothing of it
-    arrives for `stall_s` (BodyStalled)."""
+async def _receive(request: web.Request, path: Path, limit: int, signed: producer.Signed | None, pace: BodyPace) -> int:
+    """The body into `path`, refused as soon as its running size passes `limit` (_TooLarge) or it
+    does not keep `pace` (BodyStalled)."""
     file = await asyncio.to_thread(path.open, "wb")
     size = 0
     block = io.BytesIO()
@@ -119,7 +118,7 @@ async def _receive(request: web.Request, path: Path, limit: int, signed: produce
             signed.mac.update(data)
 
     try:
-        while chunk := await next_chunk(request, stall_s):
+        while chunk := await next_chunk(request, pace):
             size += len(chunk)
             if size > limit:
                 raise _TooLarge

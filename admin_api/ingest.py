@@ -10,7 +10,7 @@ from aiohttp import web
 from admin_api import producer
 from admin_api.access import Access, declare
 from admin_api.auth import printable_ascii
-from admin_api.body import read_body
+from admin_api.body import BodyPace, read_body
 from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
 from core.contract import AgencySystem
@@ -43,7 +43,8 @@ async def inbound(request: web.Request) -> web.Response:
     plugin = producer.receiving_system(hub, system)
     if isinstance(plugin, web.Response):
         return plugin
-    body = await read_body(request, hub.settings.security.max_ingest_body_bytes, hub.settings.security.body_stall_s)
+    security = hub.settings.security
+    body = await read_body(request, security.max_ingest_body_bytes, BodyPace.of_request(security))
     try:
         return await _answer(request, hub, client, plugin, body, media_type, charset, idempotency_key)
     finally:

@@ -22,7 +22,7 @@ _ERROR_TITLES = {
     401: "No token, or an unknown or revoked one",
     403: "The token's role is too weak",
     404: "Not found",
-    408: "Nothing of the body arrived for too long",
+    408: "The body stopped arriving, or came slower than the least rate",
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from admin_api.access import Access, declare
-from admin_api.body import read_body
+from admin_api.body import BodyPace, read_body
 from admin_api.keys import ACTOR, HUB
 from admin_api.problems import problem
 from core.hub import Hub
@@ -109,8 +109,8 @@ def _dump(response_type: Any, value: Any) -> bytes:
     return TypeAdapter(response_type).dump_json(value)
 
 
-async def _read_json_body(request: web.Request, limit: int, stall_s: float) -> Any:
-    raw = await read_body(request, limit, stall_s)
+async def _read_json_body(request: web.Request, limit: int, pace: BodyPace) -> Any:
+    raw = await read_body(request, limit, pace)
     if not raw.strip():
         return {}
     try:
@@ -134,9 +134,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
         body = None
         if op.body_model is not None:
             try:
-                raw = await _read_json_body(
-                    request, hub.settings.security.max_admin_body_bytes, hub.settings.security.body_stall_s
-                )
+                security = hub.settings.security
+                raw = await _read_json_body(request, security.max_admin_body_bytes, BodyPace.of_request(security))
             except PayloadError as exc:
                 return problem(400, "Bad Request", exc.reason, rule=exc.rule)
             try:

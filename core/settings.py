@@ -101,6 +101,11 @@ class SecuritySettings(BaseModel):
         60, gt=0, le=3600, description="longest a pushed payload or an admin API request body may send nothing "
         "before it is refused (408): a client trickling a body would otherwise hold its connection and memory for ever"
     )
+    body_min_bytes_per_s: float = Field(
+        500, gt=0, description="least average rate of a pushed payload, an upload or an admin API request body "
+        "after its first body_stall_s (408 below): a client sending a byte just before each stall limit would "
+        "otherwise hold its connection and memory for days"
+    )
     signature_window_s: int = Field(
         300, ge=1, description="how far a signed request's timestamp may be from the hub's clock, in seconds"
     )

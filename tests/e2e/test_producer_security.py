@@ -226,6 +226,32 @@ async def test_a_body_that_stops_arriving_gets_408_and_the_next_push_is_taken(ru
     assert status == 202
 
 
+@pytest.mark.hub_settings(security={"body_stall_s": 0.5, "body_min_bytes_per_s": 20})
+async def test_a_body_trickled_just_inside_the_stall_limit_gets_408_once_it_falls_behind(running_hub: RunningHub) -> None:
+    hub = running_hub
+    sent = 0
+
+    async def trickle() -> AsyncIterator[bytes]:  # a byte every 0.2 s: never a stall, 5 bytes a second
+        nonlocal sent
+        yield b"h"
+        sent += 1
+        while True:
+            await asyncio.sleep(0.2)
+            yield b"x"
+            sent += 1
+
+    started = time.monotonic()
+    async with asyncio.timeout(30):  # without the least rate it would trickle for ever: fail, do not hang
+        status, answer, _ = await _post(hub, trickle(), hub.eplan_key)
+    took_s = time.monotonic() - started
+    assert status == 408 and "slower than 20 bytes/s" in answer["detail"], answer
+    # 0.5 s of grace, then each byte buys 1/20 s: a byte every 0.2 s falls behind within the first second.
+    print(f"trickle refused after {took_s:.2f} s and {sent} bytes")
+    assert sent < 10
+    status, _, _ = await _post(hub, to_csv(p02_rows(1)), hub.eplan_key)  # a body at a real pace is taken
+    assert status == 202
+
+
 @pytest.mark.hub_settings(security={"rate_limit_per_s": 0.5, "rate_limit_burst": 3})
 async def test_rate_limits_answer_429_with_retry_after_per_client(running_hub: RunningHub) -> None:
     hub = running_hub
