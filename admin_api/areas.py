@@ -30,6 +30,8 @@ class AreaQuery(Strict):
     group_by: GroupBy = Field("province", description="an area level, the organisation type, the local แผนงาน (programme), "
                               "or the budget classification: local งบ or national งบรายจ่าย LV1 (through the crosswalk)")
     org_type: str | None = Field(None, pattern=r"^[a-z_]{1,40}$")
+    limit: Limit = Field(1000, description="rows to answer: by organisation or programme a country has tens of thousands")
+    offset: Offset = Field(0, description="rows to skip, in the answer's order (fiscal year, newest first, then group)")
 
 
 class AreaTotalOut(BaseModel):
@@ -98,7 +100,8 @@ async def area_totals(call: Call) -> Any:
     if not isinstance(area, tuple):
         return area
     level, code, _ = area
-    rows = await asyncio.to_thread(call.hub.store.ledger.area_totals, level or "province", code, q.fiscal_year, q.group_by, q.org_type)
+    rows = await asyncio.to_thread(call.hub.store.ledger.area_totals, level or "province", code, q.fiscal_year, q.group_by,
+                                   q.org_type, (q.limit, q.offset))  # fmt: skip
     return [
         AreaTotalOut(code=r.code, name_th=_name(call, q.group_by, r.code), fiscal_year=r.fiscal_year, projects=r.projects,
                      amounts=r.amounts, stages=r.stages, flagged=r.flagged, without_code=r.without_code)  # fmt: skip

@@ -412,10 +412,11 @@ class AreaTotal:
 
 
 def area_totals(
-    conn: Connection, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None
+    conn: Connection, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None,
+    page: Page | None = None,
 ) -> list[AreaTotal]:
     """Totals by stage amount, and projects by stage, of the area `level`=`code` (None: the whole country),
-    one row per `group_by` area (a level name) and fiscal year."""
+    one row per `group_by` area (a level name) and fiscal year; the (limit, offset) `page` of them."""
     group = ledger_projects.c[GROUPS[group_by]]
     columns = [group, ledger_projects.c.fiscal_year, func.count().label("projects")]
     columns += [func.sum(ledger_projects.c[name]).label(name) for name in ledger.AMOUNTS]
@@ -423,7 +424,15 @@ def area_totals(
     columns += [func.sum(case((ledger_projects.c.flags != 0, 1), else_=0)).label("flagged")]
     query = _of_area(select(*columns), ledger_projects, level, code, fiscal_year, org_type)
     query = query.group_by(group, ledger_projects.c.fiscal_year).order_by(ledger_projects.c.fiscal_year.desc(), group)
-    return [_area_total(row, ledger.AMOUNTS) for row in conn.execute(query)]
+    return [_area_total(row, ledger.AMOUNTS) for row in conn.execute(_paged(query, page))]
+
+
+# (limit, offset) of a list of totals: by organisation or programme, a country holds tens of thousands.
+Page = tuple[int, int]
+
+
+def _paged(query: Any, page: Page | None) -> Any:
+    return query if page is None else query.limit(page[0]).offset(page[1])
 
 
 def _of_area(query: Any, table: Any, level: str, code: str | None, fiscal_year: int | None, org_type: str | None) -> Any:
@@ -446,7 +455,8 @@ def _area_total(row: Any, amounts: Sequence[str], without_code: str | None = Non
 
 
 def category_totals(
-    conn: Connection, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None
+    conn: Connection, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None,
+    page: Page | None = None,
 ) -> list[AreaTotal]:
     """The budgeted, requested and approved totals of the area `level`=`code` (None: the whole country) by
     local งบ or national งบรายจ่าย LV1 (`group_by`) and fiscal year, with the projects, stages and flags counted
@@ -465,7 +475,7 @@ def category_totals(
     query = _of_area(select(*columns), t, level, code, fiscal_year, org_type)
     # By the label: PostgreSQL takes the CASE written twice, with its parameters bound twice, as two expressions.
     query = query.group_by(group, "without_code", t.c.fiscal_year).order_by(t.c.fiscal_year.desc(), group, "without_code")
-    return [_area_total(row, ledger.CLASSIFIED_AMOUNTS, row.without_code) for row in conn.execute(query)]
+    return [_area_total(row, ledger.CLASSIFIED_AMOUNTS, row.without_code) for row in conn.execute(_paged(query, page))]
 
 
 def first_versions(conn: Connection, entity_ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:

@@ -146,6 +146,10 @@ def test_totals_by_budget_classification_local_and_national_through_the_crosswal
         (None, "unmapped"): (1, Decimal("20000.00"), Decimal("0.00"), Decimal("0.00")),
         (None, "unclassified"): (1, Decimal("1.25"), Decimal("0.00"), Decimal("0.00")),
     }
+    for scheme, totals in (("local_expense_category", local), ("national_expense_category", national)):
+        pages = [store.ledger.area_totals("province", "58", 2570, scheme, page=(2, offset)) for offset in (0, 2, 4)]
+        assert [len(p) for p in pages] == [2, 2, len(totals) - 4]
+        assert [t for p in pages for t in p] == totals  # pages in the list's own order, none skipped or twice
     # Every satang of the stage totals is in one group of each scheme.
     [whole] = store.ledger.area_totals("province", "58", 2570, "province")
     for scheme in (local, national):

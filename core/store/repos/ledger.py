@@ -129,11 +129,11 @@ class LedgerRepository:
         return self.db.read(lambda conn: _ledger.organisation_projects(conn, org_code, fiscal_year, limit, offset))
 
     def area_totals(
-        self, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None
+        self, level: str, code: str | None, fiscal_year: int | None, group_by: str, org_type: str | None = None,
+        page: _ledger.Page | None = None,
     ) -> list[_ledger.AreaTotal]:
-        if group_by in _ledger.CATEGORY_GROUPS:
-            return self.db.read(lambda conn: _ledger.category_totals(conn, level, code, fiscal_year, group_by, org_type))
-        return self.db.read(lambda conn: _ledger.area_totals(conn, level, code, fiscal_year, group_by, org_type))
+        totals = _ledger.category_totals if group_by in _ledger.CATEGORY_GROUPS else _ledger.area_totals
+        return self.db.read(lambda conn: totals(conn, level, code, fiscal_year, group_by, org_type, page))
 
     def flagged(self, **filters: Any) -> list[_ledger.Flagged]:
         started = self.rules.started_years(utcnow().date())
