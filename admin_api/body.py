@@ -7,8 +7,10 @@ the limit is refused as soon as its declared length or its running size says so,
 
 A body must also keep coming (`BodyPace`): nothing for the stall limit is refused, and so is one that
 trickles, a byte just before each stall limit, which would otherwise hold its connection and memory for
-days. After a first stall limit of grace, each byte received buys 1/min_bytes_per_s seconds more (the
-MinRate rule of Apache's mod_reqtimeout): a slow but real link is never cut, a trickle is.
+days. Each byte received buys 1/min_bytes_per_s seconds (the MinRate rule of Apache's mod_reqtimeout),
+from a first stall limit of grace, but the credit never reaches more than one stall limit ahead: a fast
+start does not pay for a trickle after it, and a slow but steady link is never cut. What is already
+buffered is read before any deadline is looked at, so the hub's own delays are not held against a client.
 """
 
 from __future__ import annotations
@@ -39,36 +41,46 @@ class BodyPace:
     what: str = "body"  # as the refusal names it
     received: int = 0
     started: float = field(default_factory=time.monotonic)
+    deadline: float = 0.0  # when the body is behind, unless more of it arrives
+    deadline_is_stall: bool = True  # the deadline is a stall limit after the last byte, not the rate's
+
+    def __post_init__(self) -> None:
+        self.deadline = self.started + self.stall_s
 
     @classmethod
     def of_request(cls, security: SecuritySettings) -> BodyPace:
         """The pace of a pushed payload or an admin API request body."""
         return cls(security.body_stall_s, security.body_min_bytes_per_s)
 
-    def left_s(self) -> float:
-        """Seconds before the body falls behind the least rate (negative: it has)."""
-        return self.started + self.stall_s + self.received / self.min_bytes_per_s - time.monotonic()
+    def arrived(self, size: int) -> None:
+        now = time.monotonic()
+        self.received += size
+        earned = self.deadline + size / self.min_bytes_per_s
+        self.deadline_is_stall = earned >= now + self.stall_s
+        self.deadline = now + self.stall_s if self.deadline_is_stall else earned
 
-    def stalled(self, waited_s: float) -> BodyStalled:
-        if waited_s >= self.stall_s:
+    def stalled(self) -> BodyStalled:
+        if self.deadline_is_stall:
             return BodyStalled(f"nothing of the {self.what} arrived for {self.stall_s:g} s")
         return BodyStalled(
             f"the {self.what} arrived slower than {self.min_bytes_per_s:g} bytes/s ({self.received:,} bytes in "
-            f"{time.monotonic() - self.started:.0f} s)"
+            f"{time.monotonic() - self.started:.1f} s)"
         )
 
 
 async def next_chunk(request: web.Request, pace: BodyPace) -> bytes:
     """The next piece of the body (b"" at its end), or BodyStalled when it does not come in time."""
-    wait_s = min(pace.stall_s, pace.left_s())
-    if wait_s <= 0:
-        raise pace.stalled(0)
-    try:
-        async with asyncio.timeout(wait_s):
-            chunk = await request.content.read(READ_CHUNK_BYTES)
-    except TimeoutError:
-        raise pace.stalled(wait_s) from None
-    pace.received += len(chunk)
+    chunk = request.content.read_nowait(READ_CHUNK_BYTES)
+    if not chunk and not request.content.at_eof():
+        wait_s = pace.deadline - time.monotonic()
+        if wait_s <= 0:
+            raise pace.stalled()
+        try:
+            async with asyncio.timeout(wait_s):
+                chunk = await request.content.read(READ_CHUNK_BYTES)
+        except TimeoutError:
+            raise pace.stalled() from None
+    pace.arrived(len(chunk))
     return chunk
 
 

@@ -102,7 +102,7 @@ class SecuritySettings(BaseModel):
         "before it is refused (408): a client trickling a body would otherwise hold its connection and memory for ever"
     )
     body_min_bytes_per_s: float = Field(
-        500, gt=0, description="least average rate of a pushed payload, an upload or an admin API request body "
+        500, gt=0, le=1e9, allow_inf_nan=False, description="least average rate of a pushed payload, an upload or an admin API request body "
         "after its first body_stall_s (408 below): a client sending a byte just before each stall limit would "
         "otherwise hold its connection and memory for days"
     )

@@ -108,11 +108,12 @@ class DatabaseStatus:
         reason = describe(exc)
         with self._lock:
             outage = self._outage
-            if outage is None:
-                if began < self._changed_at:
-                    return  # it began during the outage that has since ended: a late report of that one
-                self._changed_at = time.monotonic()
+            if outage is None and began < self._changed_at:
+                return  # it began during the outage that has since ended: a late report of that one
             self._outage = Outage(outage.since if outage else time.time(), reason, (outage.failures if outage else 0) + 1)
+            if outage is None:
+                # After the outage is set: a success that sees no outage on its lock-free path began before this.
+                self._changed_at = time.monotonic()
         if outage is None:
             log.error("database_unavailable", reason=reason)
 

@@ -204,7 +204,9 @@ async def test_oversized_bodies_get_413_and_malformed_json_400(running_hub: Runn
     assert status == 400 and answer["rule"] == "json.non_finite"
 
 
-@pytest.mark.hub_settings(security={"body_stall_s": 0.5})
+# The least rate so low that the header row's bytes earn more than a stall limit: the stall answers, whenever
+# they arrive.
+@pytest.mark.hub_settings(security={"body_stall_s": 0.5, "body_min_bytes_per_s": 1})
 async def test_a_body_that_stops_arriving_gets_408_and_the_next_push_is_taken(running_hub: RunningHub) -> None:
     hub = running_hub
     never = asyncio.Event()
@@ -248,6 +250,30 @@ async def test_a_body_trickled_just_inside_the_stall_limit_gets_408_once_it_fall
     # 0.5 s of grace, then each byte buys 1/20 s: a byte every 0.2 s falls behind within the first second.
     print(f"trickle refused after {took_s:.2f} s and {sent} bytes")
     assert sent < 10
+
+
+@pytest.mark.hub_settings(security={"body_stall_s": 0.5, "body_min_bytes_per_s": 1000})
+async def test_a_fast_start_does_not_pay_for_a_trickle_after_it(running_hub: RunningHub) -> None:
+    hub = running_hub
+    head = to_csv(p02_rows(40))  # about 20 KB at once: 20 s of credit at 1,000 bytes/s, were it not capped
+
+    trickled = 0
+
+    async def fast_then_trickle() -> AsyncIterator[bytes]:
+        nonlocal trickled
+        yield head
+        while True:
+            await asyncio.sleep(0.3)  # never a stall (0.5 s), about 3 bytes a second
+            yield b"x"
+            trickled += 1
+
+    async with asyncio.timeout(30):
+        status, answer, _ = await _post(hub, fast_then_trickle(), hub.eplan_key)
+    assert len(head) > 15_000 and status == 408 and "slower than 1000 bytes/s" in answer["detail"], answer
+    # The credit is at most one stall limit ahead: cut within a byte or two of the trickle, not after the
+    # 60-odd bytes of its 20 s.
+    print(f"fast start ({len(head):,} bytes) then a trickle: refused after {trickled} trickled bytes")
+    assert trickled < 10
     status, _, _ = await _post(hub, to_csv(p02_rows(1)), hub.eplan_key)  # a body at a real pace is taken
     assert status == 202
 

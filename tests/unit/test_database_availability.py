@@ -73,7 +73,8 @@ def test_only_a_transaction_begun_after_the_last_change_of_state_changes_it_agai
     status = DatabaseStatus()
     locked = _sqlite_error("database is locked")
     with structlog.testing.capture_logs() as logs:
-        waiting_for_the_lock = time.monotonic()
+        # Times a second apart, not two readings of the clock that a coarse one could make equal.
+        waiting_for_the_lock = time.monotonic() - 1.0
         status.succeeded(time.monotonic())  # a read beside the held write lock, while the write waits
         status.failed(locked, waiting_for_the_lock)  # the write gives up: an outage all the same
         assert not status.available and status.outage is not None and status.outage.failures == 1
@@ -82,7 +83,7 @@ def test_only_a_transaction_begun_after_the_last_change_of_state_changes_it_agai
         status.succeeded(committed_before_it_was_noticed)  # reported late, after the first failure
         assert not status.available
 
-        began_while_away = time.monotonic()
+        began_while_away = time.monotonic() - 1.0
         status.succeeded(time.monotonic())
         assert status.available
         status.failed(locked, began_while_away)  # its failure arrives after a newer transaction's success
