@@ -12,7 +12,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from admin_api import models as m
 from admin_api.access import Access, declare
-from admin_api.spec import OPERATIONS, Operation
+from admin_api.spec import OPERATIONS, Operation, paged
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 DOCS_PATH = "/api/v1/docs"
@@ -83,6 +83,10 @@ def build_document(title: str = "Prasan hub API", version: str = "1") -> dict[st
         responses: dict[str, Any] = {
             str(op.status): {"description": "OK", "content": {op.media_type: {"schema": refs[((op.operation_id, "out"), "serialization")]}}}
         }
+        if paged(op):
+            responses[str(op.status)]["headers"] = {"Link": {
+                "description": 'when the page is full, `<the same request at the next offset>; rel="next"`: there may be more',
+                "schema": {"type": "string"}}}  # fmt: skip
         errors = {401, 403, 429, *op.errors}
         if op.path_model or op.query_model or op.body_model:
             errors.add(400)

@@ -97,6 +97,20 @@ def operation(method: str, path: str, *, role: str, response: Any, **kw: Any) ->
     return register
 
 
+def paged(op: Operation) -> bool:
+    """Whether the operation answers a list a page at a time (`limit`, `offset`)."""
+    fields = op.query_model.model_fields if op.query_model is not None else {}
+    return "limit" in fields and "offset" in fields
+
+
+def next_page(request: web.Request, query: Any, result: Any) -> dict[str, str]:
+    """A Link to the next page when this one is full: there may be more (RFC 8288 rel="next")."""
+    if not isinstance(result, list) or len(result) < query.limit:
+        return {}
+    following = request.rel_url.update_query(offset=query.offset + query.limit)
+    return {"Link": f'<{following}>; rel="next"'}
+
+
 def _validation_problem(exc: ValidationError, where: str) -> web.Response:
     errors = [
         {"loc": [where, *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
@@ -144,7 +158,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
                 return _validation_problem(exc, "body")
         try:
             if op.cache_s is not None:
-                return await _cached(request, op, lambda: op.handler(Call(request, hub, request.get(ACTOR, "public"), path, query, body)))
+                call = Call(request, hub, request.get(ACTOR, "public"), path, query, body)
+                return await _cached(request, op, lambda: op.handler(call), query)
             result = await op.handler(Call(request, hub, request[ACTOR], path, query, body))
         except NotFound as exc:
             return problem(404, "Not Found", f"no {exc.what}")
@@ -152,7 +167,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
             return result
         if isinstance(result, Rendered):
             return web.Response(status=op.status, body=result.body, headers=result.headers())
-        return web.Response(status=op.status, body=_dump(op.response, result), content_type="application/json")
+        more = next_page(request, query, result) if paged(op) else {}
+        return web.Response(status=op.status, body=_dump(op.response, result), content_type="application/json", headers=more)
 
     handler.__name__ = op.operation_id
     return handler
@@ -194,7 +210,7 @@ class ResponseCache:
 RESPONSE_CACHE = web.AppKey("response_cache", ResponseCache)
 
 
-async def _cached(request: web.Request, op: Operation, answer: Callable[[], Awaitable[Any]]) -> web.StreamResponse:
+async def _cached(request: web.Request, op: Operation, answer: Callable[[], Awaitable[Any]], query: Any) -> web.StreamResponse:
     cache = request.app[RESPONSE_CACHE]
     key = request.path_qs
     found = cache.get(key)
@@ -205,7 +221,8 @@ async def _cached(request: web.Request, op: Operation, answer: Callable[[], Awai
         if isinstance(result, Rendered):
             status, body, kept = op.status, result.body, result.headers()
         else:
-            status, body, kept = op.status, _dump(op.response, result), {"Content-Type": "application/json"}
+            more = next_page(request, query, result) if paged(op) else {}
+            status, body, kept = op.status, _dump(op.response, result), {"Content-Type": "application/json", **more}
         etag = cache.put(key, op.cache_s or 0, status, body, kept)
     else:
         status, body, etag, kept = found
