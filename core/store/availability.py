@@ -14,7 +14,8 @@ its transaction began, and only a transaction begun after the last change of sta
 a success ends an outage only if its transaction began after the outage was noticed, and a failure opens
 one only if its transaction began after the last outage ended. The rule is about the last change, not the
 last success: a write that waited out SQLite's busy timeout still opens an outage, though reads beside the
-held lock succeeded while it waited.
+held lock succeeded while it waited. Such an outage (the file's write lock held by someone else) is ended
+by a write only: reads beside the lock go on succeeding and prove nothing about it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ log = structlog.get_logger("prasan.store")
 
 # SQLite reports a lock held past busy_timeout, a missing or unreadable file and a failing disk as
 # OperationalError, like "no such table"; only these mean the database is away rather than wrong.
-_SQLITE_AWAY = ("database is locked", "database table is locked", "unable to open database file", "disk i/o error")
+_SQLITE_LOCKED = ("database is locked", "database table is locked")
+_SQLITE_AWAY = (*_SQLITE_LOCKED, "unable to open database file", "disk i/o error")
 
 # PostgreSQL SQLSTATEs of a server that is away or refusing work for now: connection exceptions (08),
 # too many connections (53300), shutting down or starting (57P01..57P03), out of resources (53).
@@ -70,6 +72,12 @@ def _away(exc: BaseException) -> bool:
     return False
 
 
+def _write_lock(exc: BaseException) -> bool:
+    """A SQLite lock held by another writer: it refuses writes while reads go on (WAL)."""
+    orig = getattr(exc, "orig", None)
+    return type(orig).__module__.startswith("sqlite3") and str(orig).lower().startswith(_SQLITE_LOCKED)
+
+
 def describe(exc: BaseException) -> str:
     """One line for logs and /readyz: the error's class and first line, never a secret."""
     orig = getattr(exc, "orig", None) or exc
@@ -82,6 +90,7 @@ class Outage:
     since: float  # Unix time of the first failure
     reason: str
     failures: int
+    writes_only: bool = False  # only writes are refused (a SQLite write lock held elsewhere): a read ends nothing
 
 
 class DatabaseStatus:
@@ -110,21 +119,24 @@ class DatabaseStatus:
             outage = self._outage
             if outage is None and began < self._changed_at:
                 return  # it began during the outage that has since ended: a late report of that one
-            self._outage = Outage(outage.since if outage else time.time(), reason, (outage.failures if outage else 0) + 1)
+            writes_only = _write_lock(exc) and (outage is None or outage.writes_only)
+            self._outage = Outage(outage.since if outage else time.time(), reason, (outage.failures if outage else 0) + 1, writes_only)
             if outage is None:
                 # After the outage is set: a success that sees no outage on its lock-free path began before this.
                 self._changed_at = time.monotonic()
         if outage is None:
             log.error("database_unavailable", reason=reason)
 
-    def succeeded(self, began: float) -> None:
-        """A transaction that began at `began` (time.monotonic()) committed."""
+    def succeeded(self, began: float, wrote: bool) -> None:
+        """A transaction that began at `began` (time.monotonic()) committed; `wrote`: it was a write."""
         if self._outage is None:  # the common case: no lock on every transaction
             return
         with self._lock:
             outage = self._outage
             if outage is None or began < self._changed_at:
                 return  # already ended, or it began before the outage was noticed: a late report
+            if outage.writes_only and not wrote:
+                return
             self._outage = None
             self._changed_at = time.monotonic()
         log.warning("database_available", down_s=round(time.time() - outage.since, 3), failures=outage.failures)

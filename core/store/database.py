@@ -46,7 +46,7 @@ class Database:
         _migrate.upgrade(self.engine, revision)
 
     def current_revision(self) -> str | None:
-        with self._watched():
+        with self._watched(wrote=False):
             return _migrate.current_revision(self.engine)
 
     @staticmethod
@@ -70,7 +70,7 @@ class Database:
         tries = _MAX_TRIES if retry and self.dialect == "postgresql" else 1
         for attempt in range(1, tries + 1):
             try:
-                with self._watched(), write_transaction(self.engine) as conn:
+                with self._watched(wrote=True), write_transaction(self.engine) as conn:
                     return work(conn)
             except DBAPIError as exc:
                 code = getattr(exc.orig, "sqlstate", None)
@@ -109,11 +109,11 @@ class Database:
         return answers
 
     def read(self, work: Callable[[Connection], T]) -> T:
-        with self._watched(), read_transaction(self.engine) as conn:
+        with self._watched(wrote=False), read_transaction(self.engine) as conn:
             return work(conn)
 
     @contextmanager
-    def _watched(self) -> Iterator[None]:
+    def _watched(self, *, wrote: bool) -> Iterator[None]:
         """Tell `status` whether the database answered: it logs an outage once, not once per caller."""
         began = time.monotonic()
         try:
@@ -122,4 +122,4 @@ class Database:
             if database_unavailable(exc):
                 self.status.failed(exc, began)
             raise
-        self.status.succeeded(began)
+        self.status.succeeded(began, wrote)

@@ -193,14 +193,16 @@ async def test_a_locked_sqlite_file_answers_503_and_keeps_nothing(
             code, answer, headers = await post(hub, batch(2))
         assert code == 503, answer
         assert answer["rule"] == "database.unavailable" and int(headers["Retry-After"]) >= 1
-        # Noticed as an outage. Not read back from the status: a read beside the held write lock succeeds,
-        # and a success ends the outage, so it may already be over.
         noticed = [entry["reason"] for entry in logs if entry["event"] == "database_unavailable"]
         assert noticed and all("database is locked" in reason for reason in noticed), logs
+        # The hub's reads beside the held write lock succeed meanwhile, and end nothing.
+        await asyncio.to_thread(hub.hub.store.read, lambda conn: conn.execute(select(func.count()).select_from(inbox_messages)))
+        assert hub.hub.store.status.outage is not None and "locked" in hub.hub.store.status.outage.reason
     finally:
         other.execute("ROLLBACK")
         other.close()
     assert await asyncio.to_thread(inbox_count) == before  # the 503 kept nothing
     code, answer, _ = await post(hub, batch(2))
     assert code == 202 and answer["accepted"] == 3
+    assert hub.hub.store.status.available  # a write ended it
     assert await asyncio.to_thread(inbox_count) == before + 1

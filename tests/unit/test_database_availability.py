@@ -60,8 +60,8 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends() -> None
             status.failed(_sqlite_error("database is locked"), time.monotonic())
             delays.append(status.retry_in_s())
         assert not status.available and status.outage is not None and status.outage.failures == 8
-        status.succeeded(time.monotonic())
-        status.succeeded(time.monotonic())
+        status.succeeded(time.monotonic(), wrote=True)
+        status.succeeded(time.monotonic(), wrote=True)
     assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available"]
     assert delays == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
     assert status.available and status.retry_in_s() == 0.5
@@ -75,16 +75,16 @@ def test_only_a_transaction_begun_after_the_last_change_of_state_changes_it_agai
     with structlog.testing.capture_logs() as logs:
         # Times a second apart, not two readings of the clock that a coarse one could make equal.
         waiting_for_the_lock = time.monotonic() - 1.0
-        status.succeeded(time.monotonic())  # a read beside the held write lock, while the write waits
+        status.succeeded(time.monotonic(), wrote=False)  # a read beside the held write lock, while the write waits
         status.failed(locked, waiting_for_the_lock)  # the write gives up: an outage all the same
         assert not status.available and status.outage is not None and status.outage.failures == 1
 
         committed_before_it_was_noticed = waiting_for_the_lock
-        status.succeeded(committed_before_it_was_noticed)  # reported late, after the first failure
+        status.succeeded(committed_before_it_was_noticed, wrote=True)  # reported late, after the first failure
         assert not status.available
 
         began_while_away = time.monotonic() - 1.0
-        status.succeeded(time.monotonic())
+        status.succeeded(time.monotonic(), wrote=True)
         assert status.available
         status.failed(locked, began_while_away)  # its failure arrives after a newer transaction's success
         assert status.available
@@ -92,6 +92,21 @@ def test_only_a_transaction_begun_after_the_last_change_of_state_changes_it_agai
         status.failed(locked, time.monotonic())  # a transaction begun after the outage ended: a new one
         assert not status.available
     assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available", "database_unavailable"]
+
+
+def test_a_write_lock_held_elsewhere_is_ended_by_a_write_not_by_the_reads_beside_it() -> None:
+    status = DatabaseStatus()
+    with structlog.testing.capture_logs() as logs:
+        status.failed(_sqlite_error("database is locked"), time.monotonic())
+        status.succeeded(time.monotonic(), wrote=False)  # SQLite's readers go on beside a held write lock
+        assert not status.available
+        status.succeeded(time.monotonic(), wrote=True)
+        assert status.available
+
+        status.failed(_sqlite_error("unable to open database file"), time.monotonic())  # the whole file is away
+        status.succeeded(time.monotonic(), wrote=False)  # a read that works says it is back
+        assert status.available
+    assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available"] * 2
 
 
 def test_the_store_reports_every_transaction_to_its_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
