@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_origin
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -21,6 +21,7 @@ from admin_api.access import Access, declare
 from admin_api.body import BodyPace, read_body
 from admin_api.keys import ACTOR, HUB
 from admin_api.problems import problem
+from admin_api.types import MAX_OFFSET
 from core.hub import Hub
 from core.payloads import PayloadError, loads_strict_json
 
@@ -98,16 +99,18 @@ def operation(method: str, path: str, *, role: str, response: Any, **kw: Any) ->
 
 
 def paged(op: Operation) -> bool:
-    """Whether the operation answers a list a page at a time (`limit`, `offset`)."""
+    """Whether the operation answers a list a page at a time (`limit`, `offset`). Answers that wrap their page
+    in an object (a public organisation's projects, an OCDS package) say what they hold themselves."""
     fields = op.query_model.model_fields if op.query_model is not None else {}
-    return "limit" in fields and "offset" in fields
+    return "limit" in fields and "offset" in fields and get_origin(op.response) is list
 
 
 def next_page(request: web.Request, query: Any, result: Any) -> dict[str, str]:
     """A Link to the next page when this one is full: there may be more (RFC 8288 rel="next")."""
-    if not isinstance(result, list) or len(result) < query.limit:
+    following_offset = query.offset + query.limit
+    if not isinstance(result, list) or len(result) < query.limit or following_offset > MAX_OFFSET:
         return {}
-    following = request.rel_url.update_query(offset=query.offset + query.limit)
+    following = request.rel_url.update_query(offset=following_offset)
     return {"Link": f'<{following}>; rel="next"'}
 
 

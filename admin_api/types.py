@@ -36,6 +36,7 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValid
 UtcTime = Annotated[datetime, AfterValidator(_utc)]
 Id32 = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Limit = Annotated[int, Field(ge=1, le=1000)]
-Offset = Annotated[int, Field(ge=0, le=1_000_000)]
+MAX_OFFSET = 1_000_000
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 # A Buddhist-Era fiscal year as a query asks for it; wide enough for any year the data holds.
 FiscalYear = Annotated[int, Field(ge=2400, le=2700, description="Buddhist-Era fiscal year")]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import structlog
@@ -41,16 +42,19 @@ _SQLITE_AWAY = (*_SQLITE_LOCKED, "unable to open database file", "disk i/o error
 _PG_AWAY_PREFIXES = ("08", "53", "57P")
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """True when `exc` (or what caused it) says the database is away, not that the statement was wrong."""
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what caused it, each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if _away(current):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says the database is away, not that the statement was wrong."""
+    return any(_away(current) for current in _chain(exc))
 
 
 def _away(exc: BaseException) -> bool:
@@ -74,8 +78,11 @@ def _away(exc: BaseException) -> bool:
 
 def _write_lock(exc: BaseException) -> bool:
     """A SQLite lock held by another writer: it refuses writes while reads go on (WAL)."""
-    orig = getattr(exc, "orig", None)
-    return type(orig).__module__.startswith("sqlite3") and str(orig).lower().startswith(_SQLITE_LOCKED)
+    for current in _chain(exc):
+        orig = getattr(current, "orig", None)
+        if type(orig).__module__.startswith("sqlite3") and str(orig).lower().startswith(_SQLITE_LOCKED):
+            return True
+    return False
 
 
 def describe(exc: BaseException) -> str:
@@ -90,16 +97,21 @@ class Outage:
     since: float  # Unix time of the first failure
     reason: str
     failures: int
-    writes_only: bool = False  # only writes are refused (a SQLite write lock held elsewhere): a read ends nothing
+    writes_only: bool = False  # only writes were refused (a SQLite write lock held elsewhere)
+    last_failed: float = 0.0  # time.monotonic() of the latest failure
 
 
 class DatabaseStatus:
     """The database's availability in this process, fed by every store transaction."""
 
-    def __init__(self, retry_min_s: float = 0.5, retry_max_s: float = 5.0) -> None:
+    def __init__(self, retry_min_s: float = 0.5, retry_max_s: float = 5.0, writes_quiet_s: float = 60.0) -> None:
         # retry_max_s bounds how long after the database's return a waiting loop notices it.
         self.retry_min_s = retry_min_s
         self.retry_max_s = retry_max_s
+        # A write lock outage is ended by a read too once no write has failed for this long: a process that
+        # only reads would otherwise report it for ever. Longer than a write's wait for the lock, so that
+        # a process that keeps writing sees one outage, not one per failed write.
+        self.writes_quiet_s = writes_quiet_s
         self._lock = threading.Lock()
         self._outage: Outage | None = None
         self._changed_at = float("-inf")  # time.monotonic() of the last change of state
@@ -112,15 +124,16 @@ class DatabaseStatus:
     def available(self) -> bool:
         return self._outage is None
 
-    def failed(self, exc: BaseException, began: float) -> None:
-        """A transaction that began at `began` (time.monotonic()) met the database away."""
+    def failed(self, exc: BaseException, began: float, wrote: bool) -> None:
+        """A transaction that began at `began` (time.monotonic()) met the database away; `wrote`: a write."""
         reason = describe(exc)
         with self._lock:
             outage = self._outage
             if outage is None and began < self._changed_at:
                 return  # it began during the outage that has since ended: a late report of that one
-            writes_only = _write_lock(exc) and (outage is None or outage.writes_only)
-            self._outage = Outage(outage.since if outage else time.time(), reason, (outage.failures if outage else 0) + 1, writes_only)
+            writes_only = wrote and _write_lock(exc) and (outage is None or outage.writes_only)
+            failures = (outage.failures if outage else 0) + 1
+            self._outage = Outage(outage.since if outage else time.time(), reason, failures, writes_only, time.monotonic())
             if outage is None:
                 # After the outage is set: a success that sees no outage on its lock-free path began before this.
                 self._changed_at = time.monotonic()
@@ -135,8 +148,8 @@ class DatabaseStatus:
             outage = self._outage
             if outage is None or began < self._changed_at:
                 return  # already ended, or it began before the outage was noticed: a late report
-            if outage.writes_only and not wrote:
-                return
+            if outage.writes_only and not wrote and time.monotonic() - outage.last_failed < self.writes_quiet_s:
+                return  # reads go on beside a held write lock: only a write, or a long quiet, says it is free
             self._outage = None
             self._changed_at = time.monotonic()
         log.warning("database_available", down_s=round(time.time() - outage.since, 3), failures=outage.failures)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from core.store import engine as _engine
 from core.store import migrate as _migrate
 from core.store.availability import DatabaseStatus, database_unavailable
 from core.store.engine import DEFAULT_URL, create_store_engine, read_transaction, write_transaction
@@ -30,7 +31,9 @@ class Database:
     def __init__(self, url: str = DEFAULT_URL, *, engine: Engine | None = None, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = engine if engine is not None else create_store_engine(url, **engine_kwargs)
-        self.status = DatabaseStatus()  # fed by every transaction below
+        # Fed by every transaction below. A process that only reads ends a write lock outage after twice the
+        # busy timeout without a failed write (at least 10 s).
+        self.status = DatabaseStatus(writes_quiet_s=max(10.0, 2 * _engine.SQLITE_BUSY_TIMEOUT_MS / 1000))
 
     @property
     def dialect(self) -> str:
@@ -120,6 +123,6 @@ class Database:
             yield
         except Exception as exc:
             if database_unavailable(exc):
-                self.status.failed(exc, began)
+                self.status.failed(exc, began, wrote)
             raise
         self.status.succeeded(began, wrote)

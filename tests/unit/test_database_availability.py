@@ -57,7 +57,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends() -> None
     with structlog.testing.capture_logs() as logs:
         delays = []
         for _ in range(8):
-            status.failed(_sqlite_error("database is locked"), time.monotonic())
+            status.failed(_sqlite_error("database is locked"), time.monotonic(), wrote=True)
             delays.append(status.retry_in_s())
         assert not status.available and status.outage is not None and status.outage.failures == 8
         status.succeeded(time.monotonic(), wrote=True)
@@ -76,7 +76,7 @@ def test_only_a_transaction_begun_after_the_last_change_of_state_changes_it_agai
         # Times a second apart, not two readings of the clock that a coarse one could make equal.
         waiting_for_the_lock = time.monotonic() - 1.0
         status.succeeded(time.monotonic(), wrote=False)  # a read beside the held write lock, while the write waits
-        status.failed(locked, waiting_for_the_lock)  # the write gives up: an outage all the same
+        status.failed(locked, waiting_for_the_lock, wrote=True)  # the write gives up: an outage all the same
         assert not status.available and status.outage is not None and status.outage.failures == 1
 
         committed_before_it_was_noticed = waiting_for_the_lock
@@ -86,27 +86,37 @@ def test_only_a_transaction_begun_after_the_last_change_of_state_changes_it_agai
         began_while_away = time.monotonic() - 1.0
         status.succeeded(time.monotonic(), wrote=True)
         assert status.available
-        status.failed(locked, began_while_away)  # its failure arrives after a newer transaction's success
+        status.failed(locked, began_while_away, wrote=True)  # its failure arrives after a newer transaction's success
         assert status.available
 
-        status.failed(locked, time.monotonic())  # a transaction begun after the outage ended: a new one
+        status.failed(locked, time.monotonic(), wrote=True)  # a transaction begun after the outage ended: a new one
         assert not status.available
     assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available", "database_unavailable"]
 
 
 def test_a_write_lock_held_elsewhere_is_ended_by_a_write_not_by_the_reads_beside_it() -> None:
-    status = DatabaseStatus()
+    status = DatabaseStatus(writes_quiet_s=0.2)
+    locked = _sqlite_error("database is locked")
     with structlog.testing.capture_logs() as logs:
-        status.failed(_sqlite_error("database is locked"), time.monotonic())
+        status.failed(locked, time.monotonic(), wrote=True)
         status.succeeded(time.monotonic(), wrote=False)  # SQLite's readers go on beside a held write lock
         assert not status.available
         status.succeeded(time.monotonic(), wrote=True)
         assert status.available
 
-        status.failed(_sqlite_error("unable to open database file"), time.monotonic())  # the whole file is away
+        status.failed(_sqlite_error("unable to open database file"), time.monotonic(), wrote=False)  # the file is away
         status.succeeded(time.monotonic(), wrote=False)  # a read that works says it is back
         assert status.available
-    assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available"] * 2
+
+        status.failed(locked, time.monotonic(), wrote=False)  # a read that met the lock (no WAL): a read ends it
+        status.succeeded(time.monotonic(), wrote=False)
+        assert status.available
+
+        status.failed(locked, time.monotonic(), wrote=True)
+        time.sleep(0.25)  # a process that only reads: no write has failed for writes_quiet_s
+        status.succeeded(time.monotonic(), wrote=False)
+        assert status.available
+    assert [entry["event"] for entry in logs] == ["database_unavailable", "database_available"] * 4
 
 
 def test_the_store_reports_every_transaction_to_its_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
