@@ -15,7 +15,8 @@ a success ends an outage only if its transaction began after the outage was noti
 one only if its transaction began after the last outage ended. The rule is about the last change, not the
 last success: a write that waited out SQLite's busy timeout still opens an outage, though reads beside the
 held lock succeeded while it waited. Such an outage (the file's write lock held by someone else) is ended
-by a write only: reads beside the lock go on succeeding and prove nothing about it.
+by a write: reads beside the lock go on succeeding and prove nothing about it, until no write has failed
+for `writes_quiet_s`.
 """
 
 from __future__ import annotations
