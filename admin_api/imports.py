@@ -18,8 +18,8 @@ from pathlib import Path
 from aiohttp import web
 
 from admin_api import producer
-from admin_api.body import BodyPace, BodyStalled, next_chunk
 from admin_api.access import Access, declare
+from admin_api.body import BodyPace, BodyStalled, next_chunk
 from admin_api.keys import HUB
 from admin_api.problems import json_answer, problem
 from canonical_model import ENTITY_TYPES

@@ -399,6 +399,10 @@ def organisation_projects(
     return [_project_view(row) for row in listing.fetch(conn)]
 
 
+# (limit, offset) of a list of totals: by organisation or programme, a country holds tens of thousands.
+Page = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class AreaTotal:
     code: str | None
@@ -426,9 +430,6 @@ def area_totals(
     query = query.group_by(group, ledger_projects.c.fiscal_year).order_by(ledger_projects.c.fiscal_year.desc(), group)
     return [_area_total(row, ledger.AMOUNTS) for row in conn.execute(_paged(query, page))]
 
-
-# (limit, offset) of a list of totals: by organisation or programme, a country holds tens of thousands.
-Page = tuple[int, int]
 
 
 def _paged(query: Any, page: Page | None) -> Any:

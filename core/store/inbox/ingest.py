@@ -27,7 +27,7 @@ from core.store.records import (
 )
 from core.store.inbox.payloads import insert_payload, insert_payloads
 from core.store.schema import entities, entity_versions, inbox_messages, inbox_rejections, outbox, xrefs
-from core.store.util import chunks, one_of, dumps, new_entity_id, unique, update_each
+from core.store.util import chunks, dumps, new_entity_id, one_of, unique, update_each
 
 Router = Callable[[str, IncomingEntity], Sequence[Destination]]
 
